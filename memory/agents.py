@@ -1,0 +1,111 @@
+"""Loads the agents file (YAML): agents, API-key hashes, roles, teams and humans.
+
+Example::
+
+    roles:
+      writer: {allow: ["*"]}
+      reviewer: {allow: [recall, get, history, read_graph, search_nodes, open_nodes]}
+    teams:
+      atlas: [alice, bob]
+    agents:
+      alice: {key_sha256: "<sha256 hex of the key>", roles: [writer]}
+      bob: {key_sha256: "...", roles: [reviewer], read_only_teams: [ops]}
+    humans:
+      dana: {teams: [atlas]}
+
+With no file, one local agent (`default_agent`) with every permission is configured and
+requests without a key act as it, so the embedded default just works on a laptop.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fleetmem.memory.domain.access import (
+    AGENT_ID_RE,
+    ALL_OPERATIONS,
+    AccessPolicy,
+    Principal,
+    Role,
+)
+from fleetmem.memory.errors import InvalidInput
+
+
+def _strings(value: object, where: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidInput(f"agents file: {where} must be a list of strings", field=where,
+                           rule="agents_file")
+    return list(value)
+
+
+def _role(name: str, spec: Any) -> Role:
+    if not isinstance(spec, dict):
+        raise InvalidInput(f"agents file: roles.{name} must be a mapping with allow/deny",
+                           field=f"roles.{name}", rule="agents_file")
+    allow = _strings(spec.get("allow", ["*"]), f"roles.{name}.allow")
+    deny = _strings(spec.get("deny", []), f"roles.{name}.deny")
+    unknown = [op for op in allow + deny if op != "*" and op not in ALL_OPERATIONS]
+    if unknown:
+        raise InvalidInput(f"agents file: roles.{name} names unknown operations {unknown}; "
+                           f"known: {sorted(ALL_OPERATIONS)}", field=f"roles.{name}",
+                           rule="agents_file")
+    return Role(name=name, allow=frozenset(allow), deny=frozenset(deny))
+
+
+def policy_from_mapping(data: dict[str, Any]) -> AccessPolicy:
+    """Build the access policy from a parsed agents file."""
+    roles = {n: _role(n, s) for n, s in (data.get("roles") or {}).items()}
+    teams: dict[str, set[str]] = {t: set(_strings(m, f"teams.{t}"))
+                                  for t, m in (data.get("teams") or {}).items()}
+    principals: dict[str, Principal] = {}
+    key_hashes: dict[str, str] = {}
+    entries = [(a, s or {}) for a, s in (data.get("agents") or {}).items()]
+    entries += [(f"human:{h}", s or {}) for h, s in (data.get("humans") or {}).items()]
+    for agent_id, spec in entries:
+        if not AGENT_ID_RE.match(agent_id):
+            raise InvalidInput(f"agents file: agent id {agent_id!r} must be letters, digits, "
+                               "'.', '_' or '-'", field="agents", rule="agents_file")
+        for team in _strings(spec.get("teams"), f"agents.{agent_id}.teams"):
+            teams.setdefault(team, set()).add(agent_id)
+        missing = [r for r in _strings(spec.get("roles"), f"agents.{agent_id}.roles")
+                   if r not in roles]
+        if missing:
+            raise InvalidInput(f"agents file: agent {agent_id} has undefined roles {missing}",
+                               field=f"agents.{agent_id}.roles", rule="agents_file")
+        key = spec.get("key_sha256")
+        if key:
+            key_hashes[str(key).lower()] = agent_id
+        principals[agent_id] = Principal(
+            id=agent_id,
+            roles=tuple(roles[r] for r in _strings(spec.get("roles"), "roles")),
+            read_only_teams=frozenset(_strings(spec.get("read_only_teams"),
+                                               f"agents.{agent_id}.read_only_teams")),
+            admin=bool(spec.get("admin", False)),
+        )
+    for agent_id, p in list(principals.items()):
+        member_of = frozenset(t for t, m in teams.items() if agent_id in m)
+        principals[agent_id] = Principal(id=p.id, roles=p.roles, teams=member_of,
+                                         read_only_teams=p.read_only_teams, admin=p.admin)
+    return AccessPolicy(principals=principals,
+                        team_members={t: frozenset(m) for t, m in teams.items()},
+                        key_hashes=key_hashes)
+
+
+def load_policy(path: Path | None, default_agent: str) -> AccessPolicy:
+    """Load the agents file, or configure the single local agent when there is none."""
+    if path is None or not path.exists():
+        if path is not None:
+            raise InvalidInput(f"agents file {path} does not exist", field="agents_file",
+                               rule="agents_file")
+        local = Principal(id=default_agent, admin=True)
+        return AccessPolicy(principals={default_agent: local}, open_access_agent=default_agent)
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise InvalidInput(f"agents file {path} must be a YAML mapping", field="agents_file",
+                           rule="agents_file")
+    return policy_from_mapping(data)

@@ -1,0 +1,63 @@
+"""The only place that chooses and builds adapters from settings."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fleetmem.memory.agents import load_policy
+from fleetmem.memory.ports import Clock, Embedder, GraphStore, VectorIndex
+from fleetmem.memory.services.context import ServiceContext, SystemClock
+from fleetmem.memory.services.service import MemoryService
+from fleetmem.memory.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+_EMBEDDERS: dict[tuple[str, int], Embedder] = {}
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    """The configured embedder, shared per (model, threads) within the process."""
+    from fleetmem.memory.stores.embedding.sentence_transformer import SentenceTransformerEmbedder
+
+    key = (settings.embedding.model_path, settings.embedding.threads)
+    if key not in _EMBEDDERS:
+        _EMBEDDERS[key] = SentenceTransformerEmbedder(
+            settings.embedding.model_path, settings.embedding.threads,
+            settings.embedding.batch_size)
+    return _EMBEDDERS[key]
+
+
+def build_graph(settings: Settings) -> GraphStore:
+    """SQLite in the data dir, or Neo4j when configured."""
+    if settings.graph.backend == "neo4j":
+        from fleetmem.memory.stores.neo4j.graph_store import Neo4jGraphStore
+
+        return Neo4jGraphStore(settings.graph.neo4j_uri, settings.graph.neo4j_user,
+                               settings.graph.neo4j_password, settings.graph.neo4j_database)
+    from fleetmem.memory.stores.sqlite.graph_store import SqliteGraphStore
+
+    return SqliteGraphStore(Path(settings.data_dir) / "graph.sqlite3")
+
+
+def build_vectors(settings: Settings, dimension: int) -> VectorIndex:
+    """Qdrant Edge in the data dir, or a Qdrant server when configured."""
+    if settings.vector.backend == "qdrant":
+        from fleetmem.memory.stores.qdrant.server_index import QdrantServerVectorIndex
+
+        return QdrantServerVectorIndex(settings.vector.qdrant_url, settings.vector.collection,
+                                       dimension, settings.vector.qdrant_api_key or None)
+    from fleetmem.memory.stores.qdrant.edge_index import EdgeVectorIndex
+
+    return EdgeVectorIndex(Path(settings.data_dir) / "vectors", dimension)
+
+
+def build_service(settings: Settings, *, embedder: Embedder | None = None,
+                  clock: Clock | None = None) -> MemoryService:
+    """Assemble a MemoryService (call `await service.start()` before use)."""
+    emb = embedder or build_embedder(settings)
+    ctx = ServiceContext(
+        graph=build_graph(settings), vectors=build_vectors(settings, emb.dimension),
+        embedder=emb, policy=load_policy(settings.agents_file, settings.default_agent),
+        limits=settings.limits, clock=clock or SystemClock())
+    return MemoryService(ctx)

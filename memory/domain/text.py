@@ -1,0 +1,74 @@
+"""Text rules (pure): normalisation for dedup, ids, token estimates, input limits."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+import uuid
+
+from fleetmem.memory.errors import InvalidInput
+
+_WS = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def normalize(text: str) -> str:
+    """Fold case, Unicode form and white space so that near-identical texts compare equal."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return _WS.sub(" ", folded).strip(" .!?;:")
+
+
+def content_hash(namespace: str, text: str) -> str:
+    """Return the dedup key of a text within a namespace."""
+    return hashlib.sha256(f"{namespace}\x1f{normalize(text)}".encode()).hexdigest()
+
+
+def new_id() -> str:
+    """Return a new random id (a canonical UUID, which every store accepts as a key)."""
+    return str(uuid.uuid4())
+
+
+def validate_id(value: object, field_name: str = "id") -> str:
+    """Return `value` as a canonical UUID string or raise `InvalidInput`."""
+    if isinstance(value, str) and len(value) <= 64:
+        try:
+            parsed = uuid.UUID(value)
+        except ValueError:
+            pass
+        else:
+            if str(parsed) == value.lower():
+                return str(parsed)
+    raise InvalidInput(
+        f"{field_name} must be a memory id such as '3f2b8c1e-6d4a-4f7e-9a51-2c0e8b7d9f10' "
+        "(a UUID as returned by remember)",
+        field=field_name,
+        rule="id_format",
+    )
+
+
+def clean_text(value: object, field_name: str, *, max_chars: int, allow_empty: bool = False) -> str:
+    """Validate a user-supplied text: a string, not blank, no NUL/control bytes, bounded."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field_name} must be a string", field=field_name, rule="type")
+    if _CONTROL.search(value):
+        raise InvalidInput(
+            f"{field_name} contains control characters (e.g. NUL); remove them",
+            field=field_name,
+            rule="control_characters",
+        )
+    if not allow_empty and not value.strip():
+        raise InvalidInput(f"{field_name} must not be empty", field=field_name, rule="not_empty")
+    if len(value) > max_chars:
+        raise InvalidInput(
+            f"{field_name} is {len(value)} characters; the limit is {max_chars}. "
+            "Split it into several memories",
+            field=field_name,
+            rule="max_length",
+        )
+    return value
+
+
+def estimate_tokens(text: str) -> int:
+    """Rough token count (about four characters a token) for `max_tokens` budgets."""
+    return max(1, (len(text) + 3) // 4)

@@ -1,0 +1,332 @@
+"""Storage and infrastructure ports (Protocols) the service depends on.
+
+Each port method is one atomic unit: a store implements it as one transaction, so the
+service never needs a cross-call transaction. Every read takes the namespaces to search:
+stores never decide access, but they never return anything outside the namespaces they
+are given either. Adapters: `SqliteGraphStore`/`Neo4jGraphStore` (GraphStore),
+`EdgeVectorIndex`/`QdrantServerVectorIndex` (VectorIndex),
+`SentenceTransformerEmbedder` (Embedder).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from fleetmem.memory.domain.models import (
+    AuditEvent,
+    BufferItem,
+    Entity,
+    GraphPage,
+    Memory,
+    MemoryStatus,
+    NamespaceStats,
+    Observation,
+    Relation,
+)
+
+Vector = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryFilter:
+    """Filters shared by keyword search, listing and vector search."""
+
+    namespaces: tuple[str, ...]
+    kinds: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    created_by: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    statuses: tuple[MemoryStatus, ...] = (MemoryStatus.ACTIVE,)
+    as_of: datetime | None = None
+    """When set, only memories valid at this instant (any status but archived)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VectorPoint:
+    """What the vector tier stores per memory: its vector and the payload to filter on."""
+
+    id: str
+    vector: Vector
+    namespace: str
+    kind: str
+    status: str
+    created_by: str
+    created_at: float
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """The first response to a request made with an idempotency key."""
+
+    agent_id: str
+    key: str
+    operation: str
+    response_json: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EntityRef:
+    """An entity addressed by namespace and name (names are unique per namespace)."""
+
+    namespace: str
+    name: str
+
+
+class Clock(Protocol):
+    """Source of the current time (injected so decay and expiry are testable)."""
+
+    def now(self) -> datetime: ...
+
+
+class Embedder(Protocol):
+    """Turns texts into unit-length dense vectors. Synchronous and CPU-bound: callers run
+    it off the event loop."""
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def model_name(self) -> str: ...
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Return one L2-normalised row per text, shape (len(texts), dimension)."""
+        ...
+
+
+class VectorIndex(Protocol):
+    """The vector tier: an index rebuildable from the graph. All methods are async."""
+
+    async def upsert(self, points: Sequence[VectorPoint]) -> None: ...
+
+    async def delete(self, ids: Sequence[str]) -> None: ...
+
+    async def search(
+        self, vector: Vector, flt: MemoryFilter, limit: int
+    ) -> list[tuple[str, float]]:
+        """Return (id, cosine score) best first, only within `flt.namespaces`."""
+        ...
+
+    async def existing(self, ids: Sequence[str]) -> set[str]:
+        """Return which of `ids` are present."""
+        ...
+
+    async def all_ids(self) -> set[str]: ...
+
+    async def count(self) -> int: ...
+
+    async def flush(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class GraphStore(Protocol):
+    """The graph tier and source of truth: memories, entities, relations, buffers, audit,
+    idempotency records. Each method is atomic."""
+
+    # lifecycle -----------------------------------------------------------------
+    async def open(self) -> None:
+        """Create the schema if needed (idempotent)."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise StorageUnavailable when the store cannot answer."""
+        ...
+
+    # memories --------------------------------------------------------------------
+    async def insert_memories(
+        self, memories: Sequence[Memory], vectors: Sequence[Vector]
+    ) -> None:
+        """Store new memories (normally `pending`) with their vectors, linked to the
+        entities named in `memory.entity_names` that exist in the memory's namespace."""
+        ...
+
+    async def mark_committed(self, ids: Sequence[str], audit: Sequence[AuditEvent]) -> None:
+        """Flip pending memories to committed and append the audit events, atomically."""
+        ...
+
+    async def delete_pending(self, ids: Sequence[str]) -> None:
+        """Roll back pending memories (never touches committed ones)."""
+        ...
+
+    async def pending_memories(self, limit: int) -> list[tuple[Memory, Vector | None]]: ...
+
+    async def get_memories(self, ids: Sequence[str], namespaces: Sequence[str]) -> list[Memory]:
+        """Return the committed memories among `ids` that live in `namespaces`."""
+        ...
+
+    async def get_vectors(self, ids: Sequence[str]) -> dict[str, Vector]: ...
+
+    async def find_by_hash(self, namespace: str, content_hash: str) -> Memory | None:
+        """Return the committed active memory with this dedup key, if any."""
+        ...
+
+    async def reinforce(self, ids: Sequence[str], at: datetime, count: int = 1) -> None:
+        """Add `count` to the access counts and set the last access time."""
+        ...
+
+    async def set_status(
+        self, ids: Sequence[str], status: MemoryStatus, at: datetime, audit: Sequence[AuditEvent]
+    ) -> list[str]:
+        """Set the status of committed memories; return the ids that changed."""
+        ...
+
+    async def supersede(
+        self, old_id: str, new: Memory, vector: Vector, at: datetime, audit: Sequence[AuditEvent]
+    ) -> bool:
+        """Atomically close `old_id` (valid_to=at, status superseded, superseded_by=new)
+        and insert `new` as committed. Return False (changing nothing) when `old_id` is
+        not an active committed memory any more (a concurrent correction won)."""
+        ...
+
+    async def history(self, memory_id: str, namespaces: Sequence[str]) -> list[Memory]:
+        """Return the supersede chain containing `memory_id`, oldest first."""
+        ...
+
+    async def keyword_search(
+        self, query: str, flt: MemoryFilter, limit: int
+    ) -> list[tuple[str, float]]:
+        """Full-text search (BM25 or the store's equivalent), best first."""
+        ...
+
+    async def filter_ids(self, ids: Sequence[str], flt: MemoryFilter) -> list[str]:
+        """Return those of `ids` that pass `flt` (used to post-filter vector hits)."""
+        ...
+
+    async def list_memories(
+        self, flt: MemoryFilter, after_id: str | None, limit: int
+    ) -> list[Memory]:
+        """Page through memories ordered by id."""
+        ...
+
+    async def memories_mentioning(
+        self, entity_names: Sequence[str], flt: MemoryFilter, limit: int
+    ) -> list[str]:
+        """Ids of memories linked to any of these entities (names are compared
+        case-insensitively), newest first."""
+        ...
+
+    async def count_indexable(self) -> int:
+        """Committed memories that belong in the vector tier (active or superseded)."""
+        ...
+
+    async def indexable_ids(self) -> set[str]: ...
+
+    async def all_namespaces(self) -> list[str]:
+        """Every namespace holding memories, entities or buffers (for system jobs only)."""
+        ...
+
+    async def purge_memories(self, ids: Sequence[str], audit: Sequence[AuditEvent]) -> list[str]:
+        """Hard-delete archived memories; return the ids removed."""
+        ...
+
+    # idempotency -------------------------------------------------------------------
+    async def get_idempotent(self, agent_id: str, key: str) -> IdempotencyRecord | None: ...
+
+    async def put_idempotent(self, record: IdempotencyRecord) -> None: ...
+
+    # entities and relations ----------------------------------------------------------
+    async def create_entities(self, entities: Sequence[Entity]) -> list[Entity]:
+        """Create entities whose (namespace, name) does not exist yet; return the new ones."""
+        ...
+
+    async def add_observations(
+        self, ref: EntityRef, observations: Sequence[Observation], at: datetime
+    ) -> list[Observation] | None:
+        """Add observations not already present; None when the entity does not exist."""
+        ...
+
+    async def update_entity(self, entity: Entity) -> None:
+        """Replace type, aliases, tags (and observations) of an existing entity."""
+        ...
+
+    async def delete_entities(self, refs: Sequence[EntityRef], at: datetime) -> list[str]:
+        """Delete entities and their relations; return the names deleted."""
+        ...
+
+    async def delete_observations(
+        self, ref: EntityRef, observations: Sequence[str], at: datetime
+    ) -> int: ...
+
+    async def create_relations(self, relations: Sequence[Relation]) -> list[Relation]:
+        """Create relations whose (namespace, from, type, to) is not current yet; the
+        endpoints must exist (missing ones are skipped). Return the new ones."""
+        ...
+
+    async def delete_relations(self, relations: Sequence[Relation], at: datetime) -> int: ...
+
+    async def close_relations(
+        self, namespace: str, from_entity: str, relation_type: str, at: datetime
+    ) -> int:
+        """End the validity of the current relations of one type from one entity."""
+        ...
+
+    async def read_graph(
+        self, namespaces: Sequence[str], cursor: str | None, limit: int
+    ) -> GraphPage: ...
+
+    async def search_nodes(
+        self, namespaces: Sequence[str], query: str, limit: int
+    ) -> list[Entity]:
+        """Case-insensitive substring match on name, type and observations."""
+        ...
+
+    async def open_nodes(self, namespaces: Sequence[str], names: Sequence[str]) -> GraphPage:
+        """The named entities and the relations between them."""
+        ...
+
+    async def relations_of(
+        self, namespaces: Sequence[str], names: Sequence[str], as_of: datetime | None
+    ) -> list[Relation]:
+        """Relations touching any of the named entities (current only unless as_of)."""
+        ...
+
+    async def entities_in_text(
+        self, namespaces: Sequence[str], text: str, limit: int
+    ) -> list[Entity]:
+        """Entities whose name (or alias) occurs in `text`, case-insensitively."""
+        ...
+
+    # buffers ------------------------------------------------------------------------
+    async def buffer_append(self, items: Sequence[BufferItem]) -> None: ...
+
+    async def buffer_read(
+        self, agent_id: str, session_id: str, limit: int, include_consolidated: bool = True
+    ) -> list[BufferItem]: ...
+
+    async def buffer_mark_consolidated(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Record (buffer item id, memory id) promotions."""
+        ...
+
+    async def buffer_clear(self, agent_id: str, session_id: str) -> int: ...
+
+    async def buffer_sessions_older_than(self, before: datetime) -> list[tuple[str, str]]:
+        """(agent, session) pairs holding items created before `before`."""
+        ...
+
+    async def buffer_delete_before(
+        self, agent_id: str, session_id: str, before: datetime
+    ) -> int:
+        """Delete consolidated items created before `before`; return how many."""
+        ...
+
+    # audit and stats -------------------------------------------------------------------
+    async def append_audit(self, events: Sequence[AuditEvent]) -> None: ...
+
+    async def audit_events(
+        self, namespaces: Sequence[str] | None, after_seq: int, limit: int
+    ) -> list[AuditEvent]: ...
+
+    async def last_audit(self) -> AuditEvent | None: ...
+
+    async def stats(self, namespaces: Sequence[str]) -> list[NamespaceStats]: ...

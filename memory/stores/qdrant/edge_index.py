@@ -1,0 +1,157 @@
+"""`EdgeVectorIndex`: the embedded vector tier on Qdrant Edge (Qdrant's engine in-process).
+
+The shard lives in one folder, locked by its WAL to this process. It is an index that
+the graph can rebuild: the service's startup repair re-upserts whatever it lacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+import qdrant_edge as qe
+
+from fleetmem.memory.errors import StorageUnavailable
+from fleetmem.memory.ports import MemoryFilter, Vector, VectorPoint
+from fleetmem.memory.stores.qdrant.filters import KEYWORD_FIELDS
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def edge_filter(flt: MemoryFilter) -> qe.Filter:
+    """Translate a MemoryFilter into an Edge filter (namespace scoping always present)."""
+    must: list[qe.FieldCondition] = [
+        qe.FieldCondition(key="namespace", match=qe.MatchAny(list(flt.namespaces)))]
+    if flt.as_of is None and flt.statuses:
+        must.append(qe.FieldCondition(key="status",
+                                      match=qe.MatchAny([s.value for s in flt.statuses])))
+    if flt.kinds:
+        must.append(qe.FieldCondition(key="kind", match=qe.MatchAny(list(flt.kinds))))
+    if flt.tags:
+        must.append(qe.FieldCondition(key="tags", match=qe.MatchAny(list(flt.tags))))
+    if flt.created_by:
+        must.append(qe.FieldCondition(key="created_by", match=qe.MatchValue(flt.created_by)))
+    if flt.created_after or flt.created_before:
+        must.append(qe.FieldCondition(key="created_at", range=qe.RangeFloat(
+            gte=flt.created_after.timestamp() if flt.created_after else None,
+            lt=flt.created_before.timestamp() if flt.created_before else None)))
+    return qe.Filter(must=must)
+
+
+class EdgeVectorIndex:
+    """VectorIndex on a Qdrant Edge shard, with keyword payload indexes for filtering."""
+
+    def __init__(self, path: Path, dimension: int) -> None:
+        self.path = path
+        self.dimension = dimension
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fleetmem-edge")
+        self._shard: qe.EdgeShard | None = None
+
+    def _open_sync(self) -> qe.EdgeShard:
+        config = qe.EdgeConfig(vectors=qe.EdgeVectorParams(size=self.dimension,
+                                                           distance=qe.Distance.Cosine))
+        try:
+            if (self.path / "edge_config.json").exists() or any(self.path.glob("segments*")):
+                shard = qe.EdgeShard.load(str(self.path), config)
+            else:
+                self.path.mkdir(parents=True, exist_ok=True)
+                shard = qe.EdgeShard.create(str(self.path), config)
+                for field in KEYWORD_FIELDS:
+                    shard.update(qe.UpdateOperation.create_field_index(
+                        field, qe.PayloadSchemaType.Keyword))
+                shard.update(qe.UpdateOperation.create_field_index(
+                    "created_at", qe.PayloadSchemaType.Float))
+        except Exception as exc:  # the engine raises plain exceptions (e.g. WAL WouldBlock)
+            raise StorageUnavailable("qdrant-edge", retryable=False, detail=str(exc)) from exc
+        return shard
+
+    async def _run(self, fn: Callable[[qe.EdgeShard], T]) -> T:
+        def call() -> T:
+            if self._shard is None:
+                self._shard = self._open_sync()
+            try:
+                return fn(self._shard)
+            except StorageUnavailable:
+                raise
+            except Exception as exc:  # engine errors carry no type hierarchy
+                raise StorageUnavailable("qdrant-edge", retryable=False, detail=str(exc)) from exc
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    async def open(self) -> None:
+        """Create or load the shard."""
+        await self._run(lambda s: None)
+
+    async def upsert(self, points: Sequence[VectorPoint]) -> None:
+        """Insert or replace points."""
+        if not points:
+            return
+        batch = [qe.Point(p.id, [float(x) for x in p.vector], {
+            "namespace": p.namespace, "kind": p.kind, "status": p.status,
+            "created_by": p.created_by, "created_at": p.created_at, "tags": list(p.tags)})
+            for p in points]
+        await self._run(lambda s: s.update(qe.UpdateOperation.upsert_points(batch)))
+
+    async def delete(self, ids: Sequence[str]) -> None:
+        """Remove points (missing ids are ignored)."""
+        if ids:
+            id_list: list[str | int] = list(ids)
+            await self._run(lambda s: s.update(qe.UpdateOperation.delete_points(id_list)))
+
+    async def search(self, vector: Vector, flt: MemoryFilter,
+                     limit: int) -> list[tuple[str, float]]:
+        """Top `limit` by cosine similarity within the filter."""
+        if not flt.namespaces:
+            return []
+        request = qe.QueryRequest(limit=limit, query=qe.Query.Nearest([float(x) for x in vector]),
+                                  filter=edge_filter(flt), with_payload=False)
+        hits = await self._run(lambda s: s.query(request))
+        return [(str(h.id), float(h.score)) for h in hits]
+
+    async def existing(self, ids: Sequence[str]) -> set[str]:
+        """Which of `ids` the shard holds."""
+        if not ids:
+            return set()
+        id_list: list[str | int] = list(ids)
+        recs = await self._run(lambda s: s.retrieve(id_list, with_payload=False,
+                                                    with_vector=False))
+        return {str(r.id) for r in recs}
+
+    async def all_ids(self) -> set[str]:
+        """Every point id (for reconciliation)."""
+        def scan(s: qe.EdgeShard) -> set[str]:
+            out: set[str] = set()
+            offset: str | int | None = None
+            while True:
+                recs, offset = s.scroll(qe.ScrollRequest(offset=offset, limit=2048,
+                                                         with_payload=False, with_vector=False))
+                out.update(str(r.id) for r in recs)
+                if offset is None:
+                    return out
+        return await self._run(scan)
+
+    async def count(self) -> int:
+        """Number of points."""
+        return await self._run(lambda s: s.count(qe.CountRequest(exact=True)))
+
+    async def flush(self) -> None:
+        """Persist pending segment changes."""
+        await self._run(lambda s: s.flush())
+
+    async def optimize(self) -> bool:
+        """Build HNSW and merge segments (slow; run off the request path)."""
+        return await self._run(lambda s: s.optimize())
+
+    async def close(self) -> None:
+        """Flush and release the shard and its lock."""
+        def shut(s: qe.EdgeShard) -> None:
+            s.flush()
+            s.close()
+            self._shard = None
+        if self._shard is not None:
+            await self._run(shut)
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,212 @@
+"""SQLite plumbing: one connection owned by one worker thread, rows <-> domain values.
+
+SQLite serialises writers anyway; giving the connection to a single thread keeps the
+event loop free and avoids cross-thread connection sharing. WAL with synchronous=FULL
+makes every committed transaction durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+from fleetmem.memory.domain.models import (
+    Attribution,
+    AuditEvent,
+    BufferItem,
+    CommitState,
+    Memory,
+    MemoryKind,
+    MemoryStatus,
+    Relation,
+)
+from fleetmem.memory.errors import StorageUnavailable
+from fleetmem.memory.ports import Vector
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def ts(value: datetime | None) -> float | None:
+    """Datetime -> UTC epoch seconds (None stays None)."""
+    return None if value is None else value.timestamp()
+
+
+def dt(value: float | None) -> datetime | None:
+    """UTC epoch seconds -> aware datetime (None stays None)."""
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def dt_req(value: float) -> datetime:
+    """UTC epoch seconds -> aware datetime."""
+    return datetime.fromtimestamp(value, UTC)
+
+
+def placeholders(items: object) -> str:
+    """Return '?,?,?' for a sized collection (never user text: only question marks)."""
+    assert isinstance(items, list | tuple | set | frozenset)
+    return ",".join("?" * len(items))
+
+
+def vec_to_blob(vector: Vector | None) -> bytes | None:
+    """Serialise a float32 vector."""
+    return None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
+
+
+def blob_to_vec(blob: bytes | None) -> Vector | None:
+    """Deserialise a float32 vector."""
+    return None if blob is None else np.frombuffer(blob, dtype=np.float32).copy()
+
+
+MEMORY_COLUMNS = (
+    "id, namespace, text, kind, importance, tags, created_by, on_behalf_of, workflow_id, "
+    "session_id, created_at, updated_at, valid_from, valid_to, status, pinned, access_count, "
+    "last_accessed_at, supersedes, superseded_by, content_hash, commit_state, entity_names"
+)
+
+
+def memory_row(m: Memory, vector: Vector | None) -> tuple[object, ...]:
+    """A Memory as the tuple inserted in `memories` (MEMORY_COLUMNS + vector)."""
+    a = m.attribution
+    return (
+        m.id, m.namespace, m.text, m.kind.value, m.importance, json.dumps(list(m.tags)),
+        a.created_by, a.on_behalf_of, a.workflow_id, a.session_id, ts(a.created_at),
+        ts(m.updated_at), ts(m.valid_from), ts(m.valid_to), m.status.value, int(m.pinned),
+        m.access_count, ts(m.last_accessed_at), m.supersedes, m.superseded_by,
+        m.content_hash, m.commit_state.value, json.dumps(list(m.entity_names)),
+        vec_to_blob(vector),
+    )
+
+
+def row_memory(r: sqlite3.Row) -> Memory:
+    """A `memories` row as a Memory."""
+    return Memory(
+        id=r["id"], namespace=r["namespace"], text=r["text"], kind=MemoryKind(r["kind"]),
+        importance=r["importance"], tags=tuple(json.loads(r["tags"])),
+        attribution=Attribution(
+            created_by=r["created_by"], created_at=dt_req(r["created_at"]),
+            on_behalf_of=r["on_behalf_of"], workflow_id=r["workflow_id"],
+            session_id=r["session_id"],
+        ),
+        updated_at=dt_req(r["updated_at"]), valid_from=dt_req(r["valid_from"]),
+        valid_to=dt(r["valid_to"]), status=MemoryStatus(r["status"]), pinned=bool(r["pinned"]),
+        access_count=r["access_count"], last_accessed_at=dt(r["last_accessed_at"]),
+        supersedes=r["supersedes"], superseded_by=r["superseded_by"],
+        content_hash=r["content_hash"], commit_state=CommitState(r["commit_state"]),
+        entity_names=tuple(json.loads(r["entity_names"])),
+    )
+
+
+def row_relation(r: sqlite3.Row) -> Relation:
+    """A `relations` row as a Relation."""
+    return Relation(
+        id=r["id"], namespace=r["namespace"], from_entity=r["from_name"], to_entity=r["to_name"],
+        relation_type=r["relation_type"],
+        attribution=Attribution(created_by=r["created_by"], created_at=dt_req(r["created_at"]),
+                                on_behalf_of=r["on_behalf_of"], workflow_id=r["workflow_id"]),
+        valid_from=dt_req(r["valid_from"]), valid_to=dt(r["valid_to"]),
+    )
+
+
+def row_buffer(r: sqlite3.Row) -> BufferItem:
+    """A `buffer_items` row as a BufferItem."""
+    return BufferItem(
+        id=r["id"], agent_id=r["agent_id"], session_id=r["session_id"],
+        namespace=r["namespace"], role=r["role"], text=r["text"],
+        created_at=dt_req(r["created_at"]), importance=r["importance"],
+        consolidated_into=r["consolidated_into"], workflow_id=r["workflow_id"],
+        on_behalf_of=r["on_behalf_of"],
+    )
+
+
+def row_audit(r: sqlite3.Row) -> AuditEvent:
+    """An `audit` row as an AuditEvent (time from its exact ISO text, for the hash)."""
+    return AuditEvent(
+        seq=r["seq"], at=datetime.fromisoformat(r["at_iso"]), agent_id=r["agent_id"],
+        operation=r["operation"], outcome=r["outcome"], namespace=r["namespace"],
+        target_ids=tuple(json.loads(r["target_ids"])), on_behalf_of=r["on_behalf_of"],
+        workflow_id=r["workflow_id"], detail=r["detail"], prev_hash=r["prev_hash"],
+        hash=r["hash"],
+    )
+
+
+class SqliteConnection:
+    """Owns the database file, its single connection and the thread that uses it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fleetmem-sqlite")
+        self._conn: sqlite3.Connection | None = None
+
+    def _connect(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("PRAGMA cache_size=-65536")
+        schema = resources.files("fleetmem.memory.stores.sqlite").joinpath("schema.sql")
+        conn.executescript(schema.read_text())
+        self._conn = conn
+
+    async def open(self) -> None:
+        """Open the file and create the schema (idempotent)."""
+        await self.run(lambda c: None)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The live connection (only valid on the worker thread)."""
+        if self._conn is None:
+            self._connect()
+        assert self._conn is not None
+        return self._conn
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` on the worker thread; driver errors become StorageUnavailable."""
+        def call() -> T:
+            try:
+                return fn(self.conn)
+            except sqlite3.OperationalError as exc:
+                raise StorageUnavailable("sqlite", retryable="locked" in str(exc),
+                                         detail=str(exc)) from exc
+            except sqlite3.DatabaseError as exc:
+                raise StorageUnavailable("sqlite", retryable=False, detail=str(exc)) from exc
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    async def tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` inside one IMMEDIATE transaction (committed durably, or rolled back)."""
+        def wrapped(conn: sqlite3.Connection) -> T:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+        return await self.run(wrapped)
+
+    async def close(self) -> None:
+        """Checkpoint and close the connection, then stop the worker thread."""
+        def shut(conn: sqlite3.Connection) -> None:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.close()
+            self._conn = None
+
+        if self._conn is not None:
+            await self.run(shut)
+        self._executor.shutdown(wait=True)

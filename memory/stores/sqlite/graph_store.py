@@ -1,0 +1,40 @@
+"""`SqliteGraphStore`: the embedded graph, buffer and audit store (SQLite WAL + FTS5)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from fleetmem.memory.stores.sqlite.audit_ops import SqliteBufferAuditOps
+from fleetmem.memory.stores.sqlite.connection import SqliteConnection
+from fleetmem.memory.stores.sqlite.entity_ops import SqliteEntityOps
+from fleetmem.memory.stores.sqlite.memory_ops import SqliteMemoryOps
+
+
+class SqliteGraphStore(SqliteMemoryOps, SqliteEntityOps, SqliteBufferAuditOps):
+    """GraphStore on one SQLite file: durable per commit (WAL, synchronous=FULL)."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = SqliteConnection(path)
+
+    async def open(self) -> None:
+        """Open the database and create the schema."""
+        await self.db.open()
+
+    async def close(self) -> None:
+        """Checkpoint the WAL and close."""
+        await self.db.close()
+
+    async def ping(self) -> None:
+        """Run a trivial query (raises StorageUnavailable on failure)."""
+        await self.db.run(lambda c: c.execute("SELECT 1").fetchone())
+
+    async def backup_to(self, target: Path) -> None:
+        """Write a consistent online copy of the database to `target`."""
+        def fn(c: sqlite3.Connection) -> None:
+            dest = sqlite3.connect(target)
+            try:
+                c.backup(dest)
+            finally:
+                dest.close()
+        await self.db.run(fn)

@@ -1,0 +1,306 @@
+"""SQLite implementation of the memory half of the GraphStore port."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+
+from fleetmem.memory.domain.models import AuditEvent, Memory, MemoryStatus
+from fleetmem.memory.ports import IdempotencyRecord, MemoryFilter, Vector
+from fleetmem.memory.stores.sqlite.audit_ops import append_audit_sync
+from fleetmem.memory.stores.sqlite.connection import (
+    MEMORY_COLUMNS,
+    SqliteConnection,
+    blob_to_vec,
+    dt_req,
+    memory_row,
+    placeholders,
+    row_memory,
+    ts,
+)
+
+_FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
+_INDEXABLE = ("SELECT id FROM memories WHERE commit_state = 'committed' "
+              "AND status IN ('active', 'superseded')")
+_COLS = ", ".join(f"m.{c.strip()}" for c in MEMORY_COLUMNS.split(","))
+
+
+def filter_sql(flt: MemoryFilter) -> tuple[str, list[object]]:
+    """Translate a MemoryFilter into a WHERE fragment over alias `m` and its parameters."""
+    clauses = [f"m.namespace IN ({placeholders(flt.namespaces)})", "m.commit_state = 'committed'"]
+    params: list[object] = list(flt.namespaces)
+    if flt.as_of is not None:
+        at = ts(flt.as_of)
+        clauses.append("m.status != 'archived' AND m.valid_from <= ? "
+                       "AND (m.valid_to IS NULL OR m.valid_to > ?)")
+        params += [at, at]
+    elif flt.statuses:
+        clauses.append(f"m.status IN ({placeholders(flt.statuses)})")
+        params += [s.value for s in flt.statuses]
+    if flt.kinds:
+        clauses.append(f"m.kind IN ({placeholders(flt.kinds)})")
+        params += list(flt.kinds)
+    if flt.tags:
+        clauses.append(
+            f"EXISTS (SELECT 1 FROM json_each(m.tags) WHERE value IN ({placeholders(flt.tags)}))")
+        params += list(flt.tags)
+    if flt.created_by:
+        clauses.append("m.created_by = ?")
+        params.append(flt.created_by)
+    if flt.created_after:
+        clauses.append("m.created_at >= ?")
+        params.append(ts(flt.created_after))
+    if flt.created_before:
+        clauses.append("m.created_at < ?")
+        params.append(ts(flt.created_before))
+    return " AND ".join(clauses), params
+
+
+def fts_query(text: str) -> str:
+    """Turn free text into a safe FTS5 OR-query of quoted tokens (no FTS syntax leaks)."""
+    tokens = [t for t in _FTS_TOKEN.findall(text.lower()) if len(t) > 1][:32]
+    return " OR ".join(f'"{t}"' for t in dict.fromkeys(tokens))
+
+
+class SqliteMemoryOps:
+    """Memories, idempotency records and their links to entity names."""
+
+    db: SqliteConnection
+
+    async def insert_memories(self, memories: Sequence[Memory], vectors: Sequence[Vector]) -> None:
+        def fn(c: sqlite3.Connection) -> None:
+            c.executemany(
+                f"INSERT INTO memories ({MEMORY_COLUMNS}, vector) VALUES "
+                f"({','.join('?' * 24)})",
+                [memory_row(m, v) for m, v in zip(memories, vectors, strict=True)],
+            )
+            c.executemany(
+                "INSERT OR IGNORE INTO memory_mentions (memory_id, namespace, name_lower) "
+                "VALUES (?, ?, ?)",
+                [(m.id, m.namespace, n.lower()) for m in memories for n in m.entity_names],
+            )
+        await self.db.tx(fn)
+
+    async def mark_committed(self, ids: Sequence[str], audit: Sequence[AuditEvent]) -> None:
+        def fn(c: sqlite3.Connection) -> None:
+            c.execute(f"UPDATE memories SET commit_state = 'committed' WHERE id IN "
+                      f"({placeholders(list(ids))})", list(ids))
+            append_audit_sync(c, audit)
+        await self.db.tx(fn)
+
+    async def delete_pending(self, ids: Sequence[str]) -> None:
+        def fn(c: sqlite3.Connection) -> None:
+            c.execute(f"DELETE FROM memories WHERE commit_state = 'pending' AND id IN "
+                      f"({placeholders(list(ids))})", list(ids))
+        await self.db.tx(fn)
+
+    async def pending_memories(self, limit: int) -> list[tuple[Memory, Vector | None]]:
+        def fn(c: sqlite3.Connection) -> list[tuple[Memory, Vector | None]]:
+            rows = c.execute(f"SELECT {MEMORY_COLUMNS}, vector FROM memories "
+                             "WHERE commit_state = 'pending' LIMIT ?", (limit,)).fetchall()
+            return [(row_memory(r), blob_to_vec(r["vector"])) for r in rows]
+        return await self.db.run(fn)
+
+    async def get_memories(self, ids: Sequence[str], namespaces: Sequence[str]) -> list[Memory]:
+        if not ids or not namespaces:
+            return []
+        id_list, ns = list(dict.fromkeys(ids)), list(namespaces)
+
+        def fn(c: sqlite3.Connection) -> list[Memory]:
+            rows = c.execute(
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id IN ({placeholders(id_list)}) "
+                f"AND namespace IN ({placeholders(ns)}) AND commit_state = 'committed'",
+                [*id_list, *ns]).fetchall()
+            found = {r["id"]: row_memory(r) for r in rows}
+            return [found[i] for i in id_list if i in found]
+        return await self.db.run(fn)
+
+    async def get_vectors(self, ids: Sequence[str]) -> dict[str, Vector]:
+        id_list = list(ids)
+
+        def fn(c: sqlite3.Connection) -> dict[str, Vector]:
+            out: dict[str, Vector] = {}
+            for start in range(0, len(id_list), 500):
+                chunk = id_list[start:start + 500]
+                for r in c.execute(f"SELECT id, vector FROM memories WHERE id IN "
+                                   f"({placeholders(chunk)})", chunk):
+                    vec = blob_to_vec(r["vector"])
+                    if vec is not None:
+                        out[r["id"]] = vec
+            return out
+        return await self.db.run(fn)
+
+    async def find_by_hash(self, namespace: str, content_hash: str) -> Memory | None:
+        def fn(c: sqlite3.Connection) -> Memory | None:
+            r = c.execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE namespace = ? AND "
+                          "content_hash = ? AND status = 'active' AND commit_state = 'committed' "
+                          "LIMIT 1", (namespace, content_hash)).fetchone()
+            return None if r is None else row_memory(r)
+        return await self.db.run(fn)
+
+    async def reinforce(self, ids: Sequence[str], at: datetime, count: int = 1) -> None:
+        if not ids:
+            return
+        id_list = list(ids)
+
+        def fn(c: sqlite3.Connection) -> None:
+            c.execute(f"UPDATE memories SET access_count = access_count + ?, last_accessed_at = ? "
+                      f"WHERE id IN ({placeholders(id_list)})", [count, ts(at), *id_list])
+        await self.db.tx(fn)
+
+    async def set_status(self, ids: Sequence[str], status: MemoryStatus, at: datetime,
+                         audit: Sequence[AuditEvent]) -> list[str]:
+        id_list = list(ids)
+
+        def fn(c: sqlite3.Connection) -> list[str]:
+            rows = c.execute(f"SELECT id FROM memories WHERE id IN ({placeholders(id_list)}) AND "
+                             "commit_state = 'committed' AND status != ?",
+                             [*id_list, status.value]).fetchall()
+            changed = [r["id"] for r in rows]
+            if changed:
+                c.execute(f"UPDATE memories SET status = ?, updated_at = ? WHERE id IN "
+                          f"({placeholders(changed)})", [status.value, ts(at), *changed])
+                append_audit_sync(c, audit)
+            return changed
+        return await self.db.tx(fn)
+
+    async def supersede(self, old_id: str, new: Memory, vector: Vector, at: datetime,
+                        audit: Sequence[AuditEvent]) -> bool:
+        def fn(c: sqlite3.Connection) -> bool:
+            cur = c.execute(
+                "UPDATE memories SET status = 'superseded', valid_to = ?, superseded_by = ?, "
+                "updated_at = ? WHERE id = ? AND status = 'active' AND commit_state = 'committed'",
+                (ts(at), new.id, ts(at), old_id))
+            if cur.rowcount != 1:
+                return False
+            c.execute(f"INSERT INTO memories ({MEMORY_COLUMNS}, vector) VALUES "
+                      f"({','.join('?' * 24)})", memory_row(new, vector))
+            c.executemany(
+                "INSERT OR IGNORE INTO memory_mentions (memory_id, namespace, name_lower) "
+                "VALUES (?, ?, ?)", [(new.id, new.namespace, n.lower()) for n in new.entity_names])
+            append_audit_sync(c, audit)
+            return True
+        return await self.db.tx(fn)
+
+    async def history(self, memory_id: str, namespaces: Sequence[str]) -> list[Memory]:
+        ns = list(namespaces)
+
+        def fn(c: sqlite3.Connection) -> list[Memory]:
+            rows = c.execute(
+                f"""WITH RECURSIVE
+                  back(id) AS (SELECT ? UNION SELECT m.supersedes FROM memories m
+                               JOIN back ON m.id = back.id WHERE m.supersedes IS NOT NULL),
+                  fwd(id) AS (SELECT ? UNION SELECT m.superseded_by FROM memories m
+                              JOIN fwd ON m.id = fwd.id WHERE m.superseded_by IS NOT NULL)
+                SELECT {MEMORY_COLUMNS} FROM memories WHERE id IN
+                  (SELECT id FROM back UNION SELECT id FROM fwd)
+                  AND namespace IN ({placeholders(ns)}) AND commit_state = 'committed'
+                ORDER BY valid_from, created_at""", [memory_id, memory_id, *ns]).fetchall()
+            return [row_memory(r) for r in rows]
+        return await self.db.run(fn)
+
+    async def keyword_search(self, query: str, flt: MemoryFilter,
+                             limit: int) -> list[tuple[str, float]]:
+        match = fts_query(query)
+        if not match or not flt.namespaces:
+            return []
+        where, params = filter_sql(flt)
+
+        def fn(c: sqlite3.Connection) -> list[tuple[str, float]]:
+            rows = c.execute(
+                f"SELECT m.id, bm25(memories_fts) AS rank FROM memories_fts "
+                f"JOIN memories m ON m.rowid = memories_fts.rowid "
+                f"WHERE memories_fts MATCH ? AND {where} ORDER BY rank LIMIT ?",
+                [match, *params, limit]).fetchall()
+            return [(r["id"], -float(r["rank"])) for r in rows]
+        return await self.db.run(fn)
+
+    async def filter_ids(self, ids: Sequence[str], flt: MemoryFilter) -> list[str]:
+        if not ids:
+            return []
+        where, params = filter_sql(flt)
+        id_list = list(ids)
+
+        def fn(c: sqlite3.Connection) -> list[str]:
+            rows = c.execute(f"SELECT m.id FROM memories m WHERE m.id IN "
+                             f"({placeholders(id_list)}) AND {where}", [*id_list, *params])
+            keep = {r["id"] for r in rows}
+            return [i for i in id_list if i in keep]
+        return await self.db.run(fn)
+
+    async def list_memories(self, flt: MemoryFilter, after_id: str | None,
+                            limit: int) -> list[Memory]:
+        where, params = filter_sql(flt)
+
+        def fn(c: sqlite3.Connection) -> list[Memory]:
+            rows = c.execute(f"SELECT {_COLS} FROM memories m WHERE {where} AND m.id > ? "
+                             "ORDER BY m.id LIMIT ?", [*params, after_id or "", limit])
+            return [row_memory(r) for r in rows]
+        return await self.db.run(fn)
+
+    async def memories_mentioning(self, entity_names: Sequence[str], flt: MemoryFilter,
+                                  limit: int) -> list[str]:
+        names = list({n.lower() for n in entity_names})
+        if not names:
+            return []
+        where, params = filter_sql(flt)
+
+        def fn(c: sqlite3.Connection) -> list[str]:
+            rows = c.execute(
+                f"SELECT DISTINCT m.id, m.created_at FROM memory_mentions mm "
+                f"JOIN memories m ON m.id = mm.memory_id WHERE mm.name_lower IN "
+                f"({placeholders(names)}) AND {where} ORDER BY m.created_at DESC LIMIT ?",
+                [*names, *params, limit])
+            return [r["id"] for r in rows]
+        return await self.db.run(fn)
+
+    async def count_indexable(self) -> int:
+        def fn(c: sqlite3.Connection) -> int:
+            return int(c.execute(_INDEXABLE.replace("id", "COUNT(*)", 1)).fetchone()[0])
+        return await self.db.run(fn)
+
+    async def indexable_ids(self) -> set[str]:
+        def fn(c: sqlite3.Connection) -> set[str]:
+            return {r[0] for r in c.execute(_INDEXABLE)}
+        return await self.db.run(fn)
+
+    async def all_namespaces(self) -> list[str]:
+        def fn(c: sqlite3.Connection) -> list[str]:
+            rows = c.execute("SELECT namespace FROM memories UNION SELECT namespace FROM entities "
+                             "UNION SELECT namespace FROM buffer_items ORDER BY 1")
+            return [r[0] for r in rows]
+        return await self.db.run(fn)
+
+    async def purge_memories(self, ids: Sequence[str], audit: Sequence[AuditEvent]) -> list[str]:
+        id_list = list(ids)
+
+        def fn(c: sqlite3.Connection) -> list[str]:
+            rows = c.execute(f"SELECT id FROM memories WHERE id IN ({placeholders(id_list)}) "
+                             "AND status = 'archived'", id_list).fetchall()
+            gone = [r["id"] for r in rows]
+            if gone:
+                c.execute(f"DELETE FROM memories WHERE id IN ({placeholders(gone)})", gone)
+                append_audit_sync(c, audit)
+            return gone
+        return await self.db.tx(fn)
+
+    async def get_idempotent(self, agent_id: str, key: str) -> IdempotencyRecord | None:
+        def fn(c: sqlite3.Connection) -> IdempotencyRecord | None:
+            r = c.execute("SELECT * FROM idempotency WHERE agent_id = ? AND key = ?",
+                          (agent_id, key)).fetchone()
+            if r is None:
+                return None
+            return IdempotencyRecord(agent_id=r["agent_id"], key=r["key"],
+                                     operation=r["operation"], response_json=r["response_json"],
+                                     created_at=dt_req(r["created_at"]))
+        return await self.db.run(fn)
+
+    async def put_idempotent(self, record: IdempotencyRecord) -> None:
+        def fn(c: sqlite3.Connection) -> None:
+            c.execute("INSERT OR IGNORE INTO idempotency VALUES (?, ?, ?, ?, ?)",
+                      (record.agent_id, record.key, record.operation, record.response_json,
+                       ts(record.created_at)))
+        await self.db.tx(fn)
+

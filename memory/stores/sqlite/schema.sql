@@ -1,0 +1,137 @@
+-- fleetmem embedded graph store (SQLite, WAL, FTS5). Times are UTC epoch seconds.
+CREATE TABLE IF NOT EXISTS memories (
+    id TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    text TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    importance REAL NOT NULL,
+    tags TEXT NOT NULL DEFAULT '[]',
+    created_by TEXT NOT NULL,
+    on_behalf_of TEXT,
+    workflow_id TEXT,
+    session_id TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    valid_from REAL NOT NULL,
+    valid_to REAL,
+    status TEXT NOT NULL,
+    pinned INTEGER NOT NULL DEFAULT 0,
+    access_count INTEGER NOT NULL DEFAULT 0,
+    last_accessed_at REAL,
+    supersedes TEXT,
+    superseded_by TEXT,
+    content_hash TEXT NOT NULL,
+    commit_state TEXT NOT NULL,
+    entity_names TEXT NOT NULL DEFAULT '[]',
+    vector BLOB
+);
+CREATE INDEX IF NOT EXISTS memories_ns_status ON memories(namespace, status, commit_state);
+CREATE INDEX IF NOT EXISTS memories_hash ON memories(namespace, content_hash);
+CREATE INDEX IF NOT EXISTS memories_pending ON memories(commit_state) WHERE commit_state = 'pending';
+CREATE INDEX IF NOT EXISTS memories_created ON memories(created_at);
+
+CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5(
+    text, content='memories', content_rowid='rowid', tokenize='porter unicode61'
+);
+CREATE TRIGGER IF NOT EXISTS memories_ai AFTER INSERT ON memories BEGIN
+    INSERT INTO memories_fts(rowid, text) VALUES (new.rowid, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS memories_ad AFTER DELETE ON memories BEGIN
+    INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+END;
+CREATE TRIGGER IF NOT EXISTS memories_au AFTER UPDATE OF text ON memories BEGIN
+    INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+    INSERT INTO memories_fts(rowid, text) VALUES (new.rowid, new.text);
+END;
+
+CREATE TABLE IF NOT EXISTS memory_mentions (
+    memory_id TEXT NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+    namespace TEXT NOT NULL,
+    name_lower TEXT NOT NULL,
+    PRIMARY KEY (memory_id, name_lower)
+);
+CREATE INDEX IF NOT EXISTS mentions_name ON memory_mentions(namespace, name_lower);
+
+CREATE TABLE IF NOT EXISTS entities (
+    id TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    name_lower TEXT NOT NULL,
+    entity_type TEXT NOT NULL,
+    aliases TEXT NOT NULL DEFAULT '[]',
+    tags TEXT NOT NULL DEFAULT '[]',
+    created_by TEXT NOT NULL,
+    on_behalf_of TEXT,
+    workflow_id TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    UNIQUE (namespace, name_lower)
+);
+
+CREATE TABLE IF NOT EXISTS observations (
+    entity_id TEXT NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (entity_id, text)
+);
+
+CREATE TABLE IF NOT EXISTS relations (
+    id TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    from_name TEXT NOT NULL,
+    to_name TEXT NOT NULL,
+    from_lower TEXT NOT NULL,
+    to_lower TEXT NOT NULL,
+    relation_type TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    on_behalf_of TEXT,
+    workflow_id TEXT,
+    created_at REAL NOT NULL,
+    valid_from REAL NOT NULL,
+    valid_to REAL
+);
+CREATE INDEX IF NOT EXISTS relations_from ON relations(namespace, from_lower);
+CREATE INDEX IF NOT EXISTS relations_to ON relations(namespace, to_lower);
+
+CREATE TABLE IF NOT EXISTS buffer_items (
+    id TEXT PRIMARY KEY,
+    agent_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    role TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    importance REAL NOT NULL,
+    consolidated_into TEXT,
+    workflow_id TEXT,
+    on_behalf_of TEXT
+);
+CREATE INDEX IF NOT EXISTS buffer_session ON buffer_items(agent_id, session_id, created_at);
+
+CREATE TABLE IF NOT EXISTS idempotency (
+    agent_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    response_json TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (agent_id, key)
+);
+
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    at_iso TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    namespace TEXT,
+    target_ids TEXT NOT NULL DEFAULT '[]',
+    on_behalf_of TEXT,
+    workflow_id TEXT,
+    detail TEXT NOT NULL DEFAULT '',
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_ns ON audit(namespace, seq);

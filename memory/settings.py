@@ -55,6 +55,38 @@ class LimitSettings(BaseModel):
     buffer_max_items: int = Field(default=500, ge=1)
 
 
+class ApiSettings(BaseModel):
+    """REST door settings (owned by the REST API)."""
+
+    max_body_bytes: int = Field(default=2_000_000, ge=1024)
+
+
+class McpSettings(BaseModel):
+    """MCP door settings (owned by the MCP server)."""
+
+    agent: str = ""
+    """Agent identity of a stdio client; empty means `default_agent`."""
+    api_key: str = ""
+    """Key the stdio shim presents to a running service (FLEETMEM_MCP__API_KEY)."""
+
+
+class VaultSettings(BaseModel):
+    """Obsidian vault sync settings (owned by the vault)."""
+
+    path: Path | None = None
+    human: str = "human"
+
+
+class GcSettings(BaseModel):
+    """Decay and garbage-collection settings (owned by the GC jobs)."""
+
+    enabled: bool = True
+
+
+class GovernanceSettings(BaseModel):
+    """Rate limits, quotas and conflict rules (owned by governance)."""
+
+
 class Settings(BaseSettings):
     """Everything configurable; see the README's configuration table."""
 
@@ -73,3 +105,8 @@ class Settings(BaseSettings):
     vector: VectorSettings = Field(default_factory=VectorSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    mcp: McpSettings = Field(default_factory=McpSettings)
+    vault: VaultSettings = Field(default_factory=VaultSettings)
+    gc: GcSettings = Field(default_factory=GcSettings)
+    governance: GovernanceSettings = Field(default_factory=GovernanceSettings)

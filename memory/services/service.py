@@ -16,7 +16,9 @@ from fleetmem.memory.services.context import ServiceContext
 from fleetmem.memory.services.graph_ops import EntitySpec, RelationSpec
 from fleetmem.memory.services.inputs import MemoryInput
 from fleetmem.memory.services.recall import RecallQuery, recall
+from fleetmem.memory.services.relate import RelateResult, relate
 from fleetmem.memory.services.remember import remember_many
+from fleetmem.memory.services.summary import NamespaceSummaryView, namespace_summary
 from fleetmem.memory.services.views import (
     AuditEventView,
     BufferItemView,
@@ -116,6 +118,15 @@ class MemoryService:
         return await graph_ops.create_relations(self.ctx, caller, relations, namespace,
                                                 one_valued=one_valued)
 
+    async def relate(self, caller: Caller, from_entity: str, relation_type: str,
+                     to_entity: str, *, namespace: str | None = None,
+                     from_type: str = "entity", to_type: str = "entity",
+                     exclusive: bool = False) -> RelateResult:
+        """One relation, creating missing endpoint entities; `exclusive` closes old values."""
+        return await relate(self.ctx, caller, from_entity, relation_type, to_entity,
+                            namespace=namespace, from_type=from_type, to_type=to_type,
+                            exclusive=exclusive)
+
     async def add_observations(self, caller: Caller,
                                items: Sequence[tuple[str, Sequence[str]]],
                                namespace: str | None = None) -> list[ObservationResult]:
@@ -194,6 +205,10 @@ class MemoryService:
                                  sorted(members.get(s.namespace.removeprefix("team:"), ()))
                                  if s.namespace.startswith("team:") else [])
                 for s in stats]
+
+    async def namespace_summary(self, caller: Caller, namespace: str) -> NamespaceSummaryView:
+        """Counts, access, members and first entities of one readable namespace."""
+        return await namespace_summary(self.ctx, caller, namespace)
 
     async def stats(self, caller: Caller) -> StatsView:
         """Counts over the caller's readable namespaces only."""

@@ -59,5 +59,5 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None,
     ctx = ServiceContext(
         graph=build_graph(settings), vectors=build_vectors(settings, emb.dimension),
         embedder=emb, policy=load_policy(settings.agents_file, settings.default_agent),
-        limits=settings.limits, clock=clock or SystemClock())
+        limits=settings.limits, gc=settings.gc, clock=clock or SystemClock())
     return MemoryService(ctx)

@@ -78,9 +78,39 @@ class VaultSettings(BaseModel):
 
 
 class GcSettings(BaseModel):
-    """Decay and garbage-collection settings (owned by the GC jobs)."""
+    """Decay and garbage-collection settings (owned by the GC jobs; see docs/gc.md)."""
 
     enabled: bool = True
+    """Run the scheduler inside `fleetmem serve` (`fleetmem gc run` works either way)."""
+    archive_threshold: float = Field(default=0.05, ge=0.0, lt=1.0)
+    """The decay sweep archives active memories whose retention falls below this."""
+    half_life_days: dict[str, float] = Field(default_factory=dict)
+    """Per-kind half-life overrides in days, e.g. {"episode": 7}; others keep defaults."""
+    decay_exempt_namespaces: list[str] = Field(default_factory=list)
+    """Namespace patterns (fnmatch, e.g. "team:*") the decay sweep never archives."""
+    purge_after_days: float = Field(default=90.0, ge=0.0)
+    """An archived memory is purged only after staying archived this long."""
+    purge_namespaces: list[str] = Field(default_factory=list)
+    """Namespace patterns where purge (hard delete) is allowed; empty: purge nowhere."""
+    keep_namespaces: list[str] = Field(default_factory=list)
+    """Namespace patterns never purged, even when `purge_namespaces` matches (wins)."""
+    buffer_ttl_hours: float = Field(default=72.0, gt=0.0)
+    """Buffer items older than this are consolidated, then expired."""
+    buffer_min_importance: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Expiring buffer items below this importance are judged, not promoted."""
+    orphan_grace_days: float = Field(default=30.0, ge=0.0)
+    """Entities with no observations, relations or memories are deleted after this."""
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    report_max_items: int = Field(default=10_000, ge=0)
+    """Items listed per report (counts are always exact; `items_truncated` says so)."""
+    misfire_grace_seconds: int = Field(default=600, ge=1)
+    decay_schedule: str = "every 6h"
+    """Schedules: "every <n>[s|m|h|d]", "cron <5 fields>" (UTC) or "off"."""
+    purge_schedule: str = "cron 30 3 * * *"
+    buffers_schedule: str = "every 1h"
+    superseded_schedule: str = "every 6h"
+    orphans_schedule: str = "cron 0 4 * * *"
+    reconcile_schedule: str = "cron 0 5 * * *"
 
 
 class GovernanceSettings(BaseModel):

@@ -25,7 +25,7 @@ from fleetmem.memory.ports import (
     VectorPoint,
 )
 from fleetmem.memory.services.background import Reinforcer
-from fleetmem.memory.settings import LimitSettings
+from fleetmem.memory.settings import GcSettings, LimitSettings
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class ServiceContext:
     embedder: Embedder
     policy: AccessPolicy
     limits: LimitSettings = field(default_factory=LimitSettings)
+    gc: GcSettings = field(default_factory=GcSettings)
     clock: Clock = field(default_factory=SystemClock)
     _embed_pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="fleetmem-embed"))

@@ -5,6 +5,8 @@ Example::
     roles:
       writer: {allow: ["*"]}
       reviewer: {allow: [recall, get, history, read_graph, search_nodes, open_nodes]}
+      crawler: {allow: ["*"], deny: [forget, purge],
+                limits: {requests_per_minute: 120, writes_per_day: 5000}}
     teams:
       atlas: [alice, bob]
     agents:
@@ -27,6 +29,7 @@ import yaml
 from fleetmem.memory.domain.access import (
     AGENT_ID_RE,
     ALL_OPERATIONS,
+    LIMIT_NAMES,
     AccessPolicy,
     Principal,
     Role,
@@ -54,7 +57,20 @@ def _role(name: str, spec: Any) -> Role:
         raise InvalidInput(f"agents file: roles.{name} names unknown operations {unknown}; "
                            f"known: {sorted(ALL_OPERATIONS)}", field=f"roles.{name}",
                            rule="agents_file")
-    return Role(name=name, allow=frozenset(allow), deny=frozenset(deny))
+    return Role(name=name, allow=frozenset(allow), deny=frozenset(deny),
+                limits=_limits(name, spec.get("limits")))
+
+
+def _limits(role: str, spec: Any) -> tuple[tuple[str, int], ...]:
+    where = f"roles.{role}.limits"
+    if spec is None:
+        return ()
+    if not isinstance(spec, dict) or any(k not in LIMIT_NAMES for k in spec) or any(
+            not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in spec.values()):
+        raise InvalidInput(f"agents file: {where} must map {', '.join(LIMIT_NAMES)} to "
+                           "non-negative integers (0 = unlimited)", field=where,
+                           rule="agents_file")
+    return tuple(sorted(spec.items()))
 
 
 def policy_from_mapping(data: dict[str, Any]) -> AccessPolicy:

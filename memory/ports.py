@@ -230,6 +230,63 @@ class GraphStore(Protocol):
         """Hard-delete archived memories; return the ids removed."""
         ...
 
+    # maintenance (system jobs: GC) ----------------------------------------------------
+    async def transition_status(
+        self, ids: Sequence[str], from_status: MemoryStatus, to_status: MemoryStatus,
+        at: datetime, audit: Sequence[AuditEvent]
+    ) -> list[str]:
+        """Compare-and-set status: those of `ids` that are committed AND currently
+        `from_status` get `to_status` and `updated_at = at`; others are left untouched (a
+        concurrent correct/restore wins). In one transaction, `audit` is appended only when
+        at least one memory changed. Return the changed ids in input order."""
+        ...
+
+    async def unclosed_memories(
+        self, at: datetime, after_id: str | None, limit: int
+    ) -> list[tuple[Memory, str | None]]:
+        """Active committed memories (any namespace) that are no longer current: their
+        `valid_to` is set and <= `at`, or `superseded_by` is set, or another committed memory
+        names them in `supersedes`. Return (memory, successor id or None) ordered by memory
+        id, only ids > `after_id`, at most `limit`. The successor is `superseded_by` when set,
+        else the committed memory with `supersedes` = this id and the earliest valid_from."""
+        ...
+
+    async def close_memories(
+        self, closures: Sequence[tuple[str, datetime, str | None]], at: datetime,
+        audit: Sequence[AuditEvent]
+    ) -> list[str]:
+        """Close facts: for each (id, valid_to, successor id), a memory that is committed and
+        still `active` gets status `superseded`, `valid_to = COALESCE(valid_to, given)`,
+        `superseded_by = COALESCE(superseded_by, given successor)` and `updated_at = at`.
+        One transaction; `audit` appended only when at least one changed. Return the ids
+        closed in input order."""
+        ...
+
+    async def orphan_entities(
+        self, before: datetime, after_id: str | None, limit: int
+    ) -> list[Entity]:
+        """Entities in any namespace with `updated_at < before`, no observations, no
+        relation rows of any validity (current or closed) from or to them, and no memory
+        (any status) linked to them (memory mentions, names compared case-insensitively).
+        Ordered by entity id, only ids > `after_id`, at most `limit`."""
+        ...
+
+    async def delete_orphan_entities(
+        self, ids: Sequence[str], before: datetime, audit: Sequence[AuditEvent]
+    ) -> list[str]:
+        """Delete those of the entity `ids` that still meet every `orphan_entities`
+        condition for `before` (re-checked inside the transaction, so an entity that gained
+        an observation, relation or memory meanwhile survives). `audit` is appended in the
+        same transaction when at least one is deleted. Return the deleted ids."""
+        ...
+
+    async def claim_job_slot(self, job: str, slot_key: str, owner: str, at: datetime) -> bool:
+        """Claim one scheduled run of a job across replicas: an atomic unique insert of
+        (job, slot_key). Return True for the first caller ever to claim that pair, False for
+        every later one (whatever its owner; claiming is not re-entrant). `owner` and `at`
+        are kept for inspection. The store may forget claims older than 30 days."""
+        ...
+
     # idempotency -------------------------------------------------------------------
     async def get_idempotent(self, agent_id: str, key: str) -> IdempotencyRecord | None: ...
 

@@ -114,7 +114,27 @@ class GcSettings(BaseModel):
 
 
 class GovernanceSettings(BaseModel):
-    """Rate limits, quotas and conflict rules (owned by governance)."""
+    """Rate limits, quotas and conflict rules (owned by governance).
+
+    Limits are per agent; 0 means unlimited. A role in the agents file may set its own
+    `limits` (the strictest of an agent's roles wins over these defaults).
+    """
+
+    requests_per_minute: int = Field(default=0, ge=0)
+    """Service calls per agent per minute (token bucket, bursts up to the limit)."""
+    writes_per_day: int = Field(default=0, ge=0)
+    """Write operations per agent per UTC day (a batch counts each item)."""
+    memories_per_namespace: int = Field(default=0, ge=0)
+    """Stored memories (active + archived) a namespace may hold before writes are refused."""
+    quota_retry_seconds: int = Field(default=3600, ge=1)
+    """`retry_after` given when a namespace is full (space frees only when memories go)."""
+    one_valued_relations: list[str] = Field(default_factory=list)
+    """Relation types with one current target per subject (e.g. works_at, reports_to)."""
+    attribute_conflicts: bool = True
+    """Treat `key: value` observations as attributes and flag differing values by
+    different agents on the same entity as conflicts."""
+    audit_reads: bool = True
+    """Record reads that return results (memory, entity, buffer ids) in the audit."""
 
 
 class Settings(BaseSettings):

@@ -32,6 +32,8 @@ WRITE_OPERATIONS = frozenset(
      "import", "purge"}
 )
 ALL_OPERATIONS = READ_OPERATIONS | WRITE_OPERATIONS
+# Per-agent limits a role may set in the agents file (0 = unlimited).
+LIMIT_NAMES = ("requests_per_minute", "writes_per_day", "memories_per_namespace")
 
 
 def private_namespace(agent_id: str) -> str:
@@ -63,6 +65,8 @@ class Role:
     name: str
     allow: frozenset[str] = frozenset({"*"})
     deny: frozenset[str] = frozenset()
+    limits: tuple[tuple[str, int], ...] = ()
+    """(name, value) pairs from LIMIT_NAMES; they replace the configured defaults."""
 
     def permits(self, operation: str) -> bool:
         """Return whether this role lets its holder perform `operation`."""
@@ -92,6 +96,14 @@ class Principal:
             return None
         names = ", ".join(r.name for r in self.roles)
         return f"no role of this agent ({names}) allows '{operation}'"
+
+    def limit(self, name: str) -> int | None:
+        """The strictest value any role sets for limit `name` (0 = unlimited), or None."""
+        values = [v for r in self.roles for k, v in r.limits if k == name]
+        if not values:
+            return None
+        limited = [v for v in values if v > 0]
+        return min(limited) if limited else 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,14 @@ def normalize(text: str) -> str:
     return _WS.sub(" ", folded).strip(" .!?;:")
 
 
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+
+
+def numbers_in(text: str) -> frozenset[str]:
+    """The numbers a text states (versions, ports, amounts): facts that differ in them differ."""
+    return frozenset(_NUMBER.findall(text))
+
+
 def content_hash(namespace: str, text: str) -> str:
     """Return the dedup key of a text within a namespace."""
     return hashlib.sha256(f"{namespace}\x1f{normalize(text)}".encode()).hexdigest()

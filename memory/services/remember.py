@@ -18,7 +18,7 @@ import numpy.typing as npt
 from fleetmem.memory.domain.access import Caller, private_namespace
 from fleetmem.memory.domain.models import Attribution, CommitState, Memory, MemoryStatus
 from fleetmem.memory.domain.redaction import redact
-from fleetmem.memory.domain.text import content_hash, new_id
+from fleetmem.memory.domain.text import content_hash, new_id, numbers_in
 from fleetmem.memory.errors import InvalidInput
 from fleetmem.memory.ports import IdempotencyRecord
 from fleetmem.memory.services.context import ServiceContext
@@ -147,8 +147,14 @@ async def _find_duplicate(ctx: ServiceContext, memory: Memory,
     close = [mid for mid, score in hits if score >= ctx.limits.dedup_similarity]
     if not close:
         return None
-    live = await ctx.graph.filter_ids(close, ctx.active_filter([memory.namespace]))
-    return live[0] if live else None
+    # Embeddings barely see numbers ("port 8080" vs "port 9090"): a near-duplicate must
+    # also carry exactly the same numbers, or it is a different fact.
+    candidates = await ctx.graph.get_memories(close, [memory.namespace])
+    wanted = numbers_in(memory.text)
+    for candidate in candidates:
+        if candidate.status is MemoryStatus.ACTIVE and numbers_in(candidate.text) == wanted:
+            return candidate.id
+    return None
 
 
 async def _link_entities(ctx: ServiceContext, memories: list[Memory]) -> list[Memory]:

@@ -8,10 +8,11 @@ from pathlib import Path
 from fleetmem.memory.stores.sqlite.audit_ops import SqliteBufferAuditOps
 from fleetmem.memory.stores.sqlite.connection import SqliteConnection
 from fleetmem.memory.stores.sqlite.entity_ops import SqliteEntityOps
+from fleetmem.memory.stores.sqlite.gc_ops import SqliteGcOps
 from fleetmem.memory.stores.sqlite.memory_ops import SqliteMemoryOps
 
 
-class SqliteGraphStore(SqliteMemoryOps, SqliteEntityOps, SqliteBufferAuditOps):
+class SqliteGraphStore(SqliteMemoryOps, SqliteEntityOps, SqliteBufferAuditOps, SqliteGcOps):
     """GraphStore on one SQLite file: durable per commit (WAL, synchronous=FULL)."""
 
     def __init__(self, path: Path) -> None:

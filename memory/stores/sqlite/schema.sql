@@ -135,3 +135,14 @@ CREATE TABLE IF NOT EXISTS audit (
     hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_ns ON audit(namespace, seq);
+
+-- GC: finding facts whose successor exists, and one claim per scheduled job run.
+CREATE INDEX IF NOT EXISTS memories_supersedes ON memories(supersedes)
+    WHERE supersedes IS NOT NULL;
+CREATE TABLE IF NOT EXISTS job_slots (
+    job TEXT NOT NULL,
+    slot_key TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    claimed_at REAL NOT NULL,
+    PRIMARY KEY (job, slot_key)
+);

@@ -68,6 +68,11 @@ class McpSettings(BaseModel):
     """Agent identity of a stdio client; empty means `default_agent`."""
     api_key: str = ""
     """Key the stdio shim presents to a running service (FLEETMEM_MCP__API_KEY)."""
+    allowed_hosts: list[str] = Field(default_factory=list)
+    """Host headers accepted at /mcp when serving a real hostname, e.g. ["mem.example:*"]
+    (loopback is always accepted; with none given on a non-loopback bind, any host is)."""
+    start_timeout: float = Field(default=180.0, gt=0)
+    """Seconds `fleetmem mcp` waits for the service it started to answer."""
 
 
 class VaultSettings(BaseModel):

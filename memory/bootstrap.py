@@ -20,11 +20,11 @@ def build_embedder(settings: Settings) -> Embedder:
     """The configured embedder, shared per (model, threads) within the process."""
     from fleetmem.memory.stores.embedding.sentence_transformer import SentenceTransformerEmbedder
 
-    key = (settings.embedding.model_path, settings.embedding.threads)
+    e = settings.embedding
+    key = (e.model_path, e.threads)
     if key not in _EMBEDDERS:
-        _EMBEDDERS[key] = SentenceTransformerEmbedder(
-            settings.embedding.model_path, settings.embedding.threads,
-            settings.embedding.batch_size)
+        _EMBEDDERS[key] = SentenceTransformerEmbedder(e.model_path, e.threads, e.batch_size,
+                                                      e.dimension)
     return _EMBEDDERS[key]
 
 
@@ -59,5 +59,6 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None,
     ctx = ServiceContext(
         graph=build_graph(settings), vectors=build_vectors(settings, emb.dimension),
         embedder=emb, policy=load_policy(settings.agents_file, settings.default_agent),
-        limits=settings.limits, gc=settings.gc, clock=clock or SystemClock())
+        limits=settings.limits, gc=settings.gc, governance=settings.governance,
+        clock=clock or SystemClock())
     return MemoryService(ctx)

@@ -39,6 +39,8 @@ class EmbeddingSettings(BaseModel):
 
     model_path: str = ""
     """Folder of a sentence-transformers model; empty means the bundled all-MiniLM-L6-v2."""
+    dimension: int = Field(default=384, ge=8, le=8192)
+    """Vector size of the model; checked against the model on first use."""
     threads: int = Field(default=1, ge=1, le=64)
     batch_size: int = Field(default=64, ge=1, le=1024)
 

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from fleetmem.memory.errors import InvalidInput
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -31,8 +33,10 @@ def bundled_model_path() -> str:
 class SentenceTransformerEmbedder:
     """Embedder over sentence-transformers on the CPU, thread count from settings."""
 
-    def __init__(self, model_path: str = "", threads: int = 1, batch_size: int = 64) -> None:
+    def __init__(self, model_path: str = "", threads: int = 1, batch_size: int = 64,
+                 dimension: int = 384) -> None:
         self._path = model_path or ""
+        self._dimension = dimension
         self._threads = threads
         self._batch_size = batch_size
         self._model: SentenceTransformer | None = None
@@ -45,11 +49,9 @@ class SentenceTransformerEmbedder:
 
     @property
     def dimension(self) -> int:
-        """Vector size (384 for MiniLM)."""
-        model = self.model
-        getter = getattr(model, "get_embedding_dimension", None) or \
-            model.get_sentence_embedding_dimension
-        return int(getter() or 384)
+        """Vector size as configured (checked against the model when it loads), so that
+        commands which never embed need not load the model to open the vector index."""
+        return self._dimension
 
     @property
     def model(self) -> SentenceTransformer:
@@ -64,7 +66,16 @@ class SentenceTransformerEmbedder:
                 torch.set_num_threads(self._threads)
                 path = self._path or bundled_model_path()
                 logger.info("loading embedding model from %s (%d threads)", path, self._threads)
-                self._model = SentenceTransformer(path, device="cpu")
+                model = SentenceTransformer(path, device="cpu")
+                getter = getattr(model, "get_embedding_dimension", None) or \
+                    model.get_sentence_embedding_dimension
+                actual = int(getter() or 0)
+                if actual != self._dimension:
+                    raise InvalidInput(
+                        f"the model at {path} makes {actual}-d vectors but "
+                        f"FLEETMEM_EMBEDDING__DIMENSION is {self._dimension}; set it to {actual}",
+                        field="embedding.dimension", rule="dimension_mismatch")
+                self._model = model
             return self._model
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:

@@ -1,0 +1,80 @@
+"""The `fleetmem` command end to end, as a user runs it (subprocesses, real stores)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+FLEETMEM = str(Path(sys.executable).parent / "fleetmem")
+
+
+def _run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FLEETMEM_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
+    env.pop("FLEETMEM_AGENTS_FILE", None)
+    return subprocess.run([FLEETMEM, *args], env=env, capture_output=True, text=True,
+                          timeout=180)
+
+
+def test_remember_recall_forget_stats_json(tmp_path: Path) -> None:
+    r = _run(tmp_path, "remember", "The staging database is called pg-stage-2", "--agent",
+             "alice", "--kind", "fact", "--importance", "0.9", "--json")
+    assert r.returncode == 0, r.stderr
+    written = json.loads(r.stdout)
+    assert written["namespace"] == "agent:alice" and not written["deduplicated"]
+
+    r = _run(tmp_path, "recall", "what is the staging db called?", "--agent", "alice", "--json")
+    hits = json.loads(r.stdout)["hits"]
+    assert hits[0]["memory"]["id"] == written["id"]
+    assert hits[0]["memory"]["attribution"]["created_by"] == "alice"
+
+    r = _run(tmp_path, "recall", "staging db", "--agent", "bob", "--json")
+    assert json.loads(r.stdout)["hits"] == []
+
+    r = _run(tmp_path, "forget", written["id"], "--agent", "alice", "--json")
+    assert json.loads(r.stdout)["status"] == "archived"
+    r = _run(tmp_path, "stats", "--agent", "alice", "--json")
+    mine = [n for n in json.loads(r.stdout)["namespaces"] if n["namespace"] == "agent:alice"]
+    assert mine[0]["memories"] == {"archived": 1}
+
+
+def test_bad_input_exits_2_with_a_clear_message(tmp_path: Path) -> None:
+    r = _run(tmp_path, "remember", "fine text", "--agent", "alice", "--importance", "3")
+    assert r.returncode == 2
+    assert "importance must be a number between 0 and 1" in r.stderr
+    r = _run(tmp_path, "forget", "not-an-id", "--agent", "alice")
+    assert r.returncode == 2 and "UUID" in r.stderr
+    r = _run(tmp_path, "stats", "--agent", "alice", "--json")
+    assert json.loads(r.stdout)["total_memories"] == 0
+
+
+def test_serve_answers_health_and_openapi(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "FLEETMEM_DATA_DIR": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([FLEETMEM, "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+                assert time.monotonic() < deadline, "serve did not answer in 120 s"
+                time.sleep(0.3)
+        assert r.json() == {"status": "ok"}
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()["status"] == \
+            "ready"
+        assert "/healthz" in httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()["paths"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)

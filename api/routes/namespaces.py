@@ -1,0 +1,50 @@
+"""/v1/namespaces, /v1/stats and /v1/audit/events: what the caller can see."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from fleetmem.api.deps import CallerDep, ServiceDep
+from fleetmem.api.problems import problem_responses
+from fleetmem.api.schemas import NAMESPACE_PATTERN, AuditEventsResponse, NamespacesResponse
+from fleetmem.memory.services.summary import NamespaceSummaryView
+from fleetmem.memory.services.views import StatsView
+
+router = APIRouter(tags=["namespaces"])
+
+_READ = problem_responses(401, 403, 422, 429, 503)
+
+
+@router.get("/namespaces", responses=_READ, summary="List your namespaces")
+async def list_namespaces(service: ServiceDep, caller: CallerDep) -> NamespacesResponse:
+    """Every namespace you can see, with your access, counts and team members."""
+    return NamespacesResponse(items=await service.list_namespaces(caller))
+
+
+@router.get("/namespaces/{namespace}", responses=_READ, summary="Summarise one namespace")
+async def namespace_summary(
+        namespace: Annotated[str, Path(pattern=NAMESPACE_PATTERN, examples=["team:atlas"])],
+        service: ServiceDep, caller: CallerDep) -> NamespaceSummaryView:
+    """Counts, access, members and the first entities of one readable namespace."""
+    return await service.namespace_summary(caller, namespace)
+
+
+@router.get("/stats", responses=_READ, summary="Counts over your namespaces")
+async def stats(service: ServiceDep, caller: CallerDep) -> StatsView:
+    """Memory, entity and buffer counts over the namespaces you can read."""
+    return await service.stats(caller)
+
+
+@router.get("/audit/events", responses=_READ, summary="Audit events")
+async def audit_events(
+        service: ServiceDep, caller: CallerDep,
+        cursor: Annotated[int, Query(ge=0, description="Return events after this seq: "
+                                     "`next_cursor` of the previous page (0: from the "
+                                     "start).")] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> AuditEventsResponse:
+    """Audit events about the namespaces you can read, oldest first."""
+    events = await service.audit_events(caller, after_seq=cursor, limit=limit)
+    return AuditEventsResponse(
+        items=events, next_cursor=str(events[-1].seq) if len(events) == limit else None)

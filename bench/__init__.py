@@ -1,0 +1,1 @@
+"""fleetmem benchmarks: the physical ceiling, fleetmem itself, its peers, retrieval quality."""

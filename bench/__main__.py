@@ -1,0 +1,134 @@
+"""`python -m bench all|ceiling|core|quality|peers|profile|setup` from the repository root."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("MEM0_TELEMETRY", "False")
+
+from bench.report import RESULTS, Report, say  # noqa: E402
+
+FULL_SIZES = (1_000, 10_000, 100_000)
+
+
+def _sizes(text: str) -> list[int]:
+    out = []
+    for part in text.split(","):
+        part = part.strip().lower()
+        mult = 1000 if part.endswith("k") else 1
+        out.append(int(float(part.rstrip("k")) * mult))
+    return out
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("all", help="every suite; rewrites bench/RESULTS.md")
+    a.add_argument("--sizes", type=_sizes, default=list(FULL_SIZES),
+                   help="fleetmem corpus sizes, e.g. 1k,10k,100k (default)")
+    a.add_argument("--peer-size", type=int, default=10_000,
+                   help="corpus size for the peers (default 10000)")
+    a.add_argument("--quality-scale", type=int, default=3,
+                   help="quality set scale (people per team x teams; default 3)")
+    a.add_argument("--skip-peers", action="store_true")
+    a.add_argument("--no-write", action="store_true", help="do not rewrite RESULTS.md")
+    sub.add_parser("ceiling", help="raw model encode throughput and latency")
+    c = sub.add_parser("core", help="fleetmem at one or more sizes")
+    c.add_argument("--size", type=_sizes, default=[1_000], help="e.g. 1000 or 1k,10k")
+    c.add_argument("--batch", type=int, default=128, help="remember_batch size (64-256)")
+    c.add_argument("--queries", type=int, default=200)
+    c.add_argument("--singles", type=int, default=50)
+    c.add_argument("--no-doors", action="store_true", help="skip MCP stdio and REST")
+    c.add_argument("--sentences", type=int, default=2048,
+                   help="texts encoded for the ceiling (default 2048)")
+    q = sub.add_parser("quality", help="recall@k / nDCG on the seeded quality set")
+    q.add_argument("--scale", type=int, default=3)
+    q.add_argument("--peers", action="store_true", help="also score the peers")
+    pe = sub.add_parser("peers", help="peers vs fleetmem on the identical workload")
+    pe.add_argument("--size", type=int, default=1_000)
+    pe.add_argument("--queries", type=int, default=100)
+    pe.add_argument("--only", default="", help="comma list: reference,mem0,basic-memory")
+    pr = sub.add_parser("profile", help="pyinstrument profiles of ingest and recall")
+    pr.add_argument("--size", type=int, default=2_000)
+    sub.add_parser("setup", help="install the peers into bench/.work (npm, venvs)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen suites; `all` also writes RESULTS.md."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    if args.command == "setup":
+        from bench.peers.setup import setup_all
+
+        return int(setup_all())
+    from bench import suites
+
+    report = Report()
+    ctx = suites.make_context()
+    if args.command == "ceiling":
+        suites.run_ceiling(ctx, report)
+    elif args.command == "core":
+        suites.run_ceiling(ctx, report, sentences=args.sentences)
+        suites.run_core(ctx, report, args.size, batch=args.batch, queries=args.queries,
+                        singles=args.singles, doors=not args.no_doors)
+    elif args.command == "quality":
+        from bench.quality_suite import run_quality
+
+        run_quality(ctx, report, scale=args.scale, peers=args.peers)
+    elif args.command == "peers":
+        from bench.peers.suite import run_peers
+
+        run_peers(ctx, report, size=args.size, queries=args.queries,
+                  only=[s for s in args.only.split(",") if s])
+    elif args.command == "profile":
+        from bench.profile import run_profile
+
+        run_profile(ctx, report, size=args.size)
+    elif args.command == "all":
+        return run_all(args, ctx, report)
+    return 0
+
+
+def run_all(args: argparse.Namespace, ctx: object, report: Report) -> int:
+    """Every suite in one process run, then RESULTS.md."""
+    from bench import suites
+    from bench.machine import header_lines
+    from bench.quality_suite import run_quality
+
+    assert isinstance(ctx, suites.RunContext)
+    suites.run_ceiling(ctx, report)
+    suites.run_core(ctx, report, args.sizes)
+    extra: dict[str, str] = {}
+    if not args.skip_peers:
+        from bench.peers.suite import peer_versions, run_peers
+
+        run_peers(ctx, report, size=args.peer_size, queries=100)
+        extra = peer_versions()
+    run_quality(ctx, report, scale=args.quality_scale, peers=not args.skip_peers)
+    command = "python -m bench all" + (
+        "" if list(args.sizes) == list(FULL_SIZES) else
+        " --sizes " + ",".join(str(s) for s in args.sizes))
+    if args.peer_size != 10_000:
+        command += f" --peer-size {args.peer_size}"
+    if args.skip_peers:
+        command += " --skip-peers"
+    text = report.markdown(header_lines(command, extra))
+    notes = Path(__file__).with_name("PROFILE_NOTES.md")
+    if notes.exists():
+        text += "\n" + notes.read_text()
+    if not args.no_write:
+        RESULTS.write_text(text)
+        say(f"\nwrote {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

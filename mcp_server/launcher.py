@@ -1,0 +1,183 @@
+"""Finding, or starting, the one `fleetmem serve` that owns a data dir.
+
+Both embedded engines lock their folder to one process, so every `fleetmem mcp` of a data
+dir forwards to the same service. `serve` announces itself in `<data_dir>/serve.json`
+(pid, host, port); a stdio shim that finds no live service takes `<data_dir>/serve.lock`
+(so only one shim starts it), starts `fleetmem serve` detached, and waits for /healthz.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+from fleetmem.memory.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "serve.json"
+LOCK_FILE = "serve.lock"
+LOG_FILE = "serve.log"
+_WILDCARDS = {"0.0.0.0", "::", ""}
+
+
+class LaunchError(RuntimeError):
+    """The service could not be found or started; the message says what to check."""
+
+
+@dataclass(frozen=True)
+class ServeInfo:
+    """Where a running `fleetmem serve` listens."""
+
+    pid: int
+    host: str
+    port: int
+
+    @property
+    def base_url(self) -> str:
+        """The URL a local client uses (a wildcard bind is reached over loopback)."""
+        host = "127.0.0.1" if self.host in _WILDCARDS else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def mcp_url(self) -> str:
+        """The streamable HTTP MCP endpoint."""
+        return f"{self.base_url}/mcp"
+
+
+def write_state(data_dir: Path, info: ServeInfo) -> None:
+    """Announce a running service (atomically: readers never see half a file)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tmp = data_dir / f".{STATE_FILE}.{info.pid}"
+    tmp.write_text(json.dumps(asdict(info)))
+    tmp.replace(data_dir / STATE_FILE)
+
+
+def remove_state(data_dir: Path, pid: int) -> None:
+    """Withdraw the announcement, if it is still this process's."""
+    info = read_state(data_dir)
+    if info is not None and info.pid == pid:
+        (data_dir / STATE_FILE).unlink(missing_ok=True)
+
+
+def read_state(data_dir: Path) -> ServeInfo | None:
+    """The announced service, or None when there is no (readable) announcement."""
+    try:
+        data = json.loads((data_dir / STATE_FILE).read_text())
+        return ServeInfo(pid=int(data["pid"]), host=str(data["host"]), port=int(data["port"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def healthy(info: ServeInfo) -> bool:
+    """Whether the announced process lives and answers /healthz."""
+    if not _alive(info.pid):
+        return False
+    try:
+        return httpx.get(f"{info.base_url}/healthz", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def running(data_dir: Path) -> ServeInfo | None:
+    """The live service of `data_dir`, or None."""
+    info = read_state(data_dir)
+    return info if info is not None and healthy(info) else None
+
+
+@contextlib.contextmanager
+def _start_lock(data_dir: Path) -> Iterator[None]:
+    """Serialise shims that want to start the service (released even if we crash)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / LOCK_FILE, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _free_port(host: str, preferred: int) -> int:
+    """`preferred` when it can be bound, else any free port."""
+    bind = "127.0.0.1" if host in _WILDCARDS else host
+    for port in (preferred, 0):
+        with socket.socket(socket.AF_INET6 if ":" in bind else socket.AF_INET) as s:
+            try:
+                s.bind((bind, port))
+            except OSError:
+                continue
+            chosen: int = s.getsockname()[1]
+            return chosen
+    raise LaunchError(f"no free port to start fleetmem serve on {bind}")
+
+
+def _spawn(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+    """Start `fleetmem serve` for the data dir, detached from this process's session."""
+    data_dir = Path(settings.data_dir)
+    env = {**os.environ, "FLEETMEM_DATA_DIR": str(data_dir), "FLEETMEM_PORT": str(port),
+           "FLEETMEM_HOST": settings.host}
+    cmd = [sys.executable, "-c", "from fleetmem.cli.main import main; main()", "serve",
+           "--data-dir", str(data_dir), "--host", settings.host, "--port", str(port)]
+    with open(data_dir / LOG_FILE, "ab") as log:
+        logger.info("starting fleetmem serve on %s:%s for %s", settings.host, port, data_dir)
+        return subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=log, start_new_session=True, close_fds=True)
+
+
+def _log_tail(data_dir: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join((data_dir / LOG_FILE).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def ensure_serve(settings: Settings) -> ServeInfo:
+    """The running service of the configured data dir, started (once) when none runs.
+
+    Raises:
+        LaunchError: the service did not answer within `mcp.start_timeout` seconds.
+    """
+    data_dir = Path(settings.data_dir)
+    found = running(data_dir)
+    if found is not None:
+        return found
+    with _start_lock(data_dir):
+        found = running(data_dir)  # another shim may have started it while we waited
+        if found is not None:
+            return found
+        child = _spawn(settings, _free_port(settings.host, settings.port))
+        deadline = time.monotonic() + settings.mcp.start_timeout
+        while time.monotonic() < deadline:
+            found = running(data_dir)
+            if found is not None:
+                return found
+            if child.poll() is not None and read_state(data_dir) is None:
+                raise LaunchError(
+                    f"fleetmem serve exited with code {child.returncode}; see "
+                    f"{data_dir / LOG_FILE}:\n{_log_tail(data_dir)}")
+            time.sleep(0.25)
+    raise LaunchError(f"fleetmem serve did not answer within {settings.mcp.start_timeout:.0f} s;"
+                      f" see {data_dir / LOG_FILE}:\n{_log_tail(data_dir)}")

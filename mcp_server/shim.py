@@ -1,0 +1,88 @@
+"""`fleetmem mcp` over stdio: a thin proxy to the service's streamable HTTP endpoint.
+
+The embedded stores belong to one process (`fleetmem serve`), so the stdio server owns no
+store and defines no tool of its own: it relays tools, resources and prompts, with their
+schemas, annotations, results and errors, to /mcp through the SDK client, presenting the
+configured identity (a bearer agent key, or `X-Agent-Id` where no agents file is
+configured). Any number of shims can share one service.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from mcp import Client, types
+from mcp.client.streamable_http import streamable_http_client
+from mcp.server import Server
+from mcp.server.context import ServerRequestContext
+from mcp.server.stdio import stdio_server
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+from fleetmem.mcp_server.door import AGENT_HEADER
+from fleetmem.mcp_server.server import INSTRUCTIONS
+from fleetmem.memory.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+Ctx = ServerRequestContext[Client, Any]
+
+
+def identity_headers(settings: Settings, agent: str | None = None) -> dict[str, str]:
+    """Headers carrying the stdio identity: the agent key when configured, else the agent id."""
+    if settings.mcp.api_key:
+        return {"Authorization": f"Bearer {settings.mcp.api_key}"}
+    return {AGENT_HEADER: agent or settings.mcp.agent or settings.default_agent}
+
+
+def build_proxy(url: str, headers: dict[str, str]) -> Server[Client]:
+    """A low-level MCP server relaying every request to the MCP endpoint at `url`."""
+
+    @asynccontextmanager
+    async def upstream(_: Server[Client]) -> AsyncIterator[Client]:
+        async with create_mcp_http_client(headers=headers) as http, \
+                Client(streamable_http_client(url, http_client=http)) as client:
+            yield client
+
+    async def list_tools(ctx: Ctx, params: types.PaginatedRequestParams | None
+                         ) -> types.ListToolsResult:
+        return await ctx.lifespan_context.list_tools(cursor=params.cursor if params else None)
+
+    async def call_tool(ctx: Ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
+        return await ctx.lifespan_context.call_tool(params.name, params.arguments or {})
+
+    async def list_resources(ctx: Ctx, params: types.PaginatedRequestParams | None
+                             ) -> types.ListResourcesResult:
+        return await ctx.lifespan_context.list_resources(
+            cursor=params.cursor if params else None)
+
+    async def list_templates(ctx: Ctx, params: types.PaginatedRequestParams | None
+                             ) -> types.ListResourceTemplatesResult:
+        return await ctx.lifespan_context.list_resource_templates(
+            cursor=params.cursor if params else None)
+
+    async def read_resource(ctx: Ctx, params: types.ReadResourceRequestParams
+                            ) -> types.ReadResourceResult:
+        return await ctx.lifespan_context.read_resource(str(params.uri))
+
+    async def list_prompts(ctx: Ctx, params: types.PaginatedRequestParams | None
+                           ) -> types.ListPromptsResult:
+        return await ctx.lifespan_context.list_prompts(cursor=params.cursor if params else None)
+
+    async def get_prompt(ctx: Ctx, params: types.GetPromptRequestParams
+                         ) -> types.GetPromptResult:
+        return await ctx.lifespan_context.get_prompt(params.name, params.arguments)
+
+    return Server(
+        "fleetmem", title="fleetmem memory (stdio)", instructions=INSTRUCTIONS, lifespan=upstream,
+        on_list_tools=list_tools, on_call_tool=call_tool, on_list_resources=list_resources,
+        on_list_resource_templates=list_templates, on_read_resource=read_resource,
+        on_list_prompts=list_prompts, on_get_prompt=get_prompt)
+
+
+async def serve_stdio(server: Server[Any]) -> None:
+    """Serve one MCP connection over this process's stdin/stdout (both protocol eras)."""
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())

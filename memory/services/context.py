@@ -24,8 +24,10 @@ from fleetmem.memory.ports import (
     VectorIndex,
     VectorPoint,
 )
+from fleetmem.memory.services import request_scope
 from fleetmem.memory.services.background import Reinforcer
-from fleetmem.memory.settings import GcSettings, LimitSettings
+from fleetmem.memory.services.quotas import Governor
+from fleetmem.memory.settings import GcSettings, GovernanceSettings, LimitSettings
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class ServiceContext:
     policy: AccessPolicy
     limits: LimitSettings = field(default_factory=LimitSettings)
     gc: GcSettings = field(default_factory=GcSettings)
+    governance: GovernanceSettings = field(default_factory=GovernanceSettings)
     clock: Clock = field(default_factory=SystemClock)
     _embed_pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="fleetmem-embed"))
@@ -55,9 +58,11 @@ class ServiceContext:
         default_factory=lambda: defaultdict(asyncio.Lock))
     embed_calls: int = 0
     reinforcer: Reinforcer = field(init=False)
+    governor: Governor = field(init=False)
 
     def __post_init__(self) -> None:
         self.reinforcer = Reinforcer(self.graph)
+        self.governor = Governor(self.governance)
 
     def now(self) -> datetime:
         """Current time from the injected clock."""
@@ -66,6 +71,7 @@ class ServiceContext:
     async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """Embed off the event loop (one encode at a time: CPU-bound)."""
         self.embed_calls += 1
+        request_scope.note_embed(len(texts))
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._embed_pool, self.embedder.embed, list(texts))
 
@@ -77,6 +83,7 @@ class ServiceContext:
               target_ids: Sequence[str] = (), outcome: str = "ok",
               detail: str = "") -> AuditEvent:
         """Build an audit event attributed to the caller."""
+        request_scope.note_audit()
         return audit_rules.event(operation, caller.agent_id, self.now(), outcome=outcome,
                                  namespace=namespace, target_ids=tuple(target_ids),
                                  on_behalf_of=caller.on_behalf_of,

@@ -22,6 +22,7 @@ from fleetmem.memory.domain.text import content_hash, new_id, numbers_in
 from fleetmem.memory.errors import InvalidInput
 from fleetmem.memory.ports import IdempotencyRecord
 from fleetmem.memory.services.context import ServiceContext
+from fleetmem.memory.services.governance import check_namespace_quota
 from fleetmem.memory.services.inputs import (
     MemoryInput,
     check_kind,
@@ -122,6 +123,7 @@ async def _write_group(ctx: ServiceContext, caller: Caller, group: list[_Prepare
         await ctx.graph.reinforce(reinforce, ctx.now())
     if not fresh:
         return
+    await check_namespace_quota(ctx, caller, ns, len(fresh))
     linked = await _link_entities(ctx, [p.memory for p in fresh])
     fresh_vectors = [vectors[p.index] for p in fresh]
     await ctx.graph.insert_memories(linked, fresh_vectors)

@@ -13,6 +13,7 @@ from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.errors import InvalidInput
 from fleetmem.memory.services import buffers, graph_ops, lifecycle
 from fleetmem.memory.services.context import ServiceContext
+from fleetmem.memory.services.governance import governed
 from fleetmem.memory.services.graph_ops import EntitySpec, RelationSpec
 from fleetmem.memory.services.inputs import MemoryInput
 from fleetmem.memory.services.recall import RecallQuery, recall
@@ -35,6 +36,7 @@ from fleetmem.memory.services.views import (
 )
 
 
+@governed
 class MemoryService:
     """Every memory operation, for every caller, through one set of rules."""
 

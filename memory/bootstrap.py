@@ -62,3 +62,17 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None,
         limits=settings.limits, gc=settings.gc, governance=settings.governance,
         clock=clock or SystemClock())
     return MemoryService(ctx)
+
+
+def backup_embedded(settings: Settings, target: Path) -> dict[str, object]:
+    """Snapshot the embedded stores of `settings.data_dir` into `target` (safe online)."""
+    from fleetmem.memory.stores.sqlite import backup
+
+    return backup.backup(Path(settings.data_dir), target)
+
+
+def restore_embedded(settings: Settings, source: Path, *, force: bool = False) -> dict[str, object]:
+    """Restore a backup into `settings.data_dir`; the vector index is rebuilt on next start."""
+    from fleetmem.memory.stores.sqlite import backup
+
+    return backup.restore(source, Path(settings.data_dir), force=force)

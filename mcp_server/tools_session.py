@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
-from fleetmem.mcp_server.door import READ, WRITE, Door
+from fleetmem.mcp_server.door import READ, WRITE, Door, tool
 from fleetmem.memory.services.views import BufferItemView, ConsolidateResult, NamespaceView
 
 SessionId = Annotated[str, Field(description="Your current session or conversation id; "
@@ -28,14 +28,14 @@ class NamespacesResponse(BaseModel):
 def register(mcp: MCPServer[Any], door: Door) -> None:
     """Add the buffer and namespace tools to `mcp`."""
 
-    @mcp.tool(annotations=WRITE, title="Append to the short-term buffer")
+    @tool(mcp, WRITE, "Append to the short-term buffer")
     async def buffer_append(
         ctx: Context[Any, Any],
         session_id: SessionId,
         text: Annotated[str, Field(description="A turn, tool result or note worth keeping "
                                    "for this session.")],
-        role: Annotated[str, Field(description="What it is: 'user', 'assistant', 'tool' or "
-                                   "'note'.")] = "note",
+        role: Annotated[str, Field(description="What it is: 'user', 'assistant', 'tool', "
+                                   "'system' or 'note'.")] = "note",
         importance: Annotated[float, Field(description="0..1; consolidate promotes items at "
                                            "or above its min_importance.")] = 0.5,
         namespace: Annotated[str | None, Field(description="Namespace the item is promoted "
@@ -50,7 +50,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
                                                      importance=importance,
                                                      namespace=namespace)
 
-    @mcp.tool(annotations=READ, title="Read the short-term buffer")
+    @tool(mcp, READ, "Read the short-term buffer")
     async def buffer_read(
         ctx: Context[Any, Any],
         session_id: SessionId,
@@ -61,7 +61,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
             return BufferResponse(items=await door.service.buffer_read(caller, session_id,
                                                                        limit))
 
-    @mcp.tool(annotations=WRITE, title="Consolidate a session")
+    @tool(mcp, WRITE, "Consolidate a session")
     async def consolidate(
         ctx: Context[Any, Any],
         session_id: SessionId,
@@ -75,7 +75,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
             return await door.service.consolidate(caller, session_id,
                                                   min_importance=min_importance)
 
-    @mcp.tool(annotations=READ, title="List namespaces")
+    @tool(mcp, READ, "List namespaces")
     async def list_namespaces(ctx: Context[Any, Any]) -> NamespacesResponse:
         """List the namespaces you can read or write (your private one, your teams', global)
         with counts and team members. Use a namespace name in remember, share or recall."""

@@ -348,6 +348,11 @@ class GraphStore(Protocol):
         """Relations touching any of the named entities (current only unless as_of)."""
         ...
 
+    async def all_relations(self, after_id: str | None, limit: int) -> list[Relation]:
+        """Every relation, current and closed, of every namespace, ordered by id (paged
+        with `after_id`; for export and migration only)."""
+        ...
+
     async def entities_in_text(
         self, namespaces: Sequence[str], text: str, limit: int
     ) -> list[Entity]:

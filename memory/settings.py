@@ -81,7 +81,23 @@ class VaultSettings(BaseModel):
     """Obsidian vault sync settings (owned by the vault)."""
 
     path: Path | None = None
+    """The vault folder; when set, `fleetmem serve` keeps it in two-way sync."""
     human: str = "human"
+    """The human whose edits the vault imports (acts as `human:<human>`)."""
+    viewer: str = ""
+    """Whose view the vault shows (an agent id or `human:<name>`); empty: the human."""
+    namespaces: list[str] = Field(default_factory=list)
+    """Namespaces to show (must be readable by the viewer); empty: every readable one."""
+    include_private: bool = False
+    """Show private `agent:<id>` namespaces (only the viewer's own are ever readable)."""
+    new_entity_type: str = "note"
+    """Entity type of a note created in Obsidian without a `type` property."""
+    debounce_ms: int = Field(default=1500, ge=50, le=60_000)
+    """Quiet time after the last file change before the watcher syncs."""
+    poll_seconds: float = Field(default=5.0, ge=0.5, le=3600)
+    """How often the watcher checks the graph for changes (one cheap audit query)."""
+    full_sync_seconds: float = Field(default=600.0, ge=10, le=86_400)
+    """A full sync at least this often, whatever the change signals say."""
 
 
 class GcSettings(BaseModel):

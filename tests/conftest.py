@@ -15,6 +15,7 @@ from fleetmem.memory.bootstrap import build_embedder, build_service
 from fleetmem.memory.ports import Embedder
 from fleetmem.memory.services.service import MemoryService
 from fleetmem.memory.settings import Settings
+from tests.neo4j_fixtures import neo4j_clean, neo4j_server  # noqa: F401  (fixtures)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

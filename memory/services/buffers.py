@@ -6,6 +6,8 @@ all consolidate first.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.domain.models import BufferItem
 from fleetmem.memory.domain.redaction import redact
@@ -66,16 +68,20 @@ async def clear(ctx: ServiceContext, caller: Caller, session_id: object) -> int:
 
 
 async def consolidate(ctx: ServiceContext, caller: Caller, session_id: object, *,
-                      min_importance: float = 0.0) -> ConsolidateResult:
+                      min_importance: float = 0.0,
+                      before: datetime | None = None) -> ConsolidateResult:
     """Promote the session's unconsolidated items into long-term memory (kind episode).
 
     Items below `min_importance` or too short to carry meaning are marked consolidated
-    without a memory (seen, judged, not kept); dedup folds repeats into one memory.
+    without a memory (seen, judged, not kept); dedup folds repeats into one memory. With
+    `before`, only items created before it are consolidated (the GC's buffer expiry).
     """
     ctx.policy.check_operation(caller.agent_id, "consolidate")
     sid = _session(session_id)
     items = await ctx.graph.buffer_read(caller.agent_id, sid, ctx.limits.buffer_max_items * 4,
                                         include_consolidated=False)
+    if before is not None:
+        items = [i for i in items if i.created_at < before]
     keep = [i for i in items if i.importance >= min_importance
             and len(i.text.strip()) >= _MIN_PROMOTE_CHARS]
     skipped = [i for i in items if i not in keep]

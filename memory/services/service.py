@@ -11,11 +11,20 @@ from collections.abc import Sequence
 from fleetmem.memory.domain import audit as audit_rules
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.errors import InvalidInput
-from fleetmem.memory.services import buffers, graph_ops, lifecycle
+from fleetmem.memory.services import buffers, graph_ops, lifecycle, maintenance, vault_ops
 from fleetmem.memory.services.context import ServiceContext
+from fleetmem.memory.services.gc_views import (
+    BufferExpiryReport,
+    CloseSupersededReport,
+    DecayReport,
+    OrphanReport,
+    PurgeReport,
+    ReconcileReport,
+)
 from fleetmem.memory.services.governance import governed
 from fleetmem.memory.services.graph_ops import EntitySpec, RelationSpec
 from fleetmem.memory.services.inputs import MemoryInput
+from fleetmem.memory.services.maintenance import JobSlot
 from fleetmem.memory.services.recall import RecallQuery, recall
 from fleetmem.memory.services.relate import RelateResult, relate
 from fleetmem.memory.services.remember import remember_many
@@ -172,6 +181,23 @@ class MemoryService:
         """An entity with its relations and neighbouring entities."""
         return await graph_ops.neighbours(self.ctx, caller, name, namespaces)
 
+    async def update_entity(self, caller: Caller, name: str, namespace: str | None = None, *,
+                            entity_type: str | None = None, aliases: Sequence[str] | None = None,
+                            tags: Sequence[str] | None = None) -> EntityView:
+        """Replace an entity's type, aliases and/or tags (None keeps a field)."""
+        return await vault_ops.update_entity(self.ctx, caller, name, namespace,
+                                             entity_type=entity_type, aliases=aliases, tags=tags)
+
+    async def rename_entity(self, caller: Caller, name: str, new_name: str,
+                            namespace: str | None = None) -> EntityView:
+        """Rename an entity; relations and wikilinks in observations follow it."""
+        return await vault_ops.rename_entity(self.ctx, caller, name, new_name, namespace)
+
+    async def list_memories(self, caller: Caller, namespaces: Sequence[str] | None = None,
+                            after_id: str | None = None, limit: int = 500) -> list[MemoryView]:
+        """A page of active memories of readable namespaces, ordered by id."""
+        return await vault_ops.list_memories(self.ctx, caller, namespaces, after_id, limit)
+
     # buffers ---------------------------------------------------------------------------
     async def buffer_append(self, caller: Caller, session_id: str, text: str, *,
                             role: str = "note", importance: float = 0.5,
@@ -242,3 +268,38 @@ class MemoryService:
             if bad is not None:
                 return bad
             prev, after = events[-1].hash, events[-1].seq
+
+    # maintenance (GC): system principal `maintenance.GC_AGENT` or an admin agent ---------
+    async def gc_decay(self, caller: Caller, *, dry_run: bool = False,
+                       slot: JobSlot | None = None) -> DecayReport:
+        """Archive memories whose retention fell below the threshold (restorable)."""
+        return await maintenance.decay_sweep(self.ctx, caller, dry_run=dry_run, slot=slot)
+
+    async def gc_purge(self, caller: Caller, *, dry_run: bool = False,
+                       slot: JobSlot | None = None) -> PurgeReport:
+        """Hard-delete long-archived memories where the namespace policy allows."""
+        return await maintenance.purge(self.ctx, caller, dry_run=dry_run, slot=slot)
+
+    async def gc_buffers(self, caller: Caller, *, dry_run: bool = False,
+                         slot: JobSlot | None = None) -> BufferExpiryReport:
+        """Consolidate, then expire, short-term buffer items older than the TTL."""
+        return await maintenance.expire_buffers(self.ctx, caller, dry_run=dry_run, slot=slot)
+
+    async def gc_superseded(self, caller: Caller, *, dry_run: bool = False,
+                            slot: JobSlot | None = None) -> CloseSupersededReport:
+        """Close active facts whose validity ended or whose successor exists."""
+        return await maintenance.close_superseded(self.ctx, caller, dry_run=dry_run, slot=slot)
+
+    async def gc_orphans(self, caller: Caller, *, dry_run: bool = False,
+                         slot: JobSlot | None = None) -> OrphanReport:
+        """Delete entities nothing refers to, after the grace period."""
+        return await maintenance.clean_orphans(self.ctx, caller, dry_run=dry_run, slot=slot)
+
+    async def gc_reconcile(self, caller: Caller, *, dry_run: bool = False,
+                           slot: JobSlot | None = None) -> ReconcileReport:
+        """Re-align the vector tier with the graph and report the differences."""
+        return await maintenance.reconcile_tiers(self.ctx, caller, dry_run=dry_run, slot=slot)
+
+    async def gc_restore(self, caller: Caller, memory_id: str) -> MemoryView:
+        """Restore an archived memory in any namespace (operator restore)."""
+        return await maintenance.restore(self.ctx, caller, memory_id)

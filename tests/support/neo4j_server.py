@@ -265,6 +265,9 @@ def build_launcher() -> list[str]:
                         ],
                         "resolving Neo4j with Maven (the first run downloads ~160 MB)",
                     )
+                    # The plugin leaves an unchanged classpath file untouched: mark it fresh.
+                    with contextlib.suppress(OSError):
+                        CLASSPATH_FILE.touch()
                     classpath = _read_classpath()
                     if classpath is None:
                         raise Neo4jUnavailable(

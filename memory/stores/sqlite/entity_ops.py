@@ -277,6 +277,13 @@ class SqliteEntityOps:
             return [row_relation(r) for r in rows]
         return await self.db.run(fn)
 
+    async def all_relations(self, after_id: str | None, limit: int) -> list[Relation]:
+        def fn(c: sqlite3.Connection) -> list[Relation]:
+            rows = c.execute("SELECT * FROM relations WHERE id > ? ORDER BY id LIMIT ?",
+                             (after_id or "", limit))
+            return [row_relation(r) for r in rows]
+        return await self.db.run(fn)
+
     async def entities_in_text(self, namespaces: Sequence[str], text: str,
                                limit: int) -> list[Entity]:
         ns, lowered = list(namespaces), text.lower()

@@ -22,11 +22,12 @@ from fleetmem.memory.stores.sqlite.connection import (
 )
 
 _FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
-STOPWORDS = frozenset(
+_STOPWORD_TEXT = (
     "a an and are as at be been but by can could did do does for from had has have how i "
     "if in into is it its me my no not of on or our so than that the their them then there "
     "these they this to us was we were what when where which who whom why will with would "
-    "you your".split())
+    "you your")
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _INDEXABLE = ("SELECT id FROM memories WHERE commit_state = 'committed' "
               "AND status IN ('active', 'superseded')")
 _COLS = ", ".join(f"m.{c.strip()}" for c in MEMORY_COLUMNS.split(","))

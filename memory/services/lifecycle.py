@@ -127,6 +127,7 @@ async def set_archived(ctx: ServiceContext, caller: Caller, memory_id: object,
 async def share(ctx: ServiceContext, caller: Caller, memory_id: object,
                 namespace: object) -> RememberResult:
     """Copy a readable memory into another namespace the caller may write (e.g. a team)."""
+    ctx.policy.check_operation(caller.agent_id, "share")  # refused before any lookup
     memory = await load_readable(ctx, caller, memory_id)
     if not isinstance(namespace, str):
         raise InvalidInput("namespace must be a string", field="namespace", rule="type")

@@ -9,14 +9,14 @@ may name itself with the `X-Agent-Id` header, as the stdio shim does; in process
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 
 from fleetmem.mcp_server.errors import resource_errors, tool_errors
@@ -38,21 +38,9 @@ DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idemp
                               open_world_hint=False)
 
 
-ToolFn = Callable[..., Any]
-
-
 def one_line(doc: str | None) -> str:
     """A docstring as one paragraph (tool descriptions are read by models, not code)."""
     return " ".join((doc or "").split())
-
-
-def tool(mcp: MCPServer[Any], annotations: ToolAnnotations,
-         title: str) -> Callable[[ToolFn], ToolFn]:
-    """Register a tool whose description is its docstring, unwrapped."""
-    def register(fn: ToolFn) -> ToolFn:
-        mcp.add_tool(fn, title=title, annotations=annotations, description=one_line(fn.__doc__))
-        return fn
-    return register
 
 
 class KeyVerifier:

@@ -10,7 +10,7 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 
 from fleetmem.mcp_server import prompts, resources, tools_graph, tools_memories, tools_session
-from fleetmem.mcp_server.door import Door, Identity, KeyVerifier
+from fleetmem.mcp_server.door import Door, Identity, KeyVerifier, one_line
 from fleetmem.memory.services.service import MemoryService
 
 logger = logging.getLogger(__name__)
@@ -56,4 +56,7 @@ def build_server(service: MemoryService, identity: Identity, *,
     tools_session.register(mcp, door)
     resources.register(mcp, door)
     prompts.register(mcp)
+    # Docstrings are the descriptions; models read them better without the indentation.
+    for registered in mcp._tool_manager.list_tools():  # noqa: SLF001 - no public setter
+        registered.description = one_line(registered.description)
     return mcp

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, ConfigDict, Field
 
-from fleetmem.mcp_server.door import DESTRUCTIVE, IDEMPOTENT_WRITE, READ, Door, tool
+from fleetmem.mcp_server.door import DESTRUCTIVE, IDEMPOTENT_WRITE, READ, Door
 from fleetmem.memory.services.graph_ops import EntitySpec, RelationSpec
 from fleetmem.memory.services.relate import RelateResult
 from fleetmem.memory.services.views import (
@@ -90,7 +90,7 @@ class DeleteResponse(BaseModel):
 def register(mcp: MCPServer[Any], door: Door) -> None:
     """Add the knowledge-graph tools to `mcp`."""
 
-    @tool(mcp, IDEMPOTENT_WRITE, "Create entities")
+    @mcp.tool(annotations=IDEMPOTENT_WRITE, title="Create entities")
     async def create_entities(ctx: Context[Any, Any], entities: list[EntityInput],
                               namespace: Namespace = None) -> EntitiesResponse:
         """Create multiple new entities in the knowledge graph. Entities whose name already
@@ -101,7 +101,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
                 namespace)
         return EntitiesResponse(entities=made)
 
-    @tool(mcp, IDEMPOTENT_WRITE, "Create relations")
+    @mcp.tool(annotations=IDEMPOTENT_WRITE, title="Create relations")
     async def create_relations(ctx: Context[Any, Any], relations: list[RelationInput],
                                namespace: Namespace = None) -> RelationsResponse:
         """Create multiple new relations between existing entities. Relations should be in
@@ -112,7 +112,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
                 caller, [r.spec() for r in relations], namespace)
         return RelationsResponse(relations=made)
 
-    @tool(mcp, IDEMPOTENT_WRITE, "Add observations")
+    @mcp.tool(annotations=IDEMPOTENT_WRITE, title="Add observations")
     async def add_observations(ctx: Context[Any, Any], observations: list[ObservationInput],
                                namespace: Namespace = None) -> ObservationsResponse:
         """Add new observations (facts) to existing entities. Observations already present
@@ -122,7 +122,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
                 caller, [(o.entityName, o.contents) for o in observations], namespace)
         return ObservationsResponse(results=added)
 
-    @tool(mcp, DESTRUCTIVE, "Delete entities")
+    @mcp.tool(annotations=DESTRUCTIVE, title="Delete entities")
     async def delete_entities(
         ctx: Context[Any, Any],
         entityNames: Annotated[list[str], Field(description="Names of the entities to "  # noqa: N803
@@ -136,7 +136,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
         return DeleteResponse(deleted=len(deleted),
                               message=f"Deleted {len(deleted)} entities: {', '.join(deleted)}")
 
-    @tool(mcp, DESTRUCTIVE, "Delete observations")
+    @mcp.tool(annotations=DESTRUCTIVE, title="Delete observations")
     async def delete_observations(ctx: Context[Any, Any], deletions: list[ObservationDeletion],
                                   namespace: Namespace = None) -> DeleteResponse:
         """Delete specific observations from entities."""
@@ -145,7 +145,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
                 caller, [(d.entityName, d.observations) for d in deletions], namespace)
         return DeleteResponse(deleted=n, message=f"Deleted {n} observations")
 
-    @tool(mcp, DESTRUCTIVE, "Delete relations")
+    @mcp.tool(annotations=DESTRUCTIVE, title="Delete relations")
     async def delete_relations(ctx: Context[Any, Any], relations: list[RelationInput],
                                namespace: Namespace = None) -> DeleteResponse:
         """Delete specific relations from the knowledge graph."""
@@ -154,7 +154,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
                                                     namespace)
         return DeleteResponse(deleted=n, message=f"Deleted {n} relations")
 
-    @tool(mcp, READ, "Read the knowledge graph")
+    @mcp.tool(annotations=READ, title="Read the knowledge graph")
     async def read_graph(
         ctx: Context[Any, Any],
         namespaces: ReadNamespaces = None,
@@ -168,7 +168,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
         with door.calling(ctx) as caller:
             return await door.service.read_graph(caller, namespaces, cursor, limit)
 
-    @tool(mcp, READ, "Search nodes")
+    @mcp.tool(annotations=READ, title="Search nodes")
     async def search_nodes(
         ctx: Context[Any, Any],
         query: Annotated[str, Field(description="Text to match against entity names, types "
@@ -182,7 +182,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
         with door.calling(ctx) as caller:
             return await door.service.search_nodes(caller, query, namespaces, limit)
 
-    @tool(mcp, READ, "Open nodes")
+    @mcp.tool(annotations=READ, title="Open nodes")
     async def open_nodes(
         ctx: Context[Any, Any],
         names: Annotated[list[str], Field(description="Entity names to open.")],
@@ -192,7 +192,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
         with door.calling(ctx) as caller:
             return await door.service.open_nodes(caller, names, namespaces)
 
-    @tool(mcp, IDEMPOTENT_WRITE, "Relate two entities")
+    @mcp.tool(annotations=IDEMPOTENT_WRITE, title="Relate two entities")
     async def relate(
         ctx: Context[Any, Any],
         from_entity: Annotated[str, Field(description="Source entity, e.g. 'Alice'.")],

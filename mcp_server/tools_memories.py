@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
-from fleetmem.mcp_server.door import DESTRUCTIVE, READ, WRITE, Door, tool
+from fleetmem.mcp_server.door import DESTRUCTIVE, READ, WRITE, Door
 from fleetmem.memory.services.inputs import KINDS, MemoryInput
 from fleetmem.memory.services.recall import MODES, RecallQuery
 from fleetmem.memory.services.views import MemoryView, RecallResult, RememberResult
@@ -32,7 +32,7 @@ class HistoryResponse(BaseModel):
 def register(mcp: MCPServer[Any], door: Door) -> None:
     """Add the native memory tools to `mcp`."""
 
-    @tool(mcp, WRITE, "Remember a fact")
+    @mcp.tool(annotations=WRITE, title="Remember a fact")
     async def remember(
         ctx: Context[Any, Any],
         text: Annotated[str, Field(description="One self-contained statement in plain "
@@ -60,7 +60,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
                 namespace=namespace, pinned=pinned, entities=entities or []),
                 idempotency_key=idempotency_key)
 
-    @tool(mcp, READ, "Recall memories")
+    @mcp.tool(annotations=READ, title="Recall memories")
     async def recall(
         ctx: Context[Any, Any],
         query: Annotated[str, Field(description="What you want to know, in natural language.")],
@@ -94,7 +94,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
                 session_id=session_id, include_archived=include_archived,
                 modes=MODES if modes is None else frozenset(modes)))
 
-    @tool(mcp, DESTRUCTIVE, "Forget a memory")
+    @mcp.tool(annotations=DESTRUCTIVE, title="Forget a memory")
     async def forget(ctx: Context[Any, Any], id: MemoryId) -> MemoryView:
         """Forget a memory that is wrong or no longer useful: it leaves recall but is
         archived, not destroyed (an operator can restore it). To replace a wrong fact with
@@ -102,7 +102,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
         with door.calling(ctx) as caller:
             return await door.service.forget(caller, id)
 
-    @tool(mcp, WRITE, "Correct a memory")
+    @mcp.tool(annotations=WRITE, title="Correct a memory")
     async def correct(
         ctx: Context[Any, Any],
         id: MemoryId,
@@ -121,14 +121,14 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
             return await door.service.correct(caller, id, text, kind=kind,
                                               importance=importance, reason=reason)
 
-    @tool(mcp, READ, "History of a memory")
+    @mcp.tool(annotations=READ, title="History of a memory")
     async def history(ctx: Context[Any, Any], id: MemoryId) -> HistoryResponse:
         """Show every version of a memory (each correction), oldest first, with who changed
         it and when."""
         with door.calling(ctx) as caller:
             return HistoryResponse(versions=await door.service.history(caller, id))
 
-    @tool(mcp, WRITE, "Share a memory with a team")
+    @mcp.tool(annotations=WRITE, title="Share a memory with a team")
     async def share(
         ctx: Context[Any, Any],
         id: MemoryId,

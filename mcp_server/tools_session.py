@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
-from fleetmem.mcp_server.door import READ, WRITE, Door, tool
+from fleetmem.mcp_server.door import READ, WRITE, Door
 from fleetmem.memory.services.views import BufferItemView, ConsolidateResult, NamespaceView
 
 SessionId = Annotated[str, Field(description="Your current session or conversation id; "
@@ -28,7 +28,7 @@ class NamespacesResponse(BaseModel):
 def register(mcp: MCPServer[Any], door: Door) -> None:
     """Add the buffer and namespace tools to `mcp`."""
 
-    @tool(mcp, WRITE, "Append to the short-term buffer")
+    @mcp.tool(annotations=WRITE, title="Append to the short-term buffer")
     async def buffer_append(
         ctx: Context[Any, Any],
         session_id: SessionId,
@@ -50,7 +50,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
                                                      importance=importance,
                                                      namespace=namespace)
 
-    @tool(mcp, READ, "Read the short-term buffer")
+    @mcp.tool(annotations=READ, title="Read the short-term buffer")
     async def buffer_read(
         ctx: Context[Any, Any],
         session_id: SessionId,
@@ -61,7 +61,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
             return BufferResponse(items=await door.service.buffer_read(caller, session_id,
                                                                        limit))
 
-    @tool(mcp, WRITE, "Consolidate a session")
+    @mcp.tool(annotations=WRITE, title="Consolidate a session")
     async def consolidate(
         ctx: Context[Any, Any],
         session_id: SessionId,
@@ -75,7 +75,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
             return await door.service.consolidate(caller, session_id,
                                                   min_importance=min_importance)
 
-    @tool(mcp, READ, "List namespaces")
+    @mcp.tool(annotations=READ, title="List namespaces")
     async def list_namespaces(ctx: Context[Any, Any]) -> NamespacesResponse:
         """List the namespaces you can read or write (your private one, your teams', global)
         with counts and team members. Use a namespace name in remember, share or recall."""

@@ -1,0 +1,126 @@
+"""Neo4j plumbing: one async driver, managed transactions, driver errors -> StorageUnavailable.
+
+Every port method runs as one managed transaction (`execute_read`/`execute_write`), which
+the driver retries on transient errors (deadlocks, leader changes, lost connections). All
+sessions share one bookmark manager so that, on a cluster, a read sees this process's
+earlier writes (causal consistency across sessions).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from neo4j import (
+    READ_ACCESS,
+    WRITE_ACCESS,
+    AsyncDriver,
+    AsyncGraphDatabase,
+    AsyncManagedTransaction,
+)
+from neo4j.exceptions import DriverError, Neo4jError
+
+from fleetmem.memory.errors import StorageUnavailable
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+P = ParamSpec("P")
+Tx = AsyncManagedTransaction
+Row = dict[str, Any]
+TxFn = Callable[Concatenate[Tx, P], Awaitable[T]]
+
+
+def translate(exc: Neo4jError | DriverError) -> StorageUnavailable:
+    """A driver or server error as the store-neutral StorageUnavailable."""
+    retryable = bool(exc.is_retryable())
+    detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return StorageUnavailable("neo4j", retryable=retryable, detail=str(detail)[:500])
+
+
+async def rows(tx: Tx, query: str, **params: Any) -> list[Row]:
+    """Run one parameterised statement and return its records as dicts."""
+    result = await tx.run(query, params)
+    return [record.data() async for record in result]
+
+
+async def run(tx: Tx, query: str, **params: Any) -> None:
+    """Run one parameterised statement, discarding its records."""
+    result = await tx.run(query, params)
+    await result.consume()
+
+
+class Neo4jConnection:
+    """Owns the driver; runs transaction functions with retries and error translation."""
+
+    def __init__(self, uri: str, user: str, password: str, database: str) -> None:
+        self.uri = uri
+        self.database = database or None
+        self._auth = (user, password) if password else None
+        self._driver: AsyncDriver | None = None
+        self._bookmarks = AsyncGraphDatabase.bookmark_manager()
+
+    @property
+    def driver(self) -> AsyncDriver:
+        """The live driver (after `open`)."""
+        if self._driver is None:
+            raise StorageUnavailable("neo4j", retryable=False,
+                                     detail="the store is not open (call open() first)")
+        return self._driver
+
+    async def open(self) -> None:
+        """Create the driver and check that the server answers."""
+        if self._driver is not None:
+            return
+        try:
+            self._driver = AsyncGraphDatabase.driver(self.uri, auth=self._auth)
+            await self._driver.verify_connectivity()
+        except (Neo4jError, DriverError) as exc:
+            await self.close()
+            raise translate(exc) from exc
+        except ValueError as exc:  # malformed URI
+            await self.close()
+            raise StorageUnavailable("neo4j", retryable=False,
+                                     detail=f"bad neo4j_uri {self.uri!r}: {exc}") from exc
+
+    async def close(self) -> None:
+        """Close the driver and its connection pool."""
+        driver, self._driver = self._driver, None
+        if driver is not None:
+            await driver.close()
+
+    async def read(self, fn: TxFn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run `fn(tx, ...)` in a managed read transaction."""
+        try:
+            async with self.driver.session(database=self.database,
+                                           default_access_mode=READ_ACCESS,
+                                           bookmark_manager=self._bookmarks) as session:
+                return await session.execute_read(fn, *args, **kwargs)
+        except (Neo4jError, DriverError) as exc:
+            raise translate(exc) from exc
+
+    async def write(self, fn: TxFn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run `fn(tx, ...)` in a managed write transaction (retried on transient errors)."""
+        try:
+            async with self.driver.session(database=self.database,
+                                           default_access_mode=WRITE_ACCESS,
+                                           bookmark_manager=self._bookmarks) as session:
+                return await session.execute_write(fn, *args, **kwargs)
+        except (Neo4jError, DriverError) as exc:
+            raise translate(exc) from exc
+
+    async def schema(self, statements: list[str]) -> None:
+        """Run schema statements one by one in auto-commit transactions (idempotent DDL)."""
+        try:
+            async with self.driver.session(database=self.database,
+                                           bookmark_manager=self._bookmarks) as session:
+                for statement in statements:
+                    try:
+                        result = await session.run(statement)
+                        await result.consume()
+                    except Neo4jError as exc:
+                        # Another replica created the same rule between our check and ours.
+                        if "AlreadyExists" not in (exc.code or ""):
+                            raise
+        except (Neo4jError, DriverError) as exc:
+            raise translate(exc) from exc

@@ -1,0 +1,62 @@
+"""The Neo4j schema: constraints, range indexes and the full-text index (all idempotent).
+
+Graph shape:
+  (:Agent)-[:WROTE {at}]->(:Memory|:Entity)       provenance (who wrote what, when)
+  (:Memory)-[:ON_BEHALF_OF]->(:Agent)              the human (or agent) it was done for
+  (:Memory)-[:PART_OF]->(:Workflow)                correlation id
+  (:Memory)-[:MENTIONS]->(:Entity)                 memories linked to their entities
+  (:Memory)-[:SUPERSEDES]->(:Memory)               correction history
+  (:Entity)-[:RELATES {relation_type, valid_from, valid_to, ...}]->(:Entity)
+  (:BufferSession)-[:HOLDS]->(:BufferItem)         short-term buffers
+  (:AuditEvent)-[:PREV]->(:AuditEvent), (:AuditHead) the hash chain and its head
+  (:Idempotency)                                   first responses to keyed requests
+Relation types are a property of the one fixed relationship type RELATES, so no user text
+ever becomes a Cypher identifier.
+"""
+
+from __future__ import annotations
+
+FULLTEXT_INDEX = "fleetmem_memory_text"
+
+STATEMENTS: list[str] = [
+    # uniqueness (each also creates a range index)
+    "CREATE CONSTRAINT fleetmem_memory_id IF NOT EXISTS "
+    "FOR (m:Memory) REQUIRE m.id IS UNIQUE",
+    "CREATE CONSTRAINT fleetmem_entity_id IF NOT EXISTS "
+    "FOR (e:Entity) REQUIRE e.id IS UNIQUE",
+    "CREATE CONSTRAINT fleetmem_entity_name IF NOT EXISTS "
+    "FOR (e:Entity) REQUIRE (e.namespace, e.name_lower) IS UNIQUE",
+    "CREATE CONSTRAINT fleetmem_relation_id IF NOT EXISTS "
+    "FOR ()-[r:RELATES]-() REQUIRE r.id IS UNIQUE",
+    "CREATE CONSTRAINT fleetmem_agent_id IF NOT EXISTS "
+    "FOR (a:Agent) REQUIRE a.id IS UNIQUE",
+    "CREATE CONSTRAINT fleetmem_workflow_id IF NOT EXISTS "
+    "FOR (w:Workflow) REQUIRE w.id IS UNIQUE",
+    "CREATE CONSTRAINT fleetmem_buffer_id IF NOT EXISTS "
+    "FOR (b:BufferItem) REQUIRE b.id IS UNIQUE",
+    "CREATE CONSTRAINT fleetmem_buffer_session IF NOT EXISTS "
+    "FOR (s:BufferSession) REQUIRE (s.agent_id, s.session_id) IS UNIQUE",
+    "CREATE CONSTRAINT fleetmem_audit_seq IF NOT EXISTS "
+    "FOR (a:AuditEvent) REQUIRE a.seq IS UNIQUE",
+    "CREATE CONSTRAINT fleetmem_audit_head IF NOT EXISTS "
+    "FOR (h:AuditHead) REQUIRE h.id IS UNIQUE",
+    "CREATE CONSTRAINT fleetmem_idempotency IF NOT EXISTS "
+    "FOR (i:Idempotency) REQUIRE (i.agent_id, i.key) IS UNIQUE",
+    # range indexes for the filters the port uses
+    "CREATE INDEX fleetmem_memory_ns_status IF NOT EXISTS "
+    "FOR (m:Memory) ON (m.namespace, m.status)",
+    "CREATE INDEX fleetmem_memory_hash IF NOT EXISTS FOR (m:Memory) ON (m.content_hash)",
+    "CREATE INDEX fleetmem_memory_commit IF NOT EXISTS FOR (m:Memory) ON (m.commit_state)",
+    "CREATE INDEX fleetmem_memory_created IF NOT EXISTS FOR (m:Memory) ON (m.created_at)",
+    "CREATE INDEX fleetmem_entity_ns IF NOT EXISTS FOR (e:Entity) ON (e.namespace)",
+    "CREATE INDEX fleetmem_relation_ns IF NOT EXISTS FOR ()-[r:RELATES]-() ON (r.namespace)",
+    "CREATE INDEX fleetmem_buffer_session_idx IF NOT EXISTS "
+    "FOR (b:BufferItem) ON (b.agent_id, b.session_id)",
+    "CREATE INDEX fleetmem_buffer_created IF NOT EXISTS FOR (b:BufferItem) ON (b.created_at)",
+    "CREATE INDEX fleetmem_buffer_ns IF NOT EXISTS FOR (b:BufferItem) ON (b.namespace)",
+    "CREATE INDEX fleetmem_audit_ns IF NOT EXISTS FOR (a:AuditEvent) ON (a.namespace)",
+    # keyword search (BM25-like Lucene scoring, English stemming like SQLite's porter FTS5)
+    f"CREATE FULLTEXT INDEX {FULLTEXT_INDEX} IF NOT EXISTS FOR (m:Memory) ON EACH [m.text] "
+    "OPTIONS {indexConfig: {`fulltext.analyzer`: 'english'}}",
+    "CALL db.awaitIndexes(300)",
+]

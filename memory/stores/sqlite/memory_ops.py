@@ -261,8 +261,11 @@ class SqliteMemoryOps:
         def fn(c: sqlite3.Connection) -> list[str]:
             rows = c.execute(
                 f"SELECT DISTINCT m.id, m.created_at FROM memory_mentions mm "
-                f"JOIN memories m ON m.id = mm.memory_id WHERE mm.name_lower IN "
-                f"({placeholders(names)}) AND {where} ORDER BY m.created_at DESC LIMIT ?",
+                f"JOIN memories m ON m.id = mm.memory_id "
+                # linked to an entity that exists now (as Neo4j's MENTIONS edges are)
+                f"JOIN entities e ON e.namespace = mm.namespace AND e.name_lower = mm.name_lower "
+                f"WHERE mm.name_lower IN ({placeholders(names)}) AND {where} "
+                f"ORDER BY m.created_at DESC, m.id LIMIT ?",
                 [*names, *params, limit])
             return [r["id"] for r in rows]
         return await self.db.run(fn)

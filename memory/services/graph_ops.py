@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.domain.models import Attribution, Entity, MemoryStatus, Observation, Relation
+from fleetmem.memory.domain.redaction import redact
 from fleetmem.memory.domain.text import clean_text, content_hash, new_id
 from fleetmem.memory.errors import InvalidInput, NotFound
 from fleetmem.memory.ports import EntityRef
@@ -70,7 +71,10 @@ def _check_observations(ctx: ServiceContext, obs: Sequence[object], field: str) 
     if len(obs) > ctx.limits.max_observations:
         raise InvalidInput(f"{field} holds at most {ctx.limits.max_observations} items",
                            field=field, rule="max_items")
-    return [clean_text(o, f"{field}[{i}]", max_chars=ctx.limits.max_text_chars).strip()
+    # Observations are stored on the entity as well as in memories: redact them here, once,
+    # so no door can store a secret (deletions compare against the same redacted text).
+    return [redact(clean_text(o, f"{field}[{i}]",
+                              max_chars=ctx.limits.max_text_chars)).text.strip()
             for i, o in enumerate(obs)]
 
 

@@ -18,6 +18,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from fleetmem.memory.domain.conflicts import ConflictRecord, ConflictStatus, Resolution
 from fleetmem.memory.domain.models import (
     AuditEvent,
     BufferItem,
@@ -71,6 +72,26 @@ class IdempotencyRecord:
     operation: str
     response_json: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Which audit entries to return (every field that is set must match)."""
+
+    visible_namespaces: tuple[str, ...] | None = None
+    """When set, only entries whose namespace is one of these, or whose agent_id is
+    `visible_agent` (so an agent sees its own entries, including namespace-less ones)."""
+    visible_agent: str | None = None
+    agent_id: str | None = None
+    workflow_id: str | None = None
+    target_id: str | None = None
+    """Entries whose target_ids contain this id (a memory, entity, relation, conflict)."""
+    operation: str | None = None
+    outcome: str | None = None
+    after_seq: int = 0
+    """Only entries with seq > after_seq."""
+    newest_first: bool = False
+    """Order by seq descending (for a tail) instead of ascending."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,3 +413,47 @@ class GraphStore(Protocol):
     async def last_audit(self) -> AuditEvent | None: ...
 
     async def stats(self, namespaces: Sequence[str]) -> list[NamespaceStats]: ...
+
+    async def audit_query(self, query: AuditQuery, limit: int) -> list[AuditEvent]:
+        """Audit entries matching every set field of `query`, at most `limit`, ordered by
+        seq (descending with `newest_first`). Entries are returned exactly as stored (the
+        caller re-checks hashes)."""
+        ...
+
+    async def usage_by_author(
+        self, namespaces: Sequence[str] | None
+    ) -> dict[str, tuple[int, int]]:
+        """Per `created_by` agent: (number of committed memories of any status, total UTF-8
+        bytes of their text), over `namespaces` (None: every namespace). Agents without
+        memories are absent."""
+        ...
+
+    # conflicts (two agents' incompatible facts, see fleetmem.memory.domain.conflicts) ---
+    async def create_conflict(
+        self, conflict: ConflictRecord, audit: Sequence[AuditEvent]
+    ) -> ConflictRecord:
+        """Store an open conflict and append `audit`, in one transaction.
+
+        At most one OPEN conflict exists per `pair_key`: when one already exists, store
+        nothing, append nothing and return the existing record (a resolved conflict with the
+        same key does not count: the disagreement may come back after a resolution)."""
+        ...
+
+    async def list_conflicts(
+        self, namespaces: Sequence[str], *, status: ConflictStatus | None = None,
+        conflict_ids: Sequence[str] = (), memory_ids: Sequence[str] = (), limit: int = 100
+    ) -> list[ConflictRecord]:
+        """Conflicts in `namespaces` with `status` (None: any), restricted to `conflict_ids`
+        and to those whose claim a or b has a memory id in `memory_ids` when those are
+        non-empty; oldest first (created_at, then id), at most `limit`. Records come back
+        with every field as created, plus status and resolution as last set."""
+        ...
+
+    async def resolve_conflict(
+        self, conflict_id: str, resolution: Resolution, audit: Sequence[AuditEvent]
+    ) -> bool:
+        """Compare-and-set: when conflict `conflict_id` exists and is open, set its status
+        to resolved and store `resolution`, appending `audit` in the same transaction, and
+        return True. Otherwise change nothing, append nothing, and return False (a
+        concurrent resolution won, or there is no such conflict)."""
+        ...

@@ -9,10 +9,12 @@ from fleetmem.memory.stores.sqlite.audit_ops import SqliteBufferAuditOps
 from fleetmem.memory.stores.sqlite.connection import SqliteConnection
 from fleetmem.memory.stores.sqlite.entity_ops import SqliteEntityOps
 from fleetmem.memory.stores.sqlite.gc_ops import SqliteGcOps
+from fleetmem.memory.stores.sqlite.governance_ops import SqliteGovernanceOps
 from fleetmem.memory.stores.sqlite.memory_ops import SqliteMemoryOps
 
 
-class SqliteGraphStore(SqliteMemoryOps, SqliteEntityOps, SqliteBufferAuditOps, SqliteGcOps):
+class SqliteGraphStore(SqliteMemoryOps, SqliteEntityOps, SqliteBufferAuditOps, SqliteGcOps,
+                       SqliteGovernanceOps):
     """GraphStore on one SQLite file: durable per commit (WAL, synchronous=FULL)."""
 
     def __init__(self, path: Path) -> None:

@@ -146,3 +146,27 @@ CREATE TABLE IF NOT EXISTS job_slots (
     claimed_at REAL NOT NULL,
     PRIMARY KEY (job, slot_key)
 );
+
+-- governance: audit lookups by agent and workflow; conflicts between agents' facts
+CREATE INDEX IF NOT EXISTS audit_agent ON audit(agent_id, seq);
+CREATE INDEX IF NOT EXISTS audit_workflow ON audit(workflow_id, seq) WHERE workflow_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS conflicts (
+    id TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    attribute TEXT NOT NULL,
+    pair_key TEXT NOT NULL,
+    a_claim TEXT NOT NULL,
+    b_claim TEXT NOT NULL,
+    a_memory_id TEXT,
+    b_memory_id TEXT,
+    created_at REAL NOT NULL,
+    workflow_id TEXT,
+    status TEXT NOT NULL,
+    resolution TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS conflicts_open_pair ON conflicts(pair_key) WHERE status = 'open';
+CREATE INDEX IF NOT EXISTS conflicts_ns ON conflicts(namespace, status, created_at);
+CREATE INDEX IF NOT EXISTS conflicts_a ON conflicts(a_memory_id);
+CREATE INDEX IF NOT EXISTS conflicts_b ON conflicts(b_memory_id);

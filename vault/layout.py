@@ -55,10 +55,10 @@ def clean_stem(name: str) -> tuple[str, bool]:
     text = unicodedata.normalize("NFC", name)
     out = "".join("_" if c in _RESERVED or ord(c) < 32 or ord(c) == 127 else c for c in text)
     out = _truncate(out.strip().strip(".").strip(), _MAX_STEM_BYTES) or "_"
-    base = out.split(".")[0].strip().casefold()
+    if out.split(".")[0].strip().casefold() in _WINDOWS:
+        out = f"_{out}"  # CON, nul.txt, ...: device names on Windows, whatever the extension
     lowered = out.casefold()
-    lossy = (out != name or base in _WINDOWS or lowered == INDEX_STEM
-             or lowered.endswith(CONFLICT_SUFFIX))
+    lossy = out != name or lowered == INDEX_STEM or lowered.endswith(CONFLICT_SUFFIX)
     return out, lossy
 
 

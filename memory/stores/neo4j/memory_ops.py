@@ -48,18 +48,17 @@ async def insert_memories_tx(tx: Tx, memories: Sequence[Memory],
             MATCH (e:Entity {namespace: l.ns, name_lower: l.name})
             MERGE (m)-[:MENTIONS]->(e)
             """, links=links)
-    chained = [m.id for m in memories if m.supersedes or m.superseded_by]
-    if chained:
-        await run(tx, """
-            UNWIND $ids AS id
-            MATCH (m:Memory {id: id})
-            OPTIONAL MATCH (old:Memory {id: m.supersedes})
-            OPTIONAL MATCH (newer:Memory {id: m.superseded_by})
-            FOREACH (o IN CASE WHEN old IS NULL THEN [] ELSE [old] END |
-                MERGE (m)-[:SUPERSEDES]->(o))
-            FOREACH (n IN CASE WHEN newer IS NULL THEN [] ELSE [newer] END |
-                MERGE (n)-[:SUPERSEDES]->(m))
-            """, ids=chained)
+    # Correction history as edges, whichever of two versions was inserted first.
+    await run(tx, """
+        UNWIND $ids AS id
+        MATCH (m:Memory {id: id})
+        OPTIONAL MATCH (old:Memory {id: m.supersedes})
+        OPTIONAL MATCH (newer:Memory {supersedes: m.id})
+        FOREACH (o IN CASE WHEN old IS NULL THEN [] ELSE [old] END |
+            MERGE (m)-[:SUPERSEDES]->(o))
+        FOREACH (n IN CASE WHEN newer IS NULL THEN [] ELSE [newer] END |
+            MERGE (n)-[:SUPERSEDES]->(m))
+        """, ids=[m.id for m in memories])
 
 
 async def lock_memories(tx: Tx, ids: Sequence[str]) -> list[dict[str, str]]:

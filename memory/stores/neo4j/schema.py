@@ -10,6 +10,7 @@ Graph shape:
   (:BufferSession)-[:HOLDS]->(:BufferItem)         short-term buffers
   (:AuditEvent)-[:PREV]->(:AuditEvent), (:AuditHead) the hash chain and its head
   (:Idempotency)                                   first responses to keyed requests
+  (:JobSlot)                                       one claim per scheduled GC run
 Relation types are a property of the one fixed relationship type RELATES, so no user text
 ever becomes a Cypher identifier.
 """
@@ -42,10 +43,14 @@ STATEMENTS: list[str] = [
     "FOR (h:AuditHead) REQUIRE h.id IS UNIQUE",
     "CREATE CONSTRAINT fleetmem_idempotency IF NOT EXISTS "
     "FOR (i:Idempotency) REQUIRE (i.agent_id, i.key) IS UNIQUE",
+    "CREATE CONSTRAINT fleetmem_job_slot IF NOT EXISTS "
+    "FOR (j:JobSlot) REQUIRE (j.job, j.slot_key) IS UNIQUE",
     # range indexes for the filters the port uses
     "CREATE INDEX fleetmem_memory_ns_status IF NOT EXISTS "
     "FOR (m:Memory) ON (m.namespace, m.status)",
     "CREATE INDEX fleetmem_memory_hash IF NOT EXISTS FOR (m:Memory) ON (m.content_hash)",
+    "CREATE INDEX fleetmem_memory_supersedes IF NOT EXISTS FOR (m:Memory) ON (m.supersedes)",
+    "CREATE INDEX fleetmem_memory_status IF NOT EXISTS FOR (m:Memory) ON (m.status)",
     "CREATE INDEX fleetmem_memory_commit IF NOT EXISTS FOR (m:Memory) ON (m.commit_state)",
     "CREATE INDEX fleetmem_memory_created IF NOT EXISTS FOR (m:Memory) ON (m.created_at)",
     "CREATE INDEX fleetmem_entity_ns IF NOT EXISTS FOR (e:Entity) ON (e.namespace)",

@@ -140,6 +140,11 @@ def row_audit(r: sqlite3.Row) -> AuditEvent:
     )
 
 
+def _unicode_lower(value: object) -> object:
+    """Unicode lower-casing for SQL (None and non-text values pass through)."""
+    return value.lower() if isinstance(value, str) else value
+
+
 class SqliteConnection:
     """Owns the database file, its single connection and the thread that uses it."""
 
@@ -157,6 +162,9 @@ class SqliteConnection:
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=10000")
         conn.execute("PRAGMA cache_size=-65536")
+        # SQLite's own lower() folds ASCII only; names are lowered by Python (Unicode), so
+        # case-insensitive matches (search_nodes, aliases) must fold the same way.
+        conn.create_function("lower", 1, _unicode_lower, deterministic=True)
         schema = resources.files("fleetmem.memory.stores.sqlite").joinpath("schema.sql")
         conn.executescript(schema.read_text())
         self._conn = conn

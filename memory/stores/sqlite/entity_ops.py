@@ -294,7 +294,7 @@ class SqliteEntityOps:
             rows = c.execute(
                 f"SELECT {_ENTITY_COLS} FROM entities e WHERE namespace IN ({placeholders(ns)}) "
                 "AND (instr(?, name_lower) > 0 OR EXISTS (SELECT 1 FROM json_each(e.aliases) "
-                "WHERE instr(?, lower(value)) > 0)) LIMIT ?",
+                "WHERE instr(?, lower(value)) > 0)) ORDER BY namespace, name_lower LIMIT ?",
                 [*ns, lowered, lowered, limit * 4]).fetchall()
             hits = [r for r in rows if _whole_word(lowered, [r["name"], *json.loads(r["aliases"])])]
             return _load_entities(c, hits[:limit])

@@ -11,6 +11,7 @@ from typing import Any
 
 from mcp import Client
 from mcp.shared.exceptions import MCPError
+from mcp.types import TextResourceContents
 
 ALL_TOOLS = frozenset({
     "remember", "recall", "forget", "correct", "relate", "buffer_append", "buffer_read",
@@ -261,6 +262,14 @@ async def exercise_all_tools(c: Client, tag: str) -> set[str]:
     return done
 
 
+async def resource_json(c: Client, uri: str) -> Any:
+    """A JSON resource's content."""
+    contents = (await c.read_resource(uri)).contents[0]
+    assert isinstance(contents, TextResourceContents), uri
+    assert contents.mime_type == "application/json"
+    return json.loads(contents.text)
+
+
 async def read_resource_error(c: Client, uri: str) -> str:
     """Read a resource that must fail; return the error message."""
     try:
@@ -343,7 +352,7 @@ async def isolation_through_every_tool(a: Client, b: Client, tag: str) -> set[st
     assert await state(a) == before_a
     hits = (await ok(a, "recall", {"query": secret, "k": 3}))["hits"]
     assert hits[0]["memory"]["id"] == sid and hits[0]["memory"]["status"] == "active"
-    entity = json.loads((await a.read_resource(f"memory://entity/{project}")).contents[0].text)
+    entity = await resource_json(a, f"memory://entity/{project}")
     assert "codename heliotrope" in entity["entities"][[e["name"] for e in
                                                         entity["entities"]].index(project)][
         "observations"]

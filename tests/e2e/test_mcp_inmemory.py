@@ -3,8 +3,6 @@ service: every tool, isolation, resources, the prompt and role enforcement."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from mcp import Client
 
@@ -20,6 +18,7 @@ from tests.e2e.mcp_scenarios import (
     ok,
     read_resource_error,
     refused,
+    resource_json,
 )
 
 pytestmark = pytest.mark.parametrize("mode", list(ERAS))
@@ -56,16 +55,14 @@ async def test_resources_and_prompt(service: MemoryService, mode: str) -> None:
              "observations": ["runs on port 8443"]}]})
         await ok(c, "relate", {"from_entity": "Payments API", "relation_type": "owned_by",
                                "to_entity": "Atlas", "namespace": "team:atlas"})
-        entity = json.loads((await c.read_resource("memory://entity/Payments%20API"))
-                            .contents[0].text)
+        entity = await resource_json(c, "memory://entity/Payments%20API")
         api = next(e for e in entity["entities"] if e["namespace"] == "agent:alice")
         assert api["observations"] == ["runs on port 8443"]
         assert api["observation_details"][0]["created_by"] == "alice"
         assert api["attribution"]["created_by"] == "alice"
         assert [(r["from"], r["relationType"], r["to"]) for r in entity["relations"]] == \
             [("Payments API", "owned_by", "Atlas")]
-        team = json.loads((await c.read_resource("memory://namespace/team:atlas"))
-                          .contents[0].text)
+        team = await resource_json(c, "memory://namespace/team:atlas")
         assert team["namespace"]["access"] == "read-write"
         assert "bob" in team["namespace"]["members"]
         assert {e["name"] for e in team["entities"]} == {"Payments API", "Atlas"}

@@ -22,7 +22,8 @@ BOB = Caller("bob")
 
 
 async def write(service: MemoryService, caller: Caller, text: str, **kw: object) -> str:
-    return (await service.remember(caller, MemoryInput(text=text, **kw))).id  # type: ignore[arg-type]
+    result = await service.remember(caller, MemoryInput(text=text, **kw))  # type: ignore[arg-type]
+    return str(result.id)
 
 
 async def recalled(service: MemoryService, caller: Caller, query: str, k: int = 10) -> list[str]:

@@ -18,6 +18,9 @@ from fleetmem.memory.settings import Settings
 from tests.neo4j_fixtures import neo4j_clean, neo4j_server  # noqa: F401  (fixtures)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# No GC scheduler in apps built by tests (its interval jobs fire on the wall clock);
+# tests/gc starts schedulers explicitly.
+os.environ.setdefault("FLEETMEM_GC__ENABLED", "false")
 
 AGENTS = {
     "roles": {

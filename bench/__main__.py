@@ -112,7 +112,11 @@ def run_all(args: argparse.Namespace, ctx: object, report: Report) -> int:
 
         run_peers(ctx, report, size=args.peer_size, queries=100)
         extra = peer_versions()
-    run_quality(ctx, report, scale=args.quality_scale, peers=not args.skip_peers)
+    quality = run_quality(ctx, report, scale=args.quality_scale, peers=not args.skip_peers)
+    if not args.skip_peers:
+        from bench.peers.suite import peer_targets
+
+        peer_targets(ctx, report, quality)
     command = "python -m bench all" + (
         "" if list(args.sizes) == list(FULL_SIZES) else
         " --sizes " + ",".join(str(s) for s in args.sizes))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bench import workload
 from bench.ceiling import Ceiling, measure
@@ -24,6 +24,8 @@ class RunContext:
     settings: Settings
     ceiling: Ceiling | None = None
     core: dict[int, CoreFigures] | None = None
+    peer_latency: dict[str, float] = field(default_factory=dict)
+    peer_size: int = 0
 
 
 def make_context() -> RunContext:

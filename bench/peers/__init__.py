@@ -1,0 +1,1 @@
+"""The systems users would pick instead, driven through the interface their users use."""

@@ -17,6 +17,7 @@ from fleetmem.memory.domain.redaction import redact
 from fleetmem.memory.domain.text import clean_text, content_hash, new_id
 from fleetmem.memory.errors import InvalidInput, NotFound
 from fleetmem.memory.ports import EntityRef
+from fleetmem.memory.services import conflicts
 from fleetmem.memory.services.context import ServiceContext
 from fleetmem.memory.services.inputs import MemoryInput, check_name, check_tags
 from fleetmem.memory.services.remember import remember_many, resolve_namespace
@@ -147,14 +148,18 @@ async def add_observations(ctx: ServiceContext, caller: Caller,
         if not (await ctx.graph.open_nodes([ns], [name])).entities:
             raise NotFound(f"Entity with name {name} not found in {ns}",
                            field="entityName", rule="not_found")
+    added_to: list[tuple[str, list[Observation]]] = []
     for name, contents in checked:
         added = await ctx.graph.add_observations(
             EntityRef(ns, name), [Observation(c, caller.agent_id, now) for c in contents], now)
         texts = [o.text for o in added or []]
         results.append(ObservationResult(entityName=name, addedObservations=texts))
         memories += [(observation_text(name, t), "observation", [name]) for t in texts]
+        added_to.append((name, list(added or [])))
     if memories:
         await _remember_texts(ctx, caller, ns, "add_observations", memories)
+    for name, added_obs in added_to:  # both facts are kept; the disagreement is recorded
+        await conflicts.record_attribute_conflicts(ctx, caller, ns, name, added_obs)
     return results
 
 
@@ -163,8 +168,10 @@ async def create_relations(ctx: ServiceContext, caller: Caller, specs: Sequence[
                            one_valued: bool = False) -> list[RelationView]:
     """Create relations between existing entities (duplicates are skipped).
 
-    With `one_valued`, a new relation closes the validity of the current relations of the
-    same type from the same entity (e.g. `works_at` moves on), keeping them as history.
+    With `one_valued` (or a type listed in `governance.one_valued_relations`), a new
+    relation closes the validity of the caller's current relations of the same type from
+    the same entity (e.g. `works_at` moves on), keeping them as history. When another agent
+    wrote the current relation, both stay current and a conflict is opened for review.
     """
     ctx.policy.check_operation(caller.agent_id, "create_relations")
     _check_list(specs, "relations", ctx.limits.max_batch)
@@ -177,13 +184,16 @@ async def create_relations(ctx: ServiceContext, caller: Caller, specs: Sequence[
                                                    f"relations[{i}].relationType"),
                           attribution=a, valid_from=a.created_at)
                  for i, s in enumerate(specs)]
-    if one_valued:
-        for r in relations:
+    contested: list[conflicts.Contested] = []
+    for r in relations:
+        if conflicts.is_one_valued(ctx, r.relation_type, one_valued):
             current = [x for x in await ctx.graph.relations_of([ns], [r.from_entity], None)
                        if x.relation_type == r.relation_type
                        and x.from_entity.lower() == r.from_entity.lower()
                        and x.to_entity.lower() != r.to_entity.lower()]
-            if current:
+            if conflicts.others(caller, current):  # another agent's fact: keep both
+                contested.append(conflicts.Contested(r, conflicts.others(caller, current)))
+            elif current:
                 await ctx.graph.close_relations(ns, r.from_entity, r.relation_type, a.created_at)
                 await _archive_texts(ctx, caller, ns, "close_relation",
                                      [relation_text(x) for x in current])
@@ -192,6 +202,7 @@ async def create_relations(ctx: ServiceContext, caller: Caller, specs: Sequence[
         await _remember_texts(ctx, caller, ns, "create_relations",
                               [(relation_text(r), "fact", [r.from_entity, r.to_entity])
                                for r in created])
+    await conflicts.record_relation_conflicts(ctx, caller, ns, created, contested)
     return [RelationView.of(r) for r in created]
 
 

@@ -16,6 +16,7 @@ from fleetmem.memory.domain.scoring import rescore, rrf
 from fleetmem.memory.domain.text import clean_text, estimate_tokens
 from fleetmem.memory.errors import InvalidInput
 from fleetmem.memory.ports import MemoryFilter
+from fleetmem.memory.services.conflicts import mark_disputed
 from fleetmem.memory.services.context import ServiceContext
 from fleetmem.memory.services.inputs import check_k, check_kind, check_tags
 from fleetmem.memory.services.views import BufferItemView, MemoryView, RecallHit, RecallResult
@@ -99,6 +100,7 @@ async def recall(ctx: ServiceContext, caller: Caller, q: RecallQuery) -> RecallR
                               why=breakdown.as_dict(),
                               sources=sorted(fused[m.id].keys())))
     short_term = await _short_term(ctx, caller, q.session_id or caller.session_id, text)
+    hits = await mark_disputed(ctx, namespaces, hits)
     if hits:
         ctx_ids = [h.memory.id for h in hits]
         await ctx.reinforcer.add(ctx_ids, now)

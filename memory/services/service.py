@@ -25,10 +25,12 @@ from fleetmem.memory.services.governance import governed
 from fleetmem.memory.services.graph_ops import EntitySpec, RelationSpec
 from fleetmem.memory.services.inputs import MemoryInput
 from fleetmem.memory.services.maintenance import JobSlot
+from fleetmem.memory.services.oversight import OversightMethods
 from fleetmem.memory.services.recall import RecallQuery, recall
 from fleetmem.memory.services.relate import RelateResult, relate
 from fleetmem.memory.services.remember import remember_many
 from fleetmem.memory.services.summary import NamespaceSummaryView, namespace_summary
+from fleetmem.memory.services.usage import usage_for
 from fleetmem.memory.services.views import (
     AuditEventView,
     BufferItemView,
@@ -46,7 +48,7 @@ from fleetmem.memory.services.views import (
 
 
 @governed
-class MemoryService:
+class MemoryService(OversightMethods):
     """Every memory operation, for every caller, through one set of rules."""
 
     def __init__(self, ctx: ServiceContext) -> None:
@@ -244,7 +246,8 @@ class MemoryService:
         views = await self.list_namespaces(caller)
         return StatsView(agent_id=caller.agent_id, namespaces=views,
                          total_memories=sum(sum(v.memories.values()) for v in views),
-                         embedding_model=self.ctx.embedder.model_name)
+                         embedding_model=self.ctx.embedder.model_name,
+                         usage=await usage_for(self.ctx, caller))
 
     async def audit_events(self, caller: Caller, after_seq: int = 0,
                            limit: int = 100) -> list[AuditEventView]:

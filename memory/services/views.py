@@ -235,6 +235,22 @@ class NamespaceView(BaseModel):
                    members=members)
 
 
+class AgentUsageView(BaseModel):
+    """What one agent did since the service started, and what it has stored."""
+
+    agent_id: str
+    requests: int = 0
+    reads: int = 0
+    writes: int = 0
+    write_items: int = 0
+    denied: int = 0
+    rate_limited: int = 0
+    embed_calls: int = 0
+    embedded_texts: int = 0
+    stored_memories: int = 0
+    stored_bytes: int = 0
+
+
 class StatsView(BaseModel):
     """Counts over every namespace the caller may read."""
 
@@ -242,6 +258,8 @@ class StatsView(BaseModel):
     namespaces: list[NamespaceView]
     total_memories: int
     embedding_model: str
+    usage: list[AgentUsageView] = Field(default_factory=list)
+    """The caller's usage (every agent's for an admin); see `fleetmem.memory.services.usage`."""
 
 
 class AuditEventView(BaseModel):

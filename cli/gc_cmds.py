@@ -7,6 +7,8 @@ stopped, or let its scheduler run the jobs.
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import datetime
 from pathlib import Path
 
@@ -71,7 +73,8 @@ def run(job: str | None = typer.Argument(
         data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) -> None:
     """Run GC jobs now."""
     async def go(service: MemoryService) -> list[GcReport]:
-        claim = JobSlot(key=slot, owner="fleetmem-gc-cli") if slot else None
+        owner = f"cli:{socket.gethostname()}:{os.getpid()}"
+        claim = JobSlot(key=slot, owner=owner) if slot else None
         return [await run_job(service, name, dry_run=dry_run, slot=claim, caller=SYSTEM_CALLER)
                 for name in job_names(job)]
 

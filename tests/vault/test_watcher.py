@@ -1,0 +1,89 @@
+"""The watcher inside serve: a note edited on disk reaches the graph, a graph write reaches
+the note, and its own writes do not make it sync again."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import cast
+
+from fleetmem.memory.domain.access import Caller
+from fleetmem.memory.services.graph_ops import EntitySpec
+from fleetmem.memory.services.service import MemoryService
+from fleetmem.memory.settings import Settings, VaultSettings
+from fleetmem.vault.watcher import BACKGROUND, VaultWatcher, watching
+from tests.conftest import ManualClock
+from tests.vault.conftest import ALICE, DANA, TEAM
+
+
+async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 60) -> bool:
+    """Poll a condition; a generous bound, never a timing assertion."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while loop.time() < end:
+        if await check():
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def test_watcher_syncs_both_ways(make_service: Callable[..., Awaitable[MemoryService]],
+                                       tmp_path: Path) -> None:
+    service = await make_service(clock=ManualClock())
+    await service.create_entities(ALICE, [EntitySpec("Alice", "person", ["likes tea"])], TEAM)
+    cfg = VaultSettings(path=tmp_path / "vault", human="dana", debounce_ms=100,
+                        poll_seconds=0.5)
+    note = tmp_path / "vault" / "team atlas" / "Alice.md"
+    async with watching(service, cfg) as watcher:
+        assert watcher is not None
+        assert await _until(lambda: _exists(note))
+        note.write_text(note.read_text().replace("## Relations",
+                                                 "- owns the pager\n\n## Relations"))
+
+        async def in_graph() -> bool:
+            page = await service.open_nodes(Caller(DANA), ["Alice"], [TEAM])
+            return "owns the pager" in page.entities[0].observations
+
+        assert await _until(in_graph)
+        assert await _until(lambda: _contains(note, "owns the pager *(human:dana"))
+        await service.add_observations(ALICE, [("Alice", ["moved to Porto"])], TEAM)
+        assert await _until(lambda: _contains(note, "moved to Porto"))
+        settled = watcher.syncs
+        await asyncio.sleep(1.5)  # our own writes echo back as events: they must not resync
+        assert not watcher.files_changed([])
+        assert watcher.syncs == settled
+
+
+async def _exists(path: Path) -> bool:
+    return path.exists()
+
+
+async def _contains(path: Path, text: str) -> bool:
+    return path.exists() and text in path.read_text()
+
+
+async def test_background_hook_is_inert_without_a_vault(
+        make_service: Callable[..., Awaitable[MemoryService]], tmp_path: Path) -> None:
+    service = await make_service()
+    hook = BACKGROUND[0]
+    cm = cast(AbstractAsyncContextManager[None], hook(None, service,
+                                                     Settings(data_dir=tmp_path)))
+    async with cm:
+        pass
+    assert not any(tmp_path.rglob("*.md"))
+
+
+async def test_own_writes_are_not_changes(make_service: Callable[..., Awaitable[MemoryService]],
+                                          tmp_path: Path) -> None:
+    from watchfiles import Change
+
+    service = await make_service(clock=ManualClock())
+    await service.create_entities(ALICE, [EntitySpec("Bob", "person", ["plays bass"])], TEAM)
+    watcher = VaultWatcher(service, VaultSettings(path=tmp_path / "v", human="dana"))
+    await watcher.sync("test")
+    note = tmp_path / "v" / "team atlas" / "Bob.md"
+    assert not watcher.files_changed([(Change.modified, str(note))])
+    note.write_text(note.read_text() + "- sings\n")
+    assert watcher.files_changed([(Change.modified, str(note))])

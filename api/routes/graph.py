@@ -25,7 +25,6 @@ from fleetmem.api.schemas import (
     RelateRequest,
     RelationsResponse,
 )
-from fleetmem.memory.services.entity_lookup import get_entity
 from fleetmem.memory.services.graph_ops import EntitySpec, RelationSpec
 from fleetmem.memory.services.idempotency import once
 from fleetmem.memory.services.relate import RelateResult
@@ -119,7 +118,7 @@ async def delete_entities(body: DeleteEntitiesRequest, service: ServiceDep, call
 async def get_one_entity(name: EntityName, service: ServiceDep, caller: CallerDep,
                          namespace: OneNamespace = None) -> EntityView:
     """The entity from `namespace`, or from the first readable namespace holding it."""
-    return await get_entity(service.ctx, caller, name, namespace)
+    return await service.get_entity(caller, name, namespace)
 
 
 @router.delete("/entities/{name}", responses=_WRITE, summary="Delete one entity")

@@ -11,7 +11,14 @@ from collections.abc import Sequence
 from fleetmem.memory.domain import audit as audit_rules
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.errors import InvalidInput
-from fleetmem.memory.services import buffers, graph_ops, lifecycle, maintenance, vault_ops
+from fleetmem.memory.services import (
+    buffers,
+    entity_lookup,
+    graph_ops,
+    lifecycle,
+    maintenance,
+    vault_ops,
+)
 from fleetmem.memory.services.context import ServiceContext
 from fleetmem.memory.services.gc_views import (
     BufferExpiryReport,
@@ -182,6 +189,11 @@ class MemoryService(OversightMethods):
                          namespaces: Sequence[str] | None = None) -> GraphView:
         """An entity with its relations and neighbouring entities."""
         return await graph_ops.neighbours(self.ctx, caller, name, namespaces)
+
+    async def get_entity(self, caller: Caller, name: str,
+                         namespace: str | None = None) -> EntityView:
+        """One entity by name (first readable namespace holding it), or NotFound."""
+        return await entity_lookup.get_entity(self.ctx, caller, name, namespace)
 
     async def update_entity(self, caller: Caller, name: str, namespace: str | None = None, *,
                             entity_type: str | None = None, aliases: Sequence[str] | None = None,

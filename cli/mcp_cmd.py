@@ -33,15 +33,17 @@ def mcp(data_dir: Path | None = DataDirOption,
         anyio.run(_run_direct, settings, agent)
         return
     from fleetmem.mcp_server.launcher import LaunchError, ensure_serve
-    from fleetmem.mcp_server.shim import build_proxy, identity_headers, serve_stdio
+    from fleetmem.mcp_server.shim import build_proxy, identity_headers, preflight, serve_stdio
 
+    headers = identity_headers(settings, agent)
     try:
         target = url or ensure_serve(settings).mcp_url
+        preflight(target, headers)
     except LaunchError as exc:
-        err.print(f"[red]error[/red]: {exc}")
+        err.print(f"[red]error[/red]: {exc}", soft_wrap=True, markup=True, highlight=False)
         raise typer.Exit(2) from exc
     logger.info("forwarding stdio MCP to %s", target)
-    anyio.run(serve_stdio, build_proxy(target, identity_headers(settings, agent)))
+    anyio.run(serve_stdio, build_proxy(target, headers))
 
 
 async def _run_direct(settings: Settings, agent: str | None) -> None:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from mcp import Client, types
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server import Server
@@ -22,6 +23,7 @@ from mcp.server.stdio import stdio_server
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from fleetmem.mcp_server.door import AGENT_HEADER
+from fleetmem.mcp_server.launcher import LaunchError
 from fleetmem.mcp_server.server import INSTRUCTIONS
 from fleetmem.memory.settings import Settings
 
@@ -35,6 +37,23 @@ def identity_headers(settings: Settings, agent: str | None = None) -> dict[str, 
     if settings.mcp.api_key:
         return {"Authorization": f"Bearer {settings.mcp.api_key}"}
     return {AGENT_HEADER: agent or settings.mcp.agent or settings.default_agent}
+
+
+def preflight(url: str, headers: dict[str, str]) -> None:
+    """Fail fast, with the fix, when the service is unreachable or refuses our identity.
+
+    Raises:
+        LaunchError: the endpoint cannot be reached, or answers 401.
+    """
+    try:
+        status = httpx.post(url, headers=headers, json={}, timeout=10.0).status_code
+    except httpx.HTTPError as exc:
+        raise LaunchError(f"cannot reach the MCP endpoint {url}: {exc}") from exc
+    if status == 401:
+        hint = "FLEETMEM_MCP__API_KEY matches no agent of the service's agents file" \
+            if "Authorization" in headers else \
+            "the service has an agents file: set FLEETMEM_MCP__API_KEY to this agent's key"
+        raise LaunchError(f"{url} refused this client (401): {hint}")
 
 
 def build_proxy(url: str, headers: dict[str, str]) -> Server[Client]:

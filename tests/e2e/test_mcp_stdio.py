@@ -1,0 +1,106 @@
+"""`fleetmem mcp` over stdio, as Claude Code or Cursor launch it: the shim starts the data
+dir's `fleetmem serve` once, forwards to it, and every tool works in both protocol eras."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fleetmem.mcp_server.launcher import read_state, running
+from tests.conftest import AGENTS
+from tests.e2e.mcp_scenarios import (
+    ALL_TOOLS,
+    ERAS,
+    check_tool_listing,
+    exercise_all_tools,
+    isolation_through_every_tool,
+    ok,
+    whoami,
+)
+from tests.e2e.mcp_support import FLEETMEM, free_port, stdio_client, stdio_env, stop_serve
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, int]]:
+    """A data dir with an agents file (alice-key, bob-key); its service is stopped after."""
+    root = tmp_path_factory.mktemp("stdio")
+    agents = root / "agents.yaml"
+    agents.write_text(yaml.safe_dump(AGENTS))
+    yield root / "data", agents, free_port()
+    stop_serve(root / "data")
+
+
+def env_for(keyed: tuple[Path, Path, int], key: str) -> dict[str, str]:
+    data, agents, port = keyed
+    return stdio_env(data, port, agents, FLEETMEM_MCP__API_KEY=key)
+
+
+@pytest.mark.parametrize("mode", list(ERAS))
+async def test_every_tool_over_stdio(keyed: tuple[Path, Path, int], mode: str) -> None:
+    async with stdio_client(env_for(keyed, "alice-key"), mode) as c:
+        assert c.protocol_version == ERAS[mode]
+        check_tool_listing((await c.list_tools()).tools)
+        assert await whoami(c) == "alice"
+        served = read_state(keyed[0])
+        assert served is not None and served.port == keyed[2]
+        assert await exercise_all_tools(c, f"stdio-{mode}") == ALL_TOOLS
+    # The service outlives its shims and the next shim reuses it.
+    assert running(keyed[0]) == served
+
+
+@pytest.mark.parametrize("mode", list(ERAS))
+async def test_isolation_over_stdio(keyed: tuple[Path, Path, int], mode: str) -> None:
+    async with stdio_client(env_for(keyed, "alice-key"), mode) as a, \
+            stdio_client(env_for(keyed, "bob-key"), mode) as b:
+        assert await isolation_through_every_tool(a, b, f"stdio-iso-{mode}") == ALL_TOOLS
+
+
+async def test_resources_and_prompt_over_stdio(keyed: tuple[Path, Path, int]) -> None:
+    async with stdio_client(env_for(keyed, "bob-key"), "legacy") as c:
+        await ok(c, "relate", {"from_entity": "Bob", "relation_type": "maintains",
+                               "to_entity": "Billing"})
+        contents = (await c.read_resource("memory://entity/Billing")).contents[0]
+        assert "maintains" in getattr(contents, "text", "")
+        prompt = await c.get_prompt("memory-protocol", {})
+        assert "recall" in getattr(prompt.messages[0].content, "text", "")
+
+
+def test_a_wrong_key_is_reported(keyed: tuple[Path, Path, int]) -> None:
+    # The service is up but refuses the key: the shim says so instead of serving errors.
+    done = subprocess.run([FLEETMEM, "mcp"], env=env_for(keyed, "not-a-key"), input=b"",
+                          capture_output=True, timeout=300, check=False)
+    assert done.returncode == 2
+    assert b"refused this client (401)" in done.stderr
+    assert b"FLEETMEM_MCP__API_KEY" in done.stderr
+
+
+def test_a_service_that_cannot_start_is_reported(tmp_path: Path) -> None:
+    env = stdio_env(tmp_path / "data", free_port(), tmp_path / "missing-agents.yaml")
+    done = subprocess.run([FLEETMEM, "mcp"], env=env, input=b"", capture_output=True,
+                          timeout=300, check=False)
+    assert done.returncode == 2
+    assert b"fleetmem serve exited" in done.stderr
+    assert b"does not exist" in done.stderr  # the serve log's tail names the cause
+
+
+async def test_open_access_identity_from_configuration(tmp_path: Path) -> None:
+    data, port = tmp_path / "data", free_port()
+    try:
+        async with stdio_client(stdio_env(data, port, FLEETMEM_MCP__AGENT="zed")) as zed, \
+                stdio_client(stdio_env(data, port, FLEETMEM_MCP__AGENT="yan"), "legacy") as yan, \
+                stdio_client(stdio_env(data, port)) as local:
+            assert (await whoami(zed), await whoami(yan), await whoami(local)) == \
+                ("zed", "yan", "local")
+            mine = await ok(zed, "remember", {"text": "Zed deploys with blue-green switches"})
+            assert mine["namespace"] == "agent:zed"
+            hits = (await ok(zed, "recall", {"query": "how does zed deploy", "k": 3}))["hits"]
+            assert hits[0]["memory"]["id"] == mine["id"]
+            for other in (yan, local):
+                hits = (await ok(other, "recall", {"query": "blue-green deploy", "k": 50}))["hits"]
+                assert all(h["memory"]["namespace"] != "agent:zed" for h in hits)
+    finally:
+        stop_serve(data)

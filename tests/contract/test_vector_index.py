@@ -1,0 +1,140 @@
+"""VectorIndex contract: the same tests on embedded Qdrant Edge, on the Qdrant server
+adapter in qdrant-client's local mode (the same client API, a stand-in where no server can
+run), and on a real Qdrant server when FLEETMEM_TEST_QDRANT_URL is set."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fleetmem.memory.domain.models import MemoryStatus
+from fleetmem.memory.ports import MemoryFilter, VectorIndex, VectorPoint
+from fleetmem.memory.stores.qdrant.edge_index import EdgeVectorIndex
+from fleetmem.memory.stores.qdrant.server_index import QdrantServerVectorIndex
+from tests.contract.values import ALICE, BOB, DIM, T0, TEAM, flt, vec
+
+SERVER_URL = os.environ.get("FLEETMEM_TEST_QDRANT_URL", "")
+Factory = Callable[[], VectorIndex]
+
+
+def point(seed: int, ns: str = ALICE, *, kind: str = "fact", status: str = "active",
+          by: str = "alice", minute: float = 0, tags: tuple[str, ...] = (),
+          pid: str | None = None) -> VectorPoint:
+    return VectorPoint(id=pid or str(uuid.UUID(int=seed + 1, version=4)), vector=vec(seed),
+                       namespace=ns, kind=kind, status=status, created_by=by,
+                       created_at=T0.timestamp() + minute * 60, tags=tags)
+
+
+@pytest.fixture(params=["edge", "qdrant-local", pytest.param("qdrant-server", marks=(
+    pytest.mark.skipif(not SERVER_URL, reason="set FLEETMEM_TEST_QDRANT_URL to run against a "
+                                              "real Qdrant server (e.g. docker compose)")))])
+async def make_index(request: pytest.FixtureRequest,
+                     tmp_path: Path) -> AsyncIterator[Factory]:
+    """A factory of indexes over one storage location (a second call reopens it)."""
+    collection = f"fleetmem_test_{uuid.uuid4().hex[:12]}"
+    made: list[VectorIndex] = []
+
+    def factory() -> VectorIndex:
+        index: VectorIndex
+        if request.param == "edge":
+            index = EdgeVectorIndex(tmp_path / "edge", DIM)
+        elif request.param == "qdrant-local":
+            index = QdrantServerVectorIndex(":local:", collection, DIM,
+                                            local_path=tmp_path / "qdrant-local")
+        else:
+            index = QdrantServerVectorIndex(SERVER_URL, collection, DIM,
+                                            os.environ.get("FLEETMEM_TEST_QDRANT_API_KEY"))
+        made.append(index)
+        return index
+
+    yield factory
+    for index in made:
+        await index.close()
+    if request.param == "qdrant-server":
+        from qdrant_client import AsyncQdrantClient
+
+        client = AsyncQdrantClient(url=SERVER_URL,
+                                   api_key=os.environ.get("FLEETMEM_TEST_QDRANT_API_KEY"))
+        await client.delete_collection(collection)
+        await client.close()
+
+
+@pytest.fixture
+async def index(make_index: Factory) -> VectorIndex:
+    return make_index()
+
+
+async def test_search_finds_nearest_within_namespaces(index: VectorIndex) -> None:
+    await index.upsert([point(i) for i in range(5)] + [point(9, BOB)])
+    hits = await index.search(vec(2), flt(ALICE), 3)
+    assert hits[0][0] == point(2).id and hits[0][1] == pytest.approx(1.0, abs=1e-4)
+    assert len(hits) == 3 and [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    assert point(9).id not in {h for h, _ in await index.search(vec(9), flt(ALICE), 10)}
+    assert (await index.search(vec(9), flt(ALICE, BOB), 1))[0][0] == point(9, BOB).id
+    assert await index.search(vec(1), flt(TEAM), 5) == []
+    assert await index.search(vec(1), MemoryFilter(namespaces=()), 5) == []
+
+
+async def test_search_applies_every_filter(index: VectorIndex) -> None:
+    pts = {
+        "episode": point(1, kind="episode"), "archived": point(2, status="archived"),
+        "tagged": point(3, tags=("ops", "db")), "bob": point(4, by="bob"),
+        "late": point(5, minute=30), "plain": point(6),
+    }
+    await index.upsert(list(pts.values()))
+
+    async def ids(**kw: object) -> set[str]:
+        return {h for h, _ in await index.search(vec(0), flt(ALICE, **kw), 10)}
+
+    name = {p.id: k for k, p in pts.items()}
+    assert {name[i] for i in await ids()} == set(pts) - {"archived"}
+    assert {name[i] for i in await ids(kinds=("episode",))} == {"episode"}
+    assert {name[i] for i in await ids(statuses=(MemoryStatus.ARCHIVED,))} == {"archived"}
+    assert {name[i] for i in await ids(tags=("db", "nope"))} == {"tagged"}
+    assert {name[i] for i in await ids(created_by="bob")} == {"bob"}
+    after = T0.replace(minute=T0.minute + 10)
+    assert {name[i] for i in await ids(created_after=after)} == {"late"}
+    assert "late" not in {name[i] for i in await ids(created_before=after)}
+    assert {name[i] for i in await ids(as_of=T0)} == set(pts)
+
+
+async def test_upsert_replaces_vector_and_payload(index: VectorIndex) -> None:
+    p = point(1)
+    await index.upsert([p])
+    await index.upsert([VectorPoint(p.id, vec(7), ALICE, "fact", "superseded", "alice",
+                                    p.created_at)])
+    assert await index.count() == 1
+    assert await index.search(vec(7), flt(ALICE), 5) == []
+    [(hit, score)] = await index.search(vec(7), flt(ALICE, statuses=(MemoryStatus.SUPERSEDED,)),
+                                        5)
+    assert hit == p.id and score == pytest.approx(1.0, abs=1e-4)
+
+
+async def test_delete_existing_all_ids_and_count(index: VectorIndex) -> None:
+    pts = [point(i) for i in range(300)]
+    await index.upsert(pts)
+    assert await index.count() == 300
+    missing = str(uuid.uuid4())
+    assert await index.existing([pts[0].id, pts[299].id, missing]) == {pts[0].id, pts[299].id}
+    await index.delete([pts[0].id, missing])
+    await index.delete([])
+    assert await index.count() == 299
+    assert await index.all_ids() == {p.id for p in pts[1:]}
+    assert await index.existing([]) == set()
+
+
+async def test_flushed_points_survive_reopening(make_index: Factory) -> None:
+    first = make_index()
+    await first.upsert([point(1), point(2, TEAM)])
+    await first.flush()
+    await first.close()
+    second = make_index()
+    assert await second.count() == 2
+    [(hit, _)] = await second.search(vec(2), flt(TEAM), 1)
+    assert hit == point(2).id
+    assert np.isclose((await second.search(vec(1), flt(ALICE), 1))[0][1], 1.0, atol=1e-4)

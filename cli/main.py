@@ -17,7 +17,7 @@ for name in ("serve", "remember", "recall", "forget", "stats"):
 
 # Other packages add commands here: a module exposing `register(app)`.
 for module in ("fleetmem.cli.mcp_cmd", "fleetmem.cli.vault_cmds", "fleetmem.cli.gc_cmds",
-               "fleetmem.cli.admin_cmds", "fleetmem.cli.backup_cmds"):
+               "fleetmem.cli.admin_cmds", "fleetmem.cli.backup_cmds", "fleetmem.cli.audit_cmds"):
     try:
         importlib.import_module(module).register(app)
     except ModuleNotFoundError as exc:

@@ -91,6 +91,13 @@ def stats(agent: str = typer.Option("local", "--agent", "-a"),
                       str(ns.relations), str(ns.buffer_items))
     out.print(table)
     out.print(f"total memories: {result.total_memories}; model: {result.embedding_model}")
+    usage = Table("agent", "stored memories", "stored bytes", "writes", "reads", "denied",
+                  "rate limited", "embed calls", title="usage (counters: this process)")
+    for u in result.usage:
+        usage.add_row(u.agent_id, *(str(v) for v in (
+            u.stored_memories, u.stored_bytes, u.writes, u.reads, u.denied, u.rate_limited,
+            u.embed_calls)))
+    out.print(usage)
 
 
 def serve(host: str | None = typer.Option(None, "--host"),

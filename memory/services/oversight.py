@@ -69,6 +69,21 @@ class OversightMethods:
             after_seq=after_seq, newest_first=newest_first)
         return [AuditEventView.of(e) for e in await self.ctx.graph.audit_query(query, limit)]
 
+    async def operator_audit_query(self, *, agent: str | None = None,
+                                   workflow: str | None = None, memory_id: str | None = None,
+                                   operation: str | None = None, outcome: str | None = None,
+                                   after_seq: int = 0, limit: int = 100,
+                                   newest_first: bool = False) -> list[AuditEventView]:
+        """Every matching audit entry, for operator-facing doors (the CLI run by whoever
+        holds the data folder); agents use `audit_query`."""
+        if not 1 <= limit <= 100_000 or after_seq < 0:
+            raise InvalidInput("limit must be 1..100000 and after_seq >= 0", field="limit",
+                               rule="range")
+        query = AuditQuery(agent_id=agent, workflow_id=workflow, target_id=memory_id,
+                           operation=operation, outcome=outcome, after_seq=after_seq,
+                           newest_first=newest_first)
+        return [AuditEventView.of(e) for e in await self.ctx.graph.audit_query(query, limit)]
+
     async def usage(self, caller: Caller) -> list[AgentUsageView]:
         """The caller's usage (every agent's for an admin)."""
         self.ctx.policy.check_operation(caller.agent_id, "stats")

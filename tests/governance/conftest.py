@@ -22,6 +22,7 @@ GOVERNANCE_AGENTS["agents"].update({
     "speedy": {"roles": ["throttled"]},
     "meter": {"roles": ["metered"]},
     "boxy": {"roles": ["boxed"]},
+    "ops": {"roles": ["writer"], "admin": True},
 })
 
 

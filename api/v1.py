@@ -25,8 +25,9 @@ TAGS = [
 
 
 def build_router() -> APIRouter:
-    """Every /v1 route."""
-    router = APIRouter(prefix="/v1")
+    """Every /v1 route (each route file carries the full prefix, so that a route's own
+    `path` is its full template: the request metrics label requests with it)."""
+    router = APIRouter()
     for module in (memories, graph, buffers, namespaces):
         router.include_router(module.router)
     return router

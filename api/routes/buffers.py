@@ -18,7 +18,7 @@ from fleetmem.api.schemas import (
 from fleetmem.memory.services.idempotency import once
 from fleetmem.memory.services.views import BufferItemView, ConsolidateResult
 
-router = APIRouter(prefix="/buffers", tags=["buffers"])
+router = APIRouter(prefix="/v1/buffers", tags=["buffers"])
 
 SessionId = Annotated[str, Path(min_length=1, max_length=200, examples=["s-1"],
                                 description="The agent's session id.")]

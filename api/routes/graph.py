@@ -30,7 +30,7 @@ from fleetmem.memory.services.idempotency import once
 from fleetmem.memory.services.relate import RelateResult
 from fleetmem.memory.services.views import EntityView, GraphView
 
-router = APIRouter(tags=["graph"])
+router = APIRouter(prefix="/v1", tags=["graph"])
 
 EntityName = Annotated[str, Path(description="The entity's name (case-insensitive).",
                                  examples=["payments"])]

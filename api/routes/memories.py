@@ -27,7 +27,7 @@ from fleetmem.memory.services.views import (
     RememberResult,
 )
 
-router = APIRouter(prefix="/memories", tags=["memories"])
+router = APIRouter(prefix="/v1/memories", tags=["memories"])
 
 MemoryId = Annotated[str, Path(description="A memory id (UUID) as returned by remember.",
                                examples=["3f2b8c1e-6d4a-4f7e-9a51-2c0e8b7d9f10"])]

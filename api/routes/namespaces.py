@@ -12,12 +12,20 @@ from fleetmem.api.schemas import NAMESPACE_PATTERN, AuditEventsResponse, Namespa
 from fleetmem.memory.services.summary import NamespaceSummaryView
 from fleetmem.memory.services.views import StatsView
 
-router = APIRouter(tags=["namespaces"])
+router = APIRouter(prefix="/v1", tags=["namespaces"])
 
 _READ = problem_responses(401, 403, 422, 429, 503)
+_ATLAS = {"namespace": "team:atlas", "access": "read-write", "memories": {"active": 42},
+          "entities": 7, "relations": 5, "buffer_items": 0,
+          "members": ["alice", "bob", "human:dana"]}
 
 
-@router.get("/namespaces", responses=_READ, summary="List your namespaces")
+def _example(value: object) -> dict[int | str, dict[str, object]]:
+    return {200: {"content": {"application/json": {"example": value}}}}
+
+
+@router.get("/namespaces", summary="List your namespaces",
+            responses={**_READ, **_example({"items": [_ATLAS], "next_cursor": None})})
 async def list_namespaces(service: ServiceDep, caller: CallerDep) -> NamespacesResponse:
     """Every namespace you can see, with your access, counts and team members."""
     return NamespacesResponse(items=await service.list_namespaces(caller))
@@ -31,7 +39,9 @@ async def namespace_summary(
     return await service.namespace_summary(caller, namespace)
 
 
-@router.get("/stats", responses=_READ, summary="Counts over your namespaces")
+@router.get("/stats", responses={**_READ, **_example({
+    "agent_id": "alice", "namespaces": [_ATLAS], "total_memories": 42,
+    "embedding_model": "all-MiniLM-L6-v2"})}, summary="Counts over your namespaces")
 async def stats(service: ServiceDep, caller: CallerDep) -> StatsView:
     """Memory, entity and buffer counts over the namespaces you can read."""
     return await service.stats(caller)
@@ -40,10 +50,11 @@ async def stats(service: ServiceDep, caller: CallerDep) -> StatsView:
 @router.get("/audit/events", responses=_READ, summary="Audit events")
 async def audit_events(
         service: ServiceDep, caller: CallerDep,
-        cursor: Annotated[int, Query(ge=0, description="Return events after this seq: "
-                                     "`next_cursor` of the previous page (0: from the "
-                                     "start).")] = 0,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> AuditEventsResponse:
+        cursor: Annotated[int, Query(ge=0, examples=[0], description="Return events after "
+                                     "this seq: `next_cursor` of the previous page (0: from "
+                                     "the start).")] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000, examples=[100])] = 100
+) -> AuditEventsResponse:
     """Audit events about the namespaces you can read, oldest first."""
     events = await service.audit_events(caller, after_seq=cursor, limit=limit)
     return AuditEventsResponse(

@@ -18,7 +18,7 @@ import org.neo4j.graphdb.GraphDatabaseService;
 import org.neo4j.io.ByteUnit;
 
 /**
- * Runs an embedded Neo4j Community DBMS with a Bolt connector on 127.0.0.1:PORT.
+ * Runs an embedded Neo4j Community DBMS with a Bolt connector on 127.0.0.1:PORT (no auth).
  *
  * <p>Usage: {@code java -cp ... fleetmem.Neo4jLauncher DATA_DIR PORT}
  *
@@ -26,8 +26,9 @@ import org.neo4j.io.ByteUnit;
  * <ul>
  *   <li>once the default database is available, exactly one line
  *       {@code READY bolt://127.0.0.1:PORT} is printed to stdout;</li>
- *   <li>the launcher then reads stdin until EOF; EOF (the parent closed the pipe or died)
- *       shuts the DBMS down cleanly and exits 0. SIGTERM/SIGINT do the same.</li>
+ *   <li>stdin is read until EOF from the very start; EOF (the parent closed the pipe or
+ *       died) shuts the DBMS down cleanly and exits 0, so the JVM never outlives its
+ *       parent. SIGTERM/SIGINT do the same.</li>
  * </ul>
  * Diagnostics go to stderr; Neo4j's own logs go to DATA_DIR/logs.
  */
@@ -38,7 +39,7 @@ public final class Neo4jLauncher {
 
     private Neo4jLauncher() {}
 
-    public static void main(String[] args) throws Exception {
+    public static void main(String[] args) {
         if (args.length != 2) {
             System.err.println("usage: fleetmem.Neo4jLauncher DATA_DIR PORT");
             System.exit(2);
@@ -49,45 +50,62 @@ public final class Neo4jLauncher {
         // Safety net for any JVM exit path (SIGHUP, System.exit elsewhere, ...).
         Runtime.getRuntime().addShutdownHook(new Thread(Neo4jLauncher::shutdown, "neo4j-launcher-shutdown"));
         installSignalHandlers();
+        Thread stdinWatcher = new Thread(() -> {
+            waitForEof(System.in);
+            stopAndExit("stdin closed");
+        }, "neo4j-launcher-stdin");
+        stdinWatcher.setDaemon(true);
+        stdinWatcher.start();
 
-        long t0 = System.nanoTime();
-        DatabaseManagementService service = new DatabaseManagementServiceBuilder(dataDir)
-                .setConfig(BoltConnector.enabled, true)
-                .setConfig(BoltConnector.listen_address, new SocketAddress("127.0.0.1", port))
-                .setConfig(BoltConnector.advertised_address, new SocketAddress("127.0.0.1", port))
-                .setConfig(HttpConnector.enabled, false)
-                .setConfig(HttpsConnector.enabled, false)
-                // No server-side routing listener (it would bind a second, fixed port: 7688).
-                .setConfig(GraphDatabaseSettings.routing_enabled, false)
-                .setConfig(GraphDatabaseSettings.auth_enabled, false)
-                .setConfig(GraphDatabaseSettings.udc_enabled, false)
-                .setConfig(GraphDatabaseSettings.pagecache_memory, ByteUnit.mebiBytes(256))
-                // Bolt's shutdown otherwise idles 2 x 5 s even with no client connected; these
-                // internal settings (pinned Neo4j version) bring a clean stop down to ~2 s.
-                .setConfig(BoltConnectorInternalSettings.thread_pool_shutdown_wait_time, Duration.ofSeconds(1))
-                .setConfig(BoltConnectorInternalSettings.connection_shutdown_wait_time, Duration.ofSeconds(1))
-                // GraphDatabaseSettings.transaction_timeout deliberately left at its default (no timeout).
-                .build();
-        synchronized (LOCK) {
-            dbms = service;
-            if (stopped) { // a signal arrived while starting
-                service.shutdown();
-                return;
+        try {
+            long t0 = System.nanoTime();
+            DatabaseManagementService service = new DatabaseManagementServiceBuilder(dataDir)
+                    .setConfig(BoltConnector.enabled, true)
+                    .setConfig(BoltConnector.listen_address, new SocketAddress("127.0.0.1", port))
+                    .setConfig(BoltConnector.advertised_address, new SocketAddress("127.0.0.1", port))
+                    .setConfig(HttpConnector.enabled, false)
+                    .setConfig(HttpsConnector.enabled, false)
+                    // No server-side routing listener (it would bind a second, fixed port: 7688).
+                    .setConfig(GraphDatabaseSettings.routing_enabled, false)
+                    .setConfig(GraphDatabaseSettings.auth_enabled, false)
+                    .setConfig(GraphDatabaseSettings.udc_enabled, false)
+                    .setConfig(GraphDatabaseSettings.pagecache_memory, ByteUnit.mebiBytes(256))
+                    // Bolt's shutdown otherwise idles 2 x 5 s even with no client connected; these
+                    // internal settings (pinned Neo4j version) bring a clean stop down to ~2 s.
+                    .setConfig(BoltConnectorInternalSettings.thread_pool_shutdown_wait_time, Duration.ofSeconds(1))
+                    .setConfig(BoltConnectorInternalSettings.connection_shutdown_wait_time, Duration.ofSeconds(1))
+                    // GraphDatabaseSettings.transaction_timeout is left at its default: no timeout.
+                    .build();
+            boolean stopRequested;
+            synchronized (LOCK) {
+                dbms = service;
+                stopRequested = stopped; // EOF or a signal arrived while starting
             }
+            if (stopRequested) {
+                shutdown();
+                System.exit(0); // never while holding LOCK: the shutdown hook needs it
+            }
+
+            GraphDatabaseService db = service.database(GraphDatabaseSettings.DEFAULT_DATABASE_NAME);
+            while (!db.isAvailable(TimeUnit.SECONDS.toMillis(5))) {
+                System.err.println("neo4j-launcher: waiting for database " + db.databaseName() + " to become available");
+            }
+            System.err.printf("neo4j-launcher: Neo4j started in %.1f s%n", (System.nanoTime() - t0) / 1e9);
+            System.out.println("READY bolt://127.0.0.1:" + port);
+            System.out.flush();
+        } catch (Throwable e) {
+            System.err.println("neo4j-launcher: failed to start Neo4j");
+            e.printStackTrace();
+            shutdown();
+            Runtime.getRuntime().halt(1);
         }
 
-        GraphDatabaseService db = service.database(GraphDatabaseSettings.DEFAULT_DATABASE_NAME);
-        while (!db.isAvailable(TimeUnit.SECONDS.toMillis(5))) {
-            System.err.println("neo4j-launcher: waiting for database " + db.databaseName() + " to become available");
+        try {
+            stdinWatcher.join(); // it ends the JVM via stopAndExit
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
-        System.err.printf("neo4j-launcher: Neo4j started in %.1f s%n", (System.nanoTime() - t0) / 1e9);
-        System.out.println("READY bolt://127.0.0.1:" + port);
-        System.out.flush();
-
-        waitForEof(System.in);
-        System.err.println("neo4j-launcher: stdin closed, shutting down");
-        shutdown();
-        System.exit(0);
+        stopAndExit("interrupted");
     }
 
     private static void waitForEof(InputStream in) {
@@ -97,20 +115,33 @@ public final class Neo4jLauncher {
                 // Input is ignored; only EOF matters.
             }
         } catch (IOException e) {
-            System.err.println("neo4j-launcher: stdin error (" + e + "), shutting down");
+            System.err.println("neo4j-launcher: stdin error (" + e + ")");
         }
+    }
+
+    private static void stopAndExit(String why) {
+        System.err.println("neo4j-launcher: " + why + ", shutting down");
+        synchronized (LOCK) {
+            if (dbms == null && !stopped) {
+                // Still inside build(): main shuts the new DBMS down as soon as it exists
+                // (better than abandoning a half-opened store).
+                stopped = true;
+                return;
+            }
+        }
+        shutdown();
+        System.exit(0);
     }
 
     /** Idempotent clean shutdown, callable from any thread. */
     private static void shutdown() {
         synchronized (LOCK) {
-            if (stopped) {
-                return;
-            }
+            DatabaseManagementService service = dbms;
+            dbms = null;
             stopped = true;
-            if (dbms != null) {
+            if (service != null) {
                 try {
-                    dbms.shutdown();
+                    service.shutdown();
                     System.err.println("neo4j-launcher: Neo4j stopped");
                 } catch (RuntimeException e) {
                     System.err.println("neo4j-launcher: error during shutdown: " + e);
@@ -124,12 +155,8 @@ public final class Neo4jLauncher {
     private static void installSignalHandlers() {
         for (String name : new String[] {"TERM", "INT"}) {
             try {
-                sun.misc.Signal.handle(new sun.misc.Signal(name), sig -> {
-                    System.err.println("neo4j-launcher: SIG" + name + " received, shutting down");
-                    shutdown();
-                    System.exit(0);
-                });
-            } catch (Throwable e) { // not available on this JVM: fall back to the shutdown hook
+                sun.misc.Signal.handle(new sun.misc.Signal(name), sig -> stopAndExit("SIG" + name + " received"));
+            } catch (Throwable e) { // not available on this JVM: the shutdown hook still stops Neo4j
                 System.err.println("neo4j-launcher: cannot handle SIG" + name + ": " + e);
             }
         }

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 STATE_FILE = "serve.json"
 LOCK_FILE = "serve.lock"
 LOG_FILE = "serve.log"
+START_MARK = "--- starting fleetmem serve"
 _WILDCARDS = {"0.0.0.0", "::", ""}
 
 
@@ -143,6 +144,9 @@ def _spawn(settings: Settings, port: int) -> subprocess.Popen[bytes]:
            "--data-dir", str(data_dir), "--host", settings.host, "--port", str(port)]
     with open(data_dir / LOG_FILE, "ab") as log:
         logger.info("starting fleetmem serve on %s:%s for %s", settings.host, port, data_dir)
+        log.write(f"{START_MARK} by fleetmem mcp (pid {os.getpid()}) on "
+                  f"{settings.host}:{port}\n".encode())
+        log.flush()
         return subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=log, start_new_session=True, close_fds=True)
 

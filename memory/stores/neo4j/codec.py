@@ -33,7 +33,7 @@ from fleetmem.memory.ports import MemoryFilter, Vector
 Row = dict[str, Any]
 
 # Projections that leave the (large) vector property on the server.
-MEMORY_PROJECTION = "m {.*, vector: null, mentions: null, _lock: null}"
+MEMORY_PROJECTION = "m {.*, vector: null, mentions: null, text_bytes: null, _lock: null}"
 
 
 def to_db(value: datetime | None) -> datetime | None:
@@ -88,6 +88,7 @@ def memory_props(m: Memory, vector: Vector | None) -> Row:
         "supersedes": m.supersedes, "superseded_by": m.superseded_by,
         "content_hash": m.content_hash, "commit_state": m.commit_state.value,
         "entity_names": list(m.entity_names), "mentions": lowered(m.entity_names),
+        "text_bytes": len(m.text.encode()),
         "vector": vec_to_db(vector),
     }
 

@@ -16,13 +16,15 @@ from fleetmem.memory.stores.neo4j.codec import relation_of
 from fleetmem.memory.stores.neo4j.connection import Neo4jConnection, Tx, rows, run
 from fleetmem.memory.stores.neo4j.entity_ops import Neo4jEntityOps
 from fleetmem.memory.stores.neo4j.gc_ops import Neo4jGcOps
+from fleetmem.memory.stores.neo4j.governance_ops import Neo4jGovernanceOps
 from fleetmem.memory.stores.neo4j.memory_ops import Neo4jMemoryOps
 from fleetmem.memory.stores.neo4j.schema import STATEMENTS
 
 logger = logging.getLogger(__name__)
 
 
-class Neo4jGraphStore(Neo4jMemoryOps, Neo4jEntityOps, Neo4jBufferAuditOps, Neo4jGcOps):
+class Neo4jGraphStore(Neo4jMemoryOps, Neo4jEntityOps, Neo4jBufferAuditOps, Neo4jGcOps,
+                      Neo4jGovernanceOps):
     """GraphStore on Neo4j 5 (Community or Enterprise) via the official async driver."""
 
     def __init__(self, uri: str, user: str = "neo4j", password: str = "",

@@ -11,6 +11,7 @@ Graph shape:
   (:AuditEvent)-[:PREV]->(:AuditEvent), (:AuditHead) the hash chain and its head
   (:Idempotency)                                   first responses to keyed requests
   (:JobSlot)                                       one claim per scheduled GC run
+  (:Conflict)-[:DISPUTES {side}]->(:Memory)        two agents' incompatible facts
 Relation types are a property of the one fixed relationship type RELATES, so no user text
 ever becomes a Cypher identifier.
 """
@@ -45,6 +46,10 @@ STATEMENTS: list[str] = [
     "FOR (i:Idempotency) REQUIRE (i.agent_id, i.key) IS UNIQUE",
     "CREATE CONSTRAINT fleetmem_job_slot IF NOT EXISTS "
     "FOR (j:JobSlot) REQUIRE (j.job, j.slot_key) IS UNIQUE",
+    "CREATE CONSTRAINT fleetmem_conflict_id IF NOT EXISTS "
+    "FOR (c:Conflict) REQUIRE c.id IS UNIQUE",
+    "CREATE CONSTRAINT fleetmem_conflict_pair IF NOT EXISTS "
+    "FOR (p:ConflictPair) REQUIRE p.key IS UNIQUE",
     # range indexes for the filters the port uses
     "CREATE INDEX fleetmem_memory_ns_status IF NOT EXISTS "
     "FOR (m:Memory) ON (m.namespace, m.status)",
@@ -60,6 +65,12 @@ STATEMENTS: list[str] = [
     "CREATE INDEX fleetmem_buffer_created IF NOT EXISTS FOR (b:BufferItem) ON (b.created_at)",
     "CREATE INDEX fleetmem_buffer_ns IF NOT EXISTS FOR (b:BufferItem) ON (b.namespace)",
     "CREATE INDEX fleetmem_audit_ns IF NOT EXISTS FOR (a:AuditEvent) ON (a.namespace)",
+    "CREATE INDEX fleetmem_audit_agent IF NOT EXISTS FOR (a:AuditEvent) ON (a.agent_id)",
+    "CREATE INDEX fleetmem_audit_workflow IF NOT EXISTS FOR (a:AuditEvent) ON (a.workflow_id)",
+    "CREATE INDEX fleetmem_conflict_pair_key IF NOT EXISTS FOR (c:Conflict) ON (c.pair_key)",
+    "CREATE INDEX fleetmem_conflict_ns IF NOT EXISTS FOR (c:Conflict) ON (c.namespace)",
+    "CREATE INDEX fleetmem_conflict_a IF NOT EXISTS FOR (c:Conflict) ON (c.a_memory_id)",
+    "CREATE INDEX fleetmem_conflict_b IF NOT EXISTS FOR (c:Conflict) ON (c.b_memory_id)",
     # keyword search (BM25-like Lucene scoring, English stemming like SQLite's porter FTS5)
     f"CREATE FULLTEXT INDEX {FULLTEXT_INDEX} IF NOT EXISTS FOR (m:Memory) ON EACH [m.text] "
     "OPTIONS {indexConfig: {`fulltext.analyzer`: 'english'}}",

@@ -23,6 +23,9 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _OBS_META = re.compile(r"\s+\*\((?P<by>[^()*\n]+?), (?P<date>\d{4}-\d{2}-\d{2})\)\*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 INDENT = "  "
+_PLAIN = re.compile(r"^[^\s\-?:,\[\]{}#&*!|>'\"%@`](?:[^\n\r\t\\\"]*[^\s:])?$")
+_RESOLVER = yaml.resolver.Resolver()
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 @dataclass(frozen=True)
@@ -82,11 +85,43 @@ class EntityNote:
     """Frontmatter keys the vault does not keep (reported, never imported)."""
 
 
+def _yaml_scalar(value: object) -> str:
+    """A YAML scalar that reads back as the same string: plain when unambiguous, else
+    double-quoted (JSON escapes are valid YAML)."""
+    text = "" if value is None else str(value)
+    if value is None:
+        return "null"
+    printable = text.isprintable()
+    if printable and _PLAIN.match(text) and ": " not in text and " #" not in text \
+            and _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG:
+        return text
+    return _quoted(text)
+
+
+def _quoted(text: str) -> str:
+    """A YAML double-quoted scalar; anything not printable is escaped (\\u / \\U)."""
+    out = ['"']
+    for c in text:
+        if c in '"\\':
+            out.append("\\" + c)
+        elif c.isprintable():
+            out.append(c)
+        else:
+            out.append(f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}")
+    return "".join(out) + '"'
+
+
 def dump_frontmatter(data: dict[str, Any]) -> str:
-    """YAML frontmatter block, keys in the given order."""
-    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False,
-                          width=1_000_000)
-    return f"---\n{body}---\n"
+    """YAML frontmatter block, keys in the given order (hand-written: PyYAML's emitter
+    was most of the time of a 10k-note export)."""
+    lines = ["---"]
+    for key, value in data.items():
+        if isinstance(value, list):
+            lines.append(f"{key}: []" if not value else f"{key}:")
+            lines += [f"- {_yaml_scalar(v)}" for v in value]
+        else:
+            lines.append(f"{key}: {_yaml_scalar(value)}")
+    return "\n".join(lines) + "\n---\n"
 
 
 def split_frontmatter(text: str) -> tuple[dict[str, Any], str]:

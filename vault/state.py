@@ -160,13 +160,12 @@ class VaultFiles:
                 if top.name.endswith(layout.NOTE_EXT):
                     ignored.append(top.name)
                 continue
-            for rel in _notes_under(Path(top.path), top.name):
+            for rel, full in _notes_under(Path(top.path), top.name):
                 if layout.classify(rel) is None and not layout.is_conflict_file(rel):
                     ignored.append(rel)
                     continue
-                text = self.read(rel)
-                if text is not None:
-                    notes[rel] = text
+                with contextlib.suppress(FileNotFoundError):  # deleted while scanning
+                    notes[rel] = full.read_bytes().decode("utf-8", errors="replace")
         return notes, ignored
 
     @contextlib.contextmanager
@@ -191,14 +190,14 @@ class VaultFiles:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _notes_under(folder: Path, name: str) -> Iterator[str]:
-    """Vault-relative paths of Markdown files in a namespace folder and its subfolders
-    (symlinks are never followed)."""
+def _notes_under(folder: Path, name: str) -> Iterator[tuple[str, Path]]:
+    """(vault-relative path, path) of Markdown files in a namespace folder and its
+    subfolders; symlinks are never followed, so nothing found leaves the vault."""
     for entry in sorted(os.scandir(folder), key=lambda d: d.name):
         rel = f"{name}/{entry.name}"
         if entry.is_symlink() or entry.name.startswith("."):
             continue
         if entry.is_dir():
             yield from _notes_under(Path(entry.path), rel)
-        elif entry.name.endswith(layout.NOTE_EXT):
-            yield rel
+        elif entry.name.endswith(layout.NOTE_EXT) and entry.is_file():
+            yield rel, Path(entry.path)

@@ -16,9 +16,9 @@ from fleetmem.vault.markdown import (
     render_entity,
 )
 
-names = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\n\r"),
+names = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\n\r"),
                 min_size=1, max_size=220).map(str.strip).filter(bool)
-line_text = st.text(st.characters(exclude_categories=("Cs", "Cc", "Zl", "Zp")),
+line_text = st.text(st.characters(exclude_categories=["Cs", "Cc", "Zl", "Zp"]),
                     min_size=1, max_size=80).map(str.strip).filter(
     lambda t: bool(t) and not t.startswith(("#", "%%", "```", "~~~", "-", "*", "+"))
     and not t[0].isdigit())
@@ -42,6 +42,15 @@ def test_entity_stems_are_safe_unique_and_stable(batch: list[str]) -> None:
         assert stems[name] == layout.entity_stems(batch[::-1])[name]  # order-independent
         if layout.stem_for(name) == name:
             assert stem == name  # usable names are kept as they are
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(exclude_categories=["Cs"]), max_size=40))
+def test_frontmatter_scalars_read_back_unchanged(value: str) -> None:
+    from fleetmem.vault.markdown import dump_frontmatter, split_frontmatter
+
+    data, body = split_frontmatter(dump_frontmatter({"k": value, "l": [value]}) + "body")
+    assert data == {"k": value, "l": [value]} and body == "body"
 
 
 def test_namespace_folders_round_trip() -> None:

@@ -170,3 +170,13 @@ async def test_stats_shows_usage(data: Path) -> None:
              "The staging cluster is in Bergen", "Incident reviews are blameless",
              "The on-call rotation is weekly"]
     assert usage["stored_bytes"] == sum(len(t.encode()) for t in texts)
+
+
+async def test_audit_verify_names_an_entry_that_no_longer_parses(data: Path) -> None:
+    with sqlite3.connect(data / "graph.sqlite3") as conn:
+        seqs = [r[0] for r in conn.execute("SELECT seq FROM audit ORDER BY seq")]
+        middle = seqs[len(seqs) // 2]
+        conn.execute("UPDATE audit SET target_ids = '[\"broken' WHERE seq = ?", (middle,))
+    code, output = await invoke("audit", "verify", "--json", "--data-dir", str(data))
+    assert code == 1
+    assert json.loads(output)["first_bad"]["seq"] == middle

@@ -130,11 +130,23 @@ def row_buffer(r: sqlite3.Row) -> BufferItem:
 
 
 def row_audit(r: sqlite3.Row) -> AuditEvent:
-    """An `audit` row as an AuditEvent (time from its exact ISO text, for the hash)."""
+    """An `audit` row as an AuditEvent (time from its exact ISO text, for the hash).
+
+    A tampered row that no longer parses is still returned (its hash then fails to
+    verify), so `audit verify` names it instead of crashing on it.
+    """
+    try:
+        at = datetime.fromisoformat(r["at_iso"])
+    except (TypeError, ValueError):
+        at = datetime.fromtimestamp(0, UTC)
+    try:
+        targets = tuple(str(t) for t in json.loads(r["target_ids"]))
+    except (TypeError, ValueError):
+        targets = (str(r["target_ids"]),)
     return AuditEvent(
-        seq=r["seq"], at=datetime.fromisoformat(r["at_iso"]), agent_id=r["agent_id"],
+        seq=r["seq"], at=at, agent_id=r["agent_id"],
         operation=r["operation"], outcome=r["outcome"], namespace=r["namespace"],
-        target_ids=tuple(json.loads(r["target_ids"])), on_behalf_of=r["on_behalf_of"],
+        target_ids=targets, on_behalf_of=r["on_behalf_of"],
         workflow_id=r["workflow_id"], detail=r["detail"], prev_hash=r["prev_hash"],
         hash=r["hash"],
     )

@@ -73,11 +73,12 @@ def entity_stems(names: Iterable[str]) -> dict[str, str]:
     Deterministic and stable: a name that is usable as it is keeps it; any other gets
     ` ~<hash>` of the exact name appended; a rare collision lengthens the hash.
     """
-    ordered = sorted(set(names), key=lambda n: (clean_stem(n)[1], n))
+    cleaned = {n: clean_stem(n) for n in set(names)}
+    ordered = sorted(cleaned, key=lambda n: (cleaned[n][1], n))
     taken: set[str] = set()
     stems: dict[str, str] = {}
     for name in ordered:
-        stem, lossy = clean_stem(name)
+        stem, lossy = cleaned[name]
         candidate = f"{stem} ~{_short_hash(name, 8)}" if lossy else stem
         attempt = 0
         while stem_key(candidate) in taken:
@@ -124,10 +125,11 @@ def classify(path: str) -> tuple[str, str, str] | None:
 
     kind is `entity` (key: stem), `index` or `day` (key: date).
     """
-    parts = PurePosixPath(path).parts
-    if not path.endswith(NOTE_EXT) or is_conflict_file(path) or len(parts) not in (2, 3):
+    parts = path.split("/")
+    if not path.endswith(NOTE_EXT) or is_conflict_file(path) or len(parts) not in (2, 3) \
+            or not all(parts):
         return None
-    folder, stem = parts[0], PurePosixPath(parts[-1]).stem
+    folder, stem = parts[0], parts[-1][: -len(NOTE_EXT)]
     if folder_namespace(folder) is None:
         return None
     if len(parts) == 3:

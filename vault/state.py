@@ -9,7 +9,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -70,7 +70,7 @@ class VaultState:
         folder.mkdir(parents=True, exist_ok=True)
         data = {"version": _VERSION, "viewer": self.viewer, "human": self.human,
                 "audit_seq": self.audit_seq,
-                "notes": {p: asdict(n) for p, n in sorted(self.notes.items())}}
+                "notes": {p: dict(n.__dict__) for p, n in sorted(self.notes.items())}}
         tmp = folder / f".{STATE_FILE}.tmp"
         tmp.write_text(json.dumps(data, separators=(",", ":"), sort_keys=True),
                        encoding="utf-8")

@@ -158,6 +158,9 @@ class GovernanceSettings(BaseModel):
     different agents on the same entity as conflicts."""
     audit_reads: bool = True
     """Record reads that return results (memory, entity, buffer ids) in the audit."""
+    audit_bulk_read_ids: bool = False
+    """List every id in the audit entries of paged bulk reads (read_graph, exports such as
+    the vault sync); by default they record the count only."""
 
 
 class Settings(BaseSettings):

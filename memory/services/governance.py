@@ -45,6 +45,9 @@ OPERATION_OF = {
 }
 # Reads that return no memory content (nothing to record as "returned to whom").
 _UNAUDITED_READS = frozenset({"recall", "stats", "list_namespaces", "audit_read"})
+# Paged whole-namespace reads (vault sync, exports): one summary entry per page by default,
+# so a periodic full sync does not write every id it reads into the audit log each time.
+_BULK_READS = frozenset({"read_graph", "export"})
 SYSTEM_PREFIX = "system:"
 
 
@@ -86,7 +89,7 @@ def _wrap(name: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitab
         scope = RequestScope(caller, operation)
         token = request_scope.enter(scope)
         try:
-            _admit(ctx, caller, operation, _cost(args))
+            _admit(ctx, caller, operation, _cost(bound))
             result = await fn(self, caller, *args, **kwargs)
         except Forbidden as exc:
             await _record_refusal(ctx, caller, operation, exc, bound, "denied")
@@ -97,16 +100,17 @@ def _wrap(name: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitab
         finally:
             request_scope.leave(token)
             _count_embeds(ctx, scope)
-        await _after(ctx, scope, result, bound, _cost(args))
+        await _after(ctx, scope, result, bound, _cost(bound))
         return result
 
     call.__governed__ = True  # type: ignore[attr-defined]
     return call
 
 
-def _cost(args: tuple[Any, ...]) -> int:
-    """Items a write holds: the length of a batch argument, else 1."""
-    first = args[0] if args else None
+def _cost(bound: Mapping[str, Any]) -> int:
+    """Items a write holds: the length of its first argument when that is a batch, else 1."""
+    values = [v for k, v in bound.items() if k not in ("self", "caller")]
+    first = values[0] if values else None
     return max(1, len(first)) if isinstance(first, list | tuple) else 1
 
 
@@ -210,8 +214,10 @@ async def _after(ctx: ServiceContext, scope: RequestScope, result: Any,
             ids, namespaces = result_ids(result)
             if ids:
                 ns = next(iter(namespaces)) if len(namespaces) == 1 else None
-                ctx.reinforcer.audit(ctx.audit(caller, operation, namespace=ns,
-                                               target_ids=ids))
+                bulk = operation in _BULK_READS and not ctx.governance.audit_bulk_read_ids
+                ctx.reinforcer.audit(ctx.audit(
+                    caller, operation, namespace=ns, target_ids=() if bulk else ids,
+                    detail=f"returned {len(ids)} records" if bulk else ""))
 
 
 async def _audit_write(ctx: ServiceContext, caller: Caller, operation: str, result: Any,

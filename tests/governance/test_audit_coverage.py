@@ -3,6 +3,8 @@ caller's agent, on_behalf_of and workflow id."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.domain.models import AuditEvent
 from fleetmem.memory.services.graph_ops import EntitySpec, RelationSpec
@@ -83,7 +85,7 @@ async def test_every_write_and_read_with_results_is_audited(
     await audited(service.open_nodes(alice, ["Atlas"], [ns]), "open_nodes",
                   targets=[atlas_id])
     await audited(service.search_nodes(alice, "Berlin"), "search_nodes", targets=[atlas_id])
-    await audited(service.read_graph(alice, [ns]), "read_graph", targets=[atlas_id])
+    await audited(service.read_graph(alice, [ns]), "read_graph", targets=[])  # count only
     await audited(service.neighbours(alice, "Atlas"), "open_nodes", targets=[atlas_id])
     item = await service.buffer_append(alice, "s1", "we decided to ship on Friday afternoon")
     await audited(service.buffer_append(alice, "s1", "ok"), "buffer_append",
@@ -115,3 +117,22 @@ async def test_reads_without_results_add_nothing(make_service: ServiceFactory) -
     await service.search_nodes(alice, "nobody")
     await service.stats(alice)
     assert await _since(service, before) == []
+
+
+async def test_bulk_reads_record_a_count_unless_ids_are_asked_for(
+        make_service: ServiceFactory, tmp_path: Path) -> None:
+    for list_ids in (False, True):
+        service = await make_service(data_dir=tmp_path / f"bulk-{list_ids}",
+                                     governance={"audit_bulk_read_ids": list_ids})
+        alice = Caller("alice")
+        made = await service.create_entities(alice, [EntitySpec(f"E{i}", "thing")
+                                                     for i in range(3)])
+        before = await _last_seq(service)
+        await service.read_graph(alice)
+        (event,) = await _since(service, before)
+        assert event.operation == "read_graph"
+        if list_ids:
+            assert set(event.target_ids) == {e.id for e in made}
+        else:
+            assert event.target_ids == () and event.detail == "returned 3 records"
+        await service.close()

@@ -149,12 +149,13 @@ def _namespace_hint(bound: Mapping[str, Any]) -> str | None:
 async def _record_refusal(ctx: ServiceContext, caller: Caller, operation: str,
                           exc: FleetmemError, bound: Mapping[str, Any], outcome: str) -> None:
     """Audit a refusal with the rule that refused it; never masks the refusal itself."""
-    usage = ctx.governor.usage_of(caller.agent_id)
-    usage.requests += 1
-    if outcome == "denied":
-        usage.denied += 1
-    else:
-        usage.rate_limited += 1
+    if exc.rule != "unknown_agent":  # unknown ids must not grow the usage table
+        usage = ctx.governor.usage_of(caller.agent_id)
+        usage.requests += 1
+        if outcome == "denied":
+            usage.denied += 1
+        else:
+            usage.rate_limited += 1
     target = bound.get("memory_id")
     event = ctx.audit(caller, operation, namespace=_namespace_hint(bound), outcome=outcome,
                       target_ids=[target] if isinstance(target, str) and len(target) <= 64

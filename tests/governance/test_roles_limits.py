@@ -123,3 +123,15 @@ async def test_memories_per_namespace_quota(make_service: ServiceFactory) -> Non
     assert "agent:boxy" in full.value.message
     await service.forget(boxy, first.id)  # only active memories count
     await service.remember(boxy, MemoryInput(text="Backups run nightly at 02:00"))
+
+
+async def test_unknown_agent_is_refused_and_audited_but_not_tracked(
+        make_service: ServiceFactory) -> None:
+    service = await make_service()
+    with pytest.raises(Forbidden) as denied:
+        await service.recall(Caller("mallory"), RecallQuery(query="anything"))
+    assert denied.value.rule == "unknown_agent"
+    events = await _events(service)
+    assert [(e.agent_id, e.outcome) for e in events] == [  # type: ignore[attr-defined]
+        ("mallory", "denied")]
+    assert "mallory" not in {u.agent_id for u in await service.usage_report()}

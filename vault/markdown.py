@@ -91,11 +91,15 @@ def _yaml_scalar(value: object) -> str:
     text = "" if value is None else str(value)
     if value is None:
         return "null"
-    printable = text.isprintable()
-    if printable and _PLAIN.match(text) and ": " not in text and " #" not in text \
-            and _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG:
+    if text.isprintable() and _PLAIN.match(text) and ": " not in text and " #" not in text \
+            and _implicit_tag(text) == _STR_TAG:
         return text
     return _quoted(text)
+
+
+def _implicit_tag(text: str) -> str:
+    """The type YAML would read an unquoted scalar as (bool, int, date, ... or str)."""
+    return str(_RESOLVER.resolve(yaml.ScalarNode, text, (True, False)))  # type: ignore[no-untyped-call]
 
 
 def _quoted(text: str) -> str:

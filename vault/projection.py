@@ -6,6 +6,7 @@ viewer may not read; private `agent:` namespaces appear only when configured.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -121,8 +122,18 @@ async def build(service: MemoryService, viewer: Caller, cfg: VaultSettings) -> P
             continue
         seen[folder.casefold()] = ns
         folders[ns] = folder
-    proj = Projection(folders=folders, warnings=warnings)
     data = {ns: await _read_namespace(service, viewer, ns) for ns in folders}
+    # Rendering is pure CPU: off the event loop, so a large vault never stalls requests.
+    return await asyncio.to_thread(_render, folders, access, data, warnings)
+
+
+_Data = tuple[list[EntityView], list[RelationView], list[MemoryView]]
+
+
+def _render(folders: dict[str, str], access: dict[str, str], data: dict[str, _Data],
+            warnings: list[str]) -> Projection:
+    """Every note of the shown namespaces, from what the service returned."""
+    proj = Projection(folders=folders, warnings=warnings)
     stems = {ns: layout.entity_stems(e.name for e in data[ns][0]) for ns in folders}
     counts = Counter(layout.stem_key(s) for ns in folders for s in stems[ns].values())
 

@@ -8,6 +8,7 @@ checksums of both sides.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Literal
@@ -56,7 +57,7 @@ async def run(service: MemoryService, cfg: VaultSettings, mode: Mode,
     with files.locked():
         state = VaultState.load(root)
         before = await build(service, viewer, cfg)
-        texts, ignored = files.scan()
+        texts, ignored = await asyncio.to_thread(files.scan)
         report = SyncReport(mode=mode, vault=str(root), viewer=viewer.agent_id,
                             human=human.agent_id, namespaces=sorted(before.folders))
         report.warnings += before.warnings
@@ -71,9 +72,9 @@ async def run(service: MemoryService, cfg: VaultSettings, mode: Mode,
             await import_entities(ic, changed["entity"], missing["entity"])
             await import_days(ic, changed["day"], missing["day"])
         after = await build(service, viewer, cfg) if report.graph_changed else before
-        _export(ic, after, mode)
         state.viewer, state.human = viewer.agent_id, human.agent_id
-        state.save(root)
+        await asyncio.to_thread(_export, ic, after, mode)
+        await asyncio.to_thread(state.save, root)
     logger.info("%s", report.summary(), extra={"agent_id": human.agent_id})
     return report
 

@@ -198,3 +198,16 @@ async def test_rename_onto_existing_entity_is_refused(team_vault: Vault) -> None
         assert "already exists" in exc.message
     else:
         raise AssertionError("renaming onto an existing entity must be refused")
+
+
+async def test_rename_with_links_updated_by_obsidian(team_vault: Vault) -> None:
+    """Obsidian rewrites links in other notes when it renames a file: no conflict."""
+    team_vault.note(ALICE_MD).rename(team_vault.note("team atlas/Alicia.md"))
+    team_vault.write(BOB_MD, team_vault.read(BOB_MD).replace("[[Alice]]", "[[Alicia]]"))
+    report = await team_vault.run()
+    assert report.renamed == ["Alice -> Alicia in team:atlas"]
+    assert not report.conflicts and await team_vault.entity("Alice") is None
+    page = await team_vault.service.open_nodes(Caller(DANA), ["Bob", "Alicia"], [TEAM])
+    assert [(r.from_, r.relationType, r.to) for r in page.relations] == [
+        ("Bob", "reports_to", "Alicia")]
+    assert (await team_vault.run()).summary().endswith("nothing to do")

@@ -95,7 +95,7 @@ class MemoryCountCollector(Collector):
         yield from (memories, entities, relations, buffers)
 
 
-def install(app: FastAPI, service: MemoryService) -> None:
+def install(app: FastAPI) -> None:
     """Add the request middleware and the /metrics endpoint to `app`."""
     registry = CollectorRegistry()
     counts = MemoryCountCollector()
@@ -110,5 +110,6 @@ def install(app: FastAPI, service: MemoryService) -> None:
                  "description": "Prometheus text exposition format."}})
     async def metrics(request: Request) -> Response:
         """Request counts and latencies by route and agent; memory counts by namespace."""
+        service: MemoryService = request.app.state.service
         counts.snapshot = await memory_counts(service.ctx)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

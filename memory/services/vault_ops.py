@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.domain.models import Entity, MemoryStatus, Observation
-from fleetmem.memory.domain.text import new_id
+from fleetmem.memory.domain.text import content_hash, new_id
 from fleetmem.memory.errors import Conflict, InvalidInput, NotFound
 from fleetmem.memory.ports import EntityRef, MemoryFilter
 from fleetmem.memory.services.context import ServiceContext
@@ -40,7 +40,9 @@ async def _load(ctx: ServiceContext, ns: str, name: str) -> Entity:
 def fact_texts(name: str, entity_type: str, aliases: Sequence[str],
                tags: Sequence[str]) -> list[str]:
     """Memory texts that mirror an entity's type, aliases and tags (written on edits)."""
-    return [f"{name} is a {entity_type}", *(f"{name} is also known as {a}" for a in aliases),
+    article = "an" if entity_type[:1].lower() in "aeiou" else "a"
+    return [f"{name} is {article} {entity_type}",
+            *(f"{name} is also known as {a}" for a in aliases),
             *(f"{name} is tagged {t}" for t in tags)]
 
 
@@ -147,6 +149,13 @@ async def _move(ctx: ServiceContext, caller: Caller, ns: str, old: Entity, targe
     fresh = [(observation_text(target, o.text), "observation", [target])
              for o in old.observations]
     fresh += [(relation_text(r), "fact", [r.from_entity, r.to_entity]) for r in moved]
+    renamed_facts = fact_texts(target, old.entity_type, old.aliases, old.tags)
+    for was, becomes in zip(_facts(old), renamed_facts, strict=True):
+        if await ctx.graph.find_by_hash(ns, content_hash(ns, was)) is not None:
+            stale.append(was)
+            fresh.append((becomes, "fact", [target]))
+    if alias is None:
+        fresh.append((f"{target} is also known as {old.name}", "fact", [target]))
     for e in linking:
         for o in e.observations:
             text = rewrite_links(o.text, old.name, target)

@@ -129,6 +129,10 @@ async def test_renamed_note_renames_entity_and_rewrites_links(team_vault: Vault)
     assert not team_vault.note(ALICE_MD).exists()
     hits = await team_vault.recall("Alicia renamed")
     assert ("Alice was renamed to Alicia", DANA) in hits
+    assert ("Alicia is also known as Alice", DANA) in await team_vault.recall(
+        "Who is also known as Alice?")
+    day = team_vault.read("team atlas/Memories/2026-01-02.md")
+    assert "Alice was renamed to Alicia" in day and "also known as" not in day
     assert (await team_vault.run()).summary().endswith("nothing to do")
 
 

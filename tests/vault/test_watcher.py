@@ -73,6 +73,12 @@ async def test_background_hook_is_inert_without_a_vault(
     async with cm:
         pass
     assert not any(tmp_path.rglob("*.md"))
+    # With a vault path, the same hook runs the watcher for the app's lifetime.
+    await service.create_entities(ALICE, [EntitySpec("Carol", "person", ["on call"])], TEAM)
+    settings = Settings(data_dir=tmp_path, vault=VaultSettings(path=tmp_path / "vault",
+                                                               human="dana"))
+    async with cast(AbstractAsyncContextManager[None], hook(None, service, settings)):
+        assert await _until(lambda: _exists(tmp_path / "vault" / "team atlas" / "Carol.md"))
 
 
 async def test_own_writes_are_not_changes(make_service: Callable[..., Awaitable[MemoryService]],

@@ -93,8 +93,8 @@ async def main(entities: int, idle_seconds: float, data: Path) -> None:
             c0, w0, syncs = cpu_seconds(), time.perf_counter(), watcher.syncs
             await asyncio.sleep(idle_seconds)
             cpu, wall = cpu_seconds() - c0, time.perf_counter() - w0
-            say(f"idle watcher: {100 * cpu / wall:.2f}% of one core over {wall:.0f} s "
-                f"({watcher.syncs - syncs} syncs while idle)")
+            say(f"idle watcher: {100 * cpu / wall:.3f}% of one core ({cpu:.2f} s CPU over "
+                f"{wall:.0f} s, {watcher.syncs - syncs} syncs while idle)")
     finally:
         await service.close()
 

@@ -95,7 +95,11 @@ class ImportContext:
             "the note, or delete the note to accept the deletion.\n")
         if self.files.write(target, content, None):
             self.written[target] = sha(content)
-        self.report.conflicts.append(f"{path}: {why}; the graph's version is in {target}")
+            self.report.conflicts.append(f"{path}: {why}; the graph's version is in {target}")
+        else:
+            self.report.conflicts.append(f"{path}: {why}; {target} already exists, so the "
+                                         "graph's version was not written: delete or rename "
+                                         "it and sync again")
         entry = self.state.notes.get(path)
         if entry is not None:
             entry.conflict = True
@@ -114,7 +118,7 @@ def note_name(path: str, note: EntityNote, entry: NoteState | None, old_path: st
     if entry is not None and old_path == path:
         return str(note.name) if note.name and note.name != entry.name else (entry.name or stem)
     if note.name and layout.stem_key(layout.stem_for(note.name)) == layout.stem_key(stem):
-        return note.name
+        return str(note.name)
     return stem
 
 

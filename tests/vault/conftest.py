@@ -62,7 +62,7 @@ class Vault:
 
     async def memory_count(self) -> int:
         stats = await self.service.stats(Caller(DANA))
-        return stats.total_memories
+        return int(stats.total_memories)
 
 
 VaultFactory = Callable[..., Awaitable[Vault]]

@@ -58,6 +58,7 @@ class ProblemResponse(BaseModel):
 
 
 _DESCRIPTIONS = {
+    400: "The body could not be read (send UTF-8 encoded JSON).",
     401: "No valid API key (`Authorization: Bearer <key>`).",
     403: "The caller's role or namespaces do not allow this.",
     404: "Not found among the namespaces the caller can read.",
@@ -141,9 +142,12 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
 async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """Framework HTTP errors (unknown route, wrong method, body too large) as problems."""
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
-        exc.status_code, "http_error")
-    return problem(exc.status_code, str(exc.detail), code=code, instance=request.url.path,
+    code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
+            413: "payload_too_large"}.get(exc.status_code, "http_error")
+    detail = str(exc.detail)
+    if exc.status_code == 400:
+        detail += "; send a UTF-8 encoded JSON body with Content-Type: application/json"
+    return problem(exc.status_code, detail, code=code, instance=request.url.path,
                    rule=code, headers=dict(exc.headers or {}))
 
 

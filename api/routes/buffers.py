@@ -22,8 +22,8 @@ router = APIRouter(prefix="/v1/buffers", tags=["buffers"])
 
 SessionId = Annotated[str, Path(min_length=1, max_length=200, examples=["s-1"],
                                 description="The agent's session id.")]
-_READ = problem_responses(401, 403, 422, 429, 503)
-_WRITE = problem_responses(401, 403, 409, 413, 422, 429, 503)
+_READ = problem_responses(400, 401, 403, 422, 429, 503)
+_WRITE = problem_responses(400, 401, 403, 409, 413, 422, 429, 503)
 _ITEM = TypeAdapter(BufferItemView)
 _CONSOLIDATED = TypeAdapter(ConsolidateResult)
 _COUNT = TypeAdapter(CountResponse)

@@ -40,8 +40,8 @@ Namespaces = Annotated[list[str] | None, Query(
 OneNamespace = Annotated[str | None, Query(
     pattern=NAMESPACE_PATTERN, description="The namespace; default: your private one.",
     examples=["team:atlas"])]
-_READ = problem_responses(401, 403, 404, 422, 429, 503)
-_WRITE = problem_responses(401, 403, 404, 409, 413, 422, 429, 503)
+_READ = problem_responses(400, 401, 403, 404, 422, 429, 503)
+_WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422, 429, 503)
 _ENTITIES = TypeAdapter(EntitiesResponse)
 _RELATIONS = TypeAdapter(RelationsResponse)
 _OBSERVATIONS = TypeAdapter(ObservationsResponse)

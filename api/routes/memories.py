@@ -33,8 +33,8 @@ MemoryId = Annotated[str, Path(description="A memory id (UUID) as returned by re
                                examples=["3f2b8c1e-6d4a-4f7e-9a51-2c0e8b7d9f10"])]
 _MEMORY_VIEW = TypeAdapter(MemoryView)
 _REMEMBER_RESULT = TypeAdapter(RememberResult)
-_READ = problem_responses(401, 403, 404, 422, 429, 503)
-_WRITE = problem_responses(401, 403, 404, 409, 413, 422, 429, 503)
+_READ = problem_responses(400, 401, 403, 404, 422, 429, 503)
+_WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422, 429, 503)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=_WRITE,

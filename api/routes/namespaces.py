@@ -14,7 +14,7 @@ from fleetmem.memory.services.views import StatsView
 
 router = APIRouter(prefix="/v1", tags=["namespaces"])
 
-_READ = problem_responses(401, 403, 422, 429, 503)
+_READ = problem_responses(400, 401, 403, 422, 429, 503)
 _ATLAS = {"namespace": "team:atlas", "access": "read-write", "memories": {"active": 42},
           "entities": 7, "relations": 5, "buffer_items": 0,
           "members": ["alice", "bob", "human:dana"]}

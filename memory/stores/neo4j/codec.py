@@ -29,6 +29,7 @@ from fleetmem.memory.domain.models import (
     Relation,
 )
 from fleetmem.memory.ports import MemoryFilter, Vector
+from fleetmem.memory.stores.sqlite.memory_ops import STOPWORDS
 
 Row = dict[str, Any]
 
@@ -266,8 +267,10 @@ _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 def lucene_query(text: str) -> str:
     """Free text as a Lucene OR-query of quoted word tokens (no query syntax can leak:
-    a token is letters, digits and underscores only)."""
-    tokens = [t for t in _TOKEN.findall(text.lower()) if len(t) > 1][:32]
+    a token is letters, digits and underscores only), dropping the same stopwords as the
+    embedded store's keyword search."""
+    tokens = [t for t in _TOKEN.findall(text.lower())
+              if len(t) > 1 and t not in STOPWORDS][:32]
     return " OR ".join(f'"{t}"' for t in dict.fromkeys(tokens))
 
 

@@ -152,7 +152,7 @@ def row_audit(r: sqlite3.Row) -> AuditEvent:
     )
 
 
-def _unicode_lower(value: object) -> object:
+def _unicode_lower(value: str | bytes | int | float | None) -> str | bytes | int | float | None:
     """Unicode lower-casing for SQL (None and non-text values pass through)."""
     return value.lower() if isinstance(value, str) else value
 

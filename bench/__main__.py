@@ -122,6 +122,8 @@ def run_all(args: argparse.Namespace, ctx: object, report: Report) -> int:
         " --sizes " + ",".join(str(s) for s in args.sizes))
     if args.peer_size != 10_000:
         command += f" --peer-size {args.peer_size}"
+    if args.quality_scale != 3:
+        command += f" --quality-scale {args.quality_scale}"
     if args.skip_peers:
         command += " --skip-peers"
     text = report.markdown(header_lines(command, extra))

@@ -227,6 +227,28 @@ class RelateRequest(BaseModel):
     exclusive: bool = False
 
 
+class UpdateEntityRequest(BaseModel):
+    """New type, aliases and/or tags of an entity (a field left out is kept)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "entityType": "service", "aliases": ["payments-api"], "tags": ["tier-1"]}]})
+
+    namespace: str | None = Namespace
+    entityType: Name | None = None  # noqa: N815
+    aliases: list[str] | None = None
+    tags: list[str] | None = None
+
+
+class RenameEntityRequest(BaseModel):
+    """A new name; relations and links follow, the old name becomes an alias."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "newName": "payments-api"}]})
+
+    newName: Name  # noqa: N815
+    namespace: str | None = Namespace
+
+
 class OpenNodesRequest(BaseModel):
     """Entities to read by name, with the relations among them."""
 
@@ -261,6 +283,14 @@ class ConsolidateRequest(BaseModel):
 
 
 # -- responses that are not service views ----------------------------------------------------
+
+class MemoriesResponse(BaseModel):
+    """A page of active memories ordered by id; pass `next_cursor` as `cursor`."""
+
+    items: list[MemoryView]
+    next_cursor: str | None = Field(default=None, description="The id of the last memory "
+                                    "of this page, or null at the end.")
+
 
 class MemoryHistoryResponse(BaseModel):
     """The versions of a memory, oldest first (the whole chain: `next_cursor` is null)."""

@@ -24,6 +24,8 @@ from fleetmem.api.schemas import (
     OpenNodesRequest,
     RelateRequest,
     RelationsResponse,
+    RenameEntityRequest,
+    UpdateEntityRequest,
 )
 from fleetmem.memory.services.graph_ops import EntitySpec, RelationSpec
 from fleetmem.memory.services.idempotency import once
@@ -48,6 +50,7 @@ _OBSERVATIONS = TypeAdapter(ObservationsResponse)
 _DELETED = TypeAdapter(DeletedEntitiesResponse)
 _COUNT = TypeAdapter(CountResponse)
 _RELATE = TypeAdapter(RelateResult)
+_ENTITY = TypeAdapter(EntityView)
 
 
 def _relations(body: CreateRelationsRequest | DeleteRelationsRequest) -> list[RelationSpec]:
@@ -132,6 +135,32 @@ async def delete_entity(name: EntityName, service: ServiceDep, caller: CallerDep
 
     return await once(service.ctx, caller, idempotency_key, "delete_entities",
                       {"entityNames": [name], "namespace": namespace}, call, _DELETED)
+
+
+@router.patch("/entities/{name}", responses=_WRITE, summary="Update an entity")
+async def update_entity(name: EntityName, body: UpdateEntityRequest, service: ServiceDep,
+                        caller: CallerDep,
+                        idempotency_key: IdempotencyKeyDep = None) -> EntityView:
+    """Replace an entity's type, aliases and/or tags; fields left out are kept."""
+    return await once(service.ctx, caller, idempotency_key, "update_entity",
+                      {"name": name, **body.model_dump(mode="json")},
+                      lambda: service.update_entity(caller, name, body.namespace,
+                                                    entity_type=body.entityType,
+                                                    aliases=body.aliases, tags=body.tags),
+                      _ENTITY)
+
+
+@router.post("/entities/{name}/rename", responses=_WRITE, summary="Rename an entity")
+async def rename_entity(name: EntityName, body: RenameEntityRequest, service: ServiceDep,
+                        caller: CallerDep,
+                        idempotency_key: IdempotencyKeyDep = None) -> EntityView:
+    """Rename an entity: relations and links follow, the old name becomes an alias; 409
+    when another entity already has the new name."""
+    return await once(service.ctx, caller, idempotency_key, "rename_entity",
+                      {"name": name, **body.model_dump(mode="json")},
+                      lambda: service.rename_entity(caller, name, body.newName,
+                                                    body.namespace),
+                      _ENTITY)
 
 
 @router.get("/entities/{name}/neighbours", responses=_READ, summary="An entity's neighbours")

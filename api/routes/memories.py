@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import TypeAdapter
 
 from fleetmem.api.deps import CallerDep, IdempotencyKeyDep, ServiceDep
 from fleetmem.api.problems import problem_responses
 from fleetmem.api.schemas import (
     CorrectRequest,
+    MemoriesResponse,
     MemoryHistoryResponse,
     RecallRequest,
     RememberBatchRequest,
@@ -57,6 +58,22 @@ async def remember_batch(body: RememberBatchRequest, service: ServiceDep, caller
     results = await service.remember_batch(caller, body.memories,
                                            idempotency_key=idempotency_key)
     return RememberBatchResult(results=results)
+
+
+@router.get("", responses=_READ, summary="List memories, one page at a time")
+async def list_memories(
+        service: ServiceDep, caller: CallerDep,
+        namespaces: Annotated[list[str] | None, Query(
+            description="Only these readable namespaces (repeat the parameter); default: all.",
+            examples=[["team:atlas"]])] = None,
+        cursor: Annotated[str | None, Query(
+            max_length=64, description="`next_cursor` of the previous page.")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> MemoriesResponse:
+    """Active memories of the readable namespaces, ordered by id (an export, not a search:
+    use recall to find memories by meaning)."""
+    items = await service.list_memories(caller, namespaces, cursor, limit)
+    return MemoriesResponse(items=items,
+                            next_cursor=items[-1].id if len(items) == limit else None)
 
 
 @router.post("/recall", responses=_READ, summary="Recall (search) memories")

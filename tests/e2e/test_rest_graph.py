@@ -201,3 +201,47 @@ async def test_delete_one_entity_retry_with_a_key(api: RestApi) -> None:
     assert first.json() == retry.json() == {"deleted": ["scratch"]}
     assert (await api.client.delete("/v1/entities/scratch", headers=ALICE)).json() == {
         "deleted": []}
+
+
+async def test_update_and_rename_an_entity(api: RestApi) -> None:
+    await api.entity("payments", observations=["links to [[ledger]]"])
+    await api.entity("ledger")
+    r = await api.client.patch("/v1/entities/payments", headers=ALICE,
+                               json={"aliases": ["pay"], "tags": ["tier-1"]})
+    assert r.status_code == 200, r.text
+    assert (r.json()["aliases"], r.json()["tags"], r.json()["entityType"]) == (
+        ["pay"], ["tier-1"], "service")
+    r = await api.client.post("/v1/entities/ledger/rename", headers=ALICE,
+                              json={"newName": "general-ledger"})
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] == "general-ledger" and "ledger" in r.json()["aliases"]
+    payments = (await api.client.get("/v1/entities/payments", headers=ALICE)).json()
+    assert payments["observations"] == ["links to [[general-ledger]]"]
+    taken = await api.client.post("/v1/entities/payments/rename", headers=ALICE,
+                                  json={"newName": "general-ledger"})
+    assert_problem(taken, 409, field="newName")
+    for r in (await api.client.patch("/v1/entities/nope", headers=ALICE, json={"tags": []}),
+              await api.client.post("/v1/entities/nope/rename", headers=ALICE,
+                                    json={"newName": "x"})):
+        assert_problem(r, 404)
+    hidden = await api.client.patch("/v1/entities/payments", headers=BOB, json={"tags": []})
+    assert_problem(hidden, 404)  # bob's private namespace has no such entity
+    assert_problem(await api.client.patch("/v1/entities/payments", headers=ALICE,
+                                          json={"entityType": ""}), 422, field="entityType")
+
+
+async def test_rename_retried_with_a_key_returns_the_original(api: RestApi) -> None:
+    await api.entity("billing")
+    key = {**ALICE, "Idempotency-Key": "rename-billing"}
+    first = await api.client.post("/v1/entities/billing/rename", headers=key,
+                                  json={"newName": "invoicing"})
+    retry = await api.client.post("/v1/entities/billing/rename", headers=key,
+                                  json={"newName": "invoicing"})
+    assert first.status_code == retry.status_code == 200 and first.json() == retry.json()
+    plain = await api.client.post("/v1/entities/billing/rename", headers=ALICE,
+                                  json={"newName": "invoicing"})
+    assert_problem(plain, 404)  # billing no longer exists: the retry did not run again
+    pkey = {**ALICE, "Idempotency-Key": "patch-invoicing"}
+    p1 = await api.client.patch("/v1/entities/invoicing", headers=pkey, json={"tags": ["a"]})
+    p2 = await api.client.patch("/v1/entities/invoicing", headers=pkey, json={"tags": ["a"]})
+    assert p1.json() == p2.json()

@@ -219,3 +219,22 @@ async def test_keys_are_per_agent(api: RestApi) -> None:
     b = await api.client.post("/v1/memories", json=body, headers={**BOB, "Idempotency-Key": "k"})
     assert a.json()["namespace"] == "agent:alice" and b.json()["namespace"] == "agent:bob"
     assert a.json()["id"] != b.json()["id"]
+
+
+async def test_list_memories_pages_with_a_cursor(api: RestApi) -> None:
+    ids = {await api.remember(f"Listed fact number {i} about service {i}") for i in range(5)}
+    await api.remember("Bob's memory is not listed for alice", headers=BOB)
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, str | int] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await api.client.get("/v1/memories", headers=ALICE, params=params)).json()
+        seen += [m["id"] for m in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert set(seen) == ids and seen == sorted(seen)
+    assert_problem(await api.client.get("/v1/memories", headers=ALICE,
+                                        params={"limit": 0}), 422, field="limit")
+    assert_problem(await api.client.get("/v1/memories", headers=ALICE,
+                                        params={"namespaces": "agent:bob"}), 403)

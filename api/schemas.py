@@ -35,7 +35,7 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 _FORBID = ConfigDict(extra="forbid")
 
 
-class RememberRequest(MemoryInput):
+class RememberRequest(BaseModel):
     """One memory to write."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
@@ -48,8 +48,15 @@ class RememberRequest(MemoryInput):
     importance: float = Field(default=0.5, ge=0.0, le=1.0,
                               description="0..1; higher decays slower.")
     tags: list[str] = Field(default_factory=list)
+    pinned: bool = Field(default=False, description="Pinned memories never decay.")
     entities: list[str] = Field(default_factory=list, description="Entity names the memory "
                                 "is about (names found in the text are linked automatically).")
+    valid_from: datetime | None = Field(default=None, description="When the fact became "
+                                        "true; default: now.")
+
+    def to_input(self) -> MemoryInput:
+        """The service's input model."""
+        return MemoryInput(**self.model_dump())
 
 
 class RememberBatchRequest(BaseModel):

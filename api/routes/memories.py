@@ -45,7 +45,7 @@ async def remember(body: RememberRequest, response: Response, service: ServiceDe
                    ) -> RememberResult:
     """Write one memory (redacted, deduplicated, attributed); `deduplicated` tells whether an
     existing near-identical memory was reinforced instead."""
-    result = await service.remember(caller, body, idempotency_key=idempotency_key)
+    result = await service.remember(caller, body.to_input(), idempotency_key=idempotency_key)
     response.headers["Location"] = f"/v1/memories/{result.id}"
     return result
 
@@ -55,7 +55,7 @@ async def remember(body: RememberRequest, response: Response, service: ServiceDe
 async def remember_batch(body: RememberBatchRequest, service: ServiceDep, caller: CallerDep,
                          idempotency_key: IdempotencyKeyDep = None) -> RememberBatchResult:
     """Write a batch; all are validated before any is written; results in input order."""
-    results = await service.remember_batch(caller, body.memories,
+    results = await service.remember_batch(caller, [m.to_input() for m in body.memories],
                                            idempotency_key=idempotency_key)
     return RememberBatchResult(results=results)
 

@@ -33,7 +33,7 @@ def _sha(key: str) -> str:
 
 def rest_agents() -> dict[str, Any]:
     """The shared agents file plus two keyed agents with narrow roles."""
-    data = copy.deepcopy(AGENTS)
+    data: dict[str, Any] = copy.deepcopy(AGENTS)
     data["roles"]["remember_only"] = {"allow": ["remember"]}
     data["agents"]["rex"] = {"key_sha256": _sha("rex-key"), "roles": ["reader"],
                              "teams": ["atlas"]}

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.e2e.rest_support import (  # noqa: F401 - fixtures
@@ -86,7 +88,7 @@ async def test_buffer_writes_retried_with_a_key_happen_once(api: RestApi) -> Non
     ("GET", "/v1/namespaces/everything", None, None, "namespace", "string_pattern_mismatch"),
 ])
 async def test_invalid_input_is_422(shared_api: RestApi, method: str, path: str,
-                                    body: object, params: dict[str, object] | None,
+                                    body: object, params: dict[str, Any] | None,
                                     field: str, rule: str) -> None:
     r = await shared_api.client.request(method, path, json=body, params=params,
                                         headers=ALICE)

@@ -4,6 +4,8 @@ idempotent retries."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.e2e.rest_support import (  # noqa: F401 - fixtures
@@ -156,7 +158,7 @@ async def test_missing_and_hidden_entities_are_404(api: RestApi) -> None:
      "namespace_format"),
 ])
 async def test_invalid_graph_input_is_422(shared_api: RestApi, method: str, path: str,
-                                          body: object, params: dict[str, object] | None,
+                                          body: object, params: dict[str, Any] | None,
                                           field: str, rule: str) -> None:
     r = await shared_api.client.request(method, path, json=body, params=params,
                                         headers=ALICE)

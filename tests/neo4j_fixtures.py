@@ -10,14 +10,14 @@ skip silently.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from neo4j import GraphDatabase
 
-from tests.support.neo4j_server import Neo4jUnavailable, start_neo4j
+from tests.support.neo4j_server import Neo4jServer, Neo4jUnavailable, start_neo4j
 
 EXTERNAL_URI_ENV = "FLEETMEM_TEST_NEO4J_URI"
 
@@ -42,6 +42,17 @@ def wipe(target: Neo4jTarget) -> None:
                     ).consume()
 
 
+def start_or_fail(data_dir: Path, start: Callable[[Path], Neo4jServer] = start_neo4j
+                  ) -> Neo4jServer:
+    """Start Neo4j, or FAIL the requesting tests with the launcher's message (what to
+    install): a missing Java or Maven must never turn into silently skipped tests."""
+    try:
+        return start(data_dir)
+    except Neo4jUnavailable as exc:
+        pytest.fail(f"the neo4j tests need a real Neo4j and it could not start: {exc}",
+                    pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neo4jTarget]:
     """A Neo4j for the whole session: started on first use, stopped at the end."""
@@ -50,12 +61,7 @@ def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neo4jTarg
         yield Neo4jTarget(external, os.environ.get("FLEETMEM_TEST_NEO4J_USER", "neo4j"),
                           os.environ.get("FLEETMEM_TEST_NEO4J_PASSWORD", ""))
         return
-    data_dir: Path = tmp_path_factory.mktemp("neo4j")
-    try:
-        server = start_neo4j(data_dir)
-    except Neo4jUnavailable as exc:
-        pytest.fail(f"the neo4j tests need a real Neo4j and it could not start: {exc}",
-                    pytrace=False)
+    server = start_or_fail(tmp_path_factory.mktemp("neo4j"))
     try:
         yield Neo4jTarget(server.uri)
     finally:

@@ -10,11 +10,14 @@ configured). Any number of shims can share one service.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, NoReturn
 
+import anyio
 import httpx
+import httpx2
 from mcp import Client, types
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server import Server
@@ -30,6 +33,9 @@ from fleetmem.memory.settings import Settings
 logger = logging.getLogger(__name__)
 
 Ctx = ServerRequestContext[Client, Any]
+WATCH_INTERVAL = 2.0
+WATCH_MISSES = 3
+EXIT_SERVICE_LOST = 3
 
 
 def identity_headers(settings: Settings, agent: str | None = None) -> dict[str, str]:
@@ -61,9 +67,16 @@ def build_proxy(url: str, headers: dict[str, str]) -> Server[Client]:
 
     @asynccontextmanager
     async def upstream(_: Server[Client]) -> AsyncIterator[Client]:
-        async with create_mcp_http_client(headers=headers) as http, \
-                Client(streamable_http_client(url, http_client=http)) as client:
-            yield client
+        try:
+            async with create_mcp_http_client(headers=headers) as http, \
+                    Client(streamable_http_client(url, http_client=http)) as client, \
+                    anyio.create_task_group() as watchers:
+                watchers.start_soon(watch, http, url)
+                yield client
+                watchers.cancel_scope.cancel()
+        except BaseException:  # noqa: BLE001 - the upstream failed: leave now (see `lost`)
+            logger.exception("the connection to %s failed", url)
+            lost(url)
 
     async def list_tools(ctx: Ctx, params: types.PaginatedRequestParams | None
                          ) -> types.ListToolsResult:
@@ -101,7 +114,47 @@ def build_proxy(url: str, headers: dict[str, str]) -> Server[Client]:
         on_list_prompts=list_prompts, on_get_prompt=get_prompt)
 
 
+async def watch(http: httpx2.AsyncClient, url: str) -> None:
+    """Leave when the service stops answering /healthz (calls in flight would hang)."""
+    health = url.removesuffix("/").removesuffix("/mcp") + "/healthz"
+    misses = 0
+    while misses < WATCH_MISSES:
+        await anyio.sleep(WATCH_INTERVAL)
+        try:
+            misses = 0 if (await http.get(health, timeout=2.0)).status_code == 200 \
+                else misses + 1
+        except httpx2.HTTPError:
+            misses += 1
+    lost(url)
+
+
+def lost(url: str) -> NoReturn:
+    """Exit at once: waiting for the stdin reader (a thread that cannot be interrupted)
+    would leave the client hanging; an exited stdio server is what MCP clients restart."""
+    logger.error("lost the fleetmem service at %s; exiting so that the MCP client restarts "
+                 "`fleetmem mcp` (which starts the service again)", url)
+    logging.shutdown()
+    os._exit(EXIT_SERVICE_LOST)
+
+
 async def serve_stdio(server: Server[Any]) -> None:
     """Serve one MCP connection over this process's stdin/stdout (both protocol eras)."""
     async with stdio_server() as (read, write):
         await server.run(read, write, server.create_initialization_options())
+
+
+def run_until_lost(server: Server[Any]) -> NoReturn:
+    """Serve stdio until the client leaves (exit 0) or the service is lost (exit 3).
+
+    The process always ends through `os._exit`: stdin is read by a thread that cannot be
+    interrupted, and a stdio server that lingers after its upstream died hangs its client.
+    """
+    code = EXIT_SERVICE_LOST
+    try:
+        anyio.run(serve_stdio, server)
+        code = 0
+    except BaseException:  # noqa: BLE001 - the process boundary: report whatever ended it
+        logger.exception("fleetmem mcp lost its connection to the service")
+    finally:
+        logging.shutdown()
+        os._exit(code)

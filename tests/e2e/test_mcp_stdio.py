@@ -3,12 +3,16 @@ dir's `fleetmem serve` once, forwards to it, and every tool works in both protoc
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from mcp.shared.exceptions import MCPError
 
 from fleetmem.mcp_server.launcher import read_state, running
 from tests.conftest import AGENTS
@@ -102,5 +106,27 @@ async def test_open_access_identity_from_configuration(tmp_path: Path) -> None:
             for other in (yan, local):
                 hits = (await ok(other, "recall", {"query": "blue-green deploy", "k": 50}))["hits"]
                 assert all(h["memory"]["namespace"] != "agent:zed" for h in hits)
+    finally:
+        stop_serve(data)
+
+
+async def test_a_lost_service_ends_the_shim_and_the_next_one_restarts_it(
+        tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = stdio_env(data, free_port(), FLEETMEM_MCP__AGENT="zed")
+    try:
+        async with stdio_client(env) as c:
+            kept = await ok(c, "remember", {"text": "Zed survives service restarts"})
+            lost = read_state(data)
+            assert lost is not None
+            os.kill(lost.pid, signal.SIGKILL)
+            # Without the shim's watchdog this call would hang until the read timeout.
+            with pytest.raises(MCPError, match="closed"):
+                await asyncio.wait_for(c.call_tool("recall", {"query": "restarts"}), 120)
+        async with stdio_client(env) as c:
+            hits = (await ok(c, "recall", {"query": "survives restarts", "k": 3}))["hits"]
+            assert hits[0]["memory"]["id"] == kept["id"]
+        restarted = read_state(data)
+        assert restarted is not None and restarted.pid != lost.pid
     finally:
         stop_serve(data)

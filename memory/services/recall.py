@@ -10,18 +10,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
+
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.domain.models import BufferItem, Memory, MemoryStatus
-from fleetmem.memory.domain.scoring import rescore, rrf
+from fleetmem.memory.domain.scoring import FUSION_WEIGHTS, rescore, rrf
 from fleetmem.memory.domain.text import clean_text, estimate_tokens
 from fleetmem.memory.errors import InvalidInput
-from fleetmem.memory.ports import MemoryFilter
+from fleetmem.memory.ports import MemoryFilter, Vector
 from fleetmem.memory.services.conflicts import mark_disputed
 from fleetmem.memory.services.context import ServiceContext
 from fleetmem.memory.services.inputs import check_k, check_kind, check_tags
 from fleetmem.memory.services.views import BufferItemView, MemoryView, RecallHit, RecallResult
 
 MODES = frozenset({"dense", "keyword", "graph"})
+
 _WORD = re.compile(r"\w{3,}")
 
 
@@ -72,17 +75,21 @@ async def recall(ctx: ServiceContext, caller: Caller, q: RecallQuery) -> RecallR
     depth = max(k * 4, 20)
 
     rankings: dict[str, list[str]] = {}
+    keyword = asyncio.create_task(_keyword(ctx, text, flt, depth)) \
+        if "keyword" in q.modes else None
+    needs_vector = bool({"dense", "graph"} & q.modes)
+    vector = (await ctx.embed([text]))[0] if needs_vector else None
     tasks = []
-    if "dense" in q.modes:
-        tasks.append(_dense(ctx, text, flt, depth))
-    if "keyword" in q.modes:
-        tasks.append(_keyword(ctx, text, flt, depth))
-    if "graph" in q.modes:
-        tasks.append(_graph(ctx, text, flt, depth))
+    if vector is not None and "dense" in q.modes:
+        tasks.append(_dense(ctx, vector, flt, depth))
+    if vector is not None and "graph" in q.modes:
+        tasks.append(_graph(ctx, text, vector, flt, depth))
+    if keyword is not None:
+        tasks.append(keyword)
     for name, ids in await asyncio.gather(*tasks):
         rankings[name] = ids
 
-    fused = rrf(rankings)
+    fused = rrf(rankings, FUSION_WEIGHTS)
     memories = await ctx.graph.get_memories(list(fused), namespaces)
     now = ctx.now()
     scored = sorted(((rescore(fused[m.id], m, now), m) for m in memories),
@@ -109,9 +116,8 @@ async def recall(ctx: ServiceContext, caller: Caller, q: RecallQuery) -> RecallR
                         namespaces=list(namespaces), tokens=tokens)
 
 
-async def _dense(ctx: ServiceContext, text: str, flt: MemoryFilter,
+async def _dense(ctx: ServiceContext, vector: Vector, flt: MemoryFilter,
                  depth: int) -> tuple[str, list[str]]:
-    vector = (await ctx.embed([text]))[0]
     hits = await ctx.vectors.search(vector, flt, depth)
     # The graph is the source of truth: pending or closed memories never surface.
     return "dense", await ctx.graph.filter_ids([i for i, _ in hits], flt)
@@ -122,9 +128,11 @@ async def _keyword(ctx: ServiceContext, text: str, flt: MemoryFilter,
     return "keyword", [i for i, _ in await ctx.graph.keyword_search(text, flt, depth)]
 
 
-async def _graph(ctx: ServiceContext, text: str, flt: MemoryFilter,
+async def _graph(ctx: ServiceContext, text: str, vector: Vector, flt: MemoryFilter,
                  depth: int) -> tuple[str, list[str]]:
-    """Memories about the entities the query names, then about their neighbours."""
+    """Memories about the entities the query names and about their neighbours, ranked by
+    their similarity to the query (so the neighbour's *relevant* fact comes first, not its
+    newest one)."""
     entities = await ctx.graph.entities_in_text(flt.namespaces, text, 8)
     if not entities:
         return "graph", []
@@ -135,7 +143,10 @@ async def _graph(ctx: ServiceContext, text: str, flt: MemoryFilter,
     neighbours = list(dict.fromkeys(
         n for r in relations for n in (r.from_entity, r.to_entity) if n.lower() not in lowered))
     second = await ctx.graph.memories_mentioning(neighbours, flt, depth) if neighbours else []
-    return "graph", list(dict.fromkeys([*direct, *second]))
+    candidates = list(dict.fromkeys([*direct, *second]))
+    vectors = await ctx.graph.get_vectors(candidates)
+    similarity = {mid: float(np.dot(v, vector)) for mid, v in vectors.items()}
+    return "graph", sorted(candidates, key=lambda mid: similarity.get(mid, -1.0), reverse=True)
 
 
 async def _short_term(ctx: ServiceContext, caller: Caller, session_id: str | None,

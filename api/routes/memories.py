@@ -34,6 +34,7 @@ MemoryId = Annotated[str, Path(description="A memory id (UUID) as returned by re
                                examples=["3f2b8c1e-6d4a-4f7e-9a51-2c0e8b7d9f10"])]
 _MEMORY_VIEW = TypeAdapter(MemoryView)
 _REMEMBER_RESULT = TypeAdapter(RememberResult)
+_BATCH_RESULT = TypeAdapter(RememberBatchResult)
 _READ = problem_responses(400, 401, 403, 404, 422, 429, 503)
 _WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422, 429, 503)
 
@@ -45,7 +46,13 @@ async def remember(body: RememberRequest, response: Response, service: ServiceDe
                    ) -> RememberResult:
     """Write one memory (redacted, deduplicated, attributed); `deduplicated` tells whether an
     existing near-identical memory was reinforced instead."""
-    result = await service.remember(caller, body.to_input(), idempotency_key=idempotency_key)
+    # The service keeps its own record of the key (shared with the MCP door); `once` adds
+    # the request fingerprint, so a key reused for a different memory is refused.
+    result = await once(service.ctx, caller, idempotency_key, "remember",
+                        body.model_dump(mode="json"),
+                        lambda: service.remember(caller, body.to_input(),
+                                                 idempotency_key=idempotency_key),
+                        _REMEMBER_RESULT)
     response.headers["Location"] = f"/v1/memories/{result.id}"
     return result
 
@@ -55,9 +62,12 @@ async def remember(body: RememberRequest, response: Response, service: ServiceDe
 async def remember_batch(body: RememberBatchRequest, service: ServiceDep, caller: CallerDep,
                          idempotency_key: IdempotencyKeyDep = None) -> RememberBatchResult:
     """Write a batch; all are validated before any is written; results in input order."""
-    results = await service.remember_batch(caller, [m.to_input() for m in body.memories],
-                                           idempotency_key=idempotency_key)
-    return RememberBatchResult(results=results)
+    async def call() -> RememberBatchResult:
+        return RememberBatchResult(results=await service.remember_batch(
+            caller, [m.to_input() for m in body.memories], idempotency_key=idempotency_key))
+
+    return await once(service.ctx, caller, idempotency_key, "remember_batch",
+                      body.model_dump(mode="json"), call, _BATCH_RESULT)
 
 
 @router.get("", responses=_READ, summary="List memories, one page at a time")

@@ -207,6 +207,12 @@ async def test_a_key_reused_for_a_different_request_is_refused(api: RestApi) -> 
     other = await api.client.post(f"/v1/memories/{mid}/share", headers=key,
                                   json={"namespace": "global"})
     assert_problem(other, 422, field="idempotency_key", rule="idempotency_key_reuse")
+    first = await api.client.post("/v1/memories", json={"text": "Keys name one request"},
+                                  headers={**ALICE, "Idempotency-Key": "one-request"})
+    assert first.status_code == 201
+    changed = await api.client.post("/v1/memories", json={"text": "A different memory"},
+                                    headers={**ALICE, "Idempotency-Key": "one-request"})
+    assert_problem(changed, 422, rule="idempotency_key_reuse")
     bad = await api.client.post("/v1/memories", json={"text": "x"},
                                 headers={**ALICE, "Idempotency-Key": "has space"})
     assert_problem(bad, 422, field="Idempotency-Key")

@@ -1,4 +1,4 @@
-"""REST request bodies (`...Request`) and list envelopes (`...Response`).
+"""REST request bodies (`...Request`); responses are in `responses.py`.
 
 Results are the service's own views (fleetmem.memory.services.views) wherever one fits, so
 REST and MCP answer with the same shapes. Static rules are declared here for the OpenAPI
@@ -13,15 +13,6 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from fleetmem.memory.services.inputs import MemoryInput
-from fleetmem.memory.services.views import (
-    AuditEventView,
-    BufferItemView,
-    EntityView,
-    MemoryView,
-    NamespaceView,
-    ObservationResult,
-    RelationView,
-)
 
 Kind = Literal["fact", "episode", "preference", "procedure", "observation"]
 Mode = Literal["dense", "keyword", "graph"]
@@ -287,72 +278,3 @@ class ConsolidateRequest(BaseModel):
 
     min_importance: float = Field(default=0.0, ge=0.0, le=1.0,
                                   description="Items below this are marked seen, not kept.")
-
-
-# -- responses that are not service views ----------------------------------------------------
-
-class MemoriesResponse(BaseModel):
-    """A page of active memories ordered by id; pass `next_cursor` as `cursor`."""
-
-    items: list[MemoryView]
-    next_cursor: str | None = Field(default=None, description="The id of the last memory "
-                                    "of this page, or null at the end.")
-
-
-class MemoryHistoryResponse(BaseModel):
-    """The versions of a memory, oldest first (the whole chain: `next_cursor` is null)."""
-
-    items: list[MemoryView]
-    next_cursor: str | None = None
-
-
-class EntitiesResponse(BaseModel):
-    """Entities created (existing names are not repeated)."""
-
-    entities: list[EntityView]
-
-
-class RelationsResponse(BaseModel):
-    """Relations created (duplicates are not repeated)."""
-
-    relations: list[RelationView]
-
-
-class ObservationsResponse(BaseModel):
-    """Observations actually added, per entity."""
-
-    results: list[ObservationResult]
-
-
-class DeletedEntitiesResponse(BaseModel):
-    """Names of the entities deleted."""
-
-    deleted: list[str]
-
-
-class CountResponse(BaseModel):
-    """How many items the operation affected."""
-
-    count: int
-
-
-class BufferItemsResponse(BaseModel):
-    """The latest items of a session buffer, oldest first (`limit` bounds the page)."""
-
-    items: list[BufferItemView]
-    next_cursor: str | None = None
-
-
-class NamespacesResponse(BaseModel):
-    """Every namespace the caller can see (the whole list: `next_cursor` is null)."""
-
-    items: list[NamespaceView]
-    next_cursor: str | None = None
-
-
-class AuditEventsResponse(BaseModel):
-    """A page of audit events; pass `next_cursor` as `cursor` for the next page."""
-
-    items: list[AuditEventView]
-    next_cursor: str | None = Field(default=None, description="The seq of the last event "
-                                    "of this page, or null at the end.")

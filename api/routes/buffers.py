@@ -9,12 +9,8 @@ from pydantic import TypeAdapter
 
 from fleetmem.api.deps import CallerDep, IdempotencyKeyDep, ServiceDep
 from fleetmem.api.problems import problem_responses
-from fleetmem.api.schemas import (
-    BufferAppendRequest,
-    BufferItemsResponse,
-    ConsolidateRequest,
-    CountResponse,
-)
+from fleetmem.api.responses import BufferItemsResponse, CountResponse
+from fleetmem.api.schemas import BufferAppendRequest, ConsolidateRequest
 from fleetmem.memory.services.idempotency import once
 from fleetmem.memory.services.views import BufferItemView, ConsolidateResult
 

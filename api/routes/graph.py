@@ -9,21 +9,23 @@ from pydantic import TypeAdapter
 
 from fleetmem.api.deps import CallerDep, IdempotencyKeyDep, ServiceDep
 from fleetmem.api.problems import problem_responses
+from fleetmem.api.responses import (
+    CountResponse,
+    DeletedEntitiesResponse,
+    EntitiesResponse,
+    ObservationsResponse,
+    RelationsResponse,
+)
 from fleetmem.api.schemas import (
     NAMESPACE_PATTERN,
     AddObservationsRequest,
-    CountResponse,
     CreateEntitiesRequest,
     CreateRelationsRequest,
-    DeletedEntitiesResponse,
     DeleteEntitiesRequest,
     DeleteObservationsRequest,
     DeleteRelationsRequest,
-    EntitiesResponse,
-    ObservationsResponse,
     OpenNodesRequest,
     RelateRequest,
-    RelationsResponse,
     RenameEntityRequest,
     UpdateEntityRequest,
 )

@@ -10,10 +10,9 @@ from pydantic import TypeAdapter
 
 from fleetmem.api.deps import CallerDep, IdempotencyKeyDep, ServiceDep
 from fleetmem.api.problems import problem_responses
+from fleetmem.api.responses import MemoriesResponse, MemoryHistoryResponse
 from fleetmem.api.schemas import (
     CorrectRequest,
-    MemoriesResponse,
-    MemoryHistoryResponse,
     RecallRequest,
     RememberBatchRequest,
     RememberRequest,

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Path, Query
 
 from fleetmem.api.deps import CallerDep, ServiceDep
 from fleetmem.api.problems import problem_responses
-from fleetmem.api.schemas import NAMESPACE_PATTERN, AuditEventsResponse, NamespacesResponse
+from fleetmem.api.responses import AuditEventsResponse, NamespacesResponse
+from fleetmem.api.schemas import NAMESPACE_PATTERN
 from fleetmem.memory.services.summary import NamespaceSummaryView
 from fleetmem.memory.services.views import StatsView
 

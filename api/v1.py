@@ -36,8 +36,9 @@ def build_router() -> APIRouter:
 def register(app: FastAPI, service: MemoryService, settings: Settings) -> None:
     """Add the REST API to the app (called once by `create_app`)."""
     problems.install(app)
-    metrics.install(app)
+    # Added last = outermost: the metrics also count requests refused for their size.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
+    metrics.install(app)
     app.include_router(build_router())
     app.openapi_tags = [*(app.openapi_tags or []), *TAGS]
 

@@ -48,6 +48,8 @@ async def test_a_body_over_the_limit_is_413(make_service: ServiceFactory, tmp_pa
         assert_problem(r, 413)
         ok = await client.post("/v1/memories", json={"text": "small enough"}, headers=ALICE)
         assert ok.status_code == 201
+        metrics = (await client.get("/metrics")).text
+        assert 'route="unmatched",status="413"} 1.0' in metrics
     assert (await service.stats(_alice())).total_memories == 1
 
 

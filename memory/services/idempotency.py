@@ -63,7 +63,9 @@ async def once(ctx: ServiceContext, caller: Caller, key: str | None, operation: 
     """
     if key is None:
         return await call()
-    scoped = f"{operation}:{check_key(key)}"
+    # A space never occurs in a valid key, so a scoped key never equals a raw one (the
+    # raw form is what `remember` stores under its own idempotency key).
+    scoped = f"{operation} {check_key(key)}"
     digest = fingerprint(operation, request)
     previous = await ctx.graph.get_idempotent(caller.agent_id, scoped)
     if previous is not None:

@@ -19,6 +19,7 @@ from fleetmem.memory.stores.sqlite.connection import (
     ts,
 )
 
+_WORD = re.compile(r"\w+")
 _ENTITY_COLS = ("id, namespace, name, entity_type, aliases, tags, created_by, on_behalf_of, "
                 "workflow_id, created_at, updated_at")
 
@@ -99,6 +100,7 @@ class SqliteEntityOps:
                      ts(a.created_at), ts(e.updated_at), e.name.lower()))
                 if cur.rowcount == 1:
                     _insert_observations(c, e.id, e.observations)
+                    index_terms(c, e.id, e.namespace, e.name, e.aliases)
                     created.append(e)
             return created
         return await self.db.tx(fn)
@@ -121,6 +123,10 @@ class SqliteEntityOps:
                       "WHERE id = ?", (entity.entity_type, json.dumps(list(entity.aliases)),
                                        json.dumps(list(entity.tags)), ts(entity.updated_at),
                                        entity.id))
+            row = c.execute("SELECT namespace, name FROM entities WHERE id = ?",
+                            (entity.id,)).fetchone()
+            if row is not None:
+                index_terms(c, entity.id, row["namespace"], row["name"], entity.aliases)
         await self.db.tx(fn)
 
     async def delete_entities(self, refs: Sequence[EntityRef], at: datetime) -> list[str]:
@@ -287,18 +293,49 @@ class SqliteEntityOps:
     async def entities_in_text(self, namespaces: Sequence[str], text: str,
                                limit: int) -> list[Entity]:
         ns, lowered = list(namespaces), text.lower()
+        words = list(dict.fromkeys(_WORD.findall(lowered)))
 
         def fn(c: sqlite3.Connection) -> list[Entity]:
-            if not ns:
+            if not ns or not words:
                 return []
-            rows = c.execute(
-                f"SELECT {_ENTITY_COLS} FROM entities e WHERE namespace IN ({placeholders(ns)}) "
-                "AND (instr(?, name_lower) > 0 OR EXISTS (SELECT 1 FROM json_each(e.aliases) "
-                "WHERE instr(?, lower(value)) > 0)) ORDER BY namespace, name_lower LIMIT ?",
-                [*ns, lowered, lowered, limit * 4]).fetchall()
-            hits = [r for r in rows if _whole_word(lowered, [r["name"], *json.loads(r["aliases"])])]
-            return _load_entities(c, hits[:limit])
+            ids: dict[str, None] = {}
+            for start in range(0, len(words), 400):
+                chunk = words[start:start + 400]
+                for r in c.execute(
+                        f"SELECT entity_id, term FROM entity_terms WHERE namespace IN "
+                        f"({placeholders(ns)}) AND first_word IN ({placeholders(chunk)})",
+                        [*ns, *chunk]):
+                    if r["entity_id"] not in ids and _whole_word(lowered, [r["term"]]):
+                        ids[r["entity_id"]] = None
+            if not ids:
+                return []
+            keys = list(ids)[: limit * 4]
+            rows = c.execute(f"SELECT {_ENTITY_COLS} FROM entities WHERE id IN "
+                             f"({placeholders(keys)}) ORDER BY namespace, name_lower LIMIT ?",
+                             [*keys, limit]).fetchall()
+            return _load_entities(c, rows)
         return await self.db.run(fn)
+
+
+def index_terms(c: sqlite3.Connection, entity_id: str, namespace: str, name: str,
+                aliases: Sequence[str]) -> None:
+    """(Re)write the first-word index rows of one entity's name and aliases."""
+    c.execute("DELETE FROM entity_terms WHERE entity_id = ?", (entity_id,))
+    rows = []
+    for term in dict.fromkeys(t.lower() for t in (name, *aliases)):
+        first = _WORD.findall(term)
+        if first:
+            rows.append((entity_id, namespace, first[0], term))
+    c.executemany("INSERT OR IGNORE INTO entity_terms VALUES (?, ?, ?, ?)", rows)
+
+
+def backfill_terms(c: sqlite3.Connection) -> int:
+    """Index entities written before the term index existed (idempotent)."""
+    rows = c.execute("SELECT id, namespace, name, aliases FROM entities e WHERE NOT EXISTS "
+                     "(SELECT 1 FROM entity_terms t WHERE t.entity_id = e.id)").fetchall()
+    for r in rows:
+        index_terms(c, r["id"], r["namespace"], r["name"], json.loads(r["aliases"]))
+    return len(rows)
 
 
 def _whole_word(text_lower: str, names: list[str]) -> bool:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fleetmem.memory.stores.sqlite.audit_ops import SqliteBufferAuditOps
 from fleetmem.memory.stores.sqlite.connection import SqliteConnection
-from fleetmem.memory.stores.sqlite.entity_ops import SqliteEntityOps
+from fleetmem.memory.stores.sqlite.entity_ops import SqliteEntityOps, backfill_terms
 from fleetmem.memory.stores.sqlite.gc_ops import SqliteGcOps
 from fleetmem.memory.stores.sqlite.governance_ops import SqliteGovernanceOps
 from fleetmem.memory.stores.sqlite.memory_ops import SqliteMemoryOps
@@ -21,8 +21,10 @@ class SqliteGraphStore(SqliteMemoryOps, SqliteEntityOps, SqliteBufferAuditOps, S
         self.db = SqliteConnection(path)
 
     async def open(self) -> None:
-        """Open the database and create the schema."""
+        """Open the database, create the schema and index entities written before the
+        entity-term index existed."""
         await self.db.open()
+        await self.db.tx(backfill_terms)
 
     async def close(self) -> None:
         """Checkpoint the WAL and close."""

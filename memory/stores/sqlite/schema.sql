@@ -170,3 +170,14 @@ CREATE UNIQUE INDEX IF NOT EXISTS conflicts_open_pair ON conflicts(pair_key) WHE
 CREATE INDEX IF NOT EXISTS conflicts_ns ON conflicts(namespace, status, created_at);
 CREATE INDEX IF NOT EXISTS conflicts_a ON conflicts(a_memory_id);
 CREATE INDEX IF NOT EXISTS conflicts_b ON conflicts(b_memory_id);
+
+-- Entity names and aliases by their first word, so finding the entities a text names is
+-- an index lookup per word of the text instead of a scan of every entity.
+CREATE TABLE IF NOT EXISTS entity_terms (
+    entity_id TEXT NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
+    namespace TEXT NOT NULL,
+    first_word TEXT NOT NULL,
+    term TEXT NOT NULL,
+    PRIMARY KEY (entity_id, term)
+);
+CREATE INDEX IF NOT EXISTS entity_terms_word ON entity_terms(namespace, first_word);

@@ -9,6 +9,7 @@ may name itself with the `X-Agent-Id` header, as the stdio shim does; in process
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 
 from fleetmem.mcp_server.errors import resource_errors, tool_errors
-from fleetmem.memory.domain.access import AccessPolicy, Caller
+from fleetmem.memory.domain.access import AGENT_ID_RE, AccessPolicy, Caller
+from fleetmem.memory.errors import InvalidInput
 from fleetmem.memory.services.service import MemoryService
 
 logger = logging.getLogger(__name__)
@@ -28,6 +30,8 @@ logger = logging.getLogger(__name__)
 AGENT_HEADER = "x-agent-id"
 ON_BEHALF_OF_HEADER = "x-on-behalf-of"
 WORKFLOW_HEADER = "x-workflow-id"
+SESSION_HEADER = "x-session-id"
+_TOKEN = re.compile(r"^[\x21-\x7e]{1,128}$")  # the REST door's rule for these headers
 
 READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False,
@@ -64,6 +68,17 @@ def _headers(ctx: Context[Any, Any]) -> Mapping[str, str]:
         return {}
 
 
+def _header(headers: Mapping[str, str], name: str, rule: re.Pattern[str]) -> str | None:
+    """A header's value, None when absent; InvalidInput naming it when malformed."""
+    value = headers.get(name)
+    if not value:
+        return None
+    if len(value) > 128 or not rule.match(value):
+        raise InvalidInput(f"header {name} has an invalid value (pattern {rule.pattern})",
+                           field=name, rule="header_format")
+    return value
+
+
 @dataclass(frozen=True)
 class Identity:
     """Resolves the `Caller` of a request.
@@ -78,17 +93,15 @@ class Identity:
     trust_agent_header: bool = False
 
     def caller(self, ctx: Context[Any, Any]) -> Caller:
-        """The caller of the current request."""
+        """The caller of the current request (InvalidInput for a malformed header)."""
         headers = _headers(ctx)
         token = get_access_token()
-        if token is not None:
-            agent = token.client_id
-        elif self.trust_agent_header and headers.get(AGENT_HEADER):
-            agent = headers[AGENT_HEADER]
-        else:
-            agent = self.default_agent
-        return Caller(agent, on_behalf_of=headers.get(ON_BEHALF_OF_HEADER) or None,
-                      workflow_id=headers.get(WORKFLOW_HEADER) or None)
+        claimed = _header(headers, AGENT_HEADER, AGENT_ID_RE) if self.trust_agent_header \
+            else None
+        agent = token.client_id if token is not None else claimed or self.default_agent
+        return Caller(agent, on_behalf_of=_header(headers, ON_BEHALF_OF_HEADER, AGENT_ID_RE),
+                      workflow_id=_header(headers, WORKFLOW_HEADER, _TOKEN),
+                      session_id=_header(headers, SESSION_HEADER, _TOKEN))
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ from fleetmem.memory.ports import Embedder
 from fleetmem.memory.services.service import MemoryService
 from fleetmem.memory.settings import Settings
 from tests.conftest import ServiceFactory
+from tests.e2e.mcp_isolation import isolation_through_every_tool
 from tests.e2e.mcp_scenarios import (
     ALL_TOOLS,
     ERAS,
     check_tool_listing,
     exercise_all_tools,
-    isolation_through_every_tool,
     ok,
     whoami,
 )
@@ -111,3 +111,14 @@ async def test_open_access_takes_the_agent_header(open_url: str) -> None:
         assert all(h["memory"]["namespace"] != "agent:zed" for h in hits)
         result = await zed.call_tool("remember", {"text": "x", "namespace": "agent:yan"})
         assert result.is_error
+
+
+async def test_a_malformed_attribution_header_is_a_clear_tool_error(keyed_url: str) -> None:
+    headers = {**bearer("alice-key"), "X-On-Behalf-Of": "not a principal!"}
+    async with http_client(keyed_url, headers) as c:
+        result = await c.call_tool("remember", {"text": "never written"})
+    assert result.is_error
+    assert "X-On-Behalf-Of".lower() in result.content[0].text.lower()  # type: ignore[union-attr]
+    async with http_client(keyed_url, bearer("alice-key")) as c:
+        hits = (await ok(c, "recall", {"query": "never written", "k": 5}))["hits"]
+    assert all(h["memory"]["text"] != "never written" for h in hits)

@@ -9,12 +9,12 @@ from mcp import Client
 from fleetmem.mcp_server.door import Identity
 from fleetmem.mcp_server.server import build_server
 from fleetmem.memory.services.service import MemoryService
+from tests.e2e.mcp_isolation import isolation_through_every_tool
 from tests.e2e.mcp_scenarios import (
     ALL_TOOLS,
     ERAS,
     check_tool_listing,
     exercise_all_tools,
-    isolation_through_every_tool,
     ok,
     read_resource_error,
     refused,

@@ -16,12 +16,12 @@ from mcp.shared.exceptions import MCPError
 
 from fleetmem.mcp_server.launcher import read_state, running
 from tests.conftest import AGENTS
+from tests.e2e.mcp_isolation import isolation_through_every_tool
 from tests.e2e.mcp_scenarios import (
     ALL_TOOLS,
     ERAS,
     check_tool_listing,
     exercise_all_tools,
-    isolation_through_every_tool,
     ok,
     whoami,
 )

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
 from fleetmem.mcp_server.launcher import read_state, running
@@ -130,3 +131,14 @@ async def test_a_lost_service_ends_the_shim_and_the_next_one_restarts_it(
         assert restarted is not None and restarted.pid != lost.pid
     finally:
         stop_serve(data)
+
+
+async def test_direct_mode_opens_the_store_in_process(tmp_path: Path) -> None:
+    env = stdio_env(tmp_path / "data", free_port(), FLEETMEM_MCP__AGENT="zed")
+    params = StdioServerParameters(command=FLEETMEM, args=["mcp", "--direct"], env=env)
+    async with Client(params, mode="legacy") as c:
+        assert await whoami(c) == "zed"
+        written = await ok(c, "remember", {"text": "Direct mode keeps the store in process"})
+        hits = (await ok(c, "recall", {"query": "direct mode store", "k": 1}))["hits"]
+        assert hits[0]["memory"]["id"] == written["id"]
+    assert read_state(tmp_path / "data") is None  # no service was started

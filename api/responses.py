@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from fleetmem.memory.services.conflicts import ConflictView
 from fleetmem.memory.services.views import (
     AuditEventView,
     BufferItemView,
@@ -83,3 +84,10 @@ class AuditEventsResponse(BaseModel):
     items: list[AuditEventView]
     next_cursor: str | None = Field(default=None, description="The seq of the last event "
                                     "of this page, or null at the end.")
+
+
+class ConflictsResponse(BaseModel):
+    """Conflicts, oldest first (`limit` bounds the list: `next_cursor` is null)."""
+
+    items: list[ConflictView]
+    next_cursor: str | None = None

@@ -278,3 +278,13 @@ class ConsolidateRequest(BaseModel):
 
     min_importance: float = Field(default=0.0, ge=0.0, le=1.0,
                                   description="Items below this are marked seen, not kept.")
+
+
+class ResolveConflictRequest(BaseModel):
+    """Which claim of a conflict to keep, and why."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "keep": "b", "note": "the ownership moved in January"}]})
+
+    keep: Literal["a", "b", "both"]
+    note: str = Field(default="", max_length=1000)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI
 
 from fleetmem.api import metrics, problems
 from fleetmem.api.body_limit import BodyLimitMiddleware
-from fleetmem.api.routes import buffers, graph, memories, namespaces
+from fleetmem.api.routes import buffers, graph, memories, namespaces, oversight
 from fleetmem.memory.services.service import MemoryService
 from fleetmem.memory.settings import Settings
 
@@ -19,7 +19,8 @@ TAGS = [
     {"name": "memories", "description": "Long-term memories: write, recall, correct, forget."},
     {"name": "graph", "description": "Entities and relations (reference-server shapes)."},
     {"name": "buffers", "description": "Short-term session buffers and consolidation."},
-    {"name": "namespaces", "description": "Namespaces, counts and the audit trail."},
+    {"name": "namespaces", "description": "Namespaces and counts."},
+    {"name": "oversight", "description": "The audit trail and conflicts between agents."},
     {"name": "operations", "description": "Health probes and metrics."},
 ]
 
@@ -28,7 +29,7 @@ def build_router() -> APIRouter:
     """Every /v1 route (each route file carries the full prefix, so that a route's own
     `path` is its full template: the request metrics label requests with it)."""
     router = APIRouter()
-    for module in (memories, graph, buffers, namespaces):
+    for module in (memories, graph, buffers, namespaces, oversight):
         router.include_router(module.router)
     return router
 

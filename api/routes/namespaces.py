@@ -1,14 +1,14 @@
-"""/v1/namespaces, /v1/stats and /v1/audit/events: what the caller can see."""
+"""/v1/namespaces and /v1/stats: what the caller can see."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 
 from fleetmem.api.deps import CallerDep, ServiceDep
 from fleetmem.api.problems import problem_responses
-from fleetmem.api.responses import AuditEventsResponse, NamespacesResponse
+from fleetmem.api.responses import NamespacesResponse
 from fleetmem.api.schemas import NAMESPACE_PATTERN
 from fleetmem.memory.services.summary import NamespaceSummaryView
 from fleetmem.memory.services.views import StatsView
@@ -46,17 +46,3 @@ async def namespace_summary(
 async def stats(service: ServiceDep, caller: CallerDep) -> StatsView:
     """Memory, entity and buffer counts over the namespaces you can read."""
     return await service.stats(caller)
-
-
-@router.get("/audit/events", responses=_READ, summary="Audit events")
-async def audit_events(
-        service: ServiceDep, caller: CallerDep,
-        cursor: Annotated[int, Query(ge=0, examples=[0], description="Return events after "
-                                     "this seq: `next_cursor` of the previous page (0: from "
-                                     "the start).")] = 0,
-        limit: Annotated[int, Query(ge=1, le=1000, examples=[100])] = 100
-) -> AuditEventsResponse:
-    """Audit events about the namespaces you can read, oldest first."""
-    events = await service.audit_events(caller, after_seq=cursor, limit=limit)
-    return AuditEventsResponse(
-        items=events, next_cursor=str(events[-1].seq) if len(events) == limit else None)

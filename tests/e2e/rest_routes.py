@@ -79,4 +79,7 @@ ROUTES = [
     RouteCase("GET", "/v1/namespaces/{namespace}", "/v1/namespaces/team:atlas", write=False),
     RouteCase("GET", "/v1/stats", "/v1/stats", write=False),
     RouteCase("GET", "/v1/audit/events", "/v1/audit/events", write=False),
+    RouteCase("GET", "/v1/conflicts", "/v1/conflicts", write=False),
+    RouteCase("POST", "/v1/conflicts/{conflict_id}/resolve", f"/v1/conflicts/{MID}/resolve",
+              {"keep": "both"}),
 ]

@@ -38,6 +38,9 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--quality-scale", type=int, default=3,
                    help="quality set scale (people per team x teams; default 3)")
     a.add_argument("--skip-peers", action="store_true")
+    a.add_argument("--neo4j-size", type=int, default=10_000,
+                   help="corpus size for the graph-on-Neo4j table (0 skips it; needs Java "
+                        "and Maven)")
     a.add_argument("--no-write", action="store_true", help="do not rewrite RESULTS.md")
     sub.add_parser("ceiling", help="raw model encode throughput and latency")
     c = sub.add_parser("core", help="fleetmem at one or more sizes")
@@ -106,6 +109,11 @@ def run_all(args: argparse.Namespace, ctx: object, report: Report) -> int:
     assert isinstance(ctx, suites.RunContext)
     suites.run_ceiling(ctx, report)
     suites.run_core(ctx, report, args.sizes)
+    if args.neo4j_size:
+        from bench.neo4j_suite import run_neo4j
+
+        run_neo4j(ctx.embedder, report, args.neo4j_size,
+                  embedded=(ctx.core or {}).get(args.neo4j_size))
     extra: dict[str, str] = {}
     if not args.skip_peers:
         from bench.peers.suite import peer_versions, run_peers
@@ -126,6 +134,8 @@ def run_all(args: argparse.Namespace, ctx: object, report: Report) -> int:
         command += f" --quality-scale {args.quality_scale}"
     if args.skip_peers:
         command += " --skip-peers"
+    if args.neo4j_size != 10_000:
+        command += f" --neo4j-size {args.neo4j_size}"
     text = report.markdown(header_lines(command, extra))
     notes = Path(__file__).with_name("PROFILE_NOTES.md")
     if notes.exists():

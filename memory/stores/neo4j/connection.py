@@ -73,7 +73,10 @@ class Neo4jConnection:
         if self._driver is not None:
             return
         try:
-            self._driver = AsyncGraphDatabase.driver(self.uri, auth=self._auth)
+            # Server notifications (e.g. "property key does not exist yet" on an empty
+            # database) are advice for interactive use; here they would only flood logs.
+            self._driver = AsyncGraphDatabase.driver(self.uri, auth=self._auth,
+                                                     notifications_min_severity="OFF")
             await self._driver.verify_connectivity()
         except (Neo4jError, DriverError) as exc:
             await self.close()

@@ -24,7 +24,7 @@ TEAM = {"namespace": "team:atlas"}
 
 async def _conflict(api: RestApi) -> dict[str, Any]:
     """Alice and Bob state different owners of the same team entity."""
-    await api.entity("payments", observations=["owner: alice"], **TEAM)
+    await api.entity("payments", observations=["owner: alice"], namespace="team:atlas")
     r = await api.client.post("/v1/entities/observations", headers=BOB, json={
         **TEAM, "observations": [{"entityName": "payments", "contents": ["owner: bob"]}]})
     assert r.status_code == 201, r.text

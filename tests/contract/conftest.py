@@ -19,10 +19,13 @@ from tests.neo4j_fixtures import Neo4jTarget
 GRAPH_BACKENDS = ["sqlite", pytest.param("neo4j", marks=pytest.mark.neo4j)]
 
 
-def open_graph(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> GraphStore:
-    """An unopened graph store of the given backend (Neo4j emptied first)."""
+def open_graph(backend: str, request: pytest.FixtureRequest, tmp_path: Path, *,
+               wipe: bool = True) -> GraphStore:
+    """An unopened graph store of the given backend (Neo4j emptied first unless `wipe` is
+    False: a second store on the same data, like another replica)."""
     if backend == "neo4j":
-        target: Neo4jTarget = request.getfixturevalue("neo4j_clean")
+        target: Neo4jTarget = request.getfixturevalue("neo4j_clean" if wipe else
+                                                      "neo4j_server")
         return Neo4jGraphStore(target.uri, target.user, target.password)
     return SqliteGraphStore(tmp_path / "graph.sqlite3")
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from fleetmem.memory.domain.audit import GENESIS
 from fleetmem.memory.domain.models import CommitState, MemoryKind, MemoryStatus
 from fleetmem.memory.ports import EntityRef, GraphStore, IdempotencyRecord
+from tests.contract.conftest import open_graph
 from tests.contract.values import (
     ALICE,
     ALL_STATUSES,
@@ -35,6 +38,20 @@ async def test_open_is_idempotent_and_ping_answers(graph: GraphStore) -> None:
     await graph.open()
     await graph.ping()
     assert await graph.get_memories([m.id], [ALICE]) == [m]
+
+
+async def test_replicas_open_together_and_share_one_store(
+        graph: GraphStore, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    backend = request.node.callspec.params["graph"]
+    replicas = [open_graph(backend, request, tmp_path, wipe=False) for _ in range(2)]
+    await asyncio.gather(*(r.open() for r in replicas))
+    try:
+        [m] = await put(replicas[0], mem("written through replica one"))
+        assert await replicas[1].get_memories([m.id], [ALICE]) == [m]
+        assert await graph.get_memories([m.id], [ALICE]) == [m]
+    finally:
+        for r in replicas:
+            await r.close()
 
 
 async def test_pending_memories_are_invisible_until_committed(graph: GraphStore) -> None:

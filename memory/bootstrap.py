@@ -60,6 +60,7 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None,
         graph=build_graph(settings), vectors=build_vectors(settings, emb.dimension),
         embedder=emb, policy=load_policy(settings.agents_file, settings.default_agent),
         limits=settings.limits, gc=settings.gc, governance=settings.governance,
+        index_min_unindexed=settings.vector.index_min_unindexed,
         clock=clock or SystemClock())
     return MemoryService(ctx)
 

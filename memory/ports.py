@@ -146,6 +146,12 @@ class VectorIndex(Protocol):
 
     async def flush(self) -> None: ...
 
+    async def build_index(self, min_unindexed: int) -> int:
+        """Build the approximate index over unindexed points when at least `min_unindexed`
+        of them exist (0 disables); return how many were indexed. Servers index on their
+        own and return 0."""
+        ...
+
     async def close(self) -> None: ...
 
 

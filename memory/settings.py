@@ -32,6 +32,11 @@ class VectorSettings(BaseModel):
     qdrant_url: str = "http://127.0.0.1:6333"
     qdrant_api_key: str = ""
     collection: str = "fleetmem_memories"
+    index_min_unindexed: int = Field(default=10_000, ge=0)
+    """Build the embedded engine's HNSW index (at startup and in the nightly reconcile job)
+    once this many points are unindexed. Qdrant Edge's build holds the Python GIL, so the
+    process pauses while it runs (about 25 s per 20k points on 2 cores); searches over
+    the unindexed tail stay exact (brute force). 0 disables it."""
 
 
 class EmbeddingSettings(BaseModel):

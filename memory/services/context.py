@@ -50,6 +50,7 @@ class ServiceContext:
     policy: AccessPolicy
     limits: LimitSettings = field(default_factory=LimitSettings)
     gc: GcSettings = field(default_factory=GcSettings)
+    index_min_unindexed: int = 10_000
     governance: GovernanceSettings = field(default_factory=GovernanceSettings)
     clock: Clock = field(default_factory=SystemClock)
     _embed_pool: ThreadPoolExecutor = field(

@@ -104,3 +104,5 @@ class ReconcileReport(GcReport):
 
     reindexed: int = 0
     dropped: int = 0
+    indexed: int = 0
+    """Points the approximate vector index was built over in this run."""

@@ -187,6 +187,7 @@ async def reconcile(ctx: ServiceContext, caller: Caller, r: ReconcileReport) -> 
     else:
         counts = await lifecycle.reconcile(ctx, force=True, dry_run=False)
         r.reindexed, r.dropped = counts["reindexed"], counts["dropped"]
+        r.indexed = await ctx.vectors.build_index(ctx.index_min_unindexed)
         if r.reindexed or r.dropped:
             await ctx.graph.append_audit([ctx.audit(
                 caller, "gc_reconcile", detail=f"reindexed {r.reindexed}, "

@@ -63,9 +63,12 @@ class MemoryService(OversightMethods):
 
     # lifecycle ----------------------------------------------------------------------
     async def start(self) -> dict[str, int]:
-        """Open the stores and run the repair pass (finish or roll back half-done writes)."""
+        """Open the stores, run the repair pass (finish or roll back half-done writes) and
+        build the vector index when many points are unindexed (before serving anyone)."""
         await self.ctx.graph.open()
-        return await lifecycle.repair(self.ctx)
+        report = await lifecycle.repair(self.ctx)
+        report["indexed"] = await self.ctx.vectors.build_index(self.ctx.index_min_unindexed)
+        return report
 
     async def close(self) -> None:
         """Flush batched writes and close the stores."""

@@ -55,3 +55,24 @@ async def test_entities_in_text(tmp_path: Path) -> None:
         assert [e.name for e in found] == ["profiles-store"]
     finally:
         await graph.close()
+
+
+async def test_vector_index_is_built_past_the_threshold(tmp_path: Path) -> None:
+    import numpy as np
+
+    from fleetmem.memory.ports import MemoryFilter, VectorPoint
+    from fleetmem.memory.stores.qdrant.edge_index import EdgeVectorIndex
+
+    index = EdgeVectorIndex(tmp_path / "v", 8, indexing_threshold_kb=1)
+    rng = np.random.default_rng(1)
+    points = [VectorPoint(id=f"00000000-0000-4000-8000-{i:012d}",
+                          vector=rng.standard_normal(8).astype(np.float32), namespace="agent:a",
+                          kind="fact", status="active", created_by="a", created_at=0.0)
+              for i in range(300)]
+    await index.upsert(points)
+    assert await index.build_index(1000) == 0  # below the threshold: nothing to do
+    assert await index.build_index(100) == 300
+    assert await index.build_index(100) == 0  # all indexed now
+    hits = await index.search(points[7].vector, MemoryFilter(namespaces=("agent:a",)), 1)
+    assert hits[0][0] == points[7].id
+    await index.close()

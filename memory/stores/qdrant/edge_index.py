@@ -46,15 +46,19 @@ def edge_filter(flt: MemoryFilter) -> qe.Filter:
 class EdgeVectorIndex:
     """VectorIndex on a Qdrant Edge shard, with keyword payload indexes for filtering."""
 
-    def __init__(self, path: Path, dimension: int) -> None:
+    def __init__(self, path: Path, dimension: int,
+                 indexing_threshold_kb: int | None = None) -> None:
         self.path = path
         self.dimension = dimension
+        self._optimizers = None if indexing_threshold_kb is None else \
+            qe.EdgeOptimizersConfig(indexing_threshold=indexing_threshold_kb)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fleetmem-edge")
         self._shard: qe.EdgeShard | None = None
 
     def _open_sync(self) -> qe.EdgeShard:
         config = qe.EdgeConfig(vectors=qe.EdgeVectorParams(size=self.dimension,
-                                                           distance=qe.Distance.Cosine))
+                                                           distance=qe.Distance.Cosine),
+                               optimizers=self._optimizers)
         try:
             if (self.path / "edge_config.json").exists() or any(self.path.glob("segments*")):
                 shard = qe.EdgeShard.load(str(self.path), config)
@@ -142,9 +146,19 @@ class EdgeVectorIndex:
         """Persist pending segment changes."""
         await self._run(lambda s: s.flush())
 
-    async def optimize(self) -> bool:
-        """Build HNSW and merge segments (slow; run off the request path)."""
-        return await self._run(lambda s: s.optimize())
+    async def build_index(self, min_unindexed: int) -> int:
+        """Build HNSW when enough points are unindexed (blocks the process: see settings)."""
+        def fn(s: qe.EdgeShard) -> int:
+            info = s.info()
+            unindexed = int(info.points_count) - int(info.indexed_vectors_count)
+            if min_unindexed <= 0 or unindexed < min_unindexed:
+                return 0
+            logger.warning("building the vector index over %d points; the process pauses "
+                           "until it is done", unindexed)
+            s.optimize()
+            # Segments under the engine's indexing threshold stay exact: count what was built.
+            return max(0, int(s.info().indexed_vectors_count) - int(info.indexed_vectors_count))
+        return await self._run(fn)
 
     async def close(self) -> None:
         """Flush and release the shard and its lock."""

@@ -202,6 +202,10 @@ class QdrantServerVectorIndex:
         async with translated():
             return (await client.count(self.collection, exact=True)).count
 
+    async def build_index(self, min_unindexed: int) -> int:
+        """The server's optimizers index on their own."""
+        return 0
+
     async def flush(self) -> None:
         """Nothing to do: the server persists every acknowledged write in its WAL."""
 

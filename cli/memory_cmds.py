@@ -108,8 +108,12 @@ def serve(host: str | None = typer.Option(None, "--host"),
 
     from fleetmem.api.app import create_app
 
-    settings = load_settings(data_dir)
+    loaded = load_settings(data_dir)
+    # --host/--port go into the settings so everything that announces the address
+    # (serve.json for the MCP stdio shim, the MCP auth metadata) tells the truth.
+    settings = loaded.model_copy(update={"host": host or loaded.host,
+                                         "port": port or loaded.port})
     setup_logging(settings.log_level)
     app = create_app(settings)
-    uvicorn.run(app, host=host or settings.host, port=port or settings.port,
+    uvicorn.run(app, host=settings.host, port=settings.port,
                 log_level=settings.log_level.lower())

@@ -78,3 +78,22 @@ def test_serve_answers_health_and_openapi(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def test_serve_announces_the_port_it_was_given(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "FLEETMEM_DATA_DIR": str(tmp_path), "HF_HUB_OFFLINE": "1",
+           "FLEETMEM_PORT": "1"}
+    proc = subprocess.Popen([FLEETMEM, "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "serve.json").exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.3)
+        assert json.loads((tmp_path / "serve.json").read_text())["port"] == port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)

@@ -29,6 +29,7 @@ P = ParamSpec("P")
 Tx = AsyncManagedTransaction
 Row = dict[str, Any]
 TxFn = Callable[Concatenate[Tx, P], Awaitable[T]]
+_SCHEMES = {"bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"}
 
 
 def translate(exc: Neo4jError | DriverError) -> StorageUnavailable:
@@ -72,6 +73,10 @@ class Neo4jConnection:
         """Create the driver and check that the server answers."""
         if self._driver is not None:
             return
+        if self.uri.split("://", 1)[0] not in _SCHEMES:
+            raise StorageUnavailable("neo4j", retryable=False, detail=(
+                f"bad neo4j_uri {self.uri!r}: use bolt://host:7687 (one server) or "
+                "neo4j://host:7687 (a cluster), with +s or +ssc for TLS"))
         try:
             # Server notifications (e.g. "property key does not exist yet" on an empty
             # database) are advice for interactive use; here they would only flood logs.

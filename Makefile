@@ -18,9 +18,9 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 typecheck: setup
-	$(VENV)/bin/mypy memory api mcp_server vault gc cli
+	VENV=$(VENV) ./scripts/typecheck
 
-test: setup lint
+test: setup lint typecheck
 	$(PY) -m pytest -p no:cacheprovider
 
 bench: setup

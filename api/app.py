@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
@@ -17,6 +18,9 @@ from fleetmem.api.health import router as health_router
 from fleetmem.memory.bootstrap import build_service
 from fleetmem.memory.services.service import MemoryService
 from fleetmem.memory.settings import Settings
+
+if TYPE_CHECKING:
+    from fleetmem.api.extensions import Background, Extension
 
 logger = logging.getLogger(__name__)
 
@@ -49,14 +53,14 @@ def create_app(settings: Settings | None = None, service: MemoryService | None =
     return app
 
 
-def app_extensions() -> list[object]:  # each: (app, service, settings) -> None
+def app_extensions() -> list[Extension]:
     """Routers and mounts contributed by the doors (REST v1, MCP over HTTP)."""
     from fleetmem.api.extensions import EXTENSIONS
 
     return list(EXTENSIONS)
 
 
-def background_hooks() -> list[object]:  # each: (app, service, settings) -> async ctx manager
+def background_hooks() -> list[Background]:
     """Background work run for the app's lifetime (MCP sessions, GC scheduler, vault watch)."""
     from fleetmem.api.extensions import BACKGROUND
 

@@ -17,7 +17,8 @@ from fleetmem.memory.ports import AuditQuery
 from fleetmem.memory.services import conflicts
 from fleetmem.memory.services.conflicts import ConflictView
 from fleetmem.memory.services.context import ServiceContext
-from fleetmem.memory.services.usage import AgentUsageView, agent_usage, usage_for
+from fleetmem.memory.services.usage import agent_usage, usage_for
+from fleetmem.memory.services.views import AgentUsageView
 from fleetmem.memory.services.views import AuditEventView
 
 _PAGE = 5000

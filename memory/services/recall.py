@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -79,7 +79,7 @@ async def recall(ctx: ServiceContext, caller: Caller, q: RecallQuery) -> RecallR
         if "keyword" in q.modes else None
     needs_vector = bool({"dense", "graph"} & q.modes)
     vector = (await ctx.embed([text]))[0] if needs_vector else None
-    tasks = []
+    tasks: list[Awaitable[tuple[str, list[str]]]] = []
     if vector is not None and "dense" in q.modes:
         tasks.append(_dense(ctx, vector, flt, depth))
     if vector is not None and "graph" in q.modes:

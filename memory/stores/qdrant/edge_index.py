@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,7 +26,8 @@ T = TypeVar("T")
 
 def edge_filter(flt: MemoryFilter) -> qe.Filter:
     """Translate a MemoryFilter into an Edge filter (namespace scoping always present)."""
-    must: list[qe.FieldCondition] = [
+    must: list[qe.FieldCondition | qe.IsEmptyCondition | qe.IsNullCondition |
+               qe.HasIdCondition | qe.HasVectorCondition | qe.NestedCondition | qe.Filter] = [
         qe.FieldCondition(key="namespace", match=qe.MatchAny(list(flt.namespaces)))]
     if flt.as_of is None and flt.statuses:
         must.append(qe.FieldCondition(key="status",
@@ -103,7 +105,7 @@ class EdgeVectorIndex:
     async def delete(self, ids: Sequence[str]) -> None:
         """Remove points (missing ids are ignored)."""
         if ids:
-            id_list: list[str | int] = list(ids)
+            id_list: list[int | uuid.UUID | str] = list(ids)
             await self._run(lambda s: s.update(qe.UpdateOperation.delete_points(id_list)))
 
     async def search(self, vector: Vector, flt: MemoryFilter,
@@ -120,7 +122,7 @@ class EdgeVectorIndex:
         """Which of `ids` the shard holds."""
         if not ids:
             return set()
-        id_list: list[str | int] = list(ids)
+        id_list: list[int | uuid.UUID | str] = list(ids)
         recs = await self._run(lambda s: s.retrieve(id_list, with_payload=False,
                                                     with_vector=False))
         return {str(r.id) for r in recs}
@@ -129,7 +131,7 @@ class EdgeVectorIndex:
         """Every point id (for reconciliation)."""
         def scan(s: qe.EdgeShard) -> set[str]:
             out: set[str] = set()
-            offset: str | int | None = None
+            offset: int | uuid.UUID | str | None = None
             while True:
                 recs, offset = s.scroll(qe.ScrollRequest(offset=offset, limit=2048,
                                                          with_payload=False, with_vector=False))

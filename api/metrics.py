@@ -14,13 +14,16 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fleetmem.gc import metrics as gc_metrics
+from fleetmem.memory import telemetry as store_timing
 from fleetmem.memory.domain.models import NamespaceStats
 from fleetmem.memory.services.operator_stats import memory_counts
 from fleetmem.memory.services.service import MemoryService
+from fleetmem.memory.services.usage import MetricFamily, usage_metric_families
 
 _UNMATCHED = "unmatched"
 _ANONYMOUS = "anonymous"
@@ -95,11 +98,30 @@ class MemoryCountCollector(Collector):
         yield from (memories, entities, relations, buffers)
 
 
+class UsageCollector(Collector):
+    """Per-agent usage (writes, reads, stored bytes, embedding calls) from the last refresh."""
+
+    def __init__(self) -> None:
+        self.snapshot: list[MetricFamily] = []
+
+    def collect(self) -> Iterator[Metric]:
+        for fam in self.snapshot:
+            cls = CounterMetricFamily if fam.kind == "counter" else GaugeMetricFamily
+            metric = cls(fam.name, fam.help, labels=["agent"])
+            for agent, value in fam.samples:
+                metric.add_metric([agent], value)
+            yield metric
+
+
 def install(app: FastAPI) -> None:
     """Add the request middleware and the /metrics endpoint to `app`."""
     registry = CollectorRegistry()
     counts = MemoryCountCollector()
+    usage = UsageCollector()
     registry.register(counts)
+    registry.register(usage)
+    registry.register(gc_metrics.REGISTRY)
+    registry.register(store_timing.REGISTRY)
     app.add_middleware(MetricsMiddleware, metrics=RequestMetrics(registry))
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics",
@@ -112,4 +134,5 @@ def install(app: FastAPI) -> None:
         """Request counts and latencies by route and agent; memory counts by namespace."""
         service: MemoryService = request.app.state.service
         counts.snapshot = await memory_counts(service.ctx)
+        usage.snapshot = usage_metric_families(await service.usage_report())
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import cast
 
 from fleetmem.memory.agents import load_policy
 from fleetmem.memory.ports import Clock, Embedder, GraphStore, VectorIndex
@@ -56,8 +57,13 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None,
                   clock: Clock | None = None) -> MemoryService:
     """Assemble a MemoryService (call `await service.start()` before use)."""
     emb = embedder or build_embedder(settings)
+    from fleetmem.memory.telemetry import Timed
+
+    graph = cast(GraphStore, Timed(build_graph(settings), settings.graph.backend))
+    vectors = cast(VectorIndex, Timed(build_vectors(settings, emb.dimension),
+                                      settings.vector.backend))
     ctx = ServiceContext(
-        graph=build_graph(settings), vectors=build_vectors(settings, emb.dimension),
+        graph=graph, vectors=vectors,
         embedder=emb, policy=load_policy(settings.agents_file, settings.default_agent),
         limits=settings.limits, gc=settings.gc, governance=settings.governance,
         index_min_unindexed=settings.vector.index_min_unindexed,

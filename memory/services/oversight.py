@@ -18,8 +18,7 @@ from fleetmem.memory.services import conflicts
 from fleetmem.memory.services.conflicts import ConflictView
 from fleetmem.memory.services.context import ServiceContext
 from fleetmem.memory.services.usage import agent_usage, usage_for
-from fleetmem.memory.services.views import AgentUsageView
-from fleetmem.memory.services.views import AuditEventView
+from fleetmem.memory.services.views import AgentUsageView, AuditEventView
 
 _PAGE = 5000
 

@@ -131,3 +131,21 @@ def _has_example(op: dict[str, Any], components: dict[str, Any]) -> bool:
             if ref and "examples" in components[ref.rsplit("/", 1)[-1]]:
                 return True
     return False
+
+
+async def test_metrics_carry_store_latency_gc_and_usage_families(
+        make_service: ServiceFactory) -> None:
+    from httpx import ASGITransport, AsyncClient
+
+    from fleetmem.api.app import create_app
+    from fleetmem.memory.domain.access import Caller
+    from fleetmem.memory.services.inputs import MemoryInput
+
+    service = await make_service()
+    await service.remember(Caller("alice"), MemoryInput(text="metrics see this memory"))
+    app = create_app(Settings(), service=service)
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+        text = (await client.get("/metrics")).text
+    assert 'fleetmem_store_seconds_count{operation="insert_memories",store="sqlite"}' in text
+    assert "fleetmem_gc_" in text or "# HELP fleetmem_gc" in text
+    assert 'fleetmem_agent_writes_total{agent="alice"}' in text

@@ -39,7 +39,8 @@ async def test_rest_and_mcp_share_memories_and_attribution(
             r = await rest.post("/v1/memories/recall",
                                 json={"query": "where are feature flags kept"})
             seen["rest_recall"] = (r.status_code, r.json())
-        async with httpx.AsyncClient(base_url=base, headers=bearer("bob-key"), timeout=60) as bob_rest:
+        async with httpx.AsyncClient(base_url=base, headers=bearer("bob-key"),
+                                     timeout=60) as bob_rest:
             seen["bob_get"] = (await bob_rest.get(f"/v1/memories/{mcp_id}")).status_code
         async with http_client(f"{base}/mcp", bearer("bob-key")) as bob_mcp:
             seen["bob_recall"] = await ok(bob_mcp, "recall", {"query": "billing cluster"})

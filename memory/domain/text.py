@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import re
 import unicodedata
 import uuid
+from collections.abc import Sequence
 
 from fleetmem.memory.errors import InvalidInput
 
@@ -80,3 +83,49 @@ def clean_text(value: object, field_name: str, *, max_chars: int, allow_empty: b
 def estimate_tokens(text: str) -> int:
     """Rough token count (about four characters a token) for `max_tokens` budgets."""
     return max(1, (len(text) + 3) // 4)
+
+
+_WORD = re.compile(r"\w+")
+_STOPWORD_TEXT = (
+    "a an and are as at be been but by can could did do does for from had has have how i "
+    "if in into is it its me my no not of on or our so than that the their them then there "
+    "these they this to us was we were what when where which who whom why will with would "
+    "you your")
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+
+def keyword_terms(text: str, limit: int = 32) -> list[str]:
+    """The words a keyword search looks for: lower-cased, deduplicated, no stopwords.
+
+    Stopwords are dropped because OR-ing "the" or "is" matches nearly every row and makes
+    BM25 rank the whole table. Terms are letters, digits and underscores only, so quoting
+    them keeps any query syntax (FTS5, Lucene) from leaking in.
+    """
+    terms = [t for t in _WORD.findall(text.lower()) if len(t) > 1 and t not in STOPWORDS]
+    return list(dict.fromkeys(terms))[:limit]
+
+
+def or_query(text: str) -> str:
+    """A full-text OR-query of quoted keyword terms, valid for both FTS5 and Lucene."""
+    return " OR ".join(f'"{t}"' for t in keyword_terms(text))
+
+
+def whole_word(text_lower: str, names: Sequence[str]) -> bool:
+    """Whether any name occurs in the text as whole words (so 'Al' does not match 'also')."""
+    return any(re.search(rf"(?<!\w){re.escape(n.lower())}(?!\w)", text_lower) for n in names)
+
+
+def encode_cursor(namespace: str, name_lower: str) -> str:
+    """Opaque paging cursor for graph reads (same format on every store)."""
+    return base64.urlsafe_b64encode(json.dumps([namespace, name_lower]).encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> tuple[str, str]:
+    """Inverse of encode_cursor; a bad cursor restarts from the beginning."""
+    if not cursor:
+        return ("", "")
+    try:
+        ns, name = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return (str(ns), str(name))
+    except (ValueError, TypeError):
+        return ("", "")

@@ -7,9 +7,6 @@ built here is fixed text with `$parameters`.
 
 from __future__ import annotations
 
-import base64
-import json
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -28,8 +25,8 @@ from fleetmem.memory.domain.models import (
     Observation,
     Relation,
 )
+from fleetmem.memory.domain.text import or_query
 from fleetmem.memory.ports import MemoryFilter, Vector
-from fleetmem.memory.stores.sqlite.memory_ops import STOPWORDS
 
 Row = dict[str, Any]
 
@@ -262,34 +259,10 @@ def memory_where(flt: MemoryFilter) -> tuple[str, Row]:
     return " AND ".join(clauses), params
 
 
-_TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
 def lucene_query(text: str) -> str:
-    """Free text as a Lucene OR-query of quoted word tokens (no query syntax can leak:
-    a token is letters, digits and underscores only), dropping the same stopwords as the
-    embedded store's keyword search."""
-    tokens = [t for t in _TOKEN.findall(text.lower())
-              if len(t) > 1 and t not in STOPWORDS][:32]
-    return " OR ".join(f'"{t}"' for t in dict.fromkeys(tokens))
+    """Free text as a Lucene OR-query, the same terms as the embedded store's keyword
+    search (see `keyword_terms`)."""
+    return or_query(text)
 
-
-def encode_cursor(namespace: str, name_lower: str) -> str:
-    """Opaque paging cursor for graph reads."""
-    return base64.urlsafe_b64encode(json.dumps([namespace, name_lower]).encode()).decode()
-
-
-def decode_cursor(cursor: str | None) -> tuple[str, str]:
-    """Inverse of encode_cursor; a bad cursor restarts from the beginning."""
-    if not cursor:
-        return ("", "")
-    try:
-        ns, name = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return (str(ns), str(name))
-    except (ValueError, TypeError):
-        return ("", "")
-
-
-def whole_word(text_lower: str, names: Sequence[str]) -> bool:
-    """Whether any name occurs in the text as whole words (so 'Al' does not match 'also')."""
-    return any(re.search(rf"(?<!\w){re.escape(n.lower())}(?!\w)", text_lower) for n in names)

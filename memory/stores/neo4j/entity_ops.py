@@ -10,11 +10,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from fleetmem.memory.domain.models import Entity, GraphPage, Observation, Relation
+from fleetmem.memory.domain.text import decode_cursor, encode_cursor, whole_word
 from fleetmem.memory.ports import EntityRef
 from fleetmem.memory.stores.neo4j.codec import (
     Row,
-    decode_cursor,
-    encode_cursor,
     entity_of,
     entity_props,
     lowered,
@@ -23,7 +22,6 @@ from fleetmem.memory.stores.neo4j.codec import (
     relation_props,
     to_db,
     unique_observations,
-    whole_word,
 )
 from fleetmem.memory.stores.neo4j.connection import Neo4jConnection, Tx, rows, run
 

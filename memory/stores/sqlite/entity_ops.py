@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import sqlite3
@@ -10,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from fleetmem.memory.domain.models import Attribution, Entity, GraphPage, Observation, Relation
+from fleetmem.memory.domain.text import decode_cursor, encode_cursor, whole_word
 from fleetmem.memory.ports import EntityRef
 from fleetmem.memory.stores.sqlite.connection import (
     SqliteConnection,
@@ -24,20 +24,6 @@ _ENTITY_COLS = ("id, namespace, name, entity_type, aliases, tags, created_by, on
                 "workflow_id, created_at, updated_at")
 
 
-def encode_cursor(namespace: str, name_lower: str) -> str:
-    """Opaque paging cursor for graph reads."""
-    return base64.urlsafe_b64encode(json.dumps([namespace, name_lower]).encode()).decode()
-
-
-def decode_cursor(cursor: str | None) -> tuple[str, str]:
-    """Inverse of encode_cursor; a bad cursor restarts from the beginning."""
-    if not cursor:
-        return ("", "")
-    try:
-        ns, name = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return (str(ns), str(name))
-    except (ValueError, TypeError):
-        return ("", "")
 
 
 def _load_entities(c: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Entity]:
@@ -305,7 +291,7 @@ class SqliteEntityOps:
                         f"SELECT entity_id, term FROM entity_terms WHERE namespace IN "
                         f"({placeholders(ns)}) AND first_word IN ({placeholders(chunk)})",
                         [*ns, *chunk]):
-                    if r["entity_id"] not in ids and _whole_word(lowered, [r["term"]]):
+                    if r["entity_id"] not in ids and whole_word(lowered, [r["term"]]):
                         ids[r["entity_id"]] = None
             if not ids:
                 return []
@@ -336,8 +322,3 @@ def backfill_terms(c: sqlite3.Connection) -> int:
     for r in rows:
         index_terms(c, r["id"], r["namespace"], r["name"], json.loads(r["aliases"]))
     return len(rows)
-
-
-def _whole_word(text_lower: str, names: list[str]) -> bool:
-    """Whether any name occurs in the text as whole words (so 'Al' does not match 'also')."""
-    return any(re.search(rf"(?<!\w){re.escape(n.lower())}(?!\w)", text_lower) for n in names)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
 from fleetmem.memory.domain.models import AuditEvent, Memory, MemoryStatus
+from fleetmem.memory.domain.text import or_query
 from fleetmem.memory.ports import IdempotencyRecord, MemoryFilter, Vector
 from fleetmem.memory.stores.sqlite.audit_ops import append_audit_sync
 from fleetmem.memory.stores.sqlite.connection import (
@@ -21,13 +21,6 @@ from fleetmem.memory.stores.sqlite.connection import (
     ts,
 )
 
-_FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
-_STOPWORD_TEXT = (
-    "a an and are as at be been but by can could did do does for from had has have how i "
-    "if in into is it its me my no not of on or our so than that the their them then there "
-    "these they this to us was we were what when where which who whom why will with would "
-    "you your")
-STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _INDEXABLE = ("SELECT id FROM memories WHERE commit_state = 'committed' "
               "AND status IN ('active', 'superseded')")
 _COLS = ", ".join(f"m.{c.strip()}" for c in MEMORY_COLUMNS.split(","))
@@ -65,14 +58,8 @@ def filter_sql(flt: MemoryFilter) -> tuple[str, list[object]]:
 
 
 def fts_query(text: str) -> str:
-    """Turn free text into a safe FTS5 OR-query of quoted tokens (no FTS syntax leaks).
-
-    Stopwords are dropped: OR-ing "the" or "is" would match nearly every row and make BM25
-    rank the whole table.
-    """
-    tokens = [t for t in _FTS_TOKEN.findall(text.lower())
-              if len(t) > 1 and t not in STOPWORDS][:32]
-    return " OR ".join(f'"{t}"' for t in dict.fromkeys(tokens))
+    """Free text as a safe FTS5 OR-query (see `keyword_terms`)."""
+    return or_query(text)
 
 
 class SqliteMemoryOps:

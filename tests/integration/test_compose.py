@@ -7,8 +7,8 @@ settings it feeds the service and the documentation are checked with PyYAML alwa
 
 from __future__ import annotations
 
-import re
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path

@@ -22,6 +22,7 @@ from fleetmem.cli.common import (
     load_settings,
     out,
     run_with_service,
+    show,
 )
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.services.conflicts import ConflictView
@@ -145,10 +146,7 @@ def resolve(conflict_id: str = typer.Argument(..., help="Id from `fleetmem confl
     """Resolve a conflict; the choice, who made it and the note are recorded."""
     done = run_with_service(load_settings(data_dir), lambda s: s.conflicts_resolve(
         Caller(agent), conflict_id, keep, note))
-    if as_json:
-        emit_json(done)
-    else:
-        out.print(f"resolved {done.id}: kept {keep} ({done.subject} {done.attribute})")
+    show(done, as_json, f"resolved {done.id}: kept {keep} ({done.subject} {done.attribute})")
 
 
 def register(app: typer.Typer) -> None:

@@ -58,11 +58,24 @@ def run_with_service(settings: Settings, fn: Callable[[MemoryService], Awaitable
         async with started(settings) as service:
             return await fn(service)
 
+    return exit_on_error(lambda: asyncio.run(main()))
+
+
+def exit_on_error(fn: Callable[[], T]) -> T:
+    """Run `fn`; a service error is printed on stderr and exits with code 2."""
     try:
-        return asyncio.run(main())
+        return fn()
     except FleetmemError as exc:
         err.print(f"[red]error[/red] ({exc.code}): {exc.message}")
         raise typer.Exit(2) from exc
+
+
+def show(value: Any, as_json: bool, text: str) -> None:
+    """Print `value` as JSON with --json, else the human-readable `text`."""
+    if as_json:
+        emit_json(value)
+    else:
+        out.print(text)
 
 
 def to_jsonable(value: Any) -> Any:

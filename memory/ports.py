@@ -136,6 +136,11 @@ class VectorIndex(Protocol):
         """Return (id, cosine score) best first, only within `flt.namespaces`."""
         ...
 
+    async def search_many(self, vectors: Sequence[Vector], flt: MemoryFilter,
+                          limit: int) -> list[list[tuple[str, float]]]:
+        """`search` for several vectors at once (one planned batch), results in order."""
+        ...
+
     async def existing(self, ids: Sequence[str]) -> set[str]:
         """Return which of `ids` are present."""
         ...

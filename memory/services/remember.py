@@ -18,7 +18,7 @@ import numpy.typing as npt
 from fleetmem.memory.domain.access import Caller, private_namespace
 from fleetmem.memory.domain.models import Attribution, CommitState, Memory, MemoryStatus
 from fleetmem.memory.domain.redaction import redact
-from fleetmem.memory.domain.text import content_hash, new_id, numbers_in
+from fleetmem.memory.domain.text import content_hash, new_id, numbers_in, whole_word
 from fleetmem.memory.errors import InvalidInput
 from fleetmem.memory.ports import IdempotencyRecord
 from fleetmem.memory.services.context import ServiceContext
@@ -109,9 +109,13 @@ async def _write_group(ctx: ServiceContext, caller: Caller, group: list[_Prepare
     fresh: list[_Prepared] = []
     seen_hash: dict[str, str] = {}
     reinforce: list[str] = []
-    for p in group:
+    # One planned batch of similarity searches for the whole group (exact scoring over
+    # unindexed points is shared), instead of one search per memory.
+    near = await ctx.vectors.search_many([vectors[p.index] for p in group],
+                                         ctx.active_filter([ns]), 3)
+    for p, hits in zip(group, near, strict=True):
         dup_id = seen_hash.get(p.memory.content_hash) or await _find_duplicate(
-            ctx, p.memory, vectors[p.index])
+            ctx, p.memory, hits)
         if dup_id is not None:
             reinforce.append(dup_id)
             results[p.index] = RememberResult(id=dup_id, namespace=ns, deduplicated=True,
@@ -139,13 +143,12 @@ async def _write_group(ctx: ServiceContext, caller: Caller, group: list[_Prepare
 
 
 async def _find_duplicate(ctx: ServiceContext, memory: Memory,
-                          vector: npt.NDArray[np.float32]) -> str | None:
+                          hits: list[tuple[str, float]]) -> str | None:
     """An active memory of the namespace with the same normalised text, or a near-identical
-    embedding (cosine >= the configured threshold)."""
+    embedding among `hits` (cosine >= the configured threshold)."""
     same = await ctx.graph.find_by_hash(memory.namespace, memory.content_hash)
     if same is not None:
         return same.id
-    hits = await ctx.vectors.search(vector, ctx.active_filter([memory.namespace]), 3)
     close = [mid for mid, score in hits if score >= ctx.limits.dedup_similarity]
     if not close:
         return None
@@ -160,11 +163,17 @@ async def _find_duplicate(ctx: ServiceContext, memory: Memory,
 
 
 async def _link_entities(ctx: ServiceContext, memories: list[Memory]) -> list[Memory]:
-    """Add to each memory the names of existing entities its text mentions."""
+    """Add to each memory the names of existing entities its text mentions (one lookup
+    for the whole group: memories of one write share a namespace)."""
+    if not memories:
+        return []
+    found = await ctx.graph.entities_in_text(
+        [memories[0].namespace], "\n".join(m.text for m in memories), 16 * len(memories))
     out: list[Memory] = []
     for m in memories:
-        found = await ctx.graph.entities_in_text([m.namespace], m.text, 16)
-        names = tuple(dict.fromkeys([*m.entity_names, *(e.name for e in found)]))
+        text = m.text.lower()
+        mentioned = [e.name for e in found if whole_word(text, [e.name, *e.aliases])]
+        names = tuple(dict.fromkeys([*m.entity_names, *mentioned]))
         out.append(replace(m, entity_names=names))
     return out
 

@@ -138,3 +138,15 @@ async def test_flushed_points_survive_reopening(make_index: Factory) -> None:
     [(hit, _)] = await second.search(vec(2), flt(TEAM), 1)
     assert hit == point(2).id
     assert np.isclose((await second.search(vec(1), flt(ALICE), 1))[0][1], 1.0, atol=1e-4)
+
+
+async def test_search_many_equals_one_search_per_vector(index: VectorIndex) -> None:
+    await index.upsert([point(i) for i in range(12)] + [point(100 + i, BOB) for i in range(5)])
+    flt = MemoryFilter(namespaces=(ALICE,))
+    queries = [vec(i) for i in (0, 3, 7, 100)]
+    batched = await index.search_many(queries, flt, 3)
+    single = [await index.search(q, flt, 3) for q in queries]
+    assert [[i for i, _ in hits] for hits in batched] == [[i for i, _ in hits] for hits in single]
+    assert all(hits for hits in batched)
+    assert await index.search_many([], flt, 3) == []
+    assert await index.search_many(queries, MemoryFilter(namespaces=()), 3) == [[]] * 4

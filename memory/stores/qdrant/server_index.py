@@ -172,6 +172,20 @@ class QdrantServerVectorIndex:
                 limit=limit, with_payload=False, with_vectors=False)
         return [(str(p.id), float(p.score)) for p in response.points]
 
+    async def search_many(self, vectors: Sequence[Vector], flt: MemoryFilter,
+                          limit: int) -> list[list[tuple[str, float]]]:
+        """Several searches in one request."""
+        if not flt.namespaces or not vectors:
+            return [[] for _ in vectors]
+        client = await self._get()
+        query_filter = server_filter(flt)
+        requests = [qm.QueryRequest(query=[float(x) for x in v], filter=query_filter,
+                                        limit=limit, with_payload=False, with_vector=False)
+                    for v in vectors]
+        async with translated():
+            responses = await client.query_batch_points(self.collection, requests=requests)
+        return [[(str(p.id), float(p.score)) for p in r.points] for r in responses]
+
     async def existing(self, ids: Sequence[str]) -> set[str]:
         """Which of `ids` the collection holds."""
         if not ids:

@@ -90,3 +90,24 @@ async def test_audit_filters_by_operation_and_workflow(api: RestApi) -> None:
     assert [e["target_ids"] for e in forgets["items"]] == [[mid]]
     assert (await api.client.get("/v1/audit/events", headers=BOB,
                                  params={"memory_id": mid})).json()["items"] == []
+
+
+async def test_a_rest_workflow_id_is_on_every_audit_entry_of_its_request(api: RestApi) -> None:
+    """One request that makes several audit entries (entities + their observation
+    memories): each entry written during it carries the request's workflow id."""
+    before = (await api.client.get("/v1/audit/events", headers=ALICE,
+                                   params={"limit": 1000})).json()["items"]
+    last = max((e["seq"] for e in before), default=0)
+    r = await api.client.post("/v1/entities", headers={**ALICE, "X-Workflow-Id": "wf-many"},
+                              json={"entities": [
+                                  {"name": "Ledger", "entityType": "service",
+                                   "observations": ["Ledger settles payments nightly"]},
+                                  {"name": "Vault Team", "entityType": "team",
+                                   "observations": ["Vault Team owns the secrets store"]}]})
+    assert r.status_code in (200, 201), r.text
+    after = (await api.client.get("/v1/audit/events", headers=ALICE,
+                                  params={"after_seq": last, "limit": 1000})).json()["items"]
+    made = [e for e in after if e["agent_id"] == "alice"]
+    assert len(made) >= 2, made  # the entities and their observation memories
+    assert {e["workflow_id"] for e in made} == {"wf-many"}
+    assert {e["operation"] for e in made} >= {"create_entities"}

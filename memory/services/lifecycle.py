@@ -81,18 +81,22 @@ async def correct(ctx: ServiceContext, caller: Caller, memory_id: object, text: 
         content_hash=content_hash(old.namespace, red.text), commit_state=CommitState.COMMITTED,
         entity_names=old.entity_names)
     vector = (await ctx.embed([new.text]))[0]
-    ok = await ctx.graph.supersede(old.id, new, vector, now, [ctx.audit(
-        caller, "correct", namespace=old.namespace, target_ids=[old.id, new.id],
-        detail=redact(reason).text[:500])])
-    if not ok:
-        raise Conflict(f"memory {old.id} was changed concurrently; read it again and retry",
-                       field="id", rule="concurrent_update")
-    closed = replace(old, status=MemoryStatus.SUPERSEDED, valid_to=now, superseded_by=new.id)
-    old_vec = (await ctx.graph.get_vectors([old.id])).get(old.id)
-    points = [ctx.point(new, vector)]
-    if old_vec is not None:
-        points.append(ctx.point(closed, old_vec))
-    await ctx.vectors.upsert(points)
+    # Graph commit and vector write under the namespace lock, like every status change: a
+    # forget landing in between would otherwise have its vector delete undone here.
+    async with ctx.namespace_lock(old.namespace):
+        ok = await ctx.graph.supersede(old.id, new, vector, now, [ctx.audit(
+            caller, "correct", namespace=old.namespace, target_ids=[old.id, new.id],
+            detail=redact(reason).text[:500])])
+        if not ok:
+            raise Conflict(f"memory {old.id} was changed concurrently; read it again and "
+                           "retry", field="id", rule="concurrent_update")
+        closed = replace(old, status=MemoryStatus.SUPERSEDED, valid_to=now,
+                         superseded_by=new.id)
+        old_vec = (await ctx.graph.get_vectors([old.id])).get(old.id)
+        points = [ctx.point(new, vector)]
+        if old_vec is not None:
+            points.append(ctx.point(closed, old_vec))
+        await ctx.vectors.upsert(points)
     return MemoryView.of(new)
 
 
@@ -113,14 +117,15 @@ async def set_archived(ctx: ServiceContext, caller: Caller, memory_id: object,
                        rule="not_archived")
     target = MemoryStatus.ARCHIVED if archived else MemoryStatus.ACTIVE
     now = ctx.now()
-    changed = await ctx.graph.set_status([mid], target, now, [ctx.audit(
-        caller, operation, namespace=memory.namespace, target_ids=[mid])])
-    if archived:
-        await ctx.vectors.delete([mid])
-    elif changed:
-        vec = (await ctx.graph.get_vectors([mid])).get(mid)
-        if vec is not None:
-            await ctx.vectors.upsert([ctx.point(replace(memory, status=target), vec)])
+    async with ctx.namespace_lock(memory.namespace):  # see `correct`
+        changed = await ctx.graph.set_status([mid], target, now, [ctx.audit(
+            caller, operation, namespace=memory.namespace, target_ids=[mid])])
+        if archived:
+            await ctx.vectors.delete([mid])
+        elif changed:
+            vec = (await ctx.graph.get_vectors([mid])).get(mid)
+            if vec is not None:
+                await ctx.vectors.upsert([ctx.point(replace(memory, status=target), vec)])
     return MemoryView.of(replace(memory, status=target, updated_at=now))
 
 

@@ -24,7 +24,7 @@ async def load_readable(ctx: ServiceContext, caller: Caller, memory_id: object,
     """The memory if the caller may read it; otherwise NotFound (never revealing whether
     it exists in a namespace the caller cannot read)."""
     mid = validate_id(memory_id, field)
-    found = await ctx.graph.get_memories([mid], ctx.policy.readable(caller.agent_id))
+    found = await ctx.graph.get_memories([mid], await ctx.graph.all_namespaces())
     if not found:
         raise NotFound(f"no memory {mid} among the namespaces you can read", field=field,
                        rule="not_found")
@@ -100,6 +100,12 @@ async def correct(ctx: ServiceContext, caller: Caller, memory_id: object, text: 
     return MemoryView.of(new)
 
 
+def restored_status(memory: Memory) -> MemoryStatus:
+    """Where an archived memory goes back to: a version that was corrected before it was
+    forgotten returns to history (`superseded`), never to being current again."""
+    return MemoryStatus.SUPERSEDED if memory.superseded_by else MemoryStatus.ACTIVE
+
+
 async def set_archived(ctx: ServiceContext, caller: Caller, memory_id: object,
                        archived: bool) -> MemoryView:
     """Forget (archive: out of recall, restorable) or restore a memory."""
@@ -115,7 +121,7 @@ async def set_archived(ctx: ServiceContext, caller: Caller, memory_id: object,
     if not archived and memory.status is not MemoryStatus.ARCHIVED:
         raise Conflict(f"memory {mid} is {memory.status.value}, not archived", field="id",
                        rule="not_archived")
-    target = MemoryStatus.ARCHIVED if archived else MemoryStatus.ACTIVE
+    target = MemoryStatus.ARCHIVED if archived else restored_status(memory)
     now = ctx.now()
     async with ctx.namespace_lock(memory.namespace):  # see `correct`
         changed = await ctx.graph.set_status([mid], target, now, [ctx.audit(

@@ -46,6 +46,7 @@ from fleetmem.memory.services.gc_views import (
     ReconcileReport,
 )
 from fleetmem.memory.services.housekeeping import preview
+from fleetmem.memory.services.lifecycle import restored_status
 from fleetmem.memory.services.views import MemoryView
 
 logger = logging.getLogger(__name__)
@@ -241,16 +242,18 @@ async def restore(ctx: ServiceContext, caller: Caller, memory_id: object) -> Mem
         raise Conflict(f"memory {mid} is {memory.status.value}, not archived", field="id",
                        rule="not_archived")
     now = ctx.now()
-    changed = await ctx.graph.transition_status(
-        [mid], MemoryStatus.ARCHIVED, MemoryStatus.ACTIVE, now,
-        [ctx.audit(caller, "gc_restore", namespace=memory.namespace, target_ids=[mid])])
-    if not changed:
-        raise Conflict(f"memory {mid} changed concurrently; read it again and retry",
-                       field="id", rule="concurrent_update")
-    restored = replace(memory, status=MemoryStatus.ACTIVE, updated_at=now)
-    vec = (await ctx.graph.get_vectors([mid])).get(mid)
-    if vec is not None:
-        await ctx.vectors.upsert([ctx.point(restored, vec)])
+    target = restored_status(memory)
+    async with ctx.namespace_lock(memory.namespace):  # graph then vectors, like forget
+        changed = await ctx.graph.transition_status(
+            [mid], MemoryStatus.ARCHIVED, target, now,
+            [ctx.audit(caller, "gc_restore", namespace=memory.namespace, target_ids=[mid])])
+        if not changed:
+            raise Conflict(f"memory {mid} changed concurrently; read it again and retry",
+                           field="id", rule="concurrent_update")
+        restored = replace(memory, status=target, updated_at=now)
+        vec = (await ctx.graph.get_vectors([mid])).get(mid)
+        if vec is not None:
+            await ctx.vectors.upsert([ctx.point(restored, vec)])
     return MemoryView.of(restored)
 
 

@@ -17,6 +17,7 @@ import pytest
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.ports import Vector
 from fleetmem.memory.services.inputs import MemoryInput
+from fleetmem.memory.services.maintenance import SYSTEM_CALLER
 from fleetmem.memory.services.service import MemoryService
 from tests.conftest import ServiceFactory
 
@@ -70,4 +71,20 @@ async def test_forget_during_a_restore_leaves_no_vector_behind(
     await service.forget(ALICE, written.id)
     await restoring
     assert (await service.get(ALICE, written.id)).status == "archived"
+    await _tiers_agree(service)
+
+
+async def test_a_forgotten_old_version_is_restored_into_history_not_made_current(
+        make_service: ServiceFactory) -> None:
+    """Forget then restore of a corrected version used to make it `active` again: two
+    current versions in one chain, both recalled. It goes back to `superseded` now."""
+    service = await make_service()
+    old = await service.remember(ALICE, MemoryInput(text="the release train leaves at 10:00"))
+    new = await service.correct(ALICE, old.id, "the release train leaves at 11:30")
+    await service.forget(ALICE, old.id)
+    assert (await service.restore(ALICE, old.id)).status == "superseded"
+    await service.forget(ALICE, old.id)
+    assert (await service.gc_restore(SYSTEM_CALLER, old.id)).status == "superseded"
+    chain = await service.history(ALICE, new.id)
+    assert [(m.id, m.status) for m in chain] == [(old.id, "superseded"), (new.id, "active")]
     await _tiers_agree(service)

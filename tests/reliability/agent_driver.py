@@ -26,7 +26,7 @@ PREPARE_SECONDS = 0.6
 MAX_OPS = 100_000
 OK = {"remember": {201}, "batch": {201}, "recall": {200}, "get": {200}, "history": {200},
       "list": {200}, "correct_own": {201}, "forget_own": {200}, "correct_team": {201, 409},
-      "forget_team": {200}, "race_correct": {201, 409}, "race_forget": {200}}
+      "forget_team": {200}, "restore": {200, 409}, "race_correct": {201, 409}, "race_forget": {200}}
 
 
 class Driver:
@@ -43,8 +43,10 @@ class Driver:
         self.n = 0
         self.mine: dict[str, list[str]] = defaultdict(list)  # namespace -> active own ids
         self.texts: list[str] = []
+        self.forgotten: list[tuple[str, str]] = []  # (id, namespace) this agent forgot
         self.out: dict[str, Any] = {
-            "agent": agent, "acked": [], "corrections": [], "forgets": [], "unexpected": [],
+            "agent": agent, "acked": [], "corrections": [], "forgets": [], "restores": [],
+            "unexpected": [],
             "leaks": [], "statuses": defaultdict(lambda: defaultdict(int)), "ops": 0,
             "rounds": 0, "rounds_skipped": 0}
 
@@ -127,10 +129,23 @@ class Driver:
             self.acked(new, text, namespace)
         return r.status_code
 
-    def forget(self, op: str, memory_id: str) -> None:
+    def forget(self, op: str, memory_id: str, namespace: str = "") -> None:
         r = self.call(op, "DELETE", f"/v1/memories/{memory_id}")
         if r is not None:
             self.out["forgets"].append([memory_id, r.status_code, op])
+            if r.status_code == 200 and namespace:
+                self.forgotten.append((memory_id, namespace))
+
+    def restore(self) -> None:
+        """Bring back something this agent forgot (a team mate may have been first)."""
+        if not self.forgotten:
+            return
+        memory_id, ns = self.forgotten.pop(self.rng.randrange(len(self.forgotten)))
+        r = self.call("restore", "POST", f"/v1/memories/{memory_id}/restore")
+        if r is not None:
+            self.out["restores"].append([memory_id, r.status_code])
+            if r.status_code == 200 and r.json()["status"] == "active":
+                self.mine[ns].append(memory_id)
 
     def own_private(self, action: str) -> None:
         ids = self.mine[f"agent:{self.agent}"]
@@ -140,7 +155,7 @@ class Driver:
         if action == "correct":
             self.correct("correct_own", mid, f"agent:{self.agent}")
         else:
-            self.forget("forget_own", mid)
+            self.forget("forget_own", mid, f"agent:{self.agent}")
 
     def team_member(self) -> None:
         """Correct or forget someone's team memory (found by listing a random page)."""
@@ -160,7 +175,7 @@ class Driver:
         if self.rng.random() < 0.6:
             self.correct("correct_team", target["id"], ns)
         else:
-            self.forget("forget_team", target["id"])
+            self.forget("forget_team", target["id"], ns)
 
     def random_op(self) -> None:
         roll = self.rng.random()
@@ -179,6 +194,8 @@ class Driver:
             self.own_private("correct")
         elif roll < 0.85:
             self.own_private("forget")
+        elif roll < 0.88:
+            self.restore()
         else:
             self.team_member()
 

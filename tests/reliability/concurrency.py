@@ -176,9 +176,12 @@ def check(result: ConcurrencyResult) -> None:
         elif old in memories and memories[old].superseded_by != news[0]:
             problems.append(f"correction {old} -> {news[0]} acknowledged but the store says "
                             f"{old} is superseded by {memories[old].superseded_by}")
+    restored = {i for o in result.outputs for i, status in o["restores"] if status == 200}
     for o in result.outputs:
         for memory_id, status, _op in o["forgets"]:
             m = memories.get(memory_id)
+            if memory_id in restored:
+                continue
             if status == 200 and (m is None or m.status is not MemoryStatus.ARCHIVED):
                 problems.append(f"forgotten memory {memory_id} is "
                                 f"{'missing' if m is None else m.status.value}")

@@ -24,7 +24,7 @@ async def load_readable(ctx: ServiceContext, caller: Caller, memory_id: object,
     """The memory if the caller may read it; otherwise NotFound (never revealing whether
     it exists in a namespace the caller cannot read)."""
     mid = validate_id(memory_id, field)
-    found = await ctx.graph.get_memories([mid], await ctx.graph.all_namespaces())
+    found = await ctx.graph.get_memories([mid], ctx.policy.readable(caller.agent_id))
     if not found:
         raise NotFound(f"no memory {mid} among the namespaces you can read", field=field,
                        rule="not_found")

@@ -206,6 +206,13 @@ class CrashResult:
     def problems(self) -> list[str]:
         return [*self.ledger.problems, *self.lost, *self.stores.problems()]
 
+    @property
+    def lost_writes(self) -> int:
+        """Acknowledged writes the stores do not hold as written (active, same text)."""
+        held = self.stores.memories
+        return sum(1 for i, t in self.ledger.acked.items()
+                   if i not in held or held[i].text != t or held[i].status.value != "active")
+
 
 async def run_crash(data_dir: Path, cycles: int, embedder: Embedder, *,
                     env: Mapping[str, str] | None = None, seed: int = 0) -> CrashResult:

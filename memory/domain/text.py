@@ -14,6 +14,8 @@ from fleetmem.memory.errors import InvalidInput
 
 _WS = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Lone UTF-16 surrogates are not Unicode text: no store or index can encode them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def normalize(text: str) -> str:
@@ -68,6 +70,13 @@ def clean_text(value: object, field_name: str, *, max_chars: int, allow_empty: b
             field=field_name,
             rule="control_characters",
         )
+    if _SURROGATE.search(value):
+        raise InvalidInput(
+            f"{field_name} contains a lone surrogate (e.g. \\ud800), which is not valid "
+            "Unicode; send UTF-8 text",
+            field=field_name,
+            rule="invalid_unicode",
+        )
     if not allow_empty and not value.strip():
         raise InvalidInput(f"{field_name} must not be empty", field=field_name, rule="not_empty")
     if len(value) > max_chars:
@@ -117,7 +126,10 @@ def whole_word(text_lower: str, names: Sequence[str]) -> bool:
 
 def encode_cursor(namespace: str, name_lower: str) -> str:
     """Opaque paging cursor for graph reads (same format on every store)."""
-    return base64.urlsafe_b64encode(json.dumps([namespace, name_lower]).encode()).decode()
+    # UTF-8, not \u escapes: a 200-emoji name must still fit the 2000-character bound
+    # on cursors (escaped, it made a 3300-character cursor REST then refused).
+    raw = json.dumps([namespace, name_lower], ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode()
 
 
 def decode_cursor(cursor: str | None) -> tuple[str, str]:
@@ -126,6 +138,8 @@ def decode_cursor(cursor: str | None) -> tuple[str, str]:
         return ("", "")
     try:
         ns, name = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        for part in (ns, name):
+            str(part).encode()  # a forged cursor may hold lone surrogates: restart
         return (str(ns), str(name))
     except (ValueError, TypeError):
         return ("", "")

@@ -78,6 +78,7 @@ async def consolidate(ctx: ServiceContext, caller: Caller, session_id: object, *
     """
     ctx.policy.check_operation(caller.agent_id, "consolidate")
     sid = _session(session_id)
+    min_importance = check_importance(min_importance, "min_importance")
     items = await ctx.graph.buffer_read(caller.agent_id, sid, ctx.limits.buffer_max_items * 4,
                                         include_consolidated=False)
     if before is not None:

@@ -60,6 +60,15 @@ def _attribution(ctx: ServiceContext, caller: Caller) -> Attribution:
                        session_id=caller.session_id)
 
 
+_PAGE_MAX = 500  # entities per graph page, names per open_nodes (the REST bounds too)
+_CURSOR_MAX = 2000
+
+
+def _check_page_limit(limit: object) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _PAGE_MAX:
+        raise InvalidInput(f"limit must be from 1 to {_PAGE_MAX}", field="limit", rule="range")
+
+
 def _check_list(items: Sequence[object], field: str, limit: int) -> None:
     if len(items) == 0:
         raise InvalidInput(f"{field} must not be empty", field=field, rule="not_empty")
@@ -264,8 +273,9 @@ async def read_graph(ctx: ServiceContext, caller: Caller, namespaces: Sequence[s
     """A page of the readable graph (never floods: `limit` entities per page)."""
     ctx.policy.check_operation(caller.agent_id, "read_graph")
     ns = ctx.policy.scope_reads(caller.agent_id, namespaces)
-    if not 1 <= limit <= 500:
-        raise InvalidInput("limit must be from 1 to 500", field="limit", rule="range")
+    _check_page_limit(limit)
+    if cursor is not None:
+        clean_text(cursor, "cursor", max_chars=_CURSOR_MAX, allow_empty=True)
     page = await ctx.graph.read_graph(ns, cursor, limit)
     return GraphView(entities=[EntityView.of(e) for e in page.entities],
                      relations=[RelationView.of(r) for r in page.relations],
@@ -277,6 +287,7 @@ async def search_nodes(ctx: ServiceContext, caller: Caller, query: object,
     """Entities whose name, type or observations contain the query, and their relations."""
     ctx.policy.check_operation(caller.agent_id, "search_nodes")
     text = clean_text(query, "query", max_chars=ctx.limits.max_text_chars)
+    _check_page_limit(limit)
     ns = ctx.policy.scope_reads(caller.agent_id, namespaces)
     found = await ctx.graph.search_nodes(ns, text.strip(), limit)
     names = [e.name for e in found]
@@ -289,6 +300,7 @@ async def open_nodes(ctx: ServiceContext, caller: Caller, names: Sequence[str],
                      namespaces: Sequence[str] | None) -> GraphView:
     """The named entities and the relations among them."""
     ctx.policy.check_operation(caller.agent_id, "open_nodes")
+    _check_list(names, "names", _PAGE_MAX)
     checked = [check_name(n, f"names[{i}]") for i, n in enumerate(names)]
     ns = ctx.policy.scope_reads(caller.agent_id, namespaces)
     page = await ctx.graph.open_nodes(ns, checked)

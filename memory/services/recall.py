@@ -20,7 +20,7 @@ from fleetmem.memory.errors import InvalidInput
 from fleetmem.memory.ports import MemoryFilter, Vector
 from fleetmem.memory.services.conflicts import mark_disputed
 from fleetmem.memory.services.context import ServiceContext
-from fleetmem.memory.services.inputs import check_k, check_kind, check_tags
+from fleetmem.memory.services.inputs import check_k, check_kind, check_name, check_tags
 from fleetmem.memory.services.views import BufferItemView, MemoryView, RecallHit, RecallResult
 
 MODES = frozenset({"dense", "keyword", "graph"})
@@ -64,12 +64,14 @@ async def recall(ctx: ServiceContext, caller: Caller, q: RecallQuery) -> RecallR
     if q.max_tokens is not None and (not isinstance(q.max_tokens, int) or q.max_tokens < 1):
         raise InvalidInput("max_tokens must be a positive integer", field="max_tokens",
                            rule="range")
+    session_id = check_name(q.session_id, "session_id") if q.session_id is not None else None
+    created_by = check_name(q.created_by, "created_by") if q.created_by is not None else None
     namespaces = ctx.policy.scope_reads(caller.agent_id, q.namespaces)
     statuses = (MemoryStatus.ACTIVE, MemoryStatus.ARCHIVED) if q.include_archived \
         else (MemoryStatus.ACTIVE,)
     flt = MemoryFilter(
         namespaces=namespaces, kinds=tuple(check_kind(x, "kinds").value for x in q.kinds),
-        tags=check_tags(list(q.tags), ctx.limits), created_by=q.created_by,
+        tags=check_tags(list(q.tags), ctx.limits), created_by=created_by,
         created_after=q.created_after, created_before=q.created_before, statuses=statuses,
         as_of=q.as_of)
     depth = max(k * 4, 20)
@@ -106,7 +108,7 @@ async def recall(ctx: ServiceContext, caller: Caller, q: RecallQuery) -> RecallR
         hits.append(RecallHit(memory=MemoryView.of(m), score=breakdown.total,
                               why=breakdown.as_dict(),
                               sources=sorted(fused[m.id].keys())))
-    short_term = await _short_term(ctx, caller, q.session_id or caller.session_id, text)
+    short_term = await _short_term(ctx, caller, session_id or caller.session_id, text)
     hits = await mark_disputed(ctx, namespaces, hits)
     if hits:
         ctx_ids = [h.memory.id for h in hits]

@@ -23,6 +23,7 @@ from fleetmem.memory.errors import InvalidInput
 from fleetmem.memory.ports import IdempotencyRecord
 from fleetmem.memory.services.context import ServiceContext
 from fleetmem.memory.services.governance import check_namespace_quota
+from fleetmem.memory.services.idempotency import check_key
 from fleetmem.memory.services.inputs import (
     MemoryInput,
     check_kind,
@@ -69,6 +70,9 @@ async def remember_many(ctx: ServiceContext, caller: Caller, inputs: Sequence[Me
         check_memory_input(inp, ctx.limits, prefix=f"memories[{i}]." if multi else "")
     namespaces = [resolve_namespace(ctx, caller, inp.namespace) for inp in inputs]
     if idempotency_key is not None:
+        # Validated here for every door: a key with a space could name another
+        # operation's scoped record (`once` stores '<operation> <key>').
+        check_key(idempotency_key)
         previous = await ctx.graph.get_idempotent(caller.agent_id, idempotency_key)
         if previous is not None:
             return [RememberResult.model_validate(r) for r in json.loads(previous.response_json)]

@@ -79,8 +79,10 @@ class World:
 
 
 @contextlib.asynccontextmanager
-async def open_world(embedder: Embedder, **overrides: Any) -> AsyncIterator[World]:
-    """Build, start and finally close a fresh service with both doors in front of it."""
+async def open_world(embedder: Embedder, *, raise_app_exceptions: bool = True,
+                     **overrides: Any) -> AsyncIterator[World]:
+    """Build, start and finally close a fresh service with both doors in front of it
+    (`raise_app_exceptions=False`: a server error is a 500 answer, not an exception)."""
     with tempfile.TemporaryDirectory(prefix="fleetmem-sec-") as tmp:
         root = Path(tmp)
         agents = root / "agents.yaml"
@@ -90,10 +92,10 @@ async def open_world(embedder: Embedder, **overrides: Any) -> AsyncIterator[Worl
         await service.start()
         try:
             app = create_app(settings, service=service)
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
             async with contextlib.AsyncExitStack() as stack:
                 rest = await stack.enter_async_context(httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=app), base_url="http://testserver",
-                    timeout=120))
+                    transport=transport, base_url="http://testserver", timeout=120))
                 world = World(root, settings, service, rest)
                 for agent in AGENT_IDS:
                     world.mcp[agent] = await stack.enter_async_context(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import string
 import uuid
 from collections import Counter
 from collections.abc import Mapping
@@ -76,10 +77,13 @@ class CrashLedger:
 
 
 def _text(rng: random.Random, cycle: int, writer: int, n: int) -> str:
-    # Unique numbers make every text a different fact (near-duplicates must share numbers).
+    # Unique numbers make every text a different fact (near-duplicates must share numbers);
+    # a random codename makes it findable among thousands of texts of the same template.
     subject = rng.choice(SUBJECTS)
-    return (f"crash cycle {cycle} writer {writer} note {n}: the {subject} service keeps "
-            f"{rng.randint(2, 99)} replicas and rotates logs every {n * 7 + writer} hours")
+    codename = "".join(rng.choices(string.ascii_lowercase, k=8))
+    return (f"crash cycle {cycle} writer {writer} note {n}: the {subject} service "
+            f"{codename} keeps {rng.randint(2, 99)} replicas and rotates logs every "
+            f"{n * 7 + writer} hours")
 
 
 def _next_write(rng: random.Random, cycle: int, writer: int, n: int) -> Write:

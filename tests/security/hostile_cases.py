@@ -1,16 +1,16 @@
 """Hostile inputs for the REST and MCP doors: malformed and oversized arguments, broken
 encodings, deep nesting, control and invalid Unicode, over-long ids and namespaces.
 
-Each case names the input that must be blamed (`blame`: the problem's `field`/`detail`,
-or the tool error text, must mention it). Valid-but-strange text (Cypher-like, SQL-like,
-RTL, combining marks, emoji, FTS5 syntax) is in `VERBATIM_TEXTS` and `QUERIES`: it must be
+REST cases here, MCP cases and valid-but-strange input in `hostile_mcp_cases`. Each case
+names the input that must be blamed (`blame`: the problem's `field`/`detail`, or the tool
+error text, must mention it). Valid-but-strange text (Cypher-like, SQL-like, RTL,
+combining marks, emoji, FTS5 syntax) is in `VERBATIM_TEXTS` and `QUERIES`: it must be
 stored verbatim, or answered, never refused.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -260,151 +260,3 @@ REST_CASES = [
     RestCase("unknown route", "GET", "/v1/../../etc/passwd"),
     RestCase("wrong method", "PUT", "/v1/memories", {"text": "x"}),
 ]
-
-_MCP_BAD_CALLS: list[tuple[str, str, dict[str, Any], str]] = [
-    ("text int", "remember", {"text": 5}, "text"),
-    ("text missing", "remember", {}, "text"),
-    ("text list", "remember", {"text": ["a", "b"]}, "text"),
-    ("text null", "remember", {"text": None}, "text"),
-    ("1 MB text", "remember", {"text": "a" * MB}, "text"),
-    ("NUL text", "remember", {"text": "a\x00b"}, "text"),
-    ("surrogate text", "remember", {"text": "lone \ud800 half"}, "text"),
-    ("surrogate tag", "remember", {"text": "fine", "tags": ["\udfff"]}, "tags"),
-    ("importance text", "remember", {"text": "x", "importance": "high"}, "importance"),
-    ("importance nan", "remember", {"text": "x", "importance": float("nan")}, "importance"),
-    ("importance inf", "remember", {"text": "x", "importance": float("inf")}, "importance"),
-    ("kind", "remember", {"text": "x", "kind": "rumour"}, "kind"),
-    ("tags string", "remember", {"text": "x", "tags": "a,b"}, "tags"),
-    ("100k tags", "remember", {"text": "x", "tags": ["t"] * 100_000}, "tags"),
-    ("100k entities", "remember", {"text": "x", "entities": ["e"] * 100_000}, "entities"),
-    ("entity NUL", "remember", {"text": "x", "entities": ["a\x00"]}, "entities"),
-    ("namespace long", "remember", {"text": "x", "namespace": "team:" + "a" * 10_000},
-     "namespace"),
-    ("namespace traversal", "remember", {"text": "x", "namespace": "agent:../../x"},
-     "namespace"),
-    ("namespace type", "remember", {"text": "x", "namespace": 7}, "namespace"),
-    ("idempotency spaces", "remember", {"text": "x", "idempotency_key": "a b"},
-     "idempotency"),
-    ("idempotency 10k", "remember", {"text": "x", "idempotency_key": "k" * 10_000},
-     "idempotency"),
-    ("deep text", "remember", {"text": json.loads(nested(100).decode())}, "text"),
-    ("recall k 0", "recall", {"query": "x", "k": 0}, "k"),
-    ("recall k huge", "recall", {"query": "x", "k": 10**12}, "k"),
-    ("recall k text", "recall", {"query": "x", "k": "ten"}, "k"),
-    ("recall empty", "recall", {"query": ""}, "query"),
-    ("recall 1 MB", "recall", {"query": "q" * MB}, "query"),
-    ("recall surrogate", "recall", {"query": "\ud83d"}, "query"),
-    ("recall created_by surrogate", "recall", {"query": "x", "created_by": "\ud800"},
-     "created_by"),
-    ("recall created_by 1 MB", "recall", {"query": "x", "created_by": "c" * MB},
-     "created_by"),
-    ("recall session surrogate", "recall", {"query": "x", "session_id": "\ud800"},
-     "session_id"),
-    ("recall session 1 MB", "recall", {"query": "x", "session_id": "s" * MB}, "session_id"),
-    ("recall tag surrogate", "recall", {"query": "x", "tags": ["\ud800"]}, "tags"),
-    ("recall kinds", "recall", {"query": "x", "kinds": ["secret"]}, "kinds"),
-    ("recall modes", "recall", {"query": "x", "modes": ["telepathy"]}, "modes"),
-    ("recall no modes", "recall", {"query": "x", "modes": []}, "modes"),
-    ("recall namespaces", "recall", {"query": "x", "namespaces": ["../.."]}, "namespaces"),
-    ("recall as_of", "recall", {"query": "x", "as_of": "yesterday"}, "as_of"),
-    ("recall max_tokens", "recall", {"query": "x", "max_tokens": -1}, "max_tokens"),
-    ("forget traversal", "forget", {"id": "../../etc/passwd"}, "id"),
-    ("forget 10k", "forget", {"id": "a" * 10_000}, "id"),
-    ("forget empty", "forget", {"id": ""}, "id"),
-    ("forget surrogate", "forget", {"id": "\ud800"}, "id"),
-    ("history NUL", "history", {"id": "\x00"}, "id"),
-    ("history int", "history", {"id": 12}, "id"),
-    ("correct empty", "correct", {"id": MEMORY, "text": ""}, "text"),
-    ("correct surrogate", "correct", {"id": MEMORY, "text": "\ud800"}, "text"),
-    ("correct NUL", "correct", {"id": MEMORY, "text": "a\x00"}, "text"),
-    ("correct kind", "correct", {"id": MEMORY, "text": "x", "kind": "rumour"}, "kind"),
-    ("share same namespace", "share", {"id": MEMORY, "namespace": "agent:alice"},
-     "namespace"),
-    ("share other private", "share", {"id": MEMORY, "namespace": "agent:bob"}, "namespace"),
-    ("share bad namespace", "share", {"id": BAD_ID, "namespace": "team:" + "x" * 500},
-     "namespace"),
-    ("entities string", "create_entities", {"entities": "Alice"}, "entities"),
-    ("entities empty obj", "create_entities", {"entities": [{}]}, "name"),
-    ("entities 100k", "create_entities",
-     {"entities": [{"name": f"e{i}", "entityType": "t"} for i in range(100_000)]},
-     "entities"),
-    ("entity 201", "create_entities", {"entities": [{"name": "n" * 201, "entityType": "t"}]},
-     "name"),
-    ("entity newline", "create_entities",
-     {"entities": [{"name": "a\nb", "entityType": "t"}]}, "name"),
-    ("entity surrogate", "create_entities",
-     {"entities": [{"name": "a\ud800", "entityType": "t"}]}, "name"),
-    ("observations 300", "create_entities", {"entities": [
-        {"name": "x", "entityType": "t", "observations": ["o"] * 300}]}, "observations"),
-    ("relations missing", "create_relations", {"relations": [{"from": "a"}]}, "to"),
-    ("relations 100k", "create_relations", {"relations": [
-        {"from": "a", "to": "b", "relationType": f"r{i}"} for i in range(100_000)]},
-     "relations"),
-    ("observations contents str", "add_observations",
-     {"observations": [{"entityName": "Atlas", "contents": "x"}]}, "contents"),
-    ("observations surrogate", "add_observations",
-     {"observations": [{"entityName": "Atlas", "contents": ["\udc00"]}]}, "contents"),
-    ("delete names empty", "delete_entities", {"entityNames": []}, "entityNames"),
-    ("delete names NUL", "delete_entities", {"entityNames": ["\x00"]}, "entityNames"),
-    ("delete observations NUL", "delete_observations",
-     {"deletions": [{"entityName": "Atlas", "observations": ["\x00"]}]}, "observations"),
-    ("delete relations type", "delete_relations",
-     {"relations": [{"from": "a", "to": "b", "relationType": 5}]}, "relationType"),
-    ("read_graph limit 0", "read_graph", {"limit": 0}, "limit"),
-    ("read_graph limit huge", "read_graph", {"limit": 10**9}, "limit"),
-    ("read_graph cursor 100k", "read_graph", {"cursor": "c" * 100_000}, "cursor"),
-    ("search empty", "search_nodes", {"query": ""}, "query"),
-    ("search NUL", "search_nodes", {"query": "\x00"}, "query"),
-    ("search surrogate", "search_nodes", {"query": "\ud800"}, "query"),
-    ("search limit negative", "search_nodes", {"query": "a", "limit": -1}, "limit"),
-    ("search limit huge", "search_nodes", {"query": "a", "limit": 10**9}, "limit"),
-    ("open 100k names", "open_nodes", {"names": [f"n{i}" for i in range(100_000)]}, "names"),
-    ("open empty name", "open_nodes", {"names": [""]}, "names"),
-    ("open surrogate", "open_nodes", {"names": ["\ud800"]}, "names"),
-    ("relate empty", "relate", {"from_entity": "", "relation_type": "x", "to_entity": "b"},
-     "from"),
-    ("relate type NUL", "relate", {"from_entity": "a", "relation_type": "\x00",
-                                   "to_entity": "b"}, "relationType"),
-    ("relate from type long", "relate", {"from_entity": "a", "relation_type": "x",
-                                         "to_entity": "b", "from_type": "t" * 500},
-     "fromType"),
-    ("buffer session empty", "buffer_append", {"session_id": "", "text": "x"}, "session_id"),
-    ("buffer session 201", "buffer_append", {"session_id": "s" * 201, "text": "x"},
-     "session_id"),
-    ("buffer session surrogate", "buffer_append", {"session_id": "\ud800", "text": "x"},
-     "session_id"),
-    ("buffer role", "buffer_append", {"session_id": "s", "text": "x", "role": "root"},
-     "role"),
-    ("buffer importance", "buffer_append", {"session_id": "s", "text": "x",
-                                            "importance": 9}, "importance"),
-    ("buffer_read limit 0", "buffer_read", {"session_id": "s", "limit": 0}, "limit"),
-    ("buffer_read limit huge", "buffer_read", {"session_id": "s", "limit": 10**9}, "limit"),
-    ("consolidate session", "consolidate", {"session_id": ""}, "session_id"),
-    ("consolidate importance", "consolidate", {"session_id": "s", "min_importance": 5},
-     "min_importance"),
-]
-MCP_CASES = [McpCase(n, t, a, b) for n, t, a, b in _MCP_BAD_CALLS] + [
-    McpCase("read_graph cursor forged", "read_graph", {"cursor": FORGED_CURSOR}, valid=True),
-    McpCase("list_namespaces extra", "list_namespaces", {"all": True}, valid=True),
-]
-
-# Valid text that looks like an attack or is unusual Unicode: stored and returned verbatim.
-VERBATIM_TEXTS = [
-    "'}) DETACH DELETE n //",
-    "'; DROP TABLE memories; --",
-    "Robert'); DROP TABLE students;-- said the `backtick` MATCH (n) RETURN n",
-    '" OR 1=1 -- and {"$where": "sleep(1000)"}',
-    "CALL db.labels() YIELD label RETURN label // $param {x: 1}",
-    "\u202eexe.gnp report from the \u202dRTL\u202c team \u200fמשימה\u200f",
-    "Cafe\u0301 with Z\u0335\u0327a\u0336l\u0334g\u0337o\u0338 and e\u0301\u0301\u0301",
-    "family \U0001f468\u200d\U0001f469\u200d\U0001f467 works at \U0001f680 launch \U0001f525",
-    "zero\u200bwidth\u200cjoiners\u200dand\ufeffBOM",
-    'FTS5: "unterminated NEAR(a b, 3) * - : ^start col:val AND OR NOT ((',
-    "path ../../etc/passwd and C:\\Windows\\System32 and \\\\server\\share",
-    "10\u00a0000 \u2028 separators \u2029 and tabs\tinside",
-]
-
-# Search syntax of the keyword index: valid queries, answered with 200 / a result.
-QUERIES = ['"', '""', 'NEAR(', 'NEAR(a b, 5)', '*', '-', ':', 'a:b', '^', 'AND', 'OR NOT',
-           '(((', ')', '{a b}', 'x*', '"a" "b', "'", '`', '\\', '%', '_', 'NULL', '--',
-           "'; DROP TABLE memories; --", "'}) DETACH DELETE n //", "\u202e", "\U0001f680"]

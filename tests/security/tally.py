@@ -20,7 +20,8 @@ def summary_lines() -> list[str]:
     if TALLY["isolation_examples"]:
         lines.append(f"isolation examples: {TALLY['isolation_examples']}, steps: "
                      f"{TALLY['isolation_steps']}, canaries planted: "
-                     f"{TALLY['isolation_canaries']}, leaks: {TALLY['isolation_leaks']}")
+                     f"{TALLY['isolation_canaries']}, leaks: {TALLY['isolation_leaks']} "
+                     "(examples that leaked)")
     return lines
 
 

@@ -13,7 +13,8 @@ from mcp.shared.exceptions import MCPError
 
 from fleetmem.memory.ports import Embedder
 from tests.security.doors import mcp_outcome
-from tests.security.hostile_cases import MCP_CASES, MEMORY, REST_CASES, McpCase, RestCase
+from tests.security.hostile_cases import MEMORY, REST_CASES, McpCase, RestCase
+from tests.security.hostile_mcp_cases import MCP_CASES
 from tests.security.hostile_support import (
     problem_faults,
     seed,

@@ -10,7 +10,6 @@ Run more examples with `FLEETMEM_HYPOTHESIS_PROFILE=full`.
 
 from __future__ import annotations
 
-import logging
 import os
 
 import pytest
@@ -22,23 +21,21 @@ from tests.security.canaries import Ledger
 from tests.security.doors import Door
 from tests.security.isolation_checks import check_vault, check_views, probe_all
 from tests.security.isolation_ops import OPS, TARGETS, Step, run_step, seed
+from tests.security.tally import TALLY
 from tests.security.world import AGENT_IDS, TEAM, open_world
-
-logger = logging.getLogger(__name__)
 
 settings.register_profile("fleetmem-quick", max_examples=15, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow,
                                                  HealthCheck.data_too_large])
 settings.register_profile("fleetmem-full", parent=settings.get_profile("fleetmem-quick"),
                           max_examples=150)
-PROFILE = settings.get_profile(
-    f"fleetmem-{os.environ.get('FLEETMEM_HYPOTHESIS_PROFILE', 'quick')}")
+FULL = os.environ.get("FLEETMEM_HYPOTHESIS_PROFILE", "quick") == "full"
+PROFILE = settings.get_profile("fleetmem-full" if FULL else "fleetmem-quick")
 
 steps = st.builds(Step, op=st.sampled_from(OPS), actor=st.sampled_from(AGENT_IDS),
                   target=st.sampled_from(TARGETS), door=st.sampled_from(("rest", "mcp")),
                   pick=st.integers(0, 1000))
-PROGRAMS = st.lists(steps, min_size=3, max_size=8)
-STATS = {"examples": 0, "steps": 0, "canaries": 0}
+PROGRAMS = st.lists(steps, min_size=3, max_size=14 if FULL else 8)
 
 
 @settings(PROFILE)
@@ -47,30 +44,27 @@ async def test_no_operation_reveals_what_the_caller_may_not_read(
         embedder: Embedder, program: list[Step], salt: int) -> None:
     async with open_world(embedder) as world:
         ledger = Ledger(salt)
-        await seed(world, ledger)
-        await probe_all(world, ledger, list(ledger.secrets), "mcp")
-        ledger.assert_no_leaks()
-        for step in program:
-            planted = await run_step(world, ledger, step)
-            for agent in AGENT_IDS:
-                await check_views(world, ledger, agent, step.door)
-            await probe_all(world, ledger, planted, step.door)
+        TALLY["isolation_examples"] += 1
+        try:
+            await seed(world, ledger)
+            await probe_all(world, ledger, list(ledger.secrets), "mcp")
             ledger.assert_no_leaks()
-        # At the end: the other door's views, probes of everything, every agent's vault.
-        other = "mcp" if program[-1].door == "rest" else "rest"
-        for agent in AGENT_IDS:
-            await check_views(world, ledger, agent, other)
-            await check_vault(world, ledger, agent)
-        ledger.assert_no_leaks()
-        STATS["examples"] += 1
-        STATS["steps"] += len(program)
-        STATS["canaries"] += len(ledger.secrets)
-
-
-def test_isolation_summary() -> None:
-    """Log what the property test covered (the lead records it; 0 leaks or it failed)."""
-    logger.warning("isolation property examples: %d, steps: %d, canaries planted: %d, "
-                   "leaks: 0", STATS["examples"], STATS["steps"], STATS["canaries"])
+            for step in program:
+                TALLY["isolation_steps"] += 1
+                planted = await run_step(world, ledger, step)
+                for agent in AGENT_IDS:
+                    await check_views(world, ledger, agent, step.door)
+                await probe_all(world, ledger, planted, step.door)
+                ledger.assert_no_leaks()
+            # At the end: the other door's views and every agent's vault export.
+            other = "mcp" if program[-1].door == "rest" else "rest"
+            for agent in AGENT_IDS:
+                await check_views(world, ledger, agent, other)
+                await check_vault(world, ledger, agent)
+            ledger.assert_no_leaks()
+        finally:
+            TALLY["isolation_canaries"] += len(ledger.secrets)
+            TALLY["isolation_leaks"] += bool(ledger.leaks)  # examples (shrinking repeats)
 
 
 @pytest.mark.xfail(strict=True, reason=(

@@ -166,10 +166,17 @@ def check(result: ConcurrencyResult) -> None:
     if extra:
         problems.append(f"{len(extra)} memories nobody was told about, e.g. {sorted(extra)[:3]}")
     wins: dict[str, list[str]] = defaultdict(list)
+    raced: set[str] = set()
     for o in result.outputs:
-        for old, new, status, _op in o["corrections"]:
+        for old, new, status, op in o["corrections"]:
             if status == 201:
                 wins[old].append(new)
+            if op == "race_correct":
+                raced.add(old)
+    forgotten = {i for o in result.outputs for i, status, _op in o["forgets"] if status == 200}
+    # correct vs correct: the version everyone raced for was current, so exactly one won
+    problems += [f"nobody won the race for {old}" for old in sorted(raced - forgotten)
+                 if not wins.get(old)]
     for old, news in wins.items():
         if len(news) > 1:
             problems.append(f"lost update: {len(news)} corrections of {old} all succeeded")

@@ -423,7 +423,12 @@ class GraphStore(Protocol):
 
     async def last_audit(self) -> AuditEvent | None: ...
 
-    async def stats(self, namespaces: Sequence[str]) -> list[NamespaceStats]: ...
+    async def stats(self, namespaces: Sequence[str],
+                    buffer_agent: str | None = None) -> list[NamespaceStats]:
+        """Counts per namespace. Short-term buffers are private to their agent, so with
+        `buffer_agent` only that agent's buffer items are counted (what an agent is shown);
+        None counts every agent's (operator metrics, migration checks)."""
+        ...
 
     async def audit_query(self, query: AuditQuery, limit: int) -> list[AuditEvent]:
         """Audit entries matching every set field of `query`, at most `limit`, ordered by

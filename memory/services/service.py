@@ -244,7 +244,7 @@ class MemoryService(OversightMethods):
         self.ctx.policy.check_operation(caller.agent_id, "list_namespaces")
         readable = self.ctx.policy.readable(caller.agent_id)
         writable = set(self.ctx.policy.writable(caller.agent_id))
-        stats = await self.ctx.graph.stats(readable)
+        stats = await self.ctx.graph.stats(readable, buffer_agent=caller.agent_id)
         members = self.ctx.policy.team_members
         return [NamespaceView.of(s, "read-write" if s.namespace in writable else "read",
                                  sorted(members.get(s.namespace.removeprefix("team:"), ()))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -67,10 +66,6 @@ async def test_no_operation_reveals_what_the_caller_may_not_read(
             TALLY["isolation_leaks"] += bool(ledger.leaks)  # examples (shrinking repeats)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "namespace counts (list_namespaces, stats, namespace summary) include other agents' "
-    "short-term buffer items: GraphStore.stats counts every buffer item of a namespace, "
-    "and the port cannot count one agent's; fixing it needs a port change (both stores)"))
 async def test_buffer_counts_include_only_the_callers_own_items(embedder: Embedder) -> None:
     async with open_world(embedder) as world:
         alice, bob = Door(world, "alice", "rest"), Door(world, "bob", "rest")

@@ -148,7 +148,8 @@ class Neo4jBufferAuditOps:
             return audit_of(found[0]["a"]) if found else None
         return await self.db.read(fn)
 
-    async def stats(self, namespaces: Sequence[str]) -> list[NamespaceStats]:
+    async def stats(self, namespaces: Sequence[str],
+                    buffer_agent: str | None = None) -> list[NamespaceStats]:
         ns = list(namespaces)
 
         async def fn(tx: Tx) -> list[NamespaceStats]:
@@ -163,10 +164,11 @@ class Neo4jBufferAuditOps:
                              "RETURN x.namespace AS ns, count(*) AS n"),
                 ("relations", "MATCH ()-[x:RELATES]->() WHERE x.namespace IN $ns AND "
                               "x.valid_to IS NULL RETURN x.namespace AS ns, count(*) AS n"),
-                ("buffer_items", "MATCH (x:BufferItem) WHERE x.namespace IN $ns "
+                ("buffer_items", "MATCH (x:BufferItem) WHERE x.namespace IN $ns AND "
+                                 "($agent IS NULL OR x.agent_id = $agent) "
                                  "RETURN x.namespace AS ns, count(*) AS n"),
             ):
-                for r in await rows(tx, query, ns=ns):
+                for r in await rows(tx, query, ns=ns, agent=buffer_agent):
                     counts[r["ns"]][key] = int(r["n"])
             return [NamespaceStats(namespace=n, memories_by_status=dict(by_status[n]),
                                    entities=counts[n].get("entities", 0),

@@ -108,7 +108,8 @@ class SqliteBufferAuditOps:
             return None if r is None else row_audit(r)
         return await self.db.run(fn)
 
-    async def stats(self, namespaces: Sequence[str]) -> list[NamespaceStats]:
+    async def stats(self, namespaces: Sequence[str],
+                    buffer_agent: str | None = None) -> list[NamespaceStats]:
         ns = list(namespaces)
 
         def fn(c: sqlite3.Connection) -> list[NamespaceStats]:
@@ -123,9 +124,13 @@ class SqliteBufferAuditOps:
             counts: dict[str, dict[str, int]] = {n: {} for n in ns}
             for table, key in (("entities", "entities"), ("relations", "relations"),
                                ("buffer_items", "buffer_items")):
-                extra = " AND valid_to IS NULL" if table == "relations" else ""
+                extra, params = "", list(ns)
+                if table == "relations":
+                    extra = " AND valid_to IS NULL"
+                elif table == "buffer_items" and buffer_agent is not None:
+                    extra, params = " AND agent_id = ?", [*ns, buffer_agent]
                 for r in c.execute(f"SELECT namespace, COUNT(*) n FROM {table} WHERE namespace "
-                                   f"IN ({q}){extra} GROUP BY namespace", ns):
+                                   f"IN ({q}){extra} GROUP BY namespace", params):
                     counts[r["namespace"]][key] = r["n"]
             return [NamespaceStats(namespace=n, memories_by_status=out[n].memories_by_status,
                                    entities=counts[n].get("entities", 0),

@@ -57,6 +57,8 @@ async def seed(world: World, ledger: Ledger) -> None:
         door = Door(world, agent, "rest")
         await remember(door, ledger, None)
         await entity(door, ledger, None)
+    for agent in ("alice", "bob"):  # two owners of the team board: an open conflict
+        await claim(Door(world, agent, "rest"), ledger, Step("claim", agent, "team", "rest", 0))
 
 
 def _check_refusal(step_or_label: object, out: Outcome, expected: bool) -> None:

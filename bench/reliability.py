@@ -236,7 +236,7 @@ def soak_lines(r: SoakResult) -> list[str]:
 
 def _summary(crashes: dict[str, CrashResult], conc: ConcurrencyResult, soak: SoakResult,
              args: argparse.Namespace) -> list[str]:
-    """The "Reliability (full tier)" section."""
+    """The "Reliability (full tier)" section (titled "reduced sizes" below full sizes)."""
     load = os.getloadavg()
     fig = conc.figures()
     five = sum(c.ledger.server_errors for c in crashes.values()) + conc.server_errors + \
@@ -244,7 +244,8 @@ def _summary(crashes: dict[str, CrashResult], conc: ConcurrencyResult, soak: Soa
     problems = [p for c in crashes.values() for p in c.problems] + conc.problems
     command = COMMAND.format(cycles=args.cycles, conc=args.concurrency_seconds,
                              soak=args.soak_seconds)
-    lines = ["## Reliability (full tier)", "",
+    full = args.cycles >= 50 and args.concurrency_seconds >= 120 and args.soak_seconds >= 600
+    lines = [f"## Reliability ({'full tier' if full else 'reduced sizes'})", "",
              f"Reproduce: `{command}`; commit {git_commit()}, "
              f"{os.cpu_count()} cores, load average at start {load[0]:.2f}. The quick tier "
              "(tests/reliability, part of `make test`) runs the same code with small sizes.",

@@ -42,8 +42,10 @@ async def check_views(world: World, ledger: Ledger, agent: str, kind: str) -> No
     assert listed, listed_out.text
     for n in listed:
         assert _readable(agent, n["namespace"]), (agent, n)
-    # Buffer item counts of shared namespaces include other agents' items: a known leak,
-    # checked on its own (test_buffer_counts.py, xfail) so that it does not hide others.
+        mine = sum(1 for a, ns in ledger.buffered if a == agent and ns == n["namespace"])
+        if n["buffer_items"] != mine:  # another agent's short-term items are not counted
+            ledger.leaks.append(f"{agent}: {kind} list_namespaces counts {n['buffer_items']} "
+                                f"buffer items in {n['namespace']}; it can read {mine}")
 
     entities: Counter[str] = Counter()
     for page in await door.read_graph_pages():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,6 +38,7 @@ steps = st.builds(Step, op=st.sampled_from(OPS), actor=st.sampled_from(AGENT_IDS
 PROGRAMS = st.lists(steps, min_size=3, max_size=14 if FULL else 8)
 
 
+@pytest.mark.timeout(4 * 3600 if FULL else 600)  # the full profile runs ~30 minutes
 @settings(PROFILE)
 @given(program=PROGRAMS, salt=st.integers(0, 16**4 - 1))
 async def test_no_operation_reveals_what_the_caller_may_not_read(

@@ -135,7 +135,8 @@ async def forget(memory_id: MemoryId, service: ServiceDep, caller: CallerDep,
 @router.post("/{memory_id}/restore", responses=_WRITE, summary="Restore a forgotten memory")
 async def restore(memory_id: MemoryId, service: ServiceDep, caller: CallerDep,
                   idempotency_key: IdempotencyKeyDep = None) -> MemoryView:
-    """Bring an archived memory back into recall; 409 when it is not archived."""
+    """Bring an archived memory back (a version corrected before it was forgotten returns to
+    its history as superseded, not to recall); 409 when it is not archived."""
     return await once(service.ctx, caller, idempotency_key, "restore", {"id": memory_id},
                       lambda: service.restore(caller, memory_id), _MEMORY_VIEW)
 

@@ -121,7 +121,7 @@ class MemoryService(OversightMethods):
         return await lifecycle.set_archived(self.ctx, caller, memory_id, True)
 
     async def restore(self, caller: Caller, memory_id: str) -> MemoryView:
-        """Bring an archived memory back."""
+        """Bring an archived memory back: active, or superseded if it was corrected before."""
         return await lifecycle.set_archived(self.ctx, caller, memory_id, False)
 
     async def share(self, caller: Caller, memory_id: str, namespace: str) -> RememberResult:

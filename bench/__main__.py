@@ -26,6 +26,16 @@ def _sizes(text: str) -> list[int]:
     return out
 
 
+def _caps(text: str) -> dict[str, int]:
+    if text.strip().lower() == "none":
+        return {}
+    out: dict[str, int] = {}
+    for part in filter(None, text.split(",")):
+        name, _, n = part.partition("=")
+        out[name.strip()] = _sizes(n)[0]
+    return out
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line."""
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
@@ -35,6 +45,10 @@ def parser() -> argparse.ArgumentParser:
                    help="fleetmem corpus sizes, e.g. 1k,10k,100k (default)")
     a.add_argument("--peer-size", type=int, default=10_000,
                    help="corpus size for the peers (default 10000)")
+    a.add_argument("--peer-cap", type=_caps, default={"basic-memory": 2_000},
+                   help="most memories a slow peer ingests, e.g. basic-memory=2000 (the "
+                        "default: one write_note per memory takes ~40 min at 10k); "
+                        "'none' lifts every cap")
     a.add_argument("--quality-scale", type=int, default=3,
                    help="quality set scale (people per team x teams; default 3)")
     a.add_argument("--skip-peers", action="store_true")
@@ -118,7 +132,7 @@ def run_all(args: argparse.Namespace, ctx: object, report: Report) -> int:
     if not args.skip_peers:
         from bench.peers.suite import peer_versions, run_peers
 
-        run_peers(ctx, report, size=args.peer_size, queries=100)
+        run_peers(ctx, report, size=args.peer_size, queries=100, caps=args.peer_cap)
         extra = peer_versions()
     quality = run_quality(ctx, report, scale=args.quality_scale, peers=not args.skip_peers)
     if not args.skip_peers:
@@ -130,6 +144,9 @@ def run_all(args: argparse.Namespace, ctx: object, report: Report) -> int:
         " --sizes " + ",".join(str(s) for s in args.sizes))
     if args.peer_size != 10_000:
         command += f" --peer-size {args.peer_size}"
+    if args.peer_cap != {"basic-memory": 2_000}:
+        command += " --peer-cap " + (",".join(f"{k}={v}" for k, v in args.peer_cap.items())
+                                     or "none")
     if args.quality_scale != 3:
         command += f" --quality-scale {args.quality_scale}"
     if args.skip_peers:

@@ -26,6 +26,7 @@ class RunContext:
     core: dict[int, CoreFigures] | None = None
     peer_latency: dict[str, float] = field(default_factory=dict)
     peer_size: int = 0
+    peer_capped: dict[str, int] = field(default_factory=dict)
 
 
 def make_context() -> RunContext:

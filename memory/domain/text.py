@@ -96,10 +96,11 @@ def estimate_tokens(text: str) -> int:
 
 _WORD = re.compile(r"\w+")
 _STOPWORD_TEXT = (
-    "a an and are as at be been but by can could did do does for from had has have how i "
+    "a about also an and are as at be been but by can could did do does for from had has "
+    "have how i "
     "if in into is it its me my no not of on or our so than that the their them then there "
     "these they this to us was we were what when where which who whom why will with would "
-    "you your")
+    "you your should shall must might")
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 

@@ -77,17 +77,17 @@ async def recall(ctx: ServiceContext, caller: Caller, q: RecallQuery) -> RecallR
     depth = max(k * 4, 20)
 
     rankings: dict[str, list[str]] = {}
-    keyword = asyncio.create_task(_keyword(ctx, text, flt, depth)) \
-        if "keyword" in q.modes else None
-    needs_vector = bool({"dense", "graph"} & q.modes)
-    vector = (await ctx.embed([text]))[0] if needs_vector else None
+    # The store work that needs no vector (keyword search, the graph's entity lookups)
+    # runs while the query is embedded; only the dense leg waits for the vector.
+    embedding = asyncio.create_task(_embed_one(ctx, text)) \
+        if {"dense", "graph"} & q.modes else None
     tasks: list[Awaitable[tuple[str, list[str]]]] = []
-    if vector is not None and "dense" in q.modes:
-        tasks.append(_dense(ctx, vector, flt, depth))
-    if vector is not None and "graph" in q.modes:
-        tasks.append(_graph(ctx, text, vector, flt, depth))
-    if keyword is not None:
-        tasks.append(keyword)
+    if "keyword" in q.modes:
+        tasks.append(asyncio.create_task(_keyword(ctx, text, flt, depth)))
+    if embedding is not None and "graph" in q.modes:
+        tasks.append(asyncio.create_task(_graph(ctx, text, embedding, flt, depth)))
+    if embedding is not None and "dense" in q.modes:
+        tasks.append(_dense(ctx, embedding, flt, depth))
     for name, ids in await asyncio.gather(*tasks):
         rankings[name] = ids
 
@@ -118,9 +118,14 @@ async def recall(ctx: ServiceContext, caller: Caller, q: RecallQuery) -> RecallR
                         namespaces=list(namespaces), tokens=tokens)
 
 
-async def _dense(ctx: ServiceContext, vector: Vector, flt: MemoryFilter,
+async def _embed_one(ctx: ServiceContext, text: str) -> Vector:
+    vector: Vector = (await ctx.embed([text]))[0]
+    return vector
+
+
+async def _dense(ctx: ServiceContext, embedding: Awaitable[Vector], flt: MemoryFilter,
                  depth: int) -> tuple[str, list[str]]:
-    hits = await ctx.vectors.search(vector, flt, depth)
+    hits = await ctx.vectors.search(await embedding, flt, depth)
     # The graph is the source of truth: pending or closed memories never surface.
     return "dense", await ctx.graph.filter_ids([i for i, _ in hits], flt)
 
@@ -130,8 +135,8 @@ async def _keyword(ctx: ServiceContext, text: str, flt: MemoryFilter,
     return "keyword", [i for i, _ in await ctx.graph.keyword_search(text, flt, depth)]
 
 
-async def _graph(ctx: ServiceContext, text: str, vector: Vector, flt: MemoryFilter,
-                 depth: int) -> tuple[str, list[str]]:
+async def _graph(ctx: ServiceContext, text: str, embedding: Awaitable[Vector],
+                 flt: MemoryFilter, depth: int) -> tuple[str, list[str]]:
     """Memories about the entities the query names and about their neighbours, ranked by
     their similarity to the query (so the neighbour's *relevant* fact comes first, not its
     newest one)."""
@@ -147,6 +152,7 @@ async def _graph(ctx: ServiceContext, text: str, vector: Vector, flt: MemoryFilt
     second = await ctx.graph.memories_mentioning(neighbours, flt, depth) if neighbours else []
     candidates = list(dict.fromkeys([*direct, *second]))
     vectors = await ctx.graph.get_vectors(candidates)
+    vector = await embedding
     similarity = {mid: float(np.dot(v, vector)) for mid, v in vectors.items()}
     return "graph", sorted(candidates, key=lambda mid: similarity.get(mid, -1.0), reverse=True)
 

@@ -165,9 +165,13 @@ class SqliteMemoryOps:
 
     async def find_by_hash(self, namespace: str, content_hash: str) -> Memory | None:
         def fn(c: sqlite3.Connection) -> Memory | None:
+            # `+` keeps the planner on (namespace, content_hash): without statistics it
+            # prefers (namespace, status, commit_state) for its three equalities, which
+            # scans every active memory of the namespace (29 ms per call at 35k).
             r = c.execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE namespace = ? AND "
-                          "content_hash = ? AND status = 'active' AND commit_state = 'committed' "
-                          "LIMIT 1", (namespace, content_hash)).fetchone()
+                          "content_hash = ? AND +status = 'active' AND "
+                          "+commit_state = 'committed' LIMIT 1",
+                          (namespace, content_hash)).fetchone()
             return None if r is None else row_memory(r)
         return await self.db.run(fn)
 
@@ -227,7 +231,7 @@ class SqliteMemoryOps:
                               JOIN fwd ON m.id = fwd.id WHERE m.superseded_by IS NOT NULL)
                 SELECT {MEMORY_COLUMNS} FROM memories WHERE id IN
                   (SELECT id FROM back UNION SELECT id FROM fwd)
-                  AND namespace IN ({placeholders(ns)}) AND commit_state = 'committed'
+                  AND +namespace IN ({placeholders(ns)}) AND +commit_state = 'committed'
                 ORDER BY valid_from, created_at""", [memory_id, memory_id, *ns]).fetchall()
             return [row_memory(r) for r in rows]
         return await self.db.run(fn)

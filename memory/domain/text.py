@@ -32,6 +32,17 @@ def numbers_in(text: str) -> frozenset[str]:
     return frozenset(_NUMBER.findall(text))
 
 
+def content_words(text: str) -> frozenset[str]:
+    """The words a statement is made of, without stopwords, case or a plural `s`.
+
+    Two texts are near-duplicates only when these sets are equal: an embedding rates
+    "the deploy host is alpha" and "the deploy host is omega" above 0.96, and merging
+    them would swallow the second claim.
+    """
+    return frozenset(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss")
+                     else w for w in keyword_terms(text, limit=10_000))
+
+
 def content_hash(namespace: str, text: str) -> str:
     """Return the dedup key of a text within a namespace."""
     return hashlib.sha256(f"{namespace}\x1f{normalize(text)}".encode()).hexdigest()

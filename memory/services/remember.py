@@ -18,7 +18,13 @@ import numpy.typing as npt
 from fleetmem.memory.domain.access import Caller, private_namespace
 from fleetmem.memory.domain.models import Attribution, CommitState, Memory, MemoryStatus
 from fleetmem.memory.domain.redaction import redact
-from fleetmem.memory.domain.text import content_hash, new_id, numbers_in, whole_word
+from fleetmem.memory.domain.text import (
+    content_hash,
+    content_words,
+    new_id,
+    numbers_in,
+    whole_word,
+)
 from fleetmem.memory.errors import InvalidInput
 from fleetmem.memory.ports import IdempotencyRecord
 from fleetmem.memory.services.context import ServiceContext
@@ -156,12 +162,14 @@ async def _find_duplicate(ctx: ServiceContext, memory: Memory,
     close = [mid for mid, score in hits if score >= ctx.limits.dedup_similarity]
     if not close:
         return None
-    # Embeddings barely see numbers ("port 8080" vs "port 9090"): a near-duplicate must
-    # also carry exactly the same numbers, or it is a different fact.
+    # Embeddings barely see numbers ("port 8080" vs "port 9090") or a rare word (a
+    # codename, a host): a near-duplicate must also carry exactly the same numbers and
+    # the same words, or it is a different fact and is kept.
     candidates = await ctx.graph.get_memories(close, [memory.namespace])
-    wanted = numbers_in(memory.text)
+    numbers, words = numbers_in(memory.text), content_words(memory.text)
     for candidate in candidates:
-        if candidate.status is MemoryStatus.ACTIVE and numbers_in(candidate.text) == wanted:
+        if candidate.status is MemoryStatus.ACTIVE and numbers_in(candidate.text) == numbers \
+                and content_words(candidate.text) == words:
             return candidate.id
     return None
 

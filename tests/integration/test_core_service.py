@@ -224,6 +224,27 @@ async def test_batch_is_all_or_nothing_on_validation(service: MemoryService) -> 
     assert len({r.id for r in ok}) == 5
 
 
+async def test_a_claim_differing_in_one_rare_word_is_kept_not_merged(
+        service: MemoryService) -> None:
+    """The security suite's finding: two agents' claims that differ only in a codename
+    score above the dedup threshold; the second must get a memory of its own."""
+    bob = Caller("bob")
+    a = await service.remember(ALICE, MemoryInput(
+        text="The release train for project Orion ships from host zephyrine",
+        namespace="team:atlas"))
+    b = await service.remember(bob, MemoryInput(
+        text="The release train for project Orion ships from host quillfeather",
+        namespace="team:atlas"))
+    assert not b.deduplicated and a.id != b.id
+    hits = await service.recall(ALICE, RecallQuery(query="which host ships Orion", k=5))
+    assert {a.id, b.id} <= {h.memory.id for h in hits.hits}
+    # wording that changes no word (case, punctuation, a plural) is still the same memory
+    same = await service.remember(ALICE, MemoryInput(
+        text="the release trains for project Orion ship from host zephyrine.",
+        namespace="team:atlas"))
+    assert same.deduplicated and same.id == a.id
+
+
 async def test_texts_differing_only_in_numbers_are_not_duplicates(
         service: MemoryService) -> None:
     a = await service.remember(ALICE, MemoryInput(text="The API gateway runs on port 8080"))

@@ -7,6 +7,7 @@ scheduler, vault watcher, MCP session manager); routes reach the service through
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -33,13 +34,20 @@ def create_app(settings: Settings | None = None, service: MemoryService | None =
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        warm: asyncio.Task[None] | None = None
         if owned:
             report = await svc.start()
             logger.info("service started on %s (repair: %s)", cfg.data_dir, report)
+            # /readyz says 503 until the model is loaded; /healthz answers meanwhile.
+            warm = asyncio.create_task(svc.warm_up(), name="fleetmem-warm-up")
         async with contextlib.AsyncExitStack() as stack:
             for hook in background_hooks():
                 await stack.enter_async_context(hook(app, svc, cfg))
             yield
+        if warm is not None:
+            warm.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await warm
         if owned:
             await svc.close()
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from fleetmem.memory.domain import audit as audit_rules
 from fleetmem.memory.domain.access import Caller
-from fleetmem.memory.errors import InvalidInput
+from fleetmem.memory.errors import InvalidInput, StorageUnavailable
 from fleetmem.memory.services import (
     buffers,
     entity_lookup,
@@ -60,6 +60,8 @@ class MemoryService(OversightMethods):
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
+        self._warming = False
+        self._model_ready = False
 
     # lifecycle ----------------------------------------------------------------------
     async def start(self) -> dict[str, int]:
@@ -80,10 +82,22 @@ class MemoryService(OversightMethods):
         """Write batched reinforcement and read-audit now (tests, shutdown)."""
         await self.ctx.reinforcer.flush()
 
+    async def warm_up(self) -> None:
+        """Load the embedding model now (one small encode), so the first write or recall
+        after start does not pay for it; `ready` reports not-ready until this finishes.
+        Servers call it in the background right after `start`."""
+        self._warming = True
+        await self.ctx.embed(["warm-up"])
+        self._model_ready = True
+
     async def ready(self) -> None:
-        """Raise StorageUnavailable unless every store answers."""
+        """Raise StorageUnavailable unless every store answers (and, once `warm_up` has
+        begun, until the embedding model is loaded)."""
         await self.ctx.graph.ping()
         await self.ctx.vectors.count()
+        if self._warming and not self._model_ready:
+            raise StorageUnavailable("embedding", retryable=True,
+                                     detail="the embedding model is still loading")
 
     # memories -------------------------------------------------------------------------
     async def remember(self, caller: Caller, memory: MemoryInput, *,

@@ -72,8 +72,16 @@ def test_serve_answers_health_and_openapi(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, "serve did not answer in 120 s"
                 time.sleep(0.3)
         assert r.json() == {"status": "ok"}
-        assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()["status"] == \
-            "ready"
+        # ready only once the model is loaded (503 "still loading" before)
+        while (ready := httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)).status_code \
+                == 503:
+            assert "still loading" in ready.json()["detail"], ready.text
+            assert time.monotonic() < deadline, "serve was not ready in 120 s"
+            time.sleep(0.2)
+        assert ready.json()["status"] == "ready"
+        write = httpx.post(f"http://127.0.0.1:{port}/v1/memories", timeout=30,
+                           json={"text": "the staging database is db-stage-2"})
+        assert write.status_code == 201, write.text
         assert "/healthz" in httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()["paths"]
     finally:
         proc.terminate()

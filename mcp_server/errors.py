@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from pydantic import ValidationError
 
 from fleetmem.memory.errors import FleetmemError, NotFound, RateLimited
 
@@ -23,6 +24,22 @@ def describe(exc: FleetmemError) -> str:
     if isinstance(exc, RateLimited):
         text += f"; retry after {exc.retry_after:.1f} s"
     return text
+
+
+def describe_arguments(exc: ValidationError, limit: int = 3) -> str:
+    """Argument errors the SDK found (missing, wrong type) in our one-line format, e.g.
+    `invalid_input: text: Field required; send it (field: text)`."""
+    parts: list[str] = []
+    fields: list[str] = []
+    for err in exc.errors(include_url=False, include_input=False)[:limit]:
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "arguments"
+        fields.append(loc)
+        hint = "send it" if err.get("type") == "missing" else \
+            "see the tool's input schema for the expected type"
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}; {hint}")
+    more = exc.error_count() - len(parts)
+    text = "invalid_input: " + "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+    return f"{text} (field: {fields[0]})" if fields else text
 
 
 @contextmanager

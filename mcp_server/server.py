@@ -8,9 +8,13 @@ from typing import Any
 
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.tools.base import Tool
+from pydantic import ValidationError
 
 from fleetmem.mcp_server import prompts, resources, tools_graph, tools_memories, tools_session
 from fleetmem.mcp_server.door import Door, Identity, KeyVerifier, one_line
+from fleetmem.mcp_server.errors import describe_arguments
 from fleetmem.memory.services.service import MemoryService
 
 logger = logging.getLogger(__name__)
@@ -59,4 +63,24 @@ def build_server(service: MemoryService, identity: Identity, *,
     # Docstrings are the descriptions; models read them better without the indentation.
     for registered in mcp._tool_manager.list_tools():  # noqa: SLF001 - no public setter
         registered.description = one_line(registered.description)
+        _argument_errors_in_our_format(registered)
     return mcp
+
+
+def _argument_errors_in_our_format(tool: Tool) -> None:
+    """The SDK reports arguments that fail the input schema (a missing field, a wrong
+    type) as pydantic's multi-line text; give the model our one-line `code: message
+    (field: x)` instead, like every other tool error."""
+    run = tool.run
+
+    async def checked_run(arguments: dict[str, Any], context: Any,
+                          convert_result: bool = False) -> Any:
+        try:
+            return await run(arguments, context, convert_result=convert_result)
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError):
+                raise ToolError(f"Error executing tool {tool.name}: "
+                                f"{describe_arguments(exc.__cause__)}") from exc.__cause__
+            raise
+
+    object.__setattr__(tool, "run", checked_run)  # pydantic model: plain attribute set

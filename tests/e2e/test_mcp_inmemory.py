@@ -89,3 +89,15 @@ async def test_unknown_agent_is_refused(service: MemoryService, mode: str) -> No
     async with client(service, "mallory", mode) as c:
         result = await c.call_tool("recall", {"query": "secrets"})
         assert result.is_error and "not configured" in result.content[0].text  # type: ignore[union-attr]
+
+
+async def test_argument_errors_are_one_line_with_the_field(service: MemoryService,
+                                                           mode: str) -> None:
+    """Arguments that fail the input schema come back in our format, not pydantic's."""
+    async with client(service, "alice", mode) as c:
+        missing = await refused(c, "remember", {"kind": "fact"}, "invalid_input: text: ",
+                                "(field: text)", "send it")
+        assert "\n" not in missing and "pydantic" not in missing
+        wrong = await refused(c, "recall", {"query": "x", "k": "many"}, "invalid_input: k: ",
+                              "(field: k)")
+        assert "\n" not in wrong

@@ -16,9 +16,9 @@ from tests.security.world import TEAM
 
 WRITERS = ("alice", "bob", "carol", "human:dana")
 PROBLEM = "application/problem+json"
-# What a tool error must start from: one of our error codes, or the SDK's argument check.
-TOOL_ERROR_MARKS = ("invalid_input:", "forbidden:", "not_found:", "conflict:",
-                    "validation error")
+# What a tool error must carry: one of our error codes (argument errors the SDK finds are
+# rewritten to invalid_input by mcp_server/server.py).
+TOOL_ERROR_MARKS = ("invalid_input:", "forbidden:", "not_found:", "conflict:")
 
 
 async def seed(service: MemoryService) -> str:

@@ -11,6 +11,7 @@ from fleetmem.memory.domain.models import Attribution, CommitState, Memory, Memo
 from fleetmem.memory.domain.redaction import redact
 from fleetmem.memory.domain.text import clean_text, content_hash, new_id, validate_id
 from fleetmem.memory.errors import Conflict, InvalidInput, NotFound
+from fleetmem.memory.ports import Vector
 from fleetmem.memory.services.context import ServiceContext
 from fleetmem.memory.services.inputs import MemoryInput, check_importance, check_kind
 from fleetmem.memory.services.remember import remember_many
@@ -159,27 +160,54 @@ async def repair(ctx: ServiceContext) -> dict[str, int]:
     without one are rolled back. Then, when counts differ, missing vectors are re-indexed
     from the graph and vectors whose memory is gone are dropped.
     """
-    finished = rolled_back = 0
+    finished = rolled_back = unindexable = 0
     while True:
         pending = await ctx.graph.pending_memories(500)
         if not pending:
             break
-        done = [m for m, v in pending if v is not None]
+        done = await _index_pending(ctx, [(m, v) for m, v in pending if v is not None])
         drop = [m.id for m, v in pending if v is None]
+        damaged = [m.id for m, v in pending if v is not None and m.id not in done]
         if done:
-            await ctx.vectors.upsert([ctx.point(m, v) for m, v in pending if v is not None])
             events = [ctx.audit(Caller(agent_id="system:repair"), "repair_commit",
-                                namespace=m.namespace, target_ids=[m.id]) for m in done]
-            await ctx.graph.mark_committed([m.id for m in done], events)
+                                namespace=m.namespace, target_ids=[m.id])
+                      for m, _ in pending if m.id in done]
+            await ctx.graph.mark_committed(list(done), events)
             finished += len(done)
-        if drop:
-            await ctx.graph.delete_pending(drop)
+        if drop or damaged:
+            # never acknowledged (still pending), so rolling back loses nothing promised
+            await ctx.graph.delete_pending([*drop, *damaged])
             rolled_back += len(drop)
-    report = {"finished": finished, "rolled_back": rolled_back}
+            unindexable += len(damaged)
+    report = {"finished": finished, "rolled_back": rolled_back, "unindexable": unindexable}
     report.update(await reconcile(ctx, force=False))
-    if finished or rolled_back or report["reindexed"] or report["dropped"]:
+    if finished or rolled_back or unindexable or report["reindexed"] or report["dropped"]:
         logger.warning("repair pass: %s", report)
     return report
+
+
+async def _index_pending(ctx: ServiceContext,
+                         pending: list[tuple[Memory, Vector]]) -> set[str]:
+    """Index pending memories; the ids the vector tier took. One batch, and when the batch
+    fails, one at a time, so that a damaged row (a vector of the wrong size, text the
+    index refuses) is reported and rolled back instead of stopping every start."""
+    if not pending:
+        return set()
+    try:
+        await ctx.vectors.upsert([ctx.point(m, v) for m, v in pending])
+        return {m.id for m, _ in pending}
+    except Exception:  # noqa: BLE001 - sorted out row by row below
+        logger.warning("repair: indexing %d pending memories failed; retrying one by one",
+                       len(pending))
+    took: set[str] = set()
+    for m, v in pending:
+        try:
+            await ctx.vectors.upsert([ctx.point(m, v)])
+            took.add(m.id)
+        except Exception as exc:  # noqa: BLE001 - reported, then rolled back
+            logger.error("repair: pending memory %s cannot be indexed (%s); rolling it back "
+                         "(it was never acknowledged)", m.id, exc)
+    return took
 
 
 async def reconcile(ctx: ServiceContext, *, force: bool = True,

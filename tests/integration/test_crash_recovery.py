@@ -11,10 +11,24 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from fleetmem.memory.bootstrap import build_service
 from fleetmem.memory.domain.access import Caller
-from fleetmem.memory.domain.models import MemoryStatus
-from fleetmem.memory.ports import MemoryFilter
+from fleetmem.memory.domain.models import (
+    Attribution,
+    CommitState,
+    Memory,
+    MemoryKind,
+    MemoryStatus,
+)
+from fleetmem.memory.domain.text import content_hash, new_id
+from fleetmem.memory.errors import NotFound
+from fleetmem.memory.ports import Embedder, MemoryFilter
+from fleetmem.memory.services.inputs import MemoryInput
 from fleetmem.memory.services.recall import RecallQuery
+from fleetmem.memory.services.service import MemoryService
+from fleetmem.memory.settings import Settings
 from tests.conftest import ServiceFactory
 
 CYCLES = int(os.environ.get("FLEETMEM_CRASH_CYCLES", "3"))
@@ -69,3 +83,46 @@ async def test_kill_9_during_batch_writes_loses_nothing_acknowledged(
     for memory_id, text in rng.sample(acked, min(10, len(acked))):
         hits = (await service.recall(caller, RecallQuery(query=text, k=3))).hits
         assert memory_id in [h.memory.id for h in hits]
+
+
+async def test_a_damaged_pending_row_is_rolled_back_not_fatal(
+        tmp_path: Path, embedder: Embedder, agents_file: Path) -> None:
+    """A pending row the vector tier refuses (here a vector of the wrong size) must not
+    stop every start: repair finishes the other pending rows and rolls that one back (it
+    was never acknowledged)."""
+    settings = Settings(data_dir=tmp_path / "damaged", agents_file=agents_file)
+    first = build_service(settings, embedder=embedder)
+    await first.start()
+    caller = Caller("carol")
+    try:
+        kept = await first.remember(caller, MemoryInput(text="The audit log is kept 400 days"))
+        good, bad = (_pending(first, "Backups run at 02:00 UTC every night"),
+                     _pending(first, "The broken row of this test"))
+        vector = (await first.ctx.embed([good.text]))[0]
+        await first.ctx.graph.insert_memories([good, bad], [vector, vector[:17]])
+    finally:
+        await first.close()
+
+    again = build_service(settings, embedder=embedder)
+    try:
+        report = await again.start()
+        assert (report["finished"], report["unindexable"]) == (1, 1), report
+        assert await again.ctx.graph.pending_memories(10) == []
+        assert (await again.get(caller, good.id)).text == good.text
+        with pytest.raises(NotFound):
+            await again.get(caller, bad.id)
+        assert (await again.get(caller, kept.id)).text == "The audit log is kept 400 days"
+        hits = (await again.recall(caller, RecallQuery(query="when do backups run", k=3))).hits
+        assert good.id in [h.memory.id for h in hits]
+    finally:
+        await again.close()
+
+
+def _pending(service: MemoryService, text: str) -> Memory:
+    """A memory as the write path stores it before commit (state pending)."""
+    now = service.ctx.now()
+    return Memory(id=new_id(), namespace="agent:carol", text=text, kind=MemoryKind.FACT,
+                  importance=0.5, tags=(),
+                  attribution=Attribution(created_by="carol", created_at=now), updated_at=now,
+                  valid_from=now, content_hash=content_hash("agent:carol", text),
+                  commit_state=CommitState.PENDING)

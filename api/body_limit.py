@@ -1,7 +1,11 @@
-"""Refuses request bodies larger than `settings.api.max_body_bytes` with a 413 problem,
-whether the size is declared (Content-Length) or only seen while streaming."""
+"""Request guards below the routes: bodies larger than `settings.api.max_body_bytes` get a
+413 problem, whether the size is declared (Content-Length) or only seen while streaming;
+a URL whose percent-escapes are not UTF-8 gets a 422 problem (the framework would turn
+the bad bytes into U+FFFD and hand the route a name nobody sent)."""
 
 from __future__ import annotations
+
+from urllib.parse import unquote_to_bytes
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -43,3 +47,29 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, bounded, send)
+
+
+class Utf8UrlMiddleware:
+    """ASGI middleware refusing paths and query strings under `prefix` whose
+    percent-decoded bytes are not UTF-8 (e.g. `/v1/buffers/%ff`)."""
+
+    def __init__(self, app: ASGIApp, prefix: str = "/v1") -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith(self.prefix):
+            raw_path = scope.get("raw_path") or b""
+            query = (scope.get("query_string") or b"").replace(b"+", b" ")
+            for where, raw in (("path", raw_path), ("query", query)):
+                try:
+                    unquote_to_bytes(raw).decode("utf-8")
+                except UnicodeDecodeError:
+                    response = problem(
+                        422, f"the URL {where} is not valid UTF-8 once percent-decoded; "
+                        "percent-encode the UTF-8 bytes of each name and value",
+                        code="invalid_input", instance=str(scope.get("path")), field=where,
+                        rule="utf8")
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)

@@ -80,6 +80,21 @@ async def test_unknown_route_and_method_are_problems(shared_api: RestApi) -> Non
     assert "POST" in r.headers["allow"]
 
 
+async def test_url_escapes_that_are_not_utf8_are_422_and_change_nothing(
+        shared_api: RestApi) -> None:
+    c = shared_api.client
+    before = (await c.get("/v1/buffers/s-utf8", headers=ALICE)).json()
+    r = await c.post("/v1/buffers/%ff/items", headers=ALICE, json={"text": "not stored"})
+    body = assert_problem(r, 422)
+    assert body["field"] == "path" and "UTF-8" in body["detail"]
+    r = await c.get("/v1/memories?kind=%c3%28", headers=ALICE)
+    assert assert_problem(r, 422)["field"] == "query"
+    # a properly escaped non-ASCII name is fine
+    ok = await c.get("/v1/buffers/%C3%A9t%C3%A9", headers=ALICE)
+    assert ok.status_code == 200, ok.text
+    assert (await c.get("/v1/buffers/s-utf8", headers=ALICE)).json() == before
+
+
 async def test_metrics_count_requests_by_route_and_agent_and_memories(api: RestApi) -> None:
     await api.remember("Metrics see this memory", namespace="team:atlas")
     await api.client.get("/v1/stats", headers=BOB)

@@ -10,7 +10,11 @@ from fleetmem.memory.domain.models import AuditEvent, Entity, Memory, MemoryStat
 from fleetmem.memory.stores.neo4j.audit_ops import append_audit_tx
 from fleetmem.memory.stores.neo4j.codec import MEMORY_PROJECTION, entity_of, memory_of, to_db
 from fleetmem.memory.stores.neo4j.connection import Neo4jConnection, Tx, rows, run
-from fleetmem.memory.stores.neo4j.memory_ops import lock_memories, unlock_memories
+from fleetmem.memory.stores.neo4j.memory_ops import (
+    change_status_tx,
+    lock_memories,
+    unlock_memories,
+)
 
 _CLAIM_KEEP = timedelta(days=30)
 # An entity is an orphan when nothing refers to it (evaluated with `e` as the entity).
@@ -30,17 +34,8 @@ class Neo4jGcOps:
         id_list = list(dict.fromkeys(ids))
 
         async def fn(tx: Tx) -> list[str]:
-            state = await lock_memories(tx, id_list)
-            match = {r["id"] for r in state if r["commit_state"] == "committed"
-                     and r["status"] == from_status.value}
-            changed = [i for i in id_list if i in match]
-            if changed:
-                await run(tx, "UNWIND $ids AS id MATCH (m:Memory {id: id}) "
-                              "SET m.status = $status, m.updated_at = $at",
-                          ids=changed, status=to_status.value, at=to_db(at))
-                await append_audit_tx(tx, audit)
-            await unlock_memories(tx, [r["id"] for r in state])
-            return changed
+            return await change_status_tx(tx, id_list, to_status, at, audit,
+                                          from_statuses=[from_status.value])
         if not id_list:
             return []
         return await self.db.write(fn)

@@ -76,6 +76,28 @@ async def unlock_memories(tx: Tx, ids: Sequence[str]) -> None:
     await run(tx, "UNWIND $ids AS id MATCH (m:Memory {id: id}) REMOVE m._lock", ids=list(ids))
 
 
+async def change_status_tx(tx: Tx, ids: Sequence[str], to_status: MemoryStatus,
+                           at: datetime, audit: Sequence[AuditEvent],
+                           from_statuses: Sequence[str] | None = None) -> list[str]:
+    """Move committed memories to `to_status` under their locks; only those currently in
+    `from_statuses` (default: any other status) change. Returns the changed ids in input
+    order; the audit is written only when something changed."""
+    id_list = list(dict.fromkeys(ids))
+    state = await lock_memories(tx, id_list)
+    accepted = set(from_statuses) if from_statuses is not None else None
+    match = {r["id"] for r in state if r["commit_state"] == "committed"
+             and (r["status"] in accepted if accepted is not None
+                  else r["status"] != to_status.value)}
+    changed = [i for i in id_list if i in match]
+    if changed:
+        await run(tx, "UNWIND $ids AS id MATCH (m:Memory {id: id}) "
+                      "SET m.status = $status, m.updated_at = $at",
+                  ids=changed, status=to_status.value, at=to_db(at))
+        await append_audit_tx(tx, audit)
+    await unlock_memories(tx, [r["id"] for r in state])
+    return changed
+
+
 class Neo4jMemoryOps:
     """Memories, idempotency records and their links to entities."""
 
@@ -158,17 +180,7 @@ class Neo4jMemoryOps:
     async def set_status(self, ids: Sequence[str], status: MemoryStatus, at: datetime,
                          audit: Sequence[AuditEvent]) -> list[str]:
         async def fn(tx: Tx) -> list[str]:
-            state = await lock_memories(tx, ids)
-            changed = {r["id"] for r in state
-                       if r["commit_state"] == "committed" and r["status"] != status.value}
-            ordered = [i for i in dict.fromkeys(ids) if i in changed]
-            if ordered:
-                await run(tx, "UNWIND $ids AS id MATCH (m:Memory {id: id}) "
-                              "SET m.status = $status, m.updated_at = $at",
-                          ids=ordered, status=status.value, at=to_db(at))
-                await append_audit_tx(tx, audit)
-            await unlock_memories(tx, [r["id"] for r in state])
-            return ordered
+            return await change_status_tx(tx, ids, status, at, audit)
         if not ids:
             return []
         return await self.db.write(fn)

@@ -26,6 +26,7 @@ from fleetmem.memory.ports import (
 )
 from fleetmem.memory.services import request_scope
 from fleetmem.memory.services.background import Reinforcer
+from fleetmem.memory.services.embed_batch import EmbedBatcher
 from fleetmem.memory.services.quotas import Governor
 from fleetmem.memory.settings import GcSettings, GovernanceSettings, LimitSettings
 
@@ -59,22 +60,24 @@ class ServiceContext:
         default_factory=lambda: defaultdict(asyncio.Lock))
     embed_calls: int = 0
     reinforcer: Reinforcer = field(init=False)
+    _batcher: EmbedBatcher = field(init=False, repr=False)
     governor: Governor = field(init=False)
 
     def __post_init__(self) -> None:
         self.reinforcer = Reinforcer(self.graph)
         self.governor = Governor(self.governance)
+        self._batcher = EmbedBatcher(self.embedder, self._embed_pool)
 
     def now(self) -> datetime:
         """Current time from the injected clock."""
         return self.clock.now()
 
     async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """Embed off the event loop (one encode at a time: CPU-bound)."""
+        """Embed off the event loop: one encode at a time (CPU-bound), and requests that
+        arrive while one runs are encoded together in the next (see `EmbedBatcher`)."""
         self.embed_calls += 1
         request_scope.note_embed(len(texts))
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._embed_pool, self.embedder.embed, list(texts))
+        return await self._batcher.embed(texts)
 
     def namespace_lock(self, namespace: str) -> asyncio.Lock:
         """Serialises dedup-then-insert within one namespace in this process."""

@@ -1,0 +1,95 @@
+"""EmbedBatcher: concurrent requests share model calls, each gets its own rows."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from fleetmem.memory.services.embed_batch import EmbedBatcher
+
+
+class _Recorder:
+    """A fake model: row i is [len(text)]; the first call waits until released."""
+
+    dimension = 1
+    model_name = "fake"
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.calls: list[list[str]] = []
+        self.release = threading.Event()
+        self.fail_on = fail_on
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        self.calls.append(list(texts))
+        if len(self.calls) == 1:
+            self.release.wait(5)
+        if self.fail_on in texts:
+            raise ValueError("model failed")
+        return np.array([[float(len(t))] for t in texts], dtype=np.float32)
+
+
+async def _started(batcher: EmbedBatcher, model: _Recorder, texts: list[str]
+                   ) -> asyncio.Task[npt.NDArray[np.float32]]:
+    task = asyncio.create_task(batcher.embed(texts))
+    while not model.calls:  # the first call is now running in the pool
+        await asyncio.sleep(0.001)
+    return task
+
+
+async def test_requests_arriving_during_an_encode_share_the_next_call() -> None:
+    model = _Recorder()
+    batcher = EmbedBatcher(model, ThreadPoolExecutor(1), max_texts=64)
+    first = await _started(batcher, model, ["a"])
+    waiting = [asyncio.create_task(batcher.embed(["bb", "ccc"])),
+               asyncio.create_task(batcher.embed(["dddd"]))]
+    await asyncio.sleep(0.01)
+    model.release.set()
+    assert (await first).tolist() == [[1.0]]
+    assert (await waiting[0]).tolist() == [[2.0], [3.0]]
+    assert (await waiting[1]).tolist() == [[4.0]]
+    assert model.calls == [["a"], ["bb", "ccc", "dddd"]]
+
+
+async def test_a_lone_request_is_encoded_alone_and_large_ones_are_not_split() -> None:
+    model = _Recorder()
+    model.release.set()
+    batcher = EmbedBatcher(model, ThreadPoolExecutor(1), max_texts=4)
+    big = [str(i) * (i + 1) for i in range(10)]
+    assert [r[0] for r in (await batcher.embed(big)).tolist()] == [len(t) for t in big]
+    assert (await batcher.embed(["xy"])).tolist() == [[2.0]]
+    assert model.calls == [big, ["xy"]]
+
+
+async def test_a_failure_reaches_every_waiter_of_that_call_only() -> None:
+    model = _Recorder(fail_on="boom")
+    batcher = EmbedBatcher(model, ThreadPoolExecutor(1), max_texts=64)
+    first = await _started(batcher, model, ["ok"])
+    doomed = [asyncio.create_task(batcher.embed(["boom"])),
+              asyncio.create_task(batcher.embed(["fine"]))]
+    await asyncio.sleep(0.01)
+    model.release.set()
+    assert (await first).tolist() == [[2.0]]
+    for task in doomed:
+        with pytest.raises(ValueError, match="model failed"):
+            await task
+    assert (await batcher.embed(["after"])).tolist() == [[5.0]]
+
+
+async def test_a_cancelled_waiter_is_skipped() -> None:
+    model = _Recorder()
+    batcher = EmbedBatcher(model, ThreadPoolExecutor(1), max_texts=64)
+    first = await _started(batcher, model, ["a"])
+    gone = asyncio.create_task(batcher.embed(["never"]))
+    kept = asyncio.create_task(batcher.embed(["kept"]))
+    await asyncio.sleep(0.01)
+    gone.cancel()
+    model.release.set()
+    await first
+    assert (await kept).tolist() == [[4.0]]
+    assert model.calls == [["a"], ["kept"]]

@@ -42,7 +42,7 @@ async def test_hot_path_statements_use_keys_not_namespace_scans(
     await graph.mark_committed([m.id for m in filler], [])
 
     seen: list[str] = []
-    await store.db.run(lambda c: c.set_trace_callback(seen.append))
+    await store.db.trace(seen.append)
     caller = Caller("carol")
     written = await service.remember(caller, MemoryInput(text="The deploy window of s7 is "
                                                               "Tuesday 14:00 UTC"))
@@ -50,7 +50,7 @@ async def test_hot_path_statements_use_keys_not_namespace_scans(
                                                      "Tuesday 14:00 UTC"))  # dedup by hash
     await service.recall(caller, RecallQuery(query="when can s7 deploy?", k=10))
     await service.get(caller, written.id)
-    await store.db.run(lambda c: c.set_trace_callback(None))
+    await store.db.trace(None)
 
     statements = [s for s in dict.fromkeys(seen)
                   if s.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE", "WITH"))]

@@ -56,7 +56,7 @@ class SqliteBufferAuditOps:
                              "r DESC LIMIT ?) ORDER BY created_at, r",
                              (agent_id, session_id, limit))
             return [row_buffer(r) for r in rows]
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def buffer_mark_consolidated(self, pairs: Sequence[tuple[str, str]]) -> None:
         def fn(c: sqlite3.Connection) -> None:
@@ -75,7 +75,7 @@ class SqliteBufferAuditOps:
             rows = c.execute("SELECT DISTINCT agent_id, session_id FROM buffer_items WHERE "
                              "created_at < ? ORDER BY agent_id, session_id", (ts(before),))
             return [(r["agent_id"], r["session_id"]) for r in rows]
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def buffer_delete_before(self, agent_id: str, session_id: str,
                                    before: datetime) -> int:
@@ -100,13 +100,13 @@ class SqliteBufferAuditOps:
                                  f"({placeholders(ns)}) ORDER BY seq LIMIT ?",
                                  [after_seq, *ns, limit])
             return [row_audit(r) for r in rows]
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def last_audit(self) -> AuditEvent | None:
         def fn(c: sqlite3.Connection) -> AuditEvent | None:
             r = c.execute("SELECT * FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
             return None if r is None else row_audit(r)
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def stats(self, namespaces: Sequence[str],
                     buffer_agent: str | None = None) -> list[NamespaceStats]:
@@ -136,4 +136,4 @@ class SqliteBufferAuditOps:
                                    entities=counts[n].get("entities", 0),
                                    relations=counts[n].get("relations", 0),
                                    buffer_items=counts[n].get("buffer_items", 0)) for n in ns]
-        return await self.db.run(fn)
+        return await self.db.read(fn)

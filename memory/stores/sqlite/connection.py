@@ -1,8 +1,12 @@
-"""SQLite plumbing: one connection owned by one worker thread, rows <-> domain values.
+"""SQLite plumbing: one writer connection owned by one worker thread, a small pool of
+reader connections, rows <-> domain values.
 
-SQLite serialises writers anyway; giving the connection to a single thread keeps the
-event loop free and avoids cross-thread connection sharing. WAL with synchronous=FULL
-makes every committed transaction durable.
+SQLite serialises writers anyway; giving the write connection to a single thread keeps
+the event loop free and avoids cross-thread connection sharing. WAL with
+synchronous=FULL makes every committed transaction durable. WAL also lets readers run
+beside the writer and beside each other, each on the last committed snapshot: the legs
+of one recall (keyword search, entity lookup) and the reads of concurrent requests do
+not queue behind one another or behind a commit.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import asyncio
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -157,33 +162,69 @@ def _unicode_lower(value: str | bytes | int | float | None) -> str | bytes | int
     return value.lower() if isinstance(value, str) else value
 
 
-class SqliteConnection:
-    """Owns the database file, its single connection and the thread that uses it."""
+READERS = 2
+"""Reader connections (and threads): two legs of a recall at once on a 2-core host."""
 
-    def __init__(self, path: Path) -> None:
+
+def _open_connection(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA cache_size=-65536")
+    # SQLite's own lower() folds ASCII only; names are lowered by Python (Unicode), so
+    # case-insensitive matches (search_nodes, aliases) must fold the same way.
+    conn.create_function("lower", 1, _unicode_lower, deterministic=True)
+    return conn
+
+
+class SqliteConnection:
+    """Owns the database file: the write connection with the thread that uses it, and
+    the reader connections (one per reader thread, opened on first use)."""
+
+    def __init__(self, path: Path, readers: int = READERS) -> None:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fleetmem-sqlite")
+        self._readers = ThreadPoolExecutor(max_workers=readers,
+                                           thread_name_prefix="fleetmem-sqlite-read")
         self._conn: sqlite3.Connection | None = None
+        self._local = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._reader_lock = threading.Lock()
+        self._trace: Callable[[str], object] | None = None
 
     def _connect(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        conn.row_factory = sqlite3.Row
+        conn = _open_connection(self.path)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=10000")
-        conn.execute("PRAGMA cache_size=-65536")
-        # SQLite's own lower() folds ASCII only; names are lowered by Python (Unicode), so
-        # case-insensitive matches (search_nodes, aliases) must fold the same way.
-        conn.create_function("lower", 1, _unicode_lower, deterministic=True)
         schema = resources.files("fleetmem.memory.stores.sqlite").joinpath("schema.sql")
         conn.executescript(schema.read_text())
         self._conn = conn
 
+    def _reader(self) -> sqlite3.Connection:
+        """This reader thread's connection (read-only: a write through it is an error)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _open_connection(self.path)
+            conn.execute("PRAGMA query_only=ON")
+            conn.set_trace_callback(self._trace)
+            with self._reader_lock:
+                self._reader_conns.append(conn)
+            self._local.conn = conn
+        return conn
+
     async def open(self) -> None:
         """Open the file and create the schema (idempotent)."""
         await self.run(lambda c: None)
+
+    async def trace(self, callback: Callable[[str], object] | None) -> None:
+        """Pass every statement any connection runs to `callback` (None stops; tests)."""
+        self._trace = callback
+        await self.run(lambda c: c.set_trace_callback(callback))
+        with self._reader_lock:
+            for reader in self._reader_conns:
+                reader.set_trace_callback(callback)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -194,17 +235,17 @@ class SqliteConnection:
         return self._conn
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn` on the worker thread; driver errors become StorageUnavailable."""
-        def call() -> T:
-            try:
-                return fn(self.conn)
-            except sqlite3.OperationalError as exc:
-                raise StorageUnavailable("sqlite", retryable="locked" in str(exc),
-                                         detail=str(exc)) from exc
-            except sqlite3.DatabaseError as exc:
-                raise StorageUnavailable("sqlite", retryable=False, detail=str(exc)) from exc
+        """Run `fn` on the writer thread; driver errors become StorageUnavailable."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, _translated, fn, lambda: self.conn)
 
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run the read-only `fn` on a reader thread, over the last committed snapshot
+        (every transaction committed before the call is visible)."""
+        if self._conn is None:  # the writer creates the file and its schema first
+            await self.open()
+        return await asyncio.get_running_loop().run_in_executor(
+            self._readers, _translated, fn, self._reader)
 
     async def tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` inside one IMMEDIATE transaction (committed durably, or rolled back)."""
@@ -221,12 +262,29 @@ class SqliteConnection:
         return await self.run(wrapped)
 
     async def close(self) -> None:
-        """Checkpoint and close the connection, then stop the worker thread."""
+        """Close the readers, checkpoint and close the writer, then stop the threads."""
         def shut(conn: sqlite3.Connection) -> None:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             conn.close()
             self._conn = None
 
+        self._readers.shutdown(wait=True)
+        with self._reader_lock:
+            for reader in self._reader_conns:
+                reader.close()
+            self._reader_conns.clear()
         if self._conn is not None:
             await self.run(shut)
         self._executor.shutdown(wait=True)
+
+
+def _translated(fn: Callable[[sqlite3.Connection], T],
+                connection: Callable[[], sqlite3.Connection]) -> T:
+    """Call `fn` on a connection; driver errors become StorageUnavailable."""
+    try:
+        return fn(connection())
+    except sqlite3.OperationalError as exc:
+        raise StorageUnavailable("sqlite", retryable="locked" in str(exc),
+                                 detail=str(exc)) from exc
+    except sqlite3.DatabaseError as exc:
+        raise StorageUnavailable("sqlite", retryable=False, detail=str(exc)) from exc

@@ -205,7 +205,7 @@ class SqliteEntityOps:
             rels = self._relations_from(c, [(r["namespace"], r["name_lower"]) for r in rows])
             nxt = encode_cursor(rows[-1]["namespace"], rows[-1]["name_lower"]) if more else None
             return GraphPage(tuple(entities), tuple(rels), nxt)
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     @staticmethod
     def _relations_from(c: sqlite3.Connection, keys: list[tuple[str, str]]) -> list[Relation]:
@@ -232,7 +232,7 @@ class SqliteEntityOps:
                 "lower(o.text) LIKE ? ESCAPE '\\')) ORDER BY namespace, name_lower LIMIT ?",
                 [*ns, like, like, like, limit]).fetchall()
             return _load_entities(c, rows)
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def open_nodes(self, namespaces: Sequence[str], names: Sequence[str]) -> GraphPage:
         ns, lowered = list(namespaces), list({n.lower() for n in names})
@@ -249,7 +249,7 @@ class SqliteEntityOps:
             rels = [r for r in self._relations_from(c, sorted(keys))
                     if (r.namespace, r.to_entity.lower()) in keys]
             return GraphPage(tuple(entities), tuple(rels))
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def relations_of(self, namespaces: Sequence[str], names: Sequence[str],
                            as_of: datetime | None) -> list[Relation]:
@@ -267,14 +267,14 @@ class SqliteEntityOps:
                 f"({placeholders(lowered)})) AND {valid} ORDER BY created_at",
                 [*ns, *lowered, *lowered, *extra])
             return [row_relation(r) for r in rows]
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def all_relations(self, after_id: str | None, limit: int) -> list[Relation]:
         def fn(c: sqlite3.Connection) -> list[Relation]:
             rows = c.execute("SELECT * FROM relations WHERE id > ? ORDER BY id LIMIT ?",
                              (after_id or "", limit))
             return [row_relation(r) for r in rows]
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def entities_in_text(self, namespaces: Sequence[str], text: str,
                                limit: int) -> list[Entity]:
@@ -300,7 +300,7 @@ class SqliteEntityOps:
                              f"({placeholders(keys)}) ORDER BY namespace, name_lower LIMIT ?",
                              [*keys, limit]).fetchall()
             return _load_entities(c, rows)
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
 
 def index_terms(c: sqlite3.Connection, entity_id: str, namespace: str, name: str,

@@ -71,7 +71,7 @@ class SqliteGcOps:
                 "s.supersedes = m.id AND s.commit_state = 'committed')) ORDER BY m.id LIMIT ?",
                 (after_id or "", ts(at), limit)).fetchall()
             return [(row_memory(r), r["successor"]) for r in rows]
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def close_memories(self, closures: Sequence[tuple[str, datetime, str | None]],
                              at: datetime, audit: Sequence[AuditEvent]) -> list[str]:
@@ -98,7 +98,7 @@ class SqliteGcOps:
                 f"SELECT {_ENTITY_COLS} FROM entities e WHERE e.id > ? AND {_ORPHAN} "
                 "ORDER BY e.id LIMIT ?", (after_id or "", ts(before), limit)).fetchall()
             return _load_entities(c, rows)
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def delete_orphan_entities(self, ids: Sequence[str], before: datetime,
                                      audit: Sequence[AuditEvent]) -> list[str]:

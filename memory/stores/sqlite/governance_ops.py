@@ -88,7 +88,7 @@ class SqliteGovernanceOps:
 
         def fn(c: sqlite3.Connection) -> list[AuditEvent]:
             return [row_audit(r) for r in c.execute(sql, [*args, limit])]
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def usage_by_author(self, namespaces: Sequence[str] | None
                               ) -> dict[str, tuple[int, int]]:
@@ -102,7 +102,7 @@ class SqliteGovernanceOps:
                              "BLOB))), 0) b FROM memories WHERE commit_state = 'committed'"
                              f"{scope} GROUP BY created_by", ns or [])
             return {r["created_by"]: (int(r["n"]), int(r["b"])) for r in rows}
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def create_conflict(self, conflict: ConflictRecord,
                               audit: Sequence[AuditEvent]) -> ConflictRecord:
@@ -146,7 +146,7 @@ class SqliteGovernanceOps:
             if not ns:
                 return []
             return [_row_conflict(r) for r in c.execute(sql, [*args, limit])]
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def resolve_conflict(self, conflict_id: str, resolution: Resolution,
                                audit: Sequence[AuditEvent]) -> bool:

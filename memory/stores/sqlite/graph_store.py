@@ -32,7 +32,7 @@ class SqliteGraphStore(SqliteMemoryOps, SqliteEntityOps, SqliteBufferAuditOps, S
 
     async def ping(self) -> None:
         """Run a trivial query (raises StorageUnavailable on failure)."""
-        await self.db.run(lambda c: c.execute("SELECT 1").fetchone())
+        await self.db.read(lambda c: c.execute("SELECT 1").fetchone())
 
     async def backup_to(self, target: Path) -> None:
         """Write a consistent online copy of the database to `target`."""
@@ -42,4 +42,4 @@ class SqliteGraphStore(SqliteMemoryOps, SqliteEntityOps, SqliteBufferAuditOps, S
                 c.backup(dest)
             finally:
                 dest.close()
-        await self.db.run(fn)
+        await self.db.read(fn)

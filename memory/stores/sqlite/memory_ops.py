@@ -131,7 +131,7 @@ class SqliteMemoryOps:
             rows = c.execute(f"SELECT {MEMORY_COLUMNS}, vector FROM memories "
                              "WHERE commit_state = 'pending' LIMIT ?", (limit,)).fetchall()
             return [(row_memory(r), blob_to_vec(r["vector"])) for r in rows]
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def get_memories(self, ids: Sequence[str], namespaces: Sequence[str]) -> list[Memory]:
         if not ids or not namespaces:
@@ -146,7 +146,7 @@ class SqliteMemoryOps:
                 [*id_list, *ns]).fetchall()
             found = {r["id"]: row_memory(r) for r in rows}
             return [found[i] for i in id_list if i in found]
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def get_vectors(self, ids: Sequence[str]) -> dict[str, Vector]:
         id_list = list(ids)
@@ -161,7 +161,7 @@ class SqliteMemoryOps:
                     if vec is not None:
                         out[r["id"]] = vec
             return out
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def find_by_hash(self, namespace: str, content_hash: str) -> Memory | None:
         def fn(c: sqlite3.Connection) -> Memory | None:
@@ -173,7 +173,7 @@ class SqliteMemoryOps:
                           "+commit_state = 'committed' LIMIT 1",
                           (namespace, content_hash)).fetchone()
             return None if r is None else row_memory(r)
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def reinforce(self, ids: Sequence[str], at: datetime, count: int = 1) -> None:
         if not ids:
@@ -234,7 +234,7 @@ class SqliteMemoryOps:
                   AND +namespace IN ({placeholders(ns)}) AND +commit_state = 'committed'
                 ORDER BY valid_from, created_at""", [memory_id, memory_id, *ns]).fetchall()
             return [row_memory(r) for r in rows]
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def keyword_search(self, query: str, flt: MemoryFilter,
                              limit: int) -> list[tuple[str, float]]:
@@ -263,7 +263,7 @@ class SqliteMemoryOps:
             if len(rows) < limit:
                 rows = c.execute(full, [match, *params, limit]).fetchall()
             return [(r["id"], -float(r["rank"])) for r in rows]
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def filter_ids(self, ids: Sequence[str], flt: MemoryFilter) -> list[str]:
         if not ids:
@@ -276,7 +276,7 @@ class SqliteMemoryOps:
                              f"({placeholders(id_list)}) AND {where}", [*id_list, *params])
             keep = {r["id"] for r in rows}
             return [i for i in id_list if i in keep]
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def list_memories(self, flt: MemoryFilter, after_id: str | None,
                             limit: int) -> list[Memory]:
@@ -286,7 +286,7 @@ class SqliteMemoryOps:
             rows = c.execute(f"SELECT {_COLS} FROM memories m WHERE {where} AND m.id > ? "
                              "ORDER BY m.id LIMIT ?", [*params, after_id or "", limit])
             return [row_memory(r) for r in rows]
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def memories_mentioning(self, entity_names: Sequence[str], flt: MemoryFilter,
                                   limit: int) -> list[str]:
@@ -305,24 +305,24 @@ class SqliteMemoryOps:
                 f"ORDER BY m.created_at DESC, m.id LIMIT ?",
                 [*names, *params, limit])
             return [r["id"] for r in rows]
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def count_indexable(self) -> int:
         def fn(c: sqlite3.Connection) -> int:
             return int(c.execute(_INDEXABLE.replace("id", "COUNT(*)", 1)).fetchone()[0])
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def indexable_ids(self) -> set[str]:
         def fn(c: sqlite3.Connection) -> set[str]:
             return {r[0] for r in c.execute(_INDEXABLE)}
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def all_namespaces(self) -> list[str]:
         def fn(c: sqlite3.Connection) -> list[str]:
             rows = c.execute("SELECT namespace FROM memories UNION SELECT namespace FROM entities "
                              "UNION SELECT namespace FROM buffer_items ORDER BY 1")
             return [r[0] for r in rows]
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def purge_memories(self, ids: Sequence[str], audit: Sequence[AuditEvent]) -> list[str]:
         id_list = list(ids)
@@ -346,7 +346,7 @@ class SqliteMemoryOps:
             return IdempotencyRecord(agent_id=r["agent_id"], key=r["key"],
                                      operation=r["operation"], response_json=r["response_json"],
                                      created_at=dt_req(r["created_at"]))
-        return await self.db.run(fn)
+        return await self.db.read(fn)
 
     async def put_idempotent(self, record: IdempotencyRecord) -> None:
         def fn(c: sqlite3.Connection) -> None:

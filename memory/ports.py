@@ -231,8 +231,10 @@ class GraphStore(Protocol):
         """Full-text search (BM25 or the store's equivalent), best first."""
         ...
 
-    async def filter_ids(self, ids: Sequence[str], flt: MemoryFilter) -> list[str]:
-        """Return those of `ids` that pass `flt` (used to post-filter vector hits)."""
+    async def recall_rows(self, ids: Sequence[str],
+                          flt: MemoryFilter) -> list[tuple[Memory, bool]]:
+        """The memories among `ids` that pass `flt`, in the order of `ids`, each with
+        whether it is a claim of an open conflict: recall's one read after fusion."""
         ...
 
     async def list_memories(

@@ -14,7 +14,7 @@ RRF_K = 60
 # Weighted reciprocal rank fusion. On the seeded quality set (bench/quality.py) equal
 # weights let the weak keyword ranking of a question dilute the dense one (nDCG@10 0.72
 # vs 0.80 dense-only); these weights bring hybrid + graph to 0.81 with recall@5 0.93.
-FUSION_WEIGHTS: Mapping[str, float] = {"dense": 1.0, "keyword": 0.5, "graph": 1.0}
+FUSION_WEIGHTS: Mapping[str, float] = {"dense": 1.0, "keyword": 0.5, "graph": 1.0, "hop": 1.0}
 
 DEFAULT_HALF_LIFE_DAYS: Mapping[MemoryKind, float] = {
     MemoryKind.EPISODE: 14.0,
@@ -127,6 +127,22 @@ class ScoreBreakdown:
         }
 
 
+BOOST_WEIGHT = 0.2
+MAX_BOOST = 1.0 + 3 * BOOST_WEIGHT
+"""The most `rescore` multiplies relevance by (recency, importance, retention all 1)."""
+
+
+def needed(relevance: Mapping[str, float], k: int) -> list[str]:
+    """The ids (best relevance first) that can still reach the top `k` after `rescore`:
+    a boost lifts relevance by at most MAX_BOOST and by at least 1, so an id whose best
+    case stays below the k-th relevance cannot make it (recall reads fewer rows)."""
+    ranked = sorted(relevance, key=lambda i: relevance[i], reverse=True)
+    if len(ranked) <= k:
+        return ranked
+    floor = relevance[ranked[k - 1]]
+    return [i for i in ranked if relevance[i] * MAX_BOOST >= floor]
+
+
 def rescore(parts: Mapping[str, float], memory: Memory, now: datetime,
             half_lives: Mapping[MemoryKind, float] = DEFAULT_HALF_LIFE_DAYS) -> ScoreBreakdown:
     """Combine fused relevance with recency, importance and retention into one score.
@@ -135,10 +151,10 @@ def rescore(parts: Mapping[str, float], memory: Memory, now: datetime,
     old memory still beats a barely relevant new one.
     """
     dense, keyword = parts.get("dense", 0.0), parts.get("keyword", 0.0)
-    graph = parts.get("graph", 0.0)
+    graph = parts.get("graph", 0.0) + parts.get("hop", 0.0)
     relevance = dense + keyword + graph
     age_days = max(0.0, (now - memory.created_at).total_seconds() / 86400.0)
     recency = math.exp(-age_days / 30.0)
     ret = retention(memory, now, half_lives)
-    total = relevance * (1.0 + 0.2 * recency + 0.2 * memory.importance + 0.2 * ret)
+    total = relevance * (1.0 + BOOST_WEIGHT * (recency + memory.importance + ret))
     return ScoreBreakdown(dense, keyword, graph, recency, memory.importance, ret, total)

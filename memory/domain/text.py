@@ -126,6 +126,24 @@ def keyword_terms(text: str, limit: int = 32) -> list[str]:
     return list(dict.fromkeys(terms))[:limit]
 
 
+_SUFFIXES = ("ers", "er", "ing", "ed", "es", "s")
+
+
+def stem(word: str) -> str:
+    """A crude English stem, enough to meet 'owns', 'owner' and 'owned' at 'own'."""
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def asks_about(text: str, relation_type: str) -> bool:
+    """Whether a question names a relation type by one of its words ('who owns X?' and
+    `owned_by`; 'the owner of X' too), so recall may follow that relation one hop."""
+    words = {stem(w) for w in keyword_terms(text)}
+    return any(stem(w) in words for w in keyword_terms(relation_type.replace("_", " ")))
+
+
 def or_query(text: str) -> str:
     """A full-text OR-query of quoted keyword terms, valid for both FTS5 and Lucene."""
     return " OR ".join(f'"{t}"' for t in keyword_terms(text))

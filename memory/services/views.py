@@ -85,7 +85,12 @@ class RememberBatchResult(BaseModel):
 
 
 class RecallHit(BaseModel):
-    """One recalled memory, why it scored, and whether it is disputed."""
+    """One recalled memory, why it scored, and whether it is disputed.
+
+    `sources` names the retrievals that found it: `dense` (meaning), `keyword` (BM25),
+    `graph` (about an entity the query names, or a neighbour), `hop` (about the entity at
+    the other end of a relation the query asks about); `why.graph` includes `hop`.
+    """
 
     memory: MemoryView
     score: float

@@ -14,8 +14,16 @@ import numpy as np
 import pytest
 
 from fleetmem.memory.domain.audit import GENESIS
+from fleetmem.memory.domain.conflicts import (
+    Claim,
+    ConflictKind,
+    ConflictRecord,
+    Resolution,
+    pair_key,
+)
 from fleetmem.memory.domain.models import CommitState, MemoryKind, MemoryStatus
-from fleetmem.memory.ports import EntityRef, GraphStore, IdempotencyRecord
+from fleetmem.memory.domain.text import new_id
+from fleetmem.memory.ports import EntityRef, GraphStore, IdempotencyRecord, MemoryFilter
 from tests.contract.conftest import open_graph
 from tests.contract.values import (
     ALICE,
@@ -209,15 +217,45 @@ async def test_keyword_search_respects_status(graph: GraphStore) -> None:
     assert [h for h, _ in hits] == [a.id]
 
 
-async def test_filter_ids_keeps_order_and_applies_validity(graph: GraphStore) -> None:
+async def test_recall_rows_keep_order_and_apply_validity(graph: GraphStore) -> None:
     a, b = await put(graph, mem("one", minute=0), mem("two", minute=0))
     new = replace(committed(mem("one, corrected", minute=30)), supersedes=a.id)
     await graph.supersede(a.id, new, vec(7), at(30), [ev("correct")])
     ids = [new.id, b.id, a.id, "00000000-0000-4000-8000-000000000000"]
-    assert await graph.filter_ids(ids, flt()) == [new.id, b.id]
-    assert await graph.filter_ids(ids, flt(as_of=at(10))) == [b.id, a.id]
-    assert await graph.filter_ids(ids, flt(as_of=at(40))) == [new.id, b.id]
-    assert await graph.filter_ids([], flt()) == []
+
+    async def kept(f: MemoryFilter) -> list[str]:
+        return [m.id for m, _ in await graph.recall_rows(ids, f)]
+    assert await kept(flt()) == [new.id, b.id]
+    assert await kept(flt(as_of=at(10))) == [b.id, a.id]
+    assert await kept(flt(as_of=at(40))) == [new.id, b.id]
+    assert await graph.recall_rows([], flt()) == []
+    [(row, disputed)] = await graph.recall_rows([b.id], flt())
+    assert row == b and disputed is False
+
+
+async def test_recall_rows_scope_and_mark_open_conflicts(graph: GraphStore) -> None:
+    a, b = await put(graph, mem("Dana works at Acme"), mem("Dana works at Globex"))
+    [c] = await put(graph, mem("bob's note", BOB))
+    [d] = await put(graph, mem("archived note"))
+    await graph.set_status([d.id], MemoryStatus.ARCHIVED, at(1), [ev("forget")])
+    claim = await graph.create_conflict(ConflictRecord(
+        id=new_id(), namespace=ALICE, kind=ConflictKind.RELATION, subject="Dana",
+        attribute="works_at", a=Claim("Acme", a.text, "alice", at(2), a.id, None),
+        b=Claim("Globex", b.text, "bob", at(2), b.id, None), created_at=at(2),
+        workflow_id=None, pair_key=pair_key(ALICE, ConflictKind.RELATION, "Dana",
+                                            "works_at", "Acme", "Globex")), [ev("conflict")])
+    ids = [c.id, b.id, d.id, a.id, b.id]
+    rows = await graph.recall_rows(ids, flt())
+    assert [(m.id, disputed) for m, disputed in rows] == [(b.id, True), (a.id, True)]
+    assert [m.id for m, _ in await graph.recall_rows(ids, flt(ALICE, BOB))] == \
+        [c.id, b.id, a.id]
+    assert [m.id for m, _ in await graph.recall_rows(ids, flt(statuses=ALL_STATUSES))] == \
+        [b.id, d.id, a.id]
+    assert await graph.recall_rows(ids, flt(TEAM)) == []
+    await graph.resolve_conflict(claim.id, Resolution(keep="both", resolved_by="dana",
+                                                      resolved_at=at(3), note=""),
+                                 [ev("resolve")])
+    assert [d for _, d in await graph.recall_rows([a.id, b.id], flt())] == [False, False]
 
 
 async def test_list_memories_pages_by_id(graph: GraphStore) -> None:

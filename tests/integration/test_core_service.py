@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from fleetmem.memory.domain.access import Caller
+from fleetmem.memory.domain.models import MemoryStatus
 from fleetmem.memory.errors import Conflict, FleetmemError, Forbidden, InvalidInput, NotFound
 from fleetmem.memory.services.graph_ops import EntitySpec, RelationSpec
 from fleetmem.memory.services.inputs import MemoryInput
@@ -180,6 +181,46 @@ async def test_graph_expansion_follows_relations(service: MemoryService) -> None
     texts = [h.memory.text for h in hits]
     assert "Priya: is on leave until June" in texts
     assert "Payments owned by Priya" in texts
+
+
+async def test_recall_hops_across_a_relation_the_question_names(
+        service: MemoryService) -> None:
+    await service.create_entities(ALICE, [EntitySpec("ledger-api", "service"),
+                                          EntitySpec("Amara Novak", "person")])
+    await service.create_relations(ALICE, [RelationSpec("ledger-api", "Amara Novak",
+                                                        "owned_by")])
+    facts = ["The ledger-api service is owned by Amara Novak.",
+             "ledger-api stores its data in Postgres.",
+             "ledger-api listens on port 7412 in production.",
+             "ledger-api has an availability target of 99.95 percent.",
+             "ledger-api is written in Kotlin.",
+             "ledger-api deploys daily through the shared pipeline.",
+             "Amara Novak is based in Tallinn.",
+             "Amara Novak joined the company in 2019."]
+    await service.remember_batch(ALICE, [MemoryInput(text=t) for t in facts])
+    res = await service.recall(ALICE, RecallQuery(
+        query="Where is the person who owns ledger-api located?", k=5))
+    top = {h.memory.text: h for h in res.hits}
+    assert "Amara Novak is based in Tallinn." in top
+    assert "hop" in top["Amara Novak is based in Tallinn."].sources
+    # a question that names no relation is not expanded across one
+    plain = await service.recall(ALICE, RecallQuery(query="Which port does ledger-api use?",
+                                                    k=5))
+    assert all("hop" not in h.sources for h in plain.hits)
+    assert plain.hits[0].memory.text == "ledger-api listens on port 7412 in production."
+
+
+async def test_recall_drops_stale_vector_hits_and_fuses_the_rest(
+        service: MemoryService) -> None:
+    kept = await service.remember(ALICE, MemoryInput(text="The canary region is eu-west-1"))
+    gone = await service.remember(ALICE, MemoryInput(text="The canary region was us-east-2"))
+    # the graph forgets it, the vector tier still holds it (as after a crash mid-forget)
+    await service.ctx.graph.set_status([gone.id], MemoryStatus.ARCHIVED, service.ctx.now(), [])
+    # the query is closest to the forgotten one, so it led the dense ranking
+    res = await service.recall(ALICE, RecallQuery(query="the canary region was us-east-2",
+                                                  k=5))
+    assert [h.memory.id for h in res.hits] == [kept.id]
+    assert res.hits[0].why["dense"] == pytest.approx(1 / 61, rel=1e-3)
 
 
 @pytest.mark.parametrize(("memory", "field", "rule"), [

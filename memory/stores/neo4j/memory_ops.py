@@ -240,18 +240,23 @@ class Neo4jMemoryOps:
             return [(r["id"], float(r["score"])) for r in found]
         return await self.db.read(fn)
 
-    async def filter_ids(self, ids: Sequence[str], flt: MemoryFilter) -> list[str]:
-        if not ids:
+    async def recall_rows(self, ids: Sequence[str],
+                          flt: MemoryFilter) -> list[tuple[Memory, bool]]:
+        id_list = list(dict.fromkeys(ids))
+        if not id_list or not flt.namespaces:
             return []
         where, params = memory_where(flt)
-        id_list = list(ids)
 
-        async def fn(tx: Tx) -> list[str]:
-            found = await rows(tx, f"UNWIND $ids AS id MATCH (m:Memory {{id: id}}) "
-                                   f"WHERE {where} RETURN m.id AS id",
-                               ids=list(dict.fromkeys(id_list)), **params)
-            keep = {r["id"] for r in found}
-            return [i for i in id_list if i in keep]
+        async def fn(tx: Tx) -> list[tuple[Memory, bool]]:
+            found = await rows(tx, f"""
+                UNWIND $ids AS id MATCH (m:Memory {{id: id}}) WHERE {where}
+                OPTIONAL MATCH (c:Conflict) WHERE c.status = 'open' AND c.namespace IN $f_ns
+                    AND (c.a_memory_id = m.id OR c.b_memory_id = m.id)
+                WITH m, count(c) > 0 AS disputed
+                RETURN {MEMORY_PROJECTION} AS m, disputed
+                """, ids=id_list, **params)
+            by_id = {r["m"]["id"]: (memory_of(r["m"]), bool(r["disputed"])) for r in found}
+            return [by_id[i] for i in id_list if i in by_id]
         return await self.db.read(fn)
 
     async def list_memories(self, flt: MemoryFilter, after_id: str | None,

@@ -265,17 +265,28 @@ class SqliteMemoryOps:
             return [(r["id"], -float(r["rank"])) for r in rows]
         return await self.db.read(fn)
 
-    async def filter_ids(self, ids: Sequence[str], flt: MemoryFilter) -> list[str]:
-        if not ids:
+    async def recall_rows(self, ids: Sequence[str],
+                          flt: MemoryFilter) -> list[tuple[Memory, bool]]:
+        id_list = list(dict.fromkeys(ids))
+        if not id_list or not flt.namespaces:
             return []
         where, params = filter_sql(flt, keyed=True)
-        id_list = list(ids)
+        ns = list(flt.namespaces)
 
-        def fn(c: sqlite3.Connection) -> list[str]:
-            rows = c.execute(f"SELECT m.id FROM memories m WHERE m.id IN "
-                             f"({placeholders(id_list)}) AND {where}", [*id_list, *params])
-            keep = {r["id"] for r in rows}
-            return [i for i in id_list if i in keep]
+        def fn(c: sqlite3.Connection) -> list[tuple[Memory, bool]]:
+            found = {r["id"]: row_memory(r) for r in c.execute(
+                f"SELECT {_COLS} FROM memories m WHERE m.id IN ({placeholders(id_list)}) "
+                f"AND {where}", [*id_list, *params])}
+            keys = list(found)
+            disputed: set[str] = set()
+            if keys:
+                q = placeholders(keys)
+                for r in c.execute(
+                        f"SELECT a_memory_id, b_memory_id FROM conflicts WHERE status = 'open' "
+                        f"AND namespace IN ({placeholders(ns)}) AND (a_memory_id IN ({q}) "
+                        f"OR b_memory_id IN ({q}))", [*ns, *keys, *keys]):
+                    disputed.update((r["a_memory_id"], r["b_memory_id"]))
+            return [(found[i], i in disputed) for i in id_list if i in found]
         return await self.db.read(fn)
 
     async def list_memories(self, flt: MemoryFilter, after_id: str | None,

@@ -177,10 +177,12 @@ class GraphStore(Protocol):
 
     # memories --------------------------------------------------------------------
     async def insert_memories(
-        self, memories: Sequence[Memory], vectors: Sequence[Vector]
+        self, memories: Sequence[Memory], vectors: Sequence[Vector],
+        audit: Sequence[AuditEvent] = ()
     ) -> None:
-        """Store new memories (normally `pending`) with their vectors, linked to the
-        entities named in `memory.entity_names` that exist in the memory's namespace."""
+        """Store new memories in the commit state they carry, with their vectors, linked
+        to the entities named in `memory.entity_names` that exist in the memory's
+        namespace, and append `audit`: one atomic, durable transaction."""
         ...
 
     async def mark_committed(self, ids: Sequence[str], audit: Sequence[AuditEvent]) -> None:
@@ -201,6 +203,11 @@ class GraphStore(Protocol):
 
     async def find_by_hash(self, namespace: str, content_hash: str) -> Memory | None:
         """Return the committed active memory with this dedup key, if any."""
+        ...
+
+    async def find_by_hashes(self, namespace: str,
+                             content_hashes: Sequence[str]) -> dict[str, str]:
+        """Dedup keys -> id of the committed active memory holding each (those found)."""
         ...
 
     async def reinforce(self, ids: Sequence[str], at: datetime, count: int = 1) -> None:

@@ -1,12 +1,16 @@
-"""The write path: validate, authorize, redact, dedup, graph (pending), vector, commit.
+"""The write path: validate, authorize, redact, dedup, vector, graph commit with audit.
 
-A memory is acknowledged only after the graph marks it committed, in the same transaction
-as its audit event. A crash before that leaves a `pending` row that the startup repair
-finishes (its vector is stored with it) so no half-written memory is ever visible.
+A memory is acknowledged once the graph has committed it, in the same transaction as its
+audit event; its vector was written to the index just before. A crash in between leaves
+a vector without a memory: never returned (recall reads its hits through the graph) and
+dropped by the startup count check, so no half-written memory is ever visible. (Stores
+written by earlier versions may hold `pending` rows; the startup repair still finishes
+those.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Sequence
@@ -39,6 +43,10 @@ from fleetmem.memory.services.inputs import (
 from fleetmem.memory.services.views import RememberResult
 
 logger = logging.getLogger(__name__)
+
+EMBED_CHUNK = 64
+"""Memories per model call within one write: the model's own batch size, so chunking
+costs no encode throughput and lets writing one chunk overlap encoding the next."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +105,29 @@ async def remember_many(ctx: ServiceContext, caller: Caller, inputs: Sequence[Me
             content_hash=content_hash(ns, red.text), entity_names=tuple(inp.entities),
         ), red.count))
 
-    vectors = await ctx.embed([p.memory.text for p in prepared])
     results: list[RememberResult | None] = [None] * len(prepared)
-    for ns in sorted(set(namespaces)):
-        group = [p for p in prepared if p.memory.namespace == ns]
-        async with ctx.namespace_lock(ns):
-            await _write_group(ctx, caller, group, vectors, results, operation)
+    chunks = [prepared[i:i + EMBED_CHUNK] for i in range(0, len(prepared), EMBED_CHUNK)]
+    # Every chunk is queued for the model at once: chunk i + 1 is encoded while chunk i
+    # is deduplicated and written, and the lookups that need no vector (dedup by hash,
+    # entity links) run while a chunk is encoded.
+    embeddings = [asyncio.create_task(ctx.embed([p.memory.text for p in chunk]))
+                  for chunk in chunks]
+    seen: dict[str, str] = {}
+    try:
+        for chunk, embedding in zip(chunks, embeddings, strict=True):
+            groups = {ns: [p for p in chunk if p.memory.namespace == ns]
+                      for ns in sorted({p.memory.namespace for p in chunk})}
+            lookups = {ns: asyncio.create_task(_lookups(ctx, group))
+                       for ns, group in groups.items()}
+            vectors = dict(zip((p.index for p in chunk), await embedding, strict=True))
+            for ns, group in groups.items():
+                known, linked = await lookups[ns]
+                async with ctx.namespace_lock(ns):
+                    await _write_group(ctx, caller, _Group(group, linked, known, vectors),
+                                       seen, results, operation)
+    finally:
+        for task in embeddings:
+            task.cancel()
     final = [r for r in results if r is not None]
     if idempotency_key is not None:
         await ctx.graph.put_idempotent(IdempotencyRecord(
@@ -111,42 +136,70 @@ async def remember_many(ctx: ServiceContext, caller: Caller, inputs: Sequence[Me
     return final
 
 
-async def _write_group(ctx: ServiceContext, caller: Caller, group: list[_Prepared],
-                       vectors: npt.NDArray[np.float32], results: list[RememberResult | None],
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """One namespace's share of a chunk: its memories, the same with entity links, the
+    ids already holding their dedup keys, and the chunk's vectors by input index."""
+
+    prepared: list[_Prepared]
+    linked: list[Memory]
+    known: dict[str, str]
+    vectors: dict[int, npt.NDArray[np.float32]]
+
+
+async def _lookups(ctx: ServiceContext, group: list[_Prepared]
+                   ) -> tuple[dict[str, str], list[Memory]]:
+    """What needs no vector: the active memories already holding the group's dedup keys,
+    and the group's memories linked to the entities their texts mention."""
+    known, linked = await asyncio.gather(
+        ctx.graph.find_by_hashes(group[0].memory.namespace,
+                                 [p.memory.content_hash for p in group]),
+        _link_entities(ctx, [p.memory for p in group]))
+    return known, linked
+
+
+async def _write_group(ctx: ServiceContext, caller: Caller, group: _Group,
+                       seen: dict[str, str], results: list[RememberResult | None],
                        operation: str) -> None:
-    """Dedup then write one namespace's share of a batch (under the namespace lock)."""
-    ns = group[0].memory.namespace
-    fresh: list[_Prepared] = []
-    seen_hash: dict[str, str] = {}
+    """Dedup then write one namespace's share of a chunk (under the namespace lock).
+
+    The vector goes first, then the memory (committed) with its audit event in one graph
+    transaction: the write is acknowledged once that commits. A crash in between leaves
+    only a vector without a memory, which recall never returns (hits are read through
+    the graph) and the startup count check drops.
+    """
+    ns = group.prepared[0].memory.namespace
+    fresh: list[tuple[_Prepared, Memory]] = []
     reinforce: list[str] = []
     # One planned batch of similarity searches for the whole group (exact scoring over
-    # unindexed points is shared), instead of one search per memory.
-    near = await ctx.vectors.search_many([vectors[p.index] for p in group],
+    # unindexed points is shared), instead of one search per memory. It also finds what
+    # another writer stored since the hash lookup (identical text scores 1.0).
+    near = await ctx.vectors.search_many([group.vectors[p.index] for p in group.prepared],
                                          ctx.active_filter([ns]), 3)
-    for p, hits in zip(group, near, strict=True):
-        dup_id = seen_hash.get(p.memory.content_hash) or await _find_duplicate(
+    for p, linked, hits in zip(group.prepared, group.linked, near, strict=True):
+        key = p.memory.content_hash
+        dup_id = seen.get(key) or group.known.get(key) or await _find_duplicate(
             ctx, p.memory, hits)
         if dup_id is not None:
+            seen[key] = dup_id
             reinforce.append(dup_id)
             results[p.index] = RememberResult(id=dup_id, namespace=ns, deduplicated=True,
                                               redactions=p.redactions)
             continue
-        seen_hash[p.memory.content_hash] = p.memory.id
-        fresh.append(p)
+        seen[key] = p.memory.id
+        fresh.append((p, replace(linked, commit_state=CommitState.COMMITTED)))
     if reinforce:
         await ctx.graph.reinforce(reinforce, ctx.now())
     if not fresh:
         return
     await check_namespace_quota(ctx, caller, ns, len(fresh))
-    linked = await _link_entities(ctx, [p.memory for p in fresh])
-    fresh_vectors = [vectors[p.index] for p in fresh]
-    await ctx.graph.insert_memories(linked, fresh_vectors)
-    await ctx.vectors.upsert([ctx.point(m, v) for m, v in zip(linked, fresh_vectors,
-                                                               strict=True)])
-    ids = [m.id for m in linked]
-    await ctx.graph.mark_committed(ids, [ctx.audit(caller, operation, namespace=ns,
-                                                   target_ids=ids)])
-    for p in fresh:
+    memories = [m for _, m in fresh]
+    vectors = [group.vectors[p.index] for p, _ in fresh]
+    await ctx.vectors.upsert([ctx.point(m, v) for m, v in zip(memories, vectors, strict=True)])
+    ids = [m.id for m in memories]
+    await ctx.graph.insert_memories(memories, vectors, [ctx.audit(
+        caller, operation, namespace=ns, target_ids=ids)])
+    for p, _ in fresh:
         results[p.index] = RememberResult(id=p.memory.id, namespace=ns, redactions=p.redactions)
     logger.info("%s wrote %d memories in %s", operation, len(ids), ns,
                 extra={"agent_id": caller.agent_id, "workflow_id": caller.workflow_id})
@@ -154,11 +207,8 @@ async def _write_group(ctx: ServiceContext, caller: Caller, group: list[_Prepare
 
 async def _find_duplicate(ctx: ServiceContext, memory: Memory,
                           hits: list[tuple[str, float]]) -> str | None:
-    """An active memory of the namespace with the same normalised text, or a near-identical
-    embedding among `hits` (cosine >= the configured threshold)."""
-    same = await ctx.graph.find_by_hash(memory.namespace, memory.content_hash)
-    if same is not None:
-        return same.id
+    """A near-identical active memory among `hits` (cosine >= the configured threshold,
+    with the same numbers and words)."""
     close = [mid for mid, score in hits if score >= ctx.limits.dedup_similarity]
     if not close:
         return None

@@ -258,6 +258,31 @@ async def test_recall_rows_scope_and_mark_open_conflicts(graph: GraphStore) -> N
     assert [d for _, d in await graph.recall_rows([a.id, b.id], flt())] == [False, False]
 
 
+async def test_find_by_hashes_finds_active_committed_in_namespace(graph: GraphStore) -> None:
+    a, b = await put(graph, mem("the build uses bazel"), mem("the CI runs nightly"))
+    archived = mem("an archived note")
+    await put(graph, archived)
+    await graph.set_status([archived.id], MemoryStatus.ARCHIVED, at(1), [ev("forget")])
+    pending = mem("a pending note")
+    await graph.insert_memories([pending], [vec(4)])
+    hashes = [a.content_hash, b.content_hash, archived.content_hash, pending.content_hash,
+              "no-such-hash", a.content_hash]
+    assert await graph.find_by_hashes(ALICE, hashes) == {a.content_hash: a.id,
+                                                        b.content_hash: b.id}
+    assert await graph.find_by_hashes(BOB, hashes) == {}
+    assert await graph.find_by_hashes(ALICE, []) == {}
+
+
+async def test_insert_committed_with_audit_is_one_durable_write(graph: GraphStore) -> None:
+    m = committed(mem("written in one transaction", entities=("Payments",)))
+    await graph.insert_memories([m], [vec(6)], [ev("remember", targets=[m.id])])
+    assert await graph.get_memories([m.id], [ALICE]) == [m]
+    assert await graph.pending_memories(10) == []
+    assert await graph.count_indexable() == 1
+    last = await graph.last_audit()
+    assert last is not None and last.operation == "remember" and last.target_ids == (m.id,)
+
+
 async def test_list_memories_pages_by_id(graph: GraphStore) -> None:
     made = await put(graph, *[mem(f"memory number {i}") for i in range(7)])
     await put(graph, mem("elsewhere", TEAM))

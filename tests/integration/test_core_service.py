@@ -3,6 +3,7 @@ supersede with history, buffers, idempotency and bad input."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from fleetmem.memory.errors import Conflict, FleetmemError, Forbidden, InvalidIn
 from fleetmem.memory.services.graph_ops import EntitySpec, RelationSpec
 from fleetmem.memory.services.inputs import MemoryInput
 from fleetmem.memory.services.recall import RecallQuery
+from fleetmem.memory.services.remember import EMBED_CHUNK
 from fleetmem.memory.services.service import MemoryService
 from tests.conftest import ManualClock, ServiceFactory
 
@@ -102,6 +104,29 @@ async def test_dedup_reinforces_instead_of_duplicating(service: MemoryService) -
     team = await service.remember(ALICE, MemoryInput(text="Use pnpm, not npm, in the web repo",
                                                      namespace="team:atlas"))
     assert not team.deduplicated
+
+
+async def test_a_batch_longer_than_one_model_call_dedups_across_its_chunks(
+        service: MemoryService) -> None:
+    texts = [f"Service s{i} listens on port {7000 + i}" for i in range(EMBED_CHUNK + 6)]
+    texts[EMBED_CHUNK + 2] = texts[3]  # a repeat in the second chunk of the first one's
+    texts[EMBED_CHUNK + 4] = texts[EMBED_CHUNK + 1]  # and one within the second chunk
+    results = await service.remember_batch(ALICE, [MemoryInput(text=t) for t in texts])
+    assert [r.deduplicated for r in results].count(True) == 2
+    assert results[EMBED_CHUNK + 2].id == results[3].id
+    assert results[EMBED_CHUNK + 4].id == results[EMBED_CHUNK + 1].id
+    assert await _total(service, ALICE) == len(texts) - 2
+    for i in (0, EMBED_CHUNK - 1, EMBED_CHUNK, len(texts) - 1):
+        assert (await service.get(ALICE, results[i].id)).text == texts[i]
+
+
+async def test_concurrent_identical_writes_keep_one_memory(service: MemoryService) -> None:
+    text = "The release train leaves every second Thursday"
+    results = await asyncio.gather(*(service.remember(ALICE, MemoryInput(text=text))
+                                     for _ in range(4)))
+    assert len({r.id for r in results}) == 1
+    assert sorted(r.deduplicated for r in results) == [False, True, True, True]
+    assert await _total(service, ALICE) == 1
 
 
 async def test_secrets_are_redacted_before_storage(service: MemoryService) -> None:

@@ -118,6 +118,37 @@ async def test_a_damaged_pending_row_is_rolled_back_not_fatal(
         await again.close()
 
 
+async def test_a_vector_whose_memory_never_committed_is_invisible_then_dropped(
+        tmp_path: Path, embedder: Embedder, agents_file: Path) -> None:
+    """The write path indexes the vector first and commits the memory after: a crash in
+    between leaves a vector without a memory. Recall never returns it (hits are read
+    through the graph) and the next start drops it."""
+    settings = Settings(data_dir=tmp_path / "orphan", agents_file=agents_file)
+    first = build_service(settings, embedder=embedder)
+    await first.start()
+    caller = Caller("carol")
+    text = "The orphaned vector of this test names Kestrel"
+    try:
+        kept = await first.remember(caller, MemoryInput(text="Kestrel ships on Mondays"))
+        orphan = _pending(first, text)
+        vector = (await first.ctx.embed([text]))[0]
+        await first.ctx.vectors.upsert([first.ctx.point(orphan, vector)])
+        hits = (await first.recall(caller, RecallQuery(query=text, k=5))).hits
+        assert [h.memory.id for h in hits] == [kept.id]
+    finally:
+        await first.close()
+
+    again = build_service(settings, embedder=embedder)
+    try:
+        report = await again.start()
+        assert report["dropped"] == 1, report
+        assert await again.ctx.vectors.count() == await again.ctx.graph.count_indexable() == 1
+        with pytest.raises(NotFound):
+            await again.get(caller, orphan.id)
+    finally:
+        await again.close()
+
+
 def _pending(service: MemoryService, text: str) -> Memory:
     """A memory as the write path stores it before commit (state pending)."""
     now = service.ctx.now()

@@ -103,9 +103,15 @@ class Neo4jMemoryOps:
 
     db: Neo4jConnection
 
-    async def insert_memories(self, memories: Sequence[Memory], vectors: Sequence[Vector]) -> None:
-        if memories:
-            await self.db.write(insert_memories_tx, memories, list(vectors))
+    async def insert_memories(self, memories: Sequence[Memory], vectors: Sequence[Vector],
+                              audit: Sequence[AuditEvent] = ()) -> None:
+        if not memories:
+            return
+
+        async def fn(tx: Tx) -> None:
+            await insert_memories_tx(tx, memories, list(vectors))
+            await append_audit_tx(tx, audit)
+        await self.db.write(fn)
 
     async def mark_committed(self, ids: Sequence[str], audit: Sequence[AuditEvent]) -> None:
         async def fn(tx: Tx) -> None:
@@ -164,6 +170,21 @@ class Neo4jMemoryOps:
                                    f"m.commit_state = 'committed' RETURN {MEMORY_PROJECTION} "
                                    "AS m ORDER BY m.id LIMIT 1", h=content_hash, ns=namespace)
             return memory_of(found[0]["m"]) if found else None
+        return await self.db.read(fn)
+
+    async def find_by_hashes(self, namespace: str,
+                             content_hashes: Sequence[str]) -> dict[str, str]:
+        hashes = list(dict.fromkeys(content_hashes))
+        if not hashes:
+            return {}
+
+        async def fn(tx: Tx) -> dict[str, str]:
+            found = await rows(tx, "MATCH (m:Memory) WHERE m.content_hash IN $hs AND "
+                                   "m.namespace = $ns AND m.status = 'active' AND "
+                                   "m.commit_state = 'committed' "
+                                   "RETURN m.content_hash AS h, min(m.id) AS id",
+                               hs=hashes, ns=namespace)
+            return {r["h"]: r["id"] for r in found}
         return await self.db.read(fn)
 
     async def reinforce(self, ids: Sequence[str], at: datetime, count: int = 1) -> None:

@@ -99,7 +99,8 @@ class SqliteMemoryOps:
 
     db: SqliteConnection
 
-    async def insert_memories(self, memories: Sequence[Memory], vectors: Sequence[Vector]) -> None:
+    async def insert_memories(self, memories: Sequence[Memory], vectors: Sequence[Vector],
+                              audit: Sequence[AuditEvent] = ()) -> None:
         def fn(c: sqlite3.Connection) -> None:
             c.executemany(
                 f"INSERT INTO memories ({MEMORY_COLUMNS}, vector) VALUES "
@@ -111,6 +112,7 @@ class SqliteMemoryOps:
                 "VALUES (?, ?, ?)",
                 [(m.id, m.namespace, n.lower()) for m in memories for n in m.entity_names],
             )
+            append_audit_sync(c, audit)
         await self.db.tx(fn)
 
     async def mark_committed(self, ids: Sequence[str], audit: Sequence[AuditEvent]) -> None:
@@ -173,6 +175,25 @@ class SqliteMemoryOps:
                           "+commit_state = 'committed' LIMIT 1",
                           (namespace, content_hash)).fetchone()
             return None if r is None else row_memory(r)
+        return await self.db.read(fn)
+
+    async def find_by_hashes(self, namespace: str,
+                             content_hashes: Sequence[str]) -> dict[str, str]:
+        hashes = list(dict.fromkeys(content_hashes))
+        if not hashes:
+            return {}
+
+        def fn(c: sqlite3.Connection) -> dict[str, str]:
+            out: dict[str, str] = {}
+            for start in range(0, len(hashes), 500):
+                chunk = hashes[start:start + 500]
+                # `+`: see find_by_hash
+                for r in c.execute(f"SELECT content_hash, min(id) AS id FROM memories WHERE "
+                                   f"namespace = ? AND content_hash IN ({placeholders(chunk)}) "
+                                   "AND +status = 'active' AND +commit_state = 'committed' "
+                                   "GROUP BY content_hash", [namespace, *chunk]):
+                    out[r["content_hash"]] = r["id"]
+            return out
         return await self.db.read(fn)
 
     async def reinforce(self, ids: Sequence[str], at: datetime, count: int = 1) -> None:

@@ -33,7 +33,7 @@ def mcp(data_dir: Path | None = DataDirOption,
         anyio.run(_run_direct, settings, agent)
         return
     from fleetmem.mcp_server.launcher import LaunchError, ensure_serve
-    from fleetmem.mcp_server.shim import build_proxy, identity_headers, preflight, run_until_lost
+    from fleetmem.mcp_server.shim import identity_headers, preflight, run_until_lost
 
     headers = identity_headers(settings, agent)
     try:
@@ -43,7 +43,7 @@ def mcp(data_dir: Path | None = DataDirOption,
         err.print(f"[red]error[/red]: {exc}", soft_wrap=True, markup=True, highlight=False)
         raise typer.Exit(2) from exc
     logger.info("forwarding stdio MCP to %s", target)
-    run_until_lost(build_proxy(target, headers))
+    run_until_lost(target, headers)
 
 
 async def _run_direct(settings: Settings, agent: str | None) -> None:

@@ -1,41 +1,59 @@
-"""`fleetmem mcp` over stdio: a thin proxy to the service's streamable HTTP endpoint.
+"""`fleetmem mcp` over stdio: a thin relay to the service's streamable HTTP endpoint.
 
 The embedded stores belong to one process (`fleetmem serve`), so the stdio server owns no
-store and defines no tool of its own: it relays tools, resources and prompts, with their
-schemas, annotations, results and errors, to /mcp through the SDK client, presenting the
-configured identity (a bearer agent key, or `X-Agent-Id` where no agents file is
-configured). Any number of shims can share one service.
+store and defines no tool of its own: it relays every JSON-RPC message between the
+client's stdio and /mcp as it is, presenting the configured identity (a bearer agent
+key, or `X-Agent-Id` where no agents file is configured). Any number of shims can share
+one service.
+
+It relays messages, not requests: no MCP session runs here, so nothing is parsed into
+typed results, validated and re-serialised on the way (a recall's ten hits crossed two
+SDK sessions, about 25 ms of a 60 ms call). What HTTP needs beyond the message, the
+relay derives from it: the routing headers of the 2026 protocol (version, method, name)
+from the message itself, the session of the 2025 protocol from `initialize`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any, NoReturn
+from dataclasses import dataclass
+from typing import NoReturn
 
 import anyio
 import httpx
 import httpx2
-from mcp import Client, types
 from mcp.client.streamable_http import streamable_http_client
-from mcp.server import Server
-from mcp.server.context import ServerRequestContext
 from mcp.server.stdio import stdio_server
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared._stream_protocols import ReadStream, WriteStream
+from mcp.shared.inbound import (
+    MCP_METHOD_HEADER,
+    MCP_NAME_HEADER,
+    MCP_PROTOCOL_VERSION_HEADER,
+    NAME_BEARING_METHODS,
+    encode_header_value,
+)
+from mcp.shared.message import ClientMessageMetadata, SessionMessage
+from mcp.types import (
+    JSONRPCError,
+    JSONRPCMessage,
+    JSONRPCNotification,
+    JSONRPCRequest,
+    JSONRPCResponse,
+)
 
 from fleetmem.mcp_server.door import AGENT_HEADER
 from fleetmem.mcp_server.launcher import LaunchError
-from fleetmem.mcp_server.server import INSTRUCTIONS
 from fleetmem.memory.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-Ctx = ServerRequestContext[Client, Any]
 WATCH_INTERVAL = 2.0
 WATCH_MISSES = 3
 EXIT_SERVICE_LOST = 3
+PROTOCOL_VERSION_META = "io.modelcontextprotocol/protocolVersion"
+PARSE_ERROR = -32700
 
 
 def identity_headers(settings: Settings, agent: str | None = None) -> dict[str, str]:
@@ -62,56 +80,92 @@ def preflight(url: str, headers: dict[str, str]) -> None:
         raise LaunchError(f"{url} refused this client (401): {hint}")
 
 
-def build_proxy(url: str, headers: dict[str, str]) -> Server[Client]:
-    """A low-level MCP server relaying every request to the MCP endpoint at `url`."""
+@dataclass
+class _Negotiation:
+    """What the relay learns from the conversation: the id of the 2025 handshake and the
+    version it settled on (sent as MCP-Protocol-Version from then on, as HTTP clients do)."""
 
-    @asynccontextmanager
-    async def upstream(_: Server[Client]) -> AsyncIterator[Client]:
+    initialize_id: str | int | None = None
+    version: str | None = None
+
+
+def routing_headers(message: JSONRPCMessage, negotiation: _Negotiation) -> dict[str, str]:
+    """The per-message HTTP headers of a client message: for a 2026 message (its `_meta`
+    names the version) MCP-Protocol-Version, Mcp-Method and Mcp-Name as the transport
+    must mirror them; for a 2025 one the version negotiated at `initialize`."""
+    if not isinstance(message, JSONRPCRequest | JSONRPCNotification):
+        return {MCP_PROTOCOL_VERSION_HEADER: negotiation.version} if negotiation.version else {}
+    params = message.params or {}
+    meta = params.get("_meta")
+    version = meta.get(PROTOCOL_VERSION_META) if isinstance(meta, dict) else None
+    if not isinstance(version, str):
+        if message.method == "initialize":
+            return {}
+        return {MCP_PROTOCOL_VERSION_HEADER: negotiation.version} if negotiation.version else {}
+    headers = {MCP_PROTOCOL_VERSION_HEADER: version, MCP_METHOD_HEADER: message.method}
+    key = NAME_BEARING_METHODS.get(message.method)
+    if key is not None and isinstance(name := params.get(key), str):
+        headers[MCP_NAME_HEADER] = encode_header_value(name)
+    return headers
+
+
+async def _upward(client: ReadStream[SessionMessage | Exception],
+                  service: WriteStream[SessionMessage], answer: WriteStream[SessionMessage],
+                  negotiation: _Negotiation) -> None:
+    """Client -> service, until the client closes stdin."""
+    async with client:
+        async for item in client:
+            if isinstance(item, Exception):  # a line that is no JSON-RPC message
+                logger.warning("stdio: unreadable message from the client: %s", item)
+                await answer.send(SessionMessage(JSONRPCError.model_validate({
+                    "jsonrpc": "2.0", "id": None,
+                    "error": {"code": PARSE_ERROR, "message": f"Parse error: {item}"}})))
+                continue
+            message = item.message
+            if isinstance(message, JSONRPCRequest) and message.method == "initialize":
+                negotiation.initialize_id, negotiation.version = message.id, None
+            headers = routing_headers(message, negotiation)
+            await service.send(SessionMessage(message, metadata=ClientMessageMetadata(
+                headers=headers or None)))
+
+
+async def _downward(service: ReadStream[SessionMessage | Exception],
+                    client: WriteStream[SessionMessage],
+                    negotiation: _Negotiation) -> None:
+    """Service -> client, as long as the service answers."""
+    async for item in service:
+        if isinstance(item, Exception):
+            logger.warning("the service sent something unreadable: %s", item)
+            continue
+        message = item.message
+        if isinstance(message, JSONRPCResponse) and message.id == negotiation.initialize_id \
+                and isinstance(version := message.result.get("protocolVersion"), str):
+            negotiation.version = version
+        await client.send(SessionMessage(message))
+
+
+async def relay(url: str, headers: dict[str, str]) -> None:
+    """Relay one stdio MCP connection to the endpoint at `url` until the client leaves;
+    leave the process (see `lost`) when the service does.
+
+    stdio is entered first and left last: its stdin reader waits in a thread that cannot
+    be cancelled, so a failing upstream must end the process from inside it rather than
+    unwind through it.
+    """
+    negotiation = _Negotiation()
+    async with stdio_server() as (from_client, to_client):
         try:
             async with create_mcp_http_client(headers=headers) as http, \
-                    Client(streamable_http_client(url, http_client=http)) as client, \
-                    anyio.create_task_group() as watchers:
-                watchers.start_soon(watch, http, url)
-                yield client
-                watchers.cancel_scope.cancel()
-        except BaseException:  # noqa: BLE001 - the upstream failed: leave now (see `lost`)
+                    streamable_http_client(url, http_client=http) as (from_service,
+                                                                      to_service), \
+                    anyio.create_task_group() as tasks:
+                tasks.start_soon(watch, http, url)
+                tasks.start_soon(_downward, from_service, to_client, negotiation)
+                await _upward(from_client, to_service, to_client, negotiation)
+                tasks.cancel_scope.cancel()
+        except Exception:  # noqa: BLE001 - the upstream failed: leave now (see `lost`)
             logger.exception("the connection to %s failed", url)
             lost(url)
-
-    async def list_tools(ctx: Ctx, params: types.PaginatedRequestParams | None
-                         ) -> types.ListToolsResult:
-        return await ctx.lifespan_context.list_tools(cursor=params.cursor if params else None)
-
-    async def call_tool(ctx: Ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
-        return await ctx.lifespan_context.call_tool(params.name, params.arguments or {})
-
-    async def list_resources(ctx: Ctx, params: types.PaginatedRequestParams | None
-                             ) -> types.ListResourcesResult:
-        return await ctx.lifespan_context.list_resources(
-            cursor=params.cursor if params else None)
-
-    async def list_templates(ctx: Ctx, params: types.PaginatedRequestParams | None
-                             ) -> types.ListResourceTemplatesResult:
-        return await ctx.lifespan_context.list_resource_templates(
-            cursor=params.cursor if params else None)
-
-    async def read_resource(ctx: Ctx, params: types.ReadResourceRequestParams
-                            ) -> types.ReadResourceResult:
-        return await ctx.lifespan_context.read_resource(str(params.uri))
-
-    async def list_prompts(ctx: Ctx, params: types.PaginatedRequestParams | None
-                           ) -> types.ListPromptsResult:
-        return await ctx.lifespan_context.list_prompts(cursor=params.cursor if params else None)
-
-    async def get_prompt(ctx: Ctx, params: types.GetPromptRequestParams
-                         ) -> types.GetPromptResult:
-        return await ctx.lifespan_context.get_prompt(params.name, params.arguments)
-
-    return Server(
-        "fleetmem", title="fleetmem memory (stdio)", instructions=INSTRUCTIONS, lifespan=upstream,
-        on_list_tools=list_tools, on_call_tool=call_tool, on_list_resources=list_resources,
-        on_list_resource_templates=list_templates, on_read_resource=read_resource,
-        on_list_prompts=list_prompts, on_get_prompt=get_prompt)
 
 
 async def watch(http: httpx2.AsyncClient, url: str) -> None:
@@ -137,21 +191,15 @@ def lost(url: str) -> NoReturn:
     os._exit(EXIT_SERVICE_LOST)
 
 
-async def serve_stdio(server: Server[Any]) -> None:
-    """Serve one MCP connection over this process's stdin/stdout (both protocol eras)."""
-    async with stdio_server() as (read, write):
-        await server.run(read, write, server.create_initialization_options())
-
-
-def run_until_lost(server: Server[Any]) -> NoReturn:
-    """Serve stdio until the client leaves (exit 0) or the service is lost (exit 3).
+def run_until_lost(url: str, headers: dict[str, str]) -> NoReturn:
+    """Relay stdio until the client leaves (exit 0) or the service is lost (exit 3).
 
     The process always ends through `os._exit`: stdin is read by a thread that cannot be
     interrupted, and a stdio server that lingers after its upstream died hangs its client.
     """
     code = EXIT_SERVICE_LOST
     try:
-        anyio.run(serve_stdio, server)
+        anyio.run(relay, url, headers)
         code = 0
     except BaseException:  # noqa: BLE001 - the process boundary: report whatever ended it
         logger.exception("fleetmem mcp lost its connection to the service")

@@ -93,22 +93,37 @@ def memory_row(m: Memory, vector: Vector | None) -> tuple[object, ...]:
     )
 
 
+_KINDS = {k.value: k for k in MemoryKind}
+_STATUSES = {s.value: s for s in MemoryStatus}
+_STATES = {s.value: s for s in CommitState}
+
+
+def _strings(text: str) -> tuple[str, ...]:
+    """A JSON list of strings as a tuple ('[]', the common case, without parsing)."""
+    return () if text == "[]" else tuple(json.loads(text))
+
+
 def row_memory(r: sqlite3.Row) -> Memory:
-    """A `memories` row as a Memory."""
+    """A `memories` row (MEMORY_COLUMNS first, in order) as a Memory.
+
+    Positional, with enum lookups by dict: recall converts every candidate's row, and
+    access by column name made this the largest part of reading them.
+    """
+    (mid, namespace, text, kind, importance, tags, created_by, on_behalf_of, workflow_id,
+     session_id, created_at, updated_at, valid_from, valid_to, status, pinned, access_count,
+     last_accessed_at, supersedes, superseded_by, chash, commit_state, entity_names) = r[:23]
     return Memory(
-        id=r["id"], namespace=r["namespace"], text=r["text"], kind=MemoryKind(r["kind"]),
-        importance=r["importance"], tags=tuple(json.loads(r["tags"])),
+        id=mid, namespace=namespace, text=text, kind=_KINDS[kind], importance=importance,
+        tags=_strings(tags),
         attribution=Attribution(
-            created_by=r["created_by"], created_at=dt_req(r["created_at"]),
-            on_behalf_of=r["on_behalf_of"], workflow_id=r["workflow_id"],
-            session_id=r["session_id"],
+            created_by=created_by, created_at=dt_req(created_at), on_behalf_of=on_behalf_of,
+            workflow_id=workflow_id, session_id=session_id,
         ),
-        updated_at=dt_req(r["updated_at"]), valid_from=dt_req(r["valid_from"]),
-        valid_to=dt(r["valid_to"]), status=MemoryStatus(r["status"]), pinned=bool(r["pinned"]),
-        access_count=r["access_count"], last_accessed_at=dt(r["last_accessed_at"]),
-        supersedes=r["supersedes"], superseded_by=r["superseded_by"],
-        content_hash=r["content_hash"], commit_state=CommitState(r["commit_state"]),
-        entity_names=tuple(json.loads(r["entity_names"])),
+        updated_at=dt_req(updated_at), valid_from=dt_req(valid_from), valid_to=dt(valid_to),
+        status=_STATUSES[status], pinned=bool(pinned), access_count=access_count,
+        last_accessed_at=dt(last_accessed_at), supersedes=supersedes,
+        superseded_by=superseded_by, content_hash=chash, commit_state=_STATES[commit_state],
+        entity_names=_strings(entity_names),
     )
 
 

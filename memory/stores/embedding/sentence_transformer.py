@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -82,7 +82,45 @@ class SentenceTransformerEmbedder:
         """Return L2-normalised float32 embeddings, one row per text."""
         model = self.model
         with self._lock:  # torch on a shared model: one encode at a time, no oversubscription
+            if _is_mean_pooled(model):
+                return self._forward(model, list(texts))
             out = model.encode(list(texts), batch_size=self._batch_size,
                                normalize_embeddings=True, convert_to_numpy=True,
                                show_progress_bar=False)
         return np.asarray(out, dtype=np.float32)
+
+    def _forward(self, model: SentenceTransformer,
+                 texts: list[str]) -> npt.NDArray[np.float32]:
+        """The model's own computation (tokenize, transformer, mean pooling, normalise),
+        called directly: the same vectors as `encode` (to 1e-7) without its per-call
+        bookkeeping, 2.5 ms of a 21 ms single-query encode here. Texts go through in
+        batches of similar length, as `encode` does, so padding stays small."""
+        import torch
+
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), self._dimension), dtype=np.float32)
+        transformer = cast(Callable[..., Any], model[0].auto_model)
+        with torch.inference_mode():
+            for start in range(0, len(order), self._batch_size):
+                picked = order[start:start + self._batch_size]
+                batch = model.tokenizer([texts[i] for i in picked], padding=True,
+                                        truncation=True, max_length=model.max_seq_length,
+                                        return_tensors="pt")
+                tokens = transformer(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).to(tokens.dtype)
+                pooled = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                out[picked] = torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
+        return out
+
+
+def _is_mean_pooled(model: SentenceTransformer) -> bool:
+    """Whether the model is the plain transformer -> mean pooling -> normalise stack
+    (all-MiniLM-L6-v2 and its kind), whose computation `_forward` reproduces."""
+    modules = list(model)
+    if len(modules) != 3:
+        return False
+    transformer, pooling, normalize = modules
+    return (type(transformer).__name__, type(pooling).__name__, type(normalize).__name__) == \
+        ("Transformer", "Pooling", "Normalize") and \
+        getattr(pooling, "pooling_mode", None) == "mean" and \
+        hasattr(transformer, "auto_model")

@@ -26,12 +26,14 @@ test: setup lint typecheck
 bench: setup
 	$(PY) -m bench all
 
-# The full reliability tier (about 40 min): 50 kill -9 cycles on each backend, 8 agent
-# processes for 120 s, a 10-minute soak (prints the Reliability section of RESULTS.md),
-# then the security suite's full profile (150 isolation examples, ~15 min).
+# The full reliability tier (about 55 min): the security suite's full profile (150
+# isolation examples, ~15 min), then 50 kill -9 cycles on each backend, 8 agent processes
+# for 120 s and a 10-minute soak; writes bench/RELIABILITY.md (its section of RESULTS.md).
 reliability: setup
-	$(PY) -m bench.reliability --cycles 50 --concurrency-seconds 120 --soak-seconds 600
-	FLEETMEM_HYPOTHESIS_PROFILE=full $(PY) -m pytest -p no:cacheprovider tests/security
+	FLEETMEM_HYPOTHESIS_PROFILE=full FLEETMEM_SECURITY_SUMMARY=bench/.work/security-full.txt \
+		$(PY) -m pytest -p no:cacheprovider tests/security
+	$(PY) -m bench.reliability --cycles 50 --concurrency-seconds 120 --soak-seconds 600 \
+		--security-summary bench/.work/security-full.txt --write bench/RELIABILITY.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

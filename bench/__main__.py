@@ -15,6 +15,9 @@ os.environ.setdefault("MEM0_TELEMETRY", "False")
 from bench.report import RESULTS, Report, say  # noqa: E402
 
 FULL_SIZES = (1_000, 10_000, 100_000)
+INCLUDED = ("RELIABILITY.md", "OTHER_RUNS.md", "PROFILE_NOTES.md")
+"""Sections other commands write (`make reliability`) or that are kept by hand (separate
+runs, profile notes), appended to RESULTS.md after this run's tables."""
 
 
 def _sizes(text: str) -> list[int]:
@@ -154,9 +157,10 @@ def run_all(args: argparse.Namespace, ctx: object, report: Report) -> int:
     if args.neo4j_size != 10_000:
         command += f" --neo4j-size {args.neo4j_size}"
     text = report.markdown(header_lines(command, extra))
-    notes = Path(__file__).with_name("PROFILE_NOTES.md")
-    if notes.exists():
-        text += "\n" + notes.read_text()
+    for name in INCLUDED:
+        notes = Path(__file__).with_name(name)
+        if notes.exists():
+            text += "\n" + notes.read_text()
     if not args.no_write:
         RESULTS.write_text(text)
         say(f"\nwrote {RESULTS}")

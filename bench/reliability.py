@@ -269,6 +269,10 @@ def _summary(crashes: dict[str, CrashResult], conc: ConcurrencyResult, soak: Soa
               f"{(soak.rss['end'] - soak.rss['after warm-up']) / 1024:+.0f} MiB |",
               f"| invariant violations (lost/duplicate writes, half-written memories, tier "
               f"drift, broken chains or audit, leaks) | **{len(problems)}** |", ""]
+    if args.security_summary and Path(args.security_summary).exists():
+        figures = Path(args.security_summary).read_text().split("\n")
+        lines[-1:-1] = [f"| security suite, full profile (tests/security) | "
+                        f"{'; '.join(f for f in figures if f)} |"]
     lines += soak_lines(soak)
     if problems or soak.errors:
         lines += ["", "Problems:", ""] + [f"- {p}" for p in (problems + soak.errors)[:30]]
@@ -298,7 +302,10 @@ async def run_all(work: Path, args: argparse.Namespace) -> int:
     conc = await run_concurrency(work / "concurrency", args.concurrency_seconds, embedder)
     logger.info("soak: %g s", args.soak_seconds)
     soak = await run_soak(work, args.soak_seconds, workers=args.soak_workers)
-    sys.stdout.write("\n".join(_summary(crashes, conc, soak, args)) + "\n")
+    section = "\n".join(_summary(crashes, conc, soak, args)) + "\n"
+    sys.stdout.write(section)
+    if args.write:
+        Path(args.write).write_text(section)
     broken = any(c.problems or c.lost_writes for c in crashes.values()) or conc.problems \
         or soak.errors or soak.server_errors
     return 1 if broken else 0
@@ -313,6 +320,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--soak-seconds", type=float, default=600.0)
     p.add_argument("--soak-workers", type=int, default=4)
     p.add_argument("--no-neo4j", action="store_true", help="skip the crash run on Neo4j")
+    p.add_argument("--security-summary", default="",
+                   help="a file with the security suite's figures to include (written by "
+                        "tests/security when FLEETMEM_SECURITY_SUMMARY names it)")
+    p.add_argument("--write", default="",
+                   help="also write the section to this file (make reliability: "
+                        "bench/RELIABILITY.md, which `python -m bench all` includes)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(message)s")

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -61,10 +62,15 @@ def setup_mem0() -> bool:
 
 
 def _python312() -> str | None:
-    for name in ("python3.12", "python3.13"):
-        found = shutil.which(name)
-        if found and subprocess.run([found, "-c", "import sys"], check=False,
-                                    capture_output=True).returncode == 0:
+    """A Python >= 3.12: on PATH, or installed by pyenv but not selected (its shims then
+    refuse to run, so the interpreters under $PYENV_ROOT/versions are tried too)."""
+    candidates = [shutil.which(name) for name in ("python3.12", "python3.13")]
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates += sorted((str(p) for p in root.glob("3.1[2-9]*/bin/python3")), reverse=True)
+    for found in candidates:
+        if found and subprocess.run([found, "-c", "import sys; assert sys.version_info >= "
+                                     "(3, 12)"], check=False, capture_output=True
+                                    ).returncode == 0:
             return found
     return None
 

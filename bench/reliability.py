@@ -261,7 +261,8 @@ def _summary(crashes: dict[str, CrashResult], conc: ConcurrencyResult, soak: Soa
     lines += [f"| concurrency: 8 agent processes x {args.concurrency_seconds:g} s, two "
               f"overlapping teams | {fig['ops']} requests, {fig['acknowledged_writes']} "
               f"acknowledged writes; {fig['race_rounds']} race entries: "
-              f"{fig['race_wins']} corrections won, {fig['race_conflicts']} got 409 |",
+              f"{fig['race_wins']} corrections won, {fig['race_conflicts']} got 409, "
+              f"{fig['race_forgets']} forgets |",
               f"| 5xx answers (crash runs, concurrency, soak) | **{five}** |",
               f"| soak: throughput, error rate | {soak.total / soak.seconds:.1f} ops/s over "
               f"{soak.seconds:.0f} s, {soak.error_rate:.2%} |",

@@ -70,6 +70,7 @@ class ConcurrencyResult:
                 "race_rounds": sum(o["rounds"] for o in self.outputs),
                 "race_wins": self.count("race_correct", 201),
                 "race_conflicts": self.count("race_correct", 409),
+                "race_forgets": self.count("race_forget", 200),
                 "server_errors": self.server_errors}
 
 

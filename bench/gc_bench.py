@@ -22,7 +22,7 @@ import numpy as np
 from fleetmem.memory.bootstrap import build_service
 from fleetmem.memory.domain.models import Attribution, Memory, MemoryKind
 from fleetmem.memory.domain.text import content_hash, new_id
-from fleetmem.memory.services.maintenance import SYSTEM_CALLER
+from fleetmem.memory.services.maintenance.jobs import SYSTEM_CALLER
 from fleetmem.memory.settings import Settings
 from fleetmem.memory.stores.embedding.hashing import HashingEmbedder
 

@@ -20,7 +20,7 @@ from fleetmem.memory.bootstrap import build_embedder, build_service
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.ports import Embedder
 from fleetmem.memory.services.inputs import MemoryInput
-from fleetmem.memory.services.recall import RecallQuery
+from fleetmem.memory.services.memories.recall import RecallQuery
 from fleetmem.memory.settings import GraphSettings, Settings
 
 AGENT = "local"

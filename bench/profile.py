@@ -13,7 +13,7 @@ from bench.suites import RunContext
 from fleetmem.memory.bootstrap import build_service
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.services.inputs import MemoryInput
-from fleetmem.memory.services.recall import RecallQuery
+from fleetmem.memory.services.memories.recall import RecallQuery
 from fleetmem.memory.settings import Settings
 
 

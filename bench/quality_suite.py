@@ -14,9 +14,9 @@ from bench.suites import RunContext
 from fleetmem.memory.bootstrap import build_service
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.ports import Embedder
-from fleetmem.memory.services.graph_ops import EntitySpec, RelationSpec
+from fleetmem.memory.services.graph.entities import EntitySpec, RelationSpec
 from fleetmem.memory.services.inputs import MemoryInput
-from fleetmem.memory.services.recall import RecallQuery
+from fleetmem.memory.services.memories.recall import RecallQuery
 from fleetmem.memory.settings import Settings
 
 MODES: dict[str, frozenset[str]] = {

@@ -27,7 +27,7 @@ from bench.doors import _env, _fleetmem, _free_port, _wait_ready
 from fleetmem.memory.bootstrap import build_service
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.services.inputs import MemoryInput
-from fleetmem.memory.services.recall import RecallQuery
+from fleetmem.memory.services.memories.recall import RecallQuery
 from fleetmem.memory.settings import Settings
 
 AGENT = "bench"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from fleetmem.memory.bootstrap import build_service
 from fleetmem.memory.domain.access import Caller
-from fleetmem.memory.services.graph_ops import EntitySpec, RelationSpec
+from fleetmem.memory.services.graph.entities import EntitySpec, RelationSpec
 from fleetmem.memory.settings import Settings, VaultSettings
 from fleetmem.memory.stores.embedding.hashing import HashingEmbedder
 from fleetmem.vault.sync import run

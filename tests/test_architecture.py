@@ -27,7 +27,7 @@ def _files(folder: str) -> list[Path]:
 
 
 def test_domain_imports_no_driver_and_nothing_above_it() -> None:
-    for f in _files("memory/domain"):
+    for f in _files("memory/fleetmem/memory/domain"):
         for mod in _imports(f):
             assert not mod.startswith(DRIVERS), f"{f} imports {mod}"
             assert not mod.startswith(("fleetmem.memory.services", "fleetmem.memory.stores",
@@ -35,7 +35,7 @@ def test_domain_imports_no_driver_and_nothing_above_it() -> None:
 
 
 def test_services_never_import_stores_or_doors() -> None:
-    for f in _files("memory/services"):
+    for f in _files("memory/fleetmem/memory/services"):
         for mod in _imports(f):
             assert not mod.startswith(("fleetmem.memory.stores", "fleetmem.memory.bootstrap",
                                        "fleetmem.api", "fleetmem.mcp_server", "fleetmem.vault",
@@ -45,10 +45,10 @@ def test_services_never_import_stores_or_doors() -> None:
 
 
 def test_only_bootstrap_imports_stores() -> None:
-    allowed = {ROOT / "memory" / "bootstrap.py"}
+    allowed = {ROOT / "memory" / "fleetmem" / "memory" / "bootstrap.py"}
     for folder in ("memory", "api", "mcp_server", "vault", "gc", "cli"):
         for f in _files(folder):
-            if f in allowed or (ROOT / "memory" / "stores") in f.parents:
+            if f in allowed or (ROOT / "memory" / "fleetmem" / "memory" / "stores") in f.parents:
                 continue
             for mod in _imports(f):
                 assert not mod.startswith("fleetmem.memory.stores"), f"{f} imports {mod}"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from fleetmem.memory.domain.access import Caller
-from fleetmem.memory.services.graph_ops import EntitySpec, RelationSpec
+from fleetmem.memory.services.graph.entities import EntitySpec, RelationSpec
 from fleetmem.memory.services.inputs import MemoryInput
-from fleetmem.memory.services.recall import RecallQuery
+from fleetmem.memory.services.memories.recall import RecallQuery
 from fleetmem.memory.services.service import MemoryService
 from tests.conftest import ManualClock, ServiceFactory
 from tests.contract.conftest import GRAPH_BACKENDS

@@ -10,10 +10,10 @@ import pytest
 from fleetmem.memory.agents import policy_from_mapping
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.errors import Conflict, Forbidden, NotFound
-from fleetmem.memory.services import maintenance
 from fleetmem.memory.services.inputs import MemoryInput
-from fleetmem.memory.services.maintenance import SYSTEM_CALLER, JobSlot
-from fleetmem.memory.services.recall import RecallQuery
+from fleetmem.memory.services.maintenance import jobs as maintenance
+from fleetmem.memory.services.maintenance.jobs import SYSTEM_CALLER, JobSlot
+from fleetmem.memory.services.memories.recall import RecallQuery
 from fleetmem.memory.services.service import MemoryService
 from tests.conftest import ManualClock, ServiceFactory
 

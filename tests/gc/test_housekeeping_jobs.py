@@ -10,10 +10,10 @@ import numpy as np
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.domain.models import BufferItem
 from fleetmem.memory.ports import VectorPoint
-from fleetmem.memory.services.graph_ops import EntitySpec, RelationSpec
+from fleetmem.memory.services.graph.entities import EntitySpec, RelationSpec
 from fleetmem.memory.services.inputs import MemoryInput
-from fleetmem.memory.services.maintenance import SYSTEM_CALLER
-from fleetmem.memory.services.recall import RecallQuery
+from fleetmem.memory.services.maintenance.jobs import SYSTEM_CALLER
+from fleetmem.memory.services.memories.recall import RecallQuery
 from fleetmem.memory.services.service import MemoryService
 from fleetmem.memory.stores.sqlite.connection import ts
 from tests.conftest import ManualClock, ServiceFactory

@@ -15,7 +15,7 @@ from fleetmem.gc.scheduler import GcScheduler, gc_background, parse_schedule, sl
 from fleetmem.memory.agents import load_policy
 from fleetmem.memory.errors import InvalidInput
 from fleetmem.memory.ports import Embedder
-from fleetmem.memory.services.context import ServiceContext
+from fleetmem.memory.services.runtime.context import ServiceContext
 from fleetmem.memory.services.service import MemoryService
 from fleetmem.memory.settings import GcSettings
 from fleetmem.memory.stores.qdrant.edge_index import EdgeVectorIndex

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.domain.models import AuditEvent
-from fleetmem.memory.services.graph_ops import EntitySpec, RelationSpec
+from fleetmem.memory.services.graph.entities import EntitySpec, RelationSpec
 from fleetmem.memory.services.inputs import MemoryInput
-from fleetmem.memory.services.recall import RecallQuery
+from fleetmem.memory.services.memories.recall import RecallQuery
 from fleetmem.memory.services.service import MemoryService
 from tests.conftest import ServiceFactory
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from fleetmem.cli.main import app
 from fleetmem.memory.domain.access import Caller
-from fleetmem.memory.services.graph_ops import EntitySpec, RelationSpec
+from fleetmem.memory.services.graph.entities import EntitySpec, RelationSpec
 from fleetmem.memory.services.inputs import MemoryInput
 from tests.conftest import ServiceFactory
 

@@ -9,7 +9,7 @@ import pytest
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.errors import Forbidden, RateLimited
 from fleetmem.memory.services.inputs import MemoryInput
-from fleetmem.memory.services.recall import RecallQuery
+from fleetmem.memory.services.memories.recall import RecallQuery
 from fleetmem.memory.services.service import MemoryService
 from tests.conftest import ManualClock, ServiceFactory
 

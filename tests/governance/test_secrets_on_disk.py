@@ -8,9 +8,9 @@ import pytest
 
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.errors import FleetmemError
-from fleetmem.memory.services.graph_ops import EntitySpec, RelationSpec
+from fleetmem.memory.services.graph.entities import EntitySpec, RelationSpec
 from fleetmem.memory.services.inputs import MemoryInput
-from fleetmem.memory.services.recall import RecallQuery
+from fleetmem.memory.services.memories.recall import RecallQuery
 from tests.conftest import ServiceFactory
 
 SECRETS = [f"Hunter2Secret{i:02d}xyz" for i in range(12)]

@@ -7,8 +7,8 @@ import pytest
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.errors import Forbidden
 from fleetmem.memory.services.inputs import MemoryInput
-from fleetmem.memory.services.recall import RecallQuery
-from fleetmem.memory.services.usage import usage_metric_families
+from fleetmem.memory.services.memories.recall import RecallQuery
+from fleetmem.memory.services.oversight.usage import usage_metric_families
 from tests.conftest import ServiceFactory
 
 

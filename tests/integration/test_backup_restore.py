@@ -12,7 +12,7 @@ from fleetmem.memory.bootstrap import backup_embedded, restore_embedded
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.errors import Conflict, InvalidInput
 from fleetmem.memory.services.inputs import MemoryInput
-from fleetmem.memory.services.recall import RecallQuery
+from fleetmem.memory.services.memories.recall import RecallQuery
 from fleetmem.memory.settings import Settings
 from tests.conftest import ServiceFactory
 

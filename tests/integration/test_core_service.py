@@ -11,10 +11,10 @@ import pytest
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.domain.models import MemoryStatus
 from fleetmem.memory.errors import Conflict, FleetmemError, Forbidden, InvalidInput, NotFound
-from fleetmem.memory.services.graph_ops import EntitySpec, RelationSpec
+from fleetmem.memory.services.graph.entities import EntitySpec, RelationSpec
 from fleetmem.memory.services.inputs import MemoryInput
-from fleetmem.memory.services.recall import RecallQuery
-from fleetmem.memory.services.remember import EMBED_CHUNK
+from fleetmem.memory.services.memories.recall import RecallQuery
+from fleetmem.memory.services.memories.remember import EMBED_CHUNK
 from fleetmem.memory.services.service import MemoryService
 from tests.conftest import ManualClock, ServiceFactory
 

@@ -26,7 +26,7 @@ from fleetmem.memory.domain.text import content_hash, new_id
 from fleetmem.memory.errors import NotFound
 from fleetmem.memory.ports import Embedder, MemoryFilter
 from fleetmem.memory.services.inputs import MemoryInput
-from fleetmem.memory.services.recall import RecallQuery
+from fleetmem.memory.services.memories.recall import RecallQuery
 from fleetmem.memory.services.service import MemoryService
 from fleetmem.memory.settings import Settings
 from tests.conftest import ServiceFactory

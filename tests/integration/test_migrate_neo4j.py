@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 from fleetmem.cli.main import app
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.ports import Embedder
-from fleetmem.memory.services.graph_ops import EntitySpec, RelationSpec
+from fleetmem.memory.services.graph.entities import EntitySpec, RelationSpec
 from fleetmem.memory.services.inputs import MemoryInput
-from fleetmem.memory.services.migrate import migrate
-from fleetmem.memory.services.recall import RecallQuery
+from fleetmem.memory.services.maintenance.migrate import migrate
+from fleetmem.memory.services.memories.recall import RecallQuery
 from fleetmem.memory.services.service import MemoryService
 from fleetmem.memory.settings import GraphSettings
 from fleetmem.memory.stores.neo4j.graph_store import Neo4jGraphStore

@@ -15,7 +15,7 @@ from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.domain.models import Attribution, Memory, MemoryKind
 from fleetmem.memory.domain.text import content_hash, new_id
 from fleetmem.memory.services.inputs import MemoryInput
-from fleetmem.memory.services.recall import RecallQuery
+from fleetmem.memory.services.memories.recall import RecallQuery
 from fleetmem.memory.stores.sqlite.graph_store import SqliteGraphStore
 from tests.conftest import ServiceFactory
 

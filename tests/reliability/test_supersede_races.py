@@ -17,7 +17,7 @@ import pytest
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.ports import Vector
 from fleetmem.memory.services.inputs import MemoryInput
-from fleetmem.memory.services.maintenance import SYSTEM_CALLER
+from fleetmem.memory.services.maintenance.jobs import SYSTEM_CALLER
 from fleetmem.memory.services.service import MemoryService
 from tests.conftest import ServiceFactory
 

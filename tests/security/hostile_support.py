@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from fleetmem.memory.domain.access import Caller
-from fleetmem.memory.services.graph_ops import EntitySpec, RelationSpec
+from fleetmem.memory.services.graph.entities import EntitySpec, RelationSpec
 from fleetmem.memory.services.inputs import MemoryInput
 from fleetmem.memory.services.service import MemoryService
 from tests.security.world import TEAM

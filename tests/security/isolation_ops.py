@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fleetmem.memory.domain.access import Caller
-from fleetmem.memory.services.graph_ops import EntitySpec
+from fleetmem.memory.services.graph.entities import EntitySpec
 from tests.security.canaries import Entity, Ledger, Memory, Secret, normalise
 from tests.security.doors import Door, Outcome
 from tests.security.world import AGENT_IDS, TEAM, World, may_write, private, readers

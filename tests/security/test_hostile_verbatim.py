@@ -14,7 +14,7 @@ import httpx
 from fleetmem.api.app import create_app
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.ports import Embedder
-from fleetmem.memory.services.graph_ops import EntitySpec, RelationSpec
+from fleetmem.memory.services.graph.entities import EntitySpec, RelationSpec
 from fleetmem.memory.settings import VaultSettings
 from fleetmem.vault.sync import run as vault_run
 from tests.e2e.mcp_support import http_client, serving

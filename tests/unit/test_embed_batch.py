@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from fleetmem.memory.services.embed_batch import EmbedBatcher
+from fleetmem.memory.services.runtime.batching import EmbedBatcher
 
 
 class _Recorder:

@@ -9,7 +9,7 @@ from pydantic import TypeAdapter
 
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.errors import Conflict, InvalidInput
-from fleetmem.memory.services.idempotency import once
+from fleetmem.memory.services.runtime.idempotency import once
 from fleetmem.memory.services.service import MemoryService
 
 INT = TypeAdapter(int)

@@ -7,8 +7,8 @@ import re
 
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.errors import Conflict
-from fleetmem.memory.services.graph_ops import RelationSpec
-from fleetmem.memory.services.recall import RecallQuery
+from fleetmem.memory.services.graph.entities import RelationSpec
+from fleetmem.memory.services.memories.recall import RecallQuery
 from tests.vault.conftest import ALICE, DANA, TEAM, Vault
 
 ALICE_MD = "team atlas/Alice.md"

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import cast
 
 from fleetmem.memory.domain.access import Caller
-from fleetmem.memory.services.graph_ops import EntitySpec
+from fleetmem.memory.services.graph.entities import EntitySpec
 from fleetmem.memory.services.service import MemoryService
 from fleetmem.memory.settings import Settings, VaultSettings
 from fleetmem.vault.watcher import BACKGROUND, VaultWatcher, watching

@@ -1,0 +1,48 @@
+"""The REST door: /v1 routes, problem+json errors, body limits and /metrics.
+
+Listed in `fleetmem.api.extensions`, so `create_app` (and `fleetmem serve`) picks it up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from fleetmem.api import metrics, problems
+from fleetmem.api.body_limit import BodyLimitMiddleware, Utf8UrlMiddleware
+from fleetmem.api.routes import buffers, graph, memories, namespaces, oversight
+from fleetmem.memory.services import MemoryService
+from fleetmem.memory.settings import Settings
+
+TAGS = [
+    {"name": "memories", "description": "Long-term memories: write, recall, correct, forget."},
+    {"name": "graph", "description": "Entities and relations (reference-server shapes)."},
+    {"name": "buffers", "description": "Short-term session buffers and consolidation."},
+    {"name": "namespaces", "description": "Namespaces and counts."},
+    {"name": "oversight", "description": "The audit trail and conflicts between agents."},
+    {"name": "operations", "description": "Health probes and metrics."},
+]
+
+
+def build_router() -> APIRouter:
+    """Every /v1 route (each route file carries the full prefix, so that a route's own
+    `path` is its full template: the request metrics label requests with it)."""
+    router = APIRouter()
+    for module in (memories, graph, buffers, namespaces, oversight):
+        router.include_router(module.router)
+    return router
+
+
+def register(app: FastAPI, service: MemoryService, settings: Settings) -> None:
+    """Add the REST API to the app (called once by `create_app`)."""
+    problems.install(app)
+    # Added last = outermost: the metrics also count requests refused for their size.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(Utf8UrlMiddleware)
+    metrics.install(app)
+    app.include_router(build_router())
+    app.openapi_tags = [*(app.openapi_tags or []), *TAGS]
+
+
+EXTENSIONS: list[Any] = [register]

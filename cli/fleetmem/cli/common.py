@@ -1,0 +1,94 @@
+"""Shared CLI plumbing: settings from options, a started service, JSON or rich output."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+
+from fleetmem.memory.errors import FleetmemError
+from fleetmem.memory.services import MemoryService
+from fleetmem.memory.settings import Settings
+
+T = TypeVar("T")
+out = Console()  # stdout: command results
+err = Console(stderr=True)
+
+DataDirOption = typer.Option(None, "--data-dir", envvar="FLEETMEM_DATA_DIR",
+                             help="Data folder (default: a per-user data folder).")
+JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+
+def setup_logging(level: str = "INFO") -> None:
+    """Log to stderr (stdout is reserved for results and the MCP stdio wire)."""
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def load_settings(data_dir: Path | None) -> Settings:
+    """Settings from the environment, with --data-dir taking precedence."""
+    return Settings(data_dir=data_dir) if data_dir else Settings()
+
+
+@contextlib.asynccontextmanager
+async def started(settings: Settings) -> AsyncIterator[MemoryService]:
+    """A started service over the configured stores, closed on exit."""
+    from fleetmem.memory.bootstrap import build_service
+
+    service = build_service(settings)
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.close()
+
+
+def run_with_service(settings: Settings, fn: Callable[[MemoryService], Awaitable[T]]) -> T:
+    """Run one coroutine against a started service; service errors exit with code 2."""
+    async def main() -> T:
+        async with started(settings) as service:
+            return await fn(service)
+
+    return exit_on_error(lambda: asyncio.run(main()))
+
+
+def exit_on_error(fn: Callable[[], T]) -> T:
+    """Run `fn`; a service error is printed on stderr and exits with code 2."""
+    try:
+        return fn()
+    except FleetmemError as exc:
+        err.print(f"[red]error[/red] ({exc.code}): {exc.message}")
+        raise typer.Exit(2) from exc
+
+
+def show(value: Any, as_json: bool, text: str) -> None:
+    """Print `value` as JSON with --json, else the human-readable `text`."""
+    if as_json:
+        emit_json(value)
+    else:
+        out.print(text)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Pydantic models (and lists of them) as plain JSON values."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, list):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_jsonable(v) for k, v in value.items()}
+    return value
+
+
+def emit_json(value: Any) -> None:
+    """Print a value as JSON on stdout."""
+    out.print_json(json.dumps(to_jsonable(value), default=str))

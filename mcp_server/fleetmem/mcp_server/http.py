@@ -1,0 +1,87 @@
+"""MCP over streamable HTTP at /mcp inside `fleetmem serve`, next to REST.
+
+EXTENSIONS mounts the MCP app (bearer agent keys via the SDK's token verifier when an
+agents file is configured); BACKGROUND runs its session manager for the app's lifetime
+(a mounted sub-app's own lifespan never runs) and announces the service in
+`<data_dir>/serve.json` so that `fleetmem mcp` shims find it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.routing import Route
+
+from fleetmem.mcp_server.door import Identity
+from fleetmem.mcp_server.launcher import ServeInfo, remove_state, write_state
+from fleetmem.mcp_server.server import build_server
+from fleetmem.memory.services import MemoryService
+from fleetmem.memory.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+_LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+
+
+def transport_security(settings: Settings) -> TransportSecuritySettings | None:
+    """Host-header guard: loopback only on a loopback bind (the SDK default), else the
+    configured hosts; a public bind without `mcp.allowed_hosts` accepts any host."""
+    if settings.host in _LOOPBACK:
+        return None
+    hosts = settings.mcp.allowed_hosts
+    if not hosts:
+        logger.warning("MCP on %s accepts any Host header; set FLEETMEM_MCP__ALLOWED_HOSTS "
+                       "to restrict it", settings.host)
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    origins = [f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")]
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True,
+                                     allowed_hosts=_LOOPBACK_HOSTS + hosts,
+                                     allowed_origins=_LOOPBACK_ORIGINS + origins)
+
+
+def mount_mcp(app: Any, service: MemoryService, settings: Settings) -> None:
+    """Build the MCP server over `service` and route /mcp (and its auth metadata) to it."""
+    policy = service.ctx.policy
+    open_access = policy.open_access_agent is not None
+    identity = Identity(default_agent=policy.open_access_agent or settings.default_agent,
+                        trust_agent_header=open_access)
+    base = ServeInfo(os.getpid(), settings.host, settings.port).base_url
+    server = build_server(service, identity, auth_url=None if open_access else base)
+    mcp_app = server.streamable_http_app(streamable_http_path="/mcp", host=settings.host,
+                                         transport_security=transport_security(settings))
+    app.state.mcp_server = server
+    # The sub-app keeps its own middleware (bearer auth); it routes on the full path.
+    for route in mcp_app.routes:
+        path = getattr(route, "path", None)
+        if path:
+            app.router.routes.append(Route(path, endpoint=mcp_app, include_in_schema=False))
+
+
+@asynccontextmanager
+async def run_sessions(app: Any, service: MemoryService, settings: Settings) -> AsyncIterator[None]:
+    """Run the MCP session manager for the app's lifetime."""
+    async with app.state.mcp_server.session_manager.run():
+        yield
+
+
+@asynccontextmanager
+async def announce(app: Any, service: MemoryService, settings: Settings) -> AsyncIterator[None]:
+    """Write `<data_dir>/serve.json` while the service runs, so stdio shims find it."""
+    data_dir, pid = Path(settings.data_dir), os.getpid()
+    write_state(data_dir, ServeInfo(pid, settings.host, settings.port))
+    try:
+        yield
+    finally:
+        remove_state(data_dir, pid)
+
+
+EXTENSIONS = [mount_mcp]
+BACKGROUND = [run_sessions, announce]

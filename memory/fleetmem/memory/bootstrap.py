@@ -1,0 +1,85 @@
+"""The only place that chooses and builds adapters from settings."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import cast
+
+from fleetmem.memory.agents import load_policy
+from fleetmem.memory.ports import Clock, Embedder, GraphStore, VectorIndex
+from fleetmem.memory.services.runtime.context import ServiceContext, SystemClock
+from fleetmem.memory.services.service import MemoryService
+from fleetmem.memory.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+_EMBEDDERS: dict[tuple[str, int], Embedder] = {}
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    """The configured embedder, shared per (model, threads) within the process."""
+    from fleetmem.memory.stores.embedding.sentence_transformer import SentenceTransformerEmbedder
+
+    e = settings.embedding
+    key = (e.model_path, e.threads)
+    if key not in _EMBEDDERS:
+        _EMBEDDERS[key] = SentenceTransformerEmbedder(e.model_path, e.threads, e.batch_size,
+                                                      e.dimension)
+    return _EMBEDDERS[key]
+
+
+def build_graph(settings: Settings) -> GraphStore:
+    """SQLite in the data dir, or Neo4j when configured."""
+    if settings.graph.backend == "neo4j":
+        from fleetmem.memory.stores.neo4j.graph_store import Neo4jGraphStore
+
+        return Neo4jGraphStore(settings.graph.neo4j_uri, settings.graph.neo4j_user,
+                               settings.graph.neo4j_password, settings.graph.neo4j_database)
+    from fleetmem.memory.stores.sqlite.graph_store import SqliteGraphStore
+
+    return SqliteGraphStore(Path(settings.data_dir) / "graph.sqlite3")
+
+
+def build_vectors(settings: Settings, dimension: int) -> VectorIndex:
+    """Qdrant Edge in the data dir, or a Qdrant server when configured."""
+    if settings.vector.backend == "qdrant":
+        from fleetmem.memory.stores.qdrant.server_index import QdrantServerVectorIndex
+
+        return QdrantServerVectorIndex(settings.vector.qdrant_url, settings.vector.collection,
+                                       dimension, settings.vector.qdrant_api_key or None)
+    from fleetmem.memory.stores.qdrant.edge_index import EdgeVectorIndex
+
+    return EdgeVectorIndex(Path(settings.data_dir) / "vectors", dimension)
+
+
+def build_service(settings: Settings, *, embedder: Embedder | None = None,
+                  clock: Clock | None = None) -> MemoryService:
+    """Assemble a MemoryService (call `await service.start()` before use)."""
+    emb = embedder or build_embedder(settings)
+    from fleetmem.memory.telemetry import Timed
+
+    graph = cast(GraphStore, Timed(build_graph(settings), settings.graph.backend))
+    vectors = cast(VectorIndex, Timed(build_vectors(settings, emb.dimension),
+                                      settings.vector.backend))
+    ctx = ServiceContext(
+        graph=graph, vectors=vectors,
+        embedder=emb, policy=load_policy(settings.agents_file, settings.default_agent),
+        limits=settings.limits, gc=settings.gc, governance=settings.governance,
+        index_min_unindexed=settings.vector.index_min_unindexed,
+        clock=clock or SystemClock())
+    return MemoryService(ctx)
+
+
+def backup_embedded(settings: Settings, target: Path) -> dict[str, object]:
+    """Snapshot the embedded stores of `settings.data_dir` into `target` (safe online)."""
+    from fleetmem.memory.stores.sqlite import backup
+
+    return backup.backup(Path(settings.data_dir), target)
+
+
+def restore_embedded(settings: Settings, source: Path, *, force: bool = False) -> dict[str, object]:
+    """Restore a backup into `settings.data_dir`; the vector index is rebuilt on next start."""
+    from fleetmem.memory.stores.sqlite import backup
+
+    return backup.restore(source, Path(settings.data_dir), force=force)

@@ -1,0 +1,73 @@
+"""The service layer's public surface: everything a door (REST, MCP, CLI, vault, GC) may
+import from the core besides `errors`, `settings` and the composition in `bootstrap`.
+
+Use cases live in the groups below this package (`memories/`, `graph/`, `oversight/`,
+`maintenance/`, `runtime/`); doors never import them directly (tests/test_architecture.py).
+"""
+
+from fleetmem.memory import telemetry as store_timing
+from fleetmem.memory.domain.access import (
+    AGENT_ID_RE,
+    NAMESPACE_RE,
+    READ_OPERATIONS,
+    WRITE_OPERATIONS,
+    Caller,
+)
+from fleetmem.memory.domain.models import NamespaceStats
+from fleetmem.memory.domain.text import fact_texts, normalize, observation_text
+from fleetmem.memory.services.graph.entities import EntitySpec, RelationSpec
+from fleetmem.memory.services.inputs import KINDS, MemoryInput
+from fleetmem.memory.services.maintenance.jobs import SYSTEM_CALLER, JobSlot
+from fleetmem.memory.services.maintenance.migrate import MigrationReport, migrate
+from fleetmem.memory.services.memories.recall import MODES, RecallQuery
+from fleetmem.memory.services.oversight.usage import MetricFamily, usage_metric_families
+from fleetmem.memory.services.runtime.idempotency import KEY_RE
+from fleetmem.memory.services.service import MemoryService
+from fleetmem.memory.services.views import (
+    AgentUsageView,
+    AttributionView,
+    AuditEventView,
+    AuditVerification,
+    BufferExpiryReport,
+    BufferItemView,
+    ClaimView,
+    CloseSupersededReport,
+    ConflictView,
+    ConsolidateResult,
+    DecayReport,
+    EntityBrief,
+    EntityView,
+    GcItem,
+    GcReport,
+    GraphView,
+    MemoryView,
+    NamespaceSummaryView,
+    NamespaceView,
+    ObservationResult,
+    ObservationView,
+    OrphanReport,
+    PurgeReport,
+    RecallHit,
+    RecallResult,
+    ReconcileReport,
+    RelateResult,
+    RelationView,
+    RememberBatchResult,
+    RememberResult,
+    ResolutionView,
+    StatsView,
+)
+
+__all__ = [
+    "AGENT_ID_RE", "AgentUsageView", "AttributionView", "AuditEventView", "AuditVerification",
+    "BufferExpiryReport", "BufferItemView", "Caller", "ClaimView", "CloseSupersededReport",
+    "ConflictView", "ConsolidateResult", "DecayReport", "EntityBrief", "EntitySpec",
+    "EntityView", "fact_texts", "GcItem", "GcReport", "GraphView", "JobSlot", "KEY_RE",
+    "KINDS", "MemoryInput", "MemoryService", "MemoryView", "MetricFamily", "migrate",
+    "MigrationReport", "MODES", "NAMESPACE_RE", "NamespaceStats", "NamespaceSummaryView",
+    "NamespaceView", "normalize", "observation_text", "ObservationResult", "ObservationView",
+    "OrphanReport", "PurgeReport", "READ_OPERATIONS", "RecallHit", "RecallQuery",
+    "RecallResult", "ReconcileReport", "RelateResult", "RelationSpec", "RelationView",
+    "RememberBatchResult", "RememberResult", "ResolutionView", "StatsView", "store_timing",
+    "SYSTEM_CALLER", "usage_metric_families", "WRITE_OPERATIONS",
+]

@@ -1,0 +1,170 @@
+"""Graph operations the Obsidian vault needs beyond the reference set: edit an entity's
+type, aliases and tags; rename an entity (relations, and wikilinks in other entities'
+observations, follow it); list the active memories of namespaces page by page.
+
+Edits also write (or archive) the memories that mirror them, so recall finds a renamed
+entity or a new alias, attributed to whoever made the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from fleetmem.memory.domain.access import Caller
+from fleetmem.memory.domain.models import Entity, MemoryStatus, Observation
+from fleetmem.memory.domain.text import (
+    content_hash,
+    fact_texts,
+    new_id,
+    observation_text,
+    relation_text,
+    rewrite_links,
+)
+from fleetmem.memory.errors import Conflict, InvalidInput, NotFound
+from fleetmem.memory.ports import EntityRef, MemoryFilter
+from fleetmem.memory.services.graph.entities import _archive_texts, _remember_texts
+from fleetmem.memory.services.inputs import check_name, check_tags
+from fleetmem.memory.services.memories.remember import resolve_namespace
+from fleetmem.memory.services.runtime.context import ServiceContext
+from fleetmem.memory.services.views.records import EntityView, MemoryView
+
+
+async def _load(ctx: ServiceContext, ns: str, name: str) -> Entity:
+    page = await ctx.graph.open_nodes([ns], [name])
+    if not page.entities:
+        raise NotFound(f"Entity with name {name} not found in {ns}", field="name",
+                       rule="not_found")
+    return page.entities[0]
+
+
+def _facts(e: Entity) -> list[str]:
+    return fact_texts(e.name, e.entity_type, e.aliases, e.tags)
+
+
+async def update_entity(ctx: ServiceContext, caller: Caller, name: str,
+                        namespace: str | None = None, *, entity_type: str | None = None,
+                        aliases: Sequence[str] | None = None,
+                        tags: Sequence[str] | None = None) -> EntityView:
+    """Replace an entity's type, aliases and/or tags (None leaves a field as it is)."""
+    ctx.policy.check_operation(caller.agent_id, "create_entities")
+    ns = resolve_namespace(ctx, caller, namespace)
+    old = await _load(ctx, ns, check_name(name, "name"))
+    new = replace(
+        old,
+        entity_type=old.entity_type if entity_type is None
+        else check_name(entity_type, "entityType"),
+        aliases=old.aliases if aliases is None
+        else tuple(dict.fromkeys(check_name(a, "aliases") for a in aliases)),
+        tags=old.tags if tags is None else check_tags(list(tags), ctx.limits))
+    if (new.entity_type, new.aliases, new.tags) == (old.entity_type, old.aliases, old.tags):
+        return EntityView.of(old)
+    new = replace(new, updated_at=ctx.now())
+    await ctx.graph.update_entity(new)
+    before, after = _facts(old), _facts(new)
+    gone = [t for t in before if t not in after]
+    if gone:
+        await _archive_texts(ctx, caller, ns, "update_entity", gone)
+    added = [(t, "fact", [new.name]) for t in after if t not in before]
+    if added:
+        await _remember_texts(ctx, caller, ns, "update_entity", added)
+    await ctx.graph.append_audit([ctx.audit(caller, "update_entity", namespace=ns,
+                                            target_ids=[new.id], detail=new.name[:500])])
+    return EntityView.of(new)
+
+
+async def rename_entity(ctx: ServiceContext, caller: Caller, name: str, new_name: str,
+                        namespace: str | None = None) -> EntityView:
+    """Rename an entity: observations (with their authors), relations and links in other
+    entities' observations follow; the old name becomes an alias. The entity gets a new id.
+
+    Raises:
+        NotFound: no entity `name` in the namespace.
+        Conflict: another entity is already called `new_name`.
+    """
+    ctx.policy.check_operation(caller.agent_id, "create_entities")
+    ctx.policy.check_operation(caller.agent_id, "delete_entities")
+    ns = resolve_namespace(ctx, caller, namespace)
+    old = await _load(ctx, ns, check_name(name, "name"))
+    target = check_name(new_name, "newName")
+    if target == old.name:
+        return EntityView.of(old)
+    if target.lower() != old.name.lower():
+        if (await ctx.graph.open_nodes([ns], [target])).entities:
+            raise Conflict(f"an entity named {target} already exists in {ns}; choose another "
+                           "name or merge the two by hand", field="newName", rule="exists")
+        renamed = await _move(ctx, caller, ns, old, target)
+    else:  # a case-only rename goes through a temporary name (names are case-insensitive)
+        temp = await _move(ctx, caller, ns, old, f"{old.name} (renaming {new_id()[:8]})")
+        renamed = await _move(ctx, caller, ns, temp, target, alias=old.name)
+    await _remember_texts(ctx, caller, ns, "rename_entity",
+                          [(f"{old.name} was renamed to {renamed.name}", "fact",
+                            [renamed.name])])
+    await ctx.graph.append_audit([ctx.audit(caller, "rename_entity", namespace=ns,
+                                            target_ids=[old.id, renamed.id],
+                                            detail=f"{old.name} -> {renamed.name}"[:500])])
+    return EntityView.of(renamed)
+
+
+async def _move(ctx: ServiceContext, caller: Caller, ns: str, old: Entity, target: str,
+                alias: str | None = None) -> Entity:
+    """Copy `old` under the new name with its relations, then delete it (both exist for a
+    moment, never neither)."""
+    now = ctx.now()
+    keep_alias = alias or old.name
+    aliases = tuple(a for a in dict.fromkeys([*old.aliases, keep_alias])
+                    if a.lower() != target.lower() and "(renaming " not in a)
+    new = replace(old, id=new_id(), name=target, aliases=aliases, updated_at=now)
+    if not await ctx.graph.create_entities([new]):
+        raise Conflict(f"an entity named {target} appeared in {ns} meanwhile; retry",
+                       field="newName", rule="exists")
+    rels = await ctx.graph.relations_of([ns], [old.name], None)
+    low = old.name.lower()
+    moved = [replace(r, id=new_id(),
+                     from_entity=target if r.from_entity.lower() == low else r.from_entity,
+                     to_entity=target if r.to_entity.lower() == low else r.to_entity)
+             for r in rels]
+    if moved:
+        await ctx.graph.create_relations(moved)
+    linking = [e for e in await ctx.graph.search_nodes([ns], f"[[{old.name}", 1000)
+               if e.id != old.id]
+    await ctx.graph.delete_entities([EntityRef(ns, old.name)], now)
+    stale = [observation_text(old.name, o.text) for o in old.observations]
+    stale += [relation_text(r) for r in rels]
+    fresh = [(observation_text(target, o.text), "observation", [target])
+             for o in old.observations]
+    fresh += [(relation_text(r), "fact", [r.from_entity, r.to_entity]) for r in moved]
+    renamed_facts = fact_texts(target, old.entity_type, old.aliases, old.tags)
+    for was, becomes in zip(_facts(old), renamed_facts, strict=True):
+        if await ctx.graph.find_by_hash(ns, content_hash(ns, was)) is not None:
+            stale.append(was)
+            fresh.append((becomes, "fact", [target]))
+    if alias is None:
+        fresh.append((f"{target} is also known as {old.name}", "fact", [target]))
+    for e in linking:
+        for o in e.observations:
+            text = rewrite_links(o.text, old.name, target)
+            if text == o.text:
+                continue
+            await ctx.graph.delete_observations(EntityRef(ns, e.name), [o.text], now)
+            await ctx.graph.add_observations(EntityRef(ns, e.name),
+                                             [Observation(text, o.created_by, o.created_at)],
+                                             now)
+            stale.append(observation_text(e.name, o.text))
+            fresh.append((observation_text(e.name, text), "observation", [e.name]))
+    if stale:
+        await _archive_texts(ctx, caller, ns, "rename_entity", stale)
+    if fresh and "(renaming " not in target:
+        await _remember_texts(ctx, caller, ns, "rename_entity", fresh)
+    return new
+
+
+async def list_memories(ctx: ServiceContext, caller: Caller, namespaces: Sequence[str] | None,
+                        after_id: str | None = None, limit: int = 500) -> list[MemoryView]:
+    """A page of the active memories of readable namespaces, ordered by id."""
+    ctx.policy.check_operation(caller.agent_id, "export")
+    if not 1 <= limit <= 1000:
+        raise InvalidInput("limit must be from 1 to 1000", field="limit", rule="range")
+    ns = ctx.policy.scope_reads(caller.agent_id, namespaces)
+    flt = MemoryFilter(namespaces=ns, statuses=(MemoryStatus.ACTIVE,))
+    return [MemoryView.of(m) for m in await ctx.graph.list_memories(flt, after_id, limit)]

@@ -1,0 +1,230 @@
+"""The read path: session STM first, then dense + keyword + graph expansion, fused by
+reciprocal rank fusion and re-scored by recency, importance and retention. Only the
+caller's readable namespaces are ever searched, expanded or returned."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from fleetmem.memory.domain.access import Caller
+from fleetmem.memory.domain.models import BufferItem, Memory, MemoryStatus, Relation
+from fleetmem.memory.domain.scoring import FUSION_WEIGHTS, needed, rescore, rrf
+from fleetmem.memory.domain.text import asks_about, clean_text, estimate_tokens
+from fleetmem.memory.errors import InvalidInput
+from fleetmem.memory.ports import MemoryFilter, Vector
+from fleetmem.memory.services.inputs import check_k, check_kind, check_name, check_tags
+from fleetmem.memory.services.runtime.context import ServiceContext
+from fleetmem.memory.services.views.records import (
+    BufferItemView,
+    MemoryView,
+    RecallHit,
+    RecallResult,
+)
+
+MODES = frozenset({"dense", "keyword", "graph"})
+
+_WORD = re.compile(r"\w{3,}")
+
+
+@dataclass(frozen=True)
+class RecallQuery:
+    """Everything a recall may ask for; defaults give hybrid search over current facts."""
+
+    query: str
+    k: int = 10
+    namespaces: Sequence[str] | None = None
+    kinds: Sequence[str] = ()
+    tags: Sequence[str] = ()
+    created_by: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    as_of: datetime | None = None
+    max_tokens: int | None = None
+    session_id: str | None = None
+    modes: frozenset[str] = field(default_factory=lambda: MODES)
+    include_archived: bool = False
+
+
+async def recall(ctx: ServiceContext, caller: Caller, q: RecallQuery) -> RecallResult:
+    """Answer a recall; reinforces what it returns.
+
+    Raises:
+        InvalidInput: empty query, k out of range, unknown mode or kind.
+        Forbidden: a requested namespace is not readable by the caller.
+    """
+    ctx.policy.check_operation(caller.agent_id, "recall")
+    text = clean_text(q.query, "query", max_chars=ctx.limits.max_text_chars)
+    k = check_k(q.k, ctx.limits)
+    bad = set(q.modes) - MODES
+    if bad or not q.modes:
+        raise InvalidInput(f"modes must be a non-empty subset of {sorted(MODES)}",
+                           field="modes", rule="enum")
+    if q.max_tokens is not None and (not isinstance(q.max_tokens, int) or q.max_tokens < 1):
+        raise InvalidInput("max_tokens must be a positive integer", field="max_tokens",
+                           rule="range")
+    session_id = check_name(q.session_id, "session_id") if q.session_id is not None else None
+    created_by = check_name(q.created_by, "created_by") if q.created_by is not None else None
+    namespaces = ctx.policy.scope_reads(caller.agent_id, q.namespaces)
+    statuses = (MemoryStatus.ACTIVE, MemoryStatus.ARCHIVED) if q.include_archived \
+        else (MemoryStatus.ACTIVE,)
+    flt = MemoryFilter(
+        namespaces=namespaces, kinds=tuple(check_kind(x, "kinds").value for x in q.kinds),
+        tags=check_tags(list(q.tags), ctx.limits), created_by=created_by,
+        created_after=q.created_after, created_before=q.created_before, statuses=statuses,
+        as_of=q.as_of)
+    depth = max(k * 4, 20)
+
+    rankings: dict[str, list[str]] = {}
+    # The store work that needs no vector (keyword search, the graph's entity lookups)
+    # runs while the query is embedded; only the dense leg waits for the vector.
+    embedding = asyncio.create_task(_embed_one(ctx, text)) \
+        if {"dense", "graph"} & q.modes else None
+    tasks: list[Awaitable[list[tuple[str, list[str]]]]] = []
+    if "keyword" in q.modes:
+        tasks.append(asyncio.create_task(_keyword(ctx, text, flt, depth)))
+    if embedding is not None and "graph" in q.modes:
+        tasks.append(asyncio.create_task(_graph(ctx, text, embedding, flt, depth)))
+    if embedding is not None and "dense" in q.modes:
+        tasks.append(_dense(ctx, embedding, flt, depth))
+    for legs in await asyncio.gather(*tasks):
+        rankings.update(legs)
+
+    fused, rows = await _rows_of_best(ctx, rankings, flt, k)
+    now = ctx.now()
+    scored = sorted(((rescore(fused[mid], m, now), m, disputed)
+                     for mid, (m, disputed) in rows.items()),
+                    key=lambda smd: smd[0].total, reverse=True)
+    hits: list[RecallHit] = []
+    tokens = 0
+    for breakdown, m, disputed in scored:
+        if len(hits) >= k:
+            break
+        cost = estimate_tokens(m.text)
+        if q.max_tokens is not None and tokens + cost > q.max_tokens and hits:
+            break
+        tokens += cost
+        hits.append(RecallHit(memory=MemoryView.of(m), score=breakdown.total,
+                              why=breakdown.as_dict(), sources=sorted(fused[m.id].keys()),
+                              disputed=disputed))
+    short_term = await _short_term(ctx, caller, session_id or caller.session_id, text)
+    if hits:
+        ctx_ids = [h.memory.id for h in hits]
+        await ctx.reinforcer.add(ctx_ids, now)
+        ctx.reinforcer.audit(ctx.audit(caller, "recall", namespace=None, target_ids=ctx_ids))
+    return RecallResult(query=text, hits=hits, short_term=short_term,
+                        namespaces=list(namespaces), tokens=tokens)
+
+
+async def _rows_of_best(ctx: ServiceContext, rankings: dict[str, list[str]],
+                        flt: MemoryFilter, k: int
+                        ) -> tuple[dict[str, dict[str, float]], dict[str, tuple[Memory, bool]]]:
+    """Fuse the rankings and read the rows of the candidates that can still make the top
+    `k` (see `needed`), in one store call as a rule.
+
+    The graph is the source of truth: a candidate whose row does not pass the filter (a
+    vector hit for a memory forgotten or corrected meanwhile, a version outside `as_of`)
+    is dropped from its ranking and the rest fused again, exactly as if the leg had never
+    returned it; the loop ends once every candidate that can still matter has its row.
+    """
+    rows: dict[str, tuple[Memory, bool]] = {}
+    dropped: set[str] = set()
+    while True:
+        fused = rrf({name: [i for i in ids if i not in dropped]
+                     for name, ids in rankings.items()}, FUSION_WEIGHTS)
+        relevance = {mid: sum(parts.values()) for mid, parts in fused.items()}
+        want = [mid for mid in needed(relevance, k) if mid not in rows]
+        if not want:
+            return fused, {mid: rows[mid] for mid in fused if mid in rows}
+        found = await ctx.graph.recall_rows(want, flt)
+        rows.update((m.id, (m, disputed)) for m, disputed in found)
+        dropped.update(mid for mid in want if mid not in rows)
+
+
+async def _embed_one(ctx: ServiceContext, text: str) -> Vector:
+    vector: Vector = (await ctx.embed([text]))[0]
+    return vector
+
+
+async def _dense(ctx: ServiceContext, embedding: Awaitable[Vector], flt: MemoryFilter,
+                 depth: int) -> list[tuple[str, list[str]]]:
+    # Checked against the graph (the source of truth) with the rows: see `_rows_of_best`.
+    return [("dense", [i for i, _ in await ctx.vectors.search(await embedding, flt, depth)])]
+
+
+async def _keyword(ctx: ServiceContext, text: str, flt: MemoryFilter,
+                   depth: int) -> list[tuple[str, list[str]]]:
+    return [("keyword", [i for i, _ in await ctx.graph.keyword_search(text, flt, depth)])]
+
+
+async def _graph(ctx: ServiceContext, text: str, embedding: Awaitable[Vector],
+                 flt: MemoryFilter, depth: int) -> list[tuple[str, list[str]]]:
+    """Memories about the entities the query names and about their neighbours, ranked by
+    their similarity to the query (so the neighbour's *relevant* fact comes first, not its
+    newest one).
+
+    When the query names a relation it follows ("where does the *owner* of X sit?" and
+    `owned_by`), the best fact about the entity at the relation's other end is a ranking
+    of its own ("hop"): a question about the owner is answered by a fact that names only
+    the owner, which the other rankings place below every fact about X itself.
+    """
+    entities = await ctx.graph.entities_in_text(flt.namespaces, text, 8)
+    if not entities:
+        return [("graph", [])]
+    names = [e.name for e in entities]
+    direct = await ctx.graph.memories_mentioning(names, flt, depth)
+    relations = await ctx.graph.relations_of(flt.namespaces, names, flt.as_of)
+    lowered = {n.lower() for n in names}
+    asked, other = _neighbours(relations, lowered, text)
+    hop = await ctx.graph.memories_mentioning(asked, flt, depth) if asked else []
+    second = await ctx.graph.memories_mentioning(other, flt, depth) if other else []
+    candidates = list(dict.fromkeys([*direct, *hop, *second]))
+    vectors = await ctx.graph.get_vectors(candidates)
+    vector = await embedding
+    similarity = {mid: float(np.dot(v, vector)) for mid, v in vectors.items()}
+    ranked = sorted(candidates, key=lambda mid: similarity.get(mid, -1.0), reverse=True)
+    about_x = set(direct)
+    hop_ranked = [mid for mid in ranked if mid in set(hop) and mid not in about_x]
+    return [("graph", ranked), ("hop", hop_ranked[:HOP_PICKS])]
+
+
+HOP_PICKS = 2
+"""Facts the "hop" ranking offers: the two closest to the question. Offering every such
+fact, or hopping whatever the question asks, pushed direct answers out of the top 5 on
+the quality set (paraphrase recall@5 0.98 -> 0.86)."""
+
+
+def _neighbours(relations: Sequence[Relation], lowered: set[str],
+                text: str) -> tuple[list[str], list[str]]:
+    """The named entities' neighbours: across a relation the question asks about, and
+    across any other."""
+    asked: dict[str, None] = {}
+    other: dict[str, None] = {}
+    for r in relations:
+        target = asked if asks_about(text, r.relation_type) else other
+        for n in (r.from_entity, r.to_entity):
+            if n.lower() not in lowered:
+                target[n] = None
+    return list(asked), [n for n in other if n not in asked]
+
+
+async def _short_term(ctx: ServiceContext, caller: Caller, session_id: str | None,
+                      text: str) -> list[BufferItemView]:
+    """Unconsolidated items of the caller's session sharing words with the query."""
+    if not session_id:
+        return []
+    items: list[BufferItem] = await ctx.graph.buffer_read(caller.agent_id, session_id, 50,
+                                                          include_consolidated=False)
+    words = set(_WORD.findall(text.lower()))
+    return [BufferItemView.of(i) for i in reversed(items)
+            if words & set(_WORD.findall(i.text.lower()))][:10]
+
+
+def view_all(memories: Sequence[Memory]) -> list[MemoryView]:
+    """Views of several memories."""
+    return [MemoryView.of(m) for m in memories]

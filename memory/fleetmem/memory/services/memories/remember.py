@@ -1,0 +1,246 @@
+"""The write path: validate, authorize, redact, dedup, vector, graph commit with audit.
+
+A memory is acknowledged once the graph has committed it, in the same transaction as its
+audit event; its vector was written to the index just before. A crash in between leaves
+a vector without a memory: never returned (recall reads its hits through the graph) and
+dropped by the startup count check, so no half-written memory is ever visible. (Stores
+written by earlier versions may hold `pending` rows; the startup repair still finishes
+those.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+
+from fleetmem.memory.domain.access import Caller, private_namespace
+from fleetmem.memory.domain.models import Attribution, CommitState, Memory, MemoryStatus
+from fleetmem.memory.domain.redaction import redact
+from fleetmem.memory.domain.text import (
+    content_hash,
+    content_words,
+    new_id,
+    numbers_in,
+    whole_word,
+)
+from fleetmem.memory.errors import InvalidInput
+from fleetmem.memory.ports import IdempotencyRecord
+from fleetmem.memory.services.inputs import (
+    MemoryInput,
+    check_kind,
+    check_memory_input,
+    check_tags,
+)
+from fleetmem.memory.services.runtime.context import ServiceContext
+from fleetmem.memory.services.runtime.governance import check_namespace_quota
+from fleetmem.memory.services.runtime.idempotency import check_key
+from fleetmem.memory.services.views.records import RememberResult
+
+logger = logging.getLogger(__name__)
+
+EMBED_CHUNK = 64
+"""Memories per model call within one write: the model's own batch size, so chunking
+costs no encode throughput and lets writing one chunk overlap encoding the next."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    index: int
+    memory: Memory
+    redactions: int
+
+
+def resolve_namespace(ctx: ServiceContext, caller: Caller, namespace: str | None) -> str:
+    """The write namespace (default private), refused when the caller may not write it."""
+    ns = namespace or private_namespace(caller.agent_id)
+    ctx.policy.check_write(caller.agent_id, ns)
+    return ns
+
+
+async def remember_many(ctx: ServiceContext, caller: Caller, inputs: Sequence[MemoryInput],
+                        *, operation: str = "remember",
+                        idempotency_key: str | None = None) -> list[RememberResult]:
+    """Write memories through the full write path; results in input order.
+
+    Raises:
+        InvalidInput: a field breaks a rule (nothing is written).
+        Forbidden: the caller may not perform `operation` or write a namespace.
+    """
+    ctx.policy.check_operation(caller.agent_id, operation)
+    if not inputs:
+        raise InvalidInput("memories must hold at least one memory", field="memories",
+                           rule="not_empty")
+    if len(inputs) > ctx.limits.max_batch:
+        raise InvalidInput(f"a batch holds at most {ctx.limits.max_batch} memories "
+                           f"(got {len(inputs)}); split it", field="memories", rule="max_items")
+    multi = len(inputs) > 1
+    for i, inp in enumerate(inputs):
+        check_memory_input(inp, ctx.limits, prefix=f"memories[{i}]." if multi else "")
+    namespaces = [resolve_namespace(ctx, caller, inp.namespace) for inp in inputs]
+    if idempotency_key is not None:
+        # Validated here for every door: a key with a space could name another
+        # operation's scoped record (`once` stores '<operation> <key>').
+        check_key(idempotency_key)
+        previous = await ctx.graph.get_idempotent(caller.agent_id, idempotency_key)
+        if previous is not None:
+            return [RememberResult.model_validate(r) for r in json.loads(previous.response_json)]
+
+    now = ctx.now()
+    prepared: list[_Prepared] = []
+    for i, (inp, ns) in enumerate(zip(inputs, namespaces, strict=True)):
+        red = redact(inp.text)
+        a = Attribution(created_by=caller.agent_id, created_at=now,
+                        on_behalf_of=caller.on_behalf_of, workflow_id=caller.workflow_id,
+                        session_id=caller.session_id)
+        prepared.append(_Prepared(i, Memory(
+            id=new_id(), namespace=ns, text=red.text.strip(), kind=check_kind(inp.kind),
+            importance=float(inp.importance), tags=check_tags(inp.tags, ctx.limits),
+            attribution=a, updated_at=now, valid_from=inp.valid_from or now, pinned=inp.pinned,
+            content_hash=content_hash(ns, red.text), entity_names=tuple(inp.entities),
+        ), red.count))
+
+    results: list[RememberResult | None] = [None] * len(prepared)
+    chunks = [prepared[i:i + EMBED_CHUNK] for i in range(0, len(prepared), EMBED_CHUNK)]
+    # Every chunk is queued for the model at once: chunk i + 1 is encoded while chunk i
+    # is deduplicated and written, and the lookups that need no vector (dedup by hash,
+    # entity links) run while a chunk is encoded.
+    embeddings = [asyncio.create_task(ctx.embed([p.memory.text for p in chunk]))
+                  for chunk in chunks]
+    seen: dict[str, str] = {}
+    try:
+        for chunk, embedding in zip(chunks, embeddings, strict=True):
+            groups = {ns: [p for p in chunk if p.memory.namespace == ns]
+                      for ns in sorted({p.memory.namespace for p in chunk})}
+            lookups = {ns: asyncio.create_task(_lookups(ctx, group))
+                       for ns, group in groups.items()}
+            vectors = dict(zip((p.index for p in chunk), await embedding, strict=True))
+            for ns, group in groups.items():
+                known, linked = await lookups[ns]
+                async with ctx.namespace_lock(ns):
+                    await _write_group(ctx, caller, _Group(group, linked, known, vectors),
+                                       seen, results, operation)
+    finally:
+        for task in embeddings:
+            task.cancel()
+    final = [r for r in results if r is not None]
+    if idempotency_key is not None:
+        await ctx.graph.put_idempotent(IdempotencyRecord(
+            agent_id=caller.agent_id, key=idempotency_key, operation=operation,
+            response_json=json.dumps([r.model_dump() for r in final]), created_at=now))
+    return final
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """One namespace's share of a chunk: its memories, the same with entity links, the
+    ids already holding their dedup keys, and the chunk's vectors by input index."""
+
+    prepared: list[_Prepared]
+    linked: list[Memory]
+    known: dict[str, str]
+    vectors: dict[int, npt.NDArray[np.float32]]
+
+
+async def _lookups(ctx: ServiceContext, group: list[_Prepared]
+                   ) -> tuple[dict[str, str], list[Memory]]:
+    """What needs no vector: the active memories already holding the group's dedup keys,
+    and the group's memories linked to the entities their texts mention."""
+    known, linked = await asyncio.gather(
+        ctx.graph.find_by_hashes(group[0].memory.namespace,
+                                 [p.memory.content_hash for p in group]),
+        _link_entities(ctx, [p.memory for p in group]))
+    return known, linked
+
+
+async def _write_group(ctx: ServiceContext, caller: Caller, group: _Group,
+                       seen: dict[str, str], results: list[RememberResult | None],
+                       operation: str) -> None:
+    """Dedup then write one namespace's share of a chunk (under the namespace lock).
+
+    The vector goes first, then the memory (committed) with its audit event in one graph
+    transaction: the write is acknowledged once that commits. A crash in between leaves
+    only a vector without a memory, which recall never returns (hits are read through
+    the graph) and the startup count check drops.
+    """
+    ns = group.prepared[0].memory.namespace
+    fresh: list[tuple[_Prepared, Memory]] = []
+    reinforce: list[str] = []
+    # One planned batch of similarity searches for the whole group (exact scoring over
+    # unindexed points is shared), instead of one search per memory. It also finds what
+    # another writer stored since the hash lookup (identical text scores 1.0).
+    near = await ctx.vectors.search_many([group.vectors[p.index] for p in group.prepared],
+                                         ctx.active_filter([ns]), 3)
+    for p, linked, hits in zip(group.prepared, group.linked, near, strict=True):
+        key = p.memory.content_hash
+        dup_id = seen.get(key) or group.known.get(key) or await _find_duplicate(
+            ctx, p.memory, hits)
+        if dup_id is not None:
+            seen[key] = dup_id
+            reinforce.append(dup_id)
+            results[p.index] = RememberResult(id=dup_id, namespace=ns, deduplicated=True,
+                                              redactions=p.redactions)
+            continue
+        seen[key] = p.memory.id
+        fresh.append((p, replace(linked, commit_state=CommitState.COMMITTED)))
+    if reinforce:
+        await ctx.graph.reinforce(reinforce, ctx.now())
+    if not fresh:
+        return
+    await check_namespace_quota(ctx, caller, ns, len(fresh))
+    memories = [m for _, m in fresh]
+    vectors = [group.vectors[p.index] for p, _ in fresh]
+    await ctx.vectors.upsert([ctx.point(m, v) for m, v in zip(memories, vectors, strict=True)])
+    ids = [m.id for m in memories]
+    await ctx.graph.insert_memories(memories, vectors, [ctx.audit(
+        caller, operation, namespace=ns, target_ids=ids)])
+    for p, _ in fresh:
+        results[p.index] = RememberResult(id=p.memory.id, namespace=ns, redactions=p.redactions)
+    logger.info("%s wrote %d memories in %s", operation, len(ids), ns,
+                extra={"agent_id": caller.agent_id, "workflow_id": caller.workflow_id})
+
+
+async def _find_duplicate(ctx: ServiceContext, memory: Memory,
+                          hits: list[tuple[str, float]]) -> str | None:
+    """A near-identical active memory among `hits` (cosine >= the configured threshold,
+    with the same numbers and words)."""
+    close = [mid for mid, score in hits if score >= ctx.limits.dedup_similarity]
+    if not close:
+        return None
+    # Embeddings barely see numbers ("port 8080" vs "port 9090") or a rare word (a
+    # codename, a host): a near-duplicate must also carry exactly the same numbers and
+    # the same words, or it is a different fact and is kept.
+    candidates = await ctx.graph.get_memories(close, [memory.namespace])
+    numbers, words = numbers_in(memory.text), content_words(memory.text)
+    for candidate in candidates:
+        if candidate.status is MemoryStatus.ACTIVE and numbers_in(candidate.text) == numbers \
+                and content_words(candidate.text) == words:
+            return candidate.id
+    return None
+
+
+async def _link_entities(ctx: ServiceContext, memories: list[Memory]) -> list[Memory]:
+    """Add to each memory the names of existing entities its text mentions (one lookup
+    for the whole group: memories of one write share a namespace)."""
+    if not memories:
+        return []
+    found = await ctx.graph.entities_in_text(
+        [memories[0].namespace], "\n".join(m.text for m in memories), 16 * len(memories))
+    out: list[Memory] = []
+    for m in memories:
+        text = m.text.lower()
+        mentioned = [e.name for e in found if whole_word(text, [e.name, *e.aliases])]
+        names = tuple(dict.fromkeys([*m.entity_names, *mentioned]))
+        out.append(replace(m, entity_names=names))
+    return out
+
+
+
+def committed_copy(m: Memory) -> Memory:
+    """The memory as stored once its write finished (used by supersede)."""
+    return replace(m, commit_state=CommitState.COMMITTED, status=MemoryStatus.ACTIVE)

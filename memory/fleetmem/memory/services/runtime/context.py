@@ -1,0 +1,106 @@
+"""What every use case shares: the stores, the embedder, the clock, the access policy."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import numpy.typing as npt
+
+from fleetmem.memory.domain import audit as audit_rules
+from fleetmem.memory.domain.access import AccessPolicy, Caller
+from fleetmem.memory.domain.models import AuditEvent, Memory, MemoryStatus
+from fleetmem.memory.ports import (
+    Clock,
+    Embedder,
+    GraphStore,
+    MemoryFilter,
+    VectorIndex,
+    VectorPoint,
+)
+from fleetmem.memory.services.runtime import request_scope
+from fleetmem.memory.services.runtime.background import Reinforcer
+from fleetmem.memory.services.runtime.batching import EmbedBatcher
+from fleetmem.memory.services.runtime.quotas import Governor
+from fleetmem.memory.settings import GcSettings, GovernanceSettings, LimitSettings
+
+logger = logging.getLogger(__name__)
+
+
+class SystemClock:
+    """The real clock (UTC)."""
+
+    def now(self) -> datetime:
+        """Current UTC time."""
+        return datetime.now(UTC)
+
+
+@dataclass
+class ServiceContext:
+    """Dependencies of the use cases, built by `bootstrap`."""
+
+    graph: GraphStore
+    vectors: VectorIndex
+    embedder: Embedder
+    policy: AccessPolicy
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    gc: GcSettings = field(default_factory=GcSettings)
+    index_min_unindexed: int = 10_000
+    governance: GovernanceSettings = field(default_factory=GovernanceSettings)
+    clock: Clock = field(default_factory=SystemClock)
+    _embed_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="fleetmem-embed"))
+    _ns_locks: defaultdict[str, asyncio.Lock] = field(
+        default_factory=lambda: defaultdict(asyncio.Lock))
+    embed_calls: int = 0
+    reinforcer: Reinforcer = field(init=False)
+    _batcher: EmbedBatcher = field(init=False, repr=False)
+    governor: Governor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reinforcer = Reinforcer(self.graph)
+        self.governor = Governor(self.governance)
+        self._batcher = EmbedBatcher(self.embedder, self._embed_pool)
+
+    def now(self) -> datetime:
+        """Current time from the injected clock."""
+        return self.clock.now()
+
+    async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Embed off the event loop: one encode at a time (CPU-bound), and requests that
+        arrive while one runs are encoded together in the next (see `EmbedBatcher`)."""
+        self.embed_calls += 1
+        request_scope.note_embed(len(texts))
+        return await self._batcher.embed(texts)
+
+    def namespace_lock(self, namespace: str) -> asyncio.Lock:
+        """Serialises dedup-then-insert within one namespace in this process."""
+        return self._ns_locks[namespace]
+
+    def audit(self, caller: Caller, operation: str, *, namespace: str | None = None,
+              target_ids: Sequence[str] = (), outcome: str = "ok",
+              detail: str = "") -> AuditEvent:
+        """Build an audit event attributed to the caller."""
+        request_scope.note_audit()
+        return audit_rules.event(operation, caller.agent_id, self.now(), outcome=outcome,
+                                 namespace=namespace, target_ids=tuple(target_ids),
+                                 on_behalf_of=caller.on_behalf_of,
+                                 workflow_id=caller.workflow_id, detail=detail)
+
+    @staticmethod
+    def point(m: Memory, vector: npt.NDArray[np.float32]) -> VectorPoint:
+        """The vector-tier record of a memory."""
+        return VectorPoint(id=m.id, vector=vector, namespace=m.namespace, kind=m.kind.value,
+                           status=m.status.value, created_by=m.attribution.created_by,
+                           created_at=m.created_at.timestamp(), tags=m.tags)
+
+    @staticmethod
+    def active_filter(namespaces: Sequence[str]) -> MemoryFilter:
+        """Active memories of the given namespaces."""
+        return MemoryFilter(namespaces=tuple(namespaces), statuses=(MemoryStatus.ACTIVE,))

@@ -84,12 +84,12 @@ async def run(n: int, data_dir: Path) -> None:
     say(f"loaded {n} memories in {time.perf_counter() - started:.2f}s")
 
     started = time.perf_counter()
-    dry = await service.gc_decay(SYSTEM_CALLER, dry_run=True)
+    dry = await service.operator.gc_decay(SYSTEM_CALLER, dry_run=True)
     took = time.perf_counter() - started
     say(f"decay dry run: seen {dry.seen}, would archive {dry.archived} in {took:.2f}s "
         f"({n / took:,.0f} memories/s)")
     started = time.perf_counter()
-    real = await service.gc_decay(SYSTEM_CALLER)
+    real = await service.operator.gc_decay(SYSTEM_CALLER)
     took = time.perf_counter() - started
     say(f"decay sweep: seen {real.seen}, archived {real.archived} in {took:.2f}s "
         f"({n / took:,.0f} memories/s)")

@@ -110,4 +110,4 @@ async def test_hostile_input_through_the_service_is_stored_verbatim(
     assert (await service.get(ALICE, keep.id)).text == "a safe memory"
     [safe] = (await service.open_nodes(ALICE, ["Safe"])).entities
     assert safe.observations == ["untouched"]
-    assert await service.verify_audit() is None
+    assert await service.operator.verify_audit() is None

@@ -11,9 +11,9 @@ from fleetmem.memory.agents import policy_from_mapping
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.errors import Conflict, Forbidden, NotFound
 from fleetmem.memory.services.inputs import MemoryInput
-from fleetmem.memory.services.maintenance import jobs as maintenance
 from fleetmem.memory.services.maintenance.jobs import SYSTEM_CALLER, JobSlot
 from fleetmem.memory.services.memories.recall import RecallQuery
+from fleetmem.memory.services.operator import OperatorService
 from fleetmem.memory.services.service import MemoryService
 from tests.conftest import ManualClock, ServiceFactory
 
@@ -69,7 +69,7 @@ async def test_dry_run_lists_then_run_archives_exactly_those(make_service: Servi
     service, ids = await seeded(make_service, clock)
     doomed = {ids["episode"], ids["weak_fact"]}
 
-    dry = await service.gc_decay(SYSTEM_CALLER, dry_run=True)
+    dry = await service.operator.gc_decay(SYSTEM_CALLER, dry_run=True)
     assert {i.id for i in dry.items} == doomed
     assert dry.archived == 2 and dry.dry_run and dry.seen >= 5
     for item in dry.items:
@@ -78,7 +78,7 @@ async def test_dry_run_lists_then_run_archives_exactly_those(make_service: Servi
         assert "retention" in item.reason and item.namespace == "agent:alice"
     assert (await service.get(ALICE, ids["episode"])).status == "active"  # dry: untouched
 
-    real = await service.gc_decay(SYSTEM_CALLER)
+    real = await service.operator.gc_decay(SYSTEM_CALLER)
     assert {i.id for i in real.items} == doomed and real.archived == 2
     for mid in ids.values():
         status = (await service.get(ALICE, mid)).status
@@ -87,7 +87,7 @@ async def test_dry_run_lists_then_run_archives_exactly_those(make_service: Servi
     assert ids["episode"] not in await recalled(service, ALICE, "Standup Tuesday Priya login "
                                                 "page demo")
     assert ids["weak_fact"] not in await recalled(service, ALICE, "staging database port")
-    again = await service.gc_decay(SYSTEM_CALLER)
+    again = await service.operator.gc_decay(SYSTEM_CALLER)
     assert again.archived == 0  # idempotent
 
     events = await service.ctx.graph.audit_events(None, 0, 1000)
@@ -99,17 +99,17 @@ async def test_dry_run_lists_then_run_archives_exactly_those(make_service: Servi
 async def test_restore_brings_one_back_and_it_stays(make_service: ServiceFactory,
                                                     clock: ManualClock) -> None:
     service, ids = await seeded(make_service, clock)
-    await service.gc_decay(SYSTEM_CALLER)
-    view = await service.gc_restore(SYSTEM_CALLER, ids["episode"])
+    await service.operator.gc_decay(SYSTEM_CALLER)
+    view = await service.operator.gc_restore(SYSTEM_CALLER, ids["episode"])
     assert view.status == "active"
     assert ids["episode"] in await recalled(service, ALICE, "Standup Tuesday Priya login page")
     assert await service.ctx.vectors.existing([ids["episode"]]) == {ids["episode"]}
     clock.advance(days=1)
-    assert (await service.gc_decay(SYSTEM_CALLER)).archived == 0  # restore restarted decay
+    assert (await service.operator.gc_decay(SYSTEM_CALLER)).archived == 0  # restore restarted decay
     with pytest.raises(Conflict):
-        await service.gc_restore(SYSTEM_CALLER, ids["fact"])
+        await service.operator.gc_restore(SYSTEM_CALLER, ids["fact"])
     with pytest.raises(NotFound):
-        await service.gc_restore(SYSTEM_CALLER, "3f2b8c1e-6d4a-4f7e-9a51-2c0e8b7d9f10")
+        await service.operator.gc_restore(SYSTEM_CALLER, "3f2b8c1e-6d4a-4f7e-9a51-2c0e8b7d9f10")
 
 
 async def test_exempt_namespaces_and_configured_half_lives(make_service: ServiceFactory,
@@ -122,7 +122,7 @@ async def test_exempt_namespaces_and_configured_half_lives(make_service: Service
     team = await write(service, ALICE, "Atlas retro happens every other Thursday",
                        namespace="team:atlas", kind="episode", importance=0.0)
     clock.advance(days=30)
-    report = await service.gc_decay(SYSTEM_CALLER, dry_run=True)
+    report = await service.operator.gc_decay(SYSTEM_CALLER, dry_run=True)
     assert [i.id for i in report.items] == [pref]
     assert team not in {i.id for i in report.items}
 
@@ -131,27 +131,28 @@ async def test_gc_needs_the_system_principal_or_an_admin(make_service: ServiceFa
                                                          clock: ManualClock) -> None:
     service = await make_service(clock=clock)
     with pytest.raises(Forbidden, match="admin"):
-        await service.gc_decay(ALICE, dry_run=True)
+        await service.operator.gc_decay(ALICE, dry_run=True)
     with pytest.raises(Forbidden):
-        await service.gc_restore(BOB, "3f2b8c1e-6d4a-4f7e-9a51-2c0e8b7d9f10")
+        await service.operator.gc_restore(BOB, "3f2b8c1e-6d4a-4f7e-9a51-2c0e8b7d9f10")
     policy = policy_from_mapping({"roles": {"ops": {"allow": ["gc"]}},
                                   "agents": {"ops": {"roles": ["ops"], "admin": True}}})
     ctx = replace(service.ctx, policy=policy)
-    report = await maintenance.decay_sweep(ctx, Caller("ops"), dry_run=True)
+    operator = OperatorService(ctx)  # authorisation is declared on the operator's methods
+    report = await operator.gc_decay(Caller("ops"), dry_run=True)
     assert report.job == "decay"
     with pytest.raises(Forbidden, match="purge"):  # the role allows gc, not purge
-        await maintenance.purge(ctx, Caller("ops"), dry_run=True)
+        await operator.gc_purge(Caller("ops"), dry_run=True)
 
 
 async def test_a_slot_runs_once(make_service: ServiceFactory, clock: ManualClock) -> None:
     service, ids = await seeded(make_service, clock)
-    dry = await service.gc_decay(SYSTEM_CALLER, dry_run=True, slot=JobSlot("s1", "a"))
+    dry = await service.operator.gc_decay(SYSTEM_CALLER, dry_run=True, slot=JobSlot("s1", "a"))
     assert dry.skipped is None  # dry runs never claim
-    first = await service.gc_decay(SYSTEM_CALLER, slot=JobSlot("s1", "a"))
-    second = await service.gc_decay(SYSTEM_CALLER, slot=JobSlot("s1", "b"))
+    first = await service.operator.gc_decay(SYSTEM_CALLER, slot=JobSlot("s1", "a"))
+    second = await service.operator.gc_decay(SYSTEM_CALLER, slot=JobSlot("s1", "b"))
     assert first.skipped is None and first.archived == 2
     assert second.skipped is not None and "claimed" in second.skipped
-    assert (await service.gc_decay(SYSTEM_CALLER, slot=JobSlot("s2", "b"))).skipped is None
+    assert (await service.operator.gc_decay(SYSTEM_CALLER, slot=JobSlot("s2", "b"))).skipped is None
 
 
 async def test_purge_respects_retention_and_policy(make_service: ServiceFactory,
@@ -171,20 +172,20 @@ async def test_purge_respects_retention_and_policy(make_service: ServiceFactory,
     await service.forget(ALICE, recent)
     clock.advance(days=20)  # old: archived 40 days; recent: 20 days
 
-    dry = await service.gc_purge(SYSTEM_CALLER, dry_run=True)
+    dry = await service.operator.gc_purge(SYSTEM_CALLER, dry_run=True)
     assert [i.id for i in dry.items] == [old] and dry.purged == 1
     assert dry.kept_by_policy == 3 and dry.kept_by_retention == 1  # bob, team, pinned
     assert "purge_namespaces" in dry.items[0].reason
     assert dry.items[0].age_days == pytest.approx(40)
-    await service.gc_restore(SYSTEM_CALLER, recent)  # dry run purged nothing: still there
+    await service.operator.gc_restore(SYSTEM_CALLER, recent)  # dry run purged nothing: still there
     await service.forget(ALICE, recent)
 
-    real = await service.gc_purge(SYSTEM_CALLER)
+    real = await service.operator.gc_purge(SYSTEM_CALLER)
     assert [i.id for i in real.items] == [old]
     with pytest.raises(NotFound):
-        await service.gc_restore(SYSTEM_CALLER, old)
+        await service.operator.gc_restore(SYSTEM_CALLER, old)
     for mid in (bobs, team, pinned, recent):
-        assert (await service.gc_restore(SYSTEM_CALLER, mid)).status == "active"
+        assert (await service.operator.gc_restore(SYSTEM_CALLER, mid)).status == "active"
         await service.forget(ALICE if mid != bobs else BOB, mid)
     events = await service.ctx.graph.audit_events(None, 0, 1000)
     purges = [e for e in events if e.operation == "gc_purge"]
@@ -192,5 +193,5 @@ async def test_purge_respects_retention_and_policy(make_service: ServiceFactory,
     assert purges[0].agent_id == "system:gc" and purges[0].namespace == "agent:alice"
 
     clock.advance(days=31)
-    later = await service.gc_purge(SYSTEM_CALLER)
+    later = await service.operator.gc_purge(SYSTEM_CALLER)
     assert {i.id for i in later.items} == {recent}  # re-archived 31 days ago now

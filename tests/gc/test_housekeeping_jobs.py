@@ -42,12 +42,12 @@ async def test_buffers_are_consolidated_before_they_expire(make_service: Service
     await service.buffer_append(Caller("bob"), "s2", "Bob is halfway through the parser work")
     clock.advance(hours=2)  # s1 and the s9 items: 73h old; bob's: 2h
 
-    dry = await service.gc_buffers(SYSTEM_CALLER, dry_run=True)
+    dry = await service.operator.gc_buffers(SYSTEM_CALLER, dry_run=True)
     assert dry.sessions == 3 and dry.seen == 4 and dry.consolidated == 4
     assert len(await service.buffer_read(ALICE, "s1")) == 2
     assert all(i.consolidated_into is None for i in await service.buffer_read(ALICE, "s1"))
 
-    real = await service.gc_buffers(SYSTEM_CALLER)
+    real = await service.operator.gc_buffers(SYSTEM_CALLER)
     assert real.consolidated == 2 and real.promoted == 1 and real.expired == 2
     assert real.blocked_sessions == 2 and len(real.errors) == 2
     assert {i.id for i in real.items} == {i.id for i in dry.items if "alice" in i.reason}
@@ -82,16 +82,17 @@ async def test_close_superseded_repairs_unclosed_facts(make_service: ServiceFact
                   (ts(end), expiring.id))
     await service.ctx.graph.db.tx(corrupt)  # type: ignore[attr-defined]
     clock.advance(days=1)
-    assert (await service.gc_superseded(SYSTEM_CALLER, dry_run=True)).closed == 1  # not yet
+    assert (await service.operator.gc_superseded(
+        SYSTEM_CALLER, dry_run=True)).closed == 1  # not yet
     clock.advance(days=2)
 
-    dry = await service.gc_superseded(SYSTEM_CALLER, dry_run=True)
+    dry = await service.operator.gc_superseded(SYSTEM_CALLER, dry_run=True)
     assert {i.id for i in dry.items} == {first.id, expiring.id}
     reasons = {i.id: i.reason for i in dry.items}
     assert newer.id in reasons[first.id] and "validity ended" in reasons[expiring.id]
     assert (await service.get(ALICE, first.id)).status == "active"
 
-    real = await service.gc_superseded(SYSTEM_CALLER)
+    real = await service.operator.gc_superseded(SYSTEM_CALLER)
     assert real.closed == 2
     old = await service.get(ALICE, first.id)
     assert (old.status, old.superseded_by, old.valid_to) == ("superseded", newer.id,
@@ -100,7 +101,7 @@ async def test_close_superseded_repairs_unclosed_facts(make_service: ServiceFact
     assert gone.status == "superseded" and gone.valid_to == end
     assert (await service.get(ALICE, healthy.id)).status == "active"
     assert first.id not in await hit_ids(service, "API gateway nginx version")
-    assert (await service.gc_superseded(SYSTEM_CALLER)).closed == 0
+    assert (await service.operator.gc_superseded(SYSTEM_CALLER)).closed == 0
 
 
 async def test_orphan_entities_go_after_the_grace_period(make_service: ServiceFactory) -> None:
@@ -116,9 +117,9 @@ async def test_orphan_entities_go_after_the_grace_period(make_service: ServiceFa
     await service.create_entities(ALICE, [EntitySpec("Omicron", "service")])
     clock.advance(days=11)  # Zeta and Nu: 31 days; Omicron: 11
 
-    dry = await service.gc_orphans(SYSTEM_CALLER, dry_run=True)
+    dry = await service.operator.gc_orphans(SYSTEM_CALLER, dry_run=True)
     assert [i.text for i in dry.items] == ["Zeta"]
-    real = await service.gc_orphans(SYSTEM_CALLER)
+    real = await service.operator.gc_orphans(SYSTEM_CALLER)
     assert real.deleted == 1 and [i.text for i in real.items] == ["Zeta"]
     graph = await service.read_graph(ALICE, ["agent:alice"])
     assert sorted(e.name for e in graph.entities) == ["Kappa", "Lambda", "Mu", "Nu", "Omicron"]
@@ -137,15 +138,15 @@ async def test_reconcile_repairs_a_broken_vector_tier(make_service: ServiceFacto
         namespace="agent:alice", kind="fact", status="active", created_by="alice",
         created_at=0.0)])
 
-    dry = await service.gc_reconcile(SYSTEM_CALLER, dry_run=True)
+    dry = await service.operator.gc_reconcile(SYSTEM_CALLER, dry_run=True)
     assert (dry.reindexed, dry.dropped) == (1, 1)
     assert {(i.id, i.action) for i in dry.items} == {(a.id, "reindex"), (stray, "drop")}
     assert await service.ctx.vectors.existing([a.id, stray]) == {stray}
 
-    real = await service.gc_reconcile(SYSTEM_CALLER)
+    real = await service.operator.gc_reconcile(SYSTEM_CALLER)
     assert (real.reindexed, real.dropped) == (1, 1)
     assert await service.ctx.vectors.all_ids() == await service.ctx.graph.indexable_ids()
     dense = await service.recall(ALICE, RecallQuery(query="who gets paged by alerts",
                                                     modes=frozenset({"dense"})))
     assert dense.hits[0].memory.id == a.id
-    assert (await service.gc_reconcile(SYSTEM_CALLER)).counts()["reindexed"] == 0
+    assert (await service.operator.gc_reconcile(SYSTEM_CALLER)).counts()["reindexed"] == 0

@@ -106,7 +106,7 @@ async def test_every_write_and_read_with_results_is_audited(
                                            ns), "delete_relations", namespace=ns)
     await audited(service.delete_entities(alice, ["Payments"], ns), "delete_entities",
                   namespace=ns)
-    assert await service.verify_audit() is None
+    assert await service.operator.verify_audit() is None
 
 
 async def test_reads_without_results_add_nothing(make_service: ServiceFactory) -> None:

@@ -97,7 +97,7 @@ async def test_resolution_records_who_chose_what_and_retires_the_loser(
     (event,) = await service.audit_query(ALICE, operation="conflicts_resolve")
     assert event.agent_id == "human:dana" and event.workflow_id == "wf-review"
     assert "kept b" in event.detail and "Erin" in event.detail
-    assert await service.verify_audit() is None
+    assert await service.operator.verify_audit() is None
 
 
 async def test_keeping_both_closes_the_conflict_and_keeps_both_facts(

@@ -40,7 +40,7 @@ async def test_reader_may_recall_but_not_remember_and_the_denial_is_audited(
     assert (e.agent_id, e.operation, e.namespace, e.workflow_id) == (  # type: ignore[attr-defined]
         "rita", "remember", "team:atlas", "wf-deny")
     assert "role: operation 'remember' refused" in e.detail  # type: ignore[attr-defined]
-    assert await service.verify_audit() is None
+    assert await service.operator.verify_audit() is None
 
 
 async def test_deny_list_wins_over_allow_star(make_service: ServiceFactory) -> None:
@@ -134,4 +134,4 @@ async def test_unknown_agent_is_refused_and_audited_but_not_tracked(
     events = await _events(service)
     assert [(e.agent_id, e.outcome) for e in events] == [  # type: ignore[attr-defined]
         ("mallory", "denied")]
-    assert "mallory" not in {u.agent_id for u in await service.usage_report()}
+    assert "mallory" not in {u.agent_id for u in await service.operator.usage_report()}

@@ -60,7 +60,7 @@ async def test_no_secret_appears_anywhere_on_disk(make_service: ServiceFactory,
     with pytest.raises(FleetmemError):  # refused by role: the text must not be audited
         await service.remember(Caller("rita"), MemoryInput(text=f"pwd={s[11]} for rita"))
     await service.flush()
-    assert await service.verify_audit() is None
+    assert await service.operator.verify_audit() is None
     await service.close()
 
     files = _files(data)

@@ -38,7 +38,7 @@ async def test_usage_counts_per_agent(make_service: ServiceFactory) -> None:
     assert everyone["crawly"].denied == 1 and everyone["crawly"].writes == 0
     assert everyone["bob"].stored_memories == 1
 
-    report = {u.agent_id: u for u in await service.usage_report()}
+    report = {u.agent_id: u for u in await service.operator.usage_report()}
     assert report["alice"].stored_bytes == mine.stored_bytes
     families = {f.name: f for f in usage_metric_families(list(report.values()))}
     assert families["fleetmem_agent_writes"].kind == "counter"

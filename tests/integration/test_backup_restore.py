@@ -39,7 +39,7 @@ async def test_online_backup_round_trip(tmp_path: Path, make_service: ServiceFac
     assert hits[0].memory.id == kept[0].id
     assert later.id not in [h.memory.id for h in (await restored.recall(
         ALICE, RecallQuery(query="written after the backup"))).hits]
-    assert await restored.verify_audit() is None
+    assert await restored.operator.verify_audit() is None
 
 
 async def test_restore_refuses_to_clobber_and_rejects_foreign_files(

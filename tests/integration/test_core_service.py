@@ -190,9 +190,15 @@ async def test_buffer_consolidates_into_long_term(service: MemoryService) -> Non
 async def test_idempotency_key_returns_the_first_result(service: MemoryService) -> None:
     one = await service.remember(ALICE, MemoryInput(text="Retry-safe fact number one"),
                                  idempotency_key="k-1")
-    two = await service.remember(ALICE, MemoryInput(text="A different body on retry"),
+    two = await service.remember(ALICE, MemoryInput(text="Retry-safe fact number one"),
                                  idempotency_key="k-1")
     assert one == two
+    # Issue 16: a different body under the same key used to return the first id and drop
+    # the new text silently; it is refused now, and nothing more is stored.
+    with pytest.raises(InvalidInput) as reuse:
+        await service.remember(ALICE, MemoryInput(text="A different body on retry"),
+                               idempotency_key="k-1")
+    assert reuse.value.rule == "idempotency_key_reuse"
     assert await _total(service, ALICE) == 1
 
 

@@ -113,7 +113,7 @@ async def test_migrate_cli_copies_sqlite_into_neo4j(
     after = await snapshot(copy, ids)
     for key in ("get", "history", "graph", "conflicts", "buffer", "recall"):
         assert after[key] == before[key], key
-    assert await copy.verify_audit() is None
+    assert await copy.operator.verify_audit() is None
     assert (await copy.ctx.vectors.count()) == await copy.ctx.graph.count_indexable()
 
 

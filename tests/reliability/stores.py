@@ -77,7 +77,7 @@ async def inspect(settings: Settings, embedder: Embedder) -> StoreReport:
         want, have = await ctx.graph.indexable_ids(), await ctx.vectors.all_ids()
         report.vectors_missing = sorted(want - have)
         report.vectors_extra = sorted(have - want)
-        report.audit_first_bad = await service.verify_audit()
+        report.audit_first_bad = await service.operator.verify_audit()
         report.memories = await all_memories(service)
         return report
     finally:

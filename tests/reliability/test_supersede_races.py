@@ -84,7 +84,7 @@ async def test_a_forgotten_old_version_is_restored_into_history_not_made_current
     await service.forget(ALICE, old.id)
     assert (await service.restore(ALICE, old.id)).status == "superseded"
     await service.forget(ALICE, old.id)
-    assert (await service.gc_restore(SYSTEM_CALLER, old.id)).status == "superseded"
+    assert (await service.operator.gc_restore(SYSTEM_CALLER, old.id)).status == "superseded"
     chain = await service.history(ALICE, new.id)
     assert [(m.id, m.status) for m in chain] == [(old.id, "superseded"), (new.id, "active")]
     await _tiers_agree(service)

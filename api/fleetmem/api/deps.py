@@ -61,7 +61,7 @@ async def get_caller(
     if token is None and request.headers.get("authorization"):
         raise Unauthenticated("the Authorization header must be 'Bearer <api key>'",
                               field="Authorization", rule="bearer_format")
-    agent_id = service.ctx.policy.authenticate(token)
+    agent_id = service.authenticate(token)
     if agent_id is None:
         detail = "the API key matches no agent" if token else "an API key is required"
         raise Unauthenticated(f"{detail}; send 'Authorization: Bearer <api key>' with a key "

@@ -26,7 +26,6 @@ from fleetmem.memory.services import (
     store_timing,
     usage_metric_families,
 )
-from fleetmem.memory.services.oversight.stats import memory_counts
 
 _UNMATCHED = "unmatched"
 _ANONYMOUS = "anonymous"
@@ -136,6 +135,6 @@ def install(app: FastAPI) -> None:
     async def metrics(request: Request) -> Response:
         """Request counts and latencies by route and agent; memory counts by namespace."""
         service: MemoryService = request.app.state.service
-        counts.snapshot = await memory_counts(service.ctx)
-        usage.snapshot = usage_metric_families(await service.usage_report())
+        counts.snapshot = await service.operator.memory_counts()
+        usage.snapshot = usage_metric_families(await service.operator.usage_report())
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -51,7 +51,7 @@ def _audit_table(events: list[AuditEventView]) -> None:
 
 def verify(data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) -> None:
     """Check the audit hash chain; exit 1 naming the first entry that fails."""
-    result = run_with_service(load_settings(data_dir), lambda s: s.verify_audit_chain())
+    result = run_with_service(load_settings(data_dir), lambda s: s.operator.verify_audit_chain())
     if as_json:
         emit_json(result)
     elif result.ok:
@@ -70,7 +70,7 @@ async def _query(s: MemoryService, as_agent: str | None,
                  **filters: Any) -> list[AuditEventView]:
     if as_agent:
         return await s.audit_query(Caller(as_agent), **filters)
-    return await s.operator_audit_query(**filters)
+    return await s.operator.audit_query(**filters)
 
 
 def _show(events: list[AuditEventView], as_json: bool) -> None:

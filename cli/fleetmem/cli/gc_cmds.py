@@ -88,7 +88,7 @@ def restore(memory_id: str = typer.Argument(..., help="Id of an archived memory.
             data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) -> None:
     """Bring an archived memory back (any namespace)."""
     async def go(service: MemoryService) -> MemoryView:
-        return await service.gc_restore(SYSTEM_CALLER, memory_id)
+        return await service.operator.gc_restore(SYSTEM_CALLER, memory_id)
 
     view = run_with_service(load_settings(data_dir), go)
     if as_json:

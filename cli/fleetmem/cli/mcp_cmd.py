@@ -52,7 +52,7 @@ async def _run_direct(settings: Settings, agent: str | None) -> None:
 
     async with started(settings) as service:
         key = settings.mcp.api_key
-        who = service.ctx.policy.authenticate(key) if key else \
+        who = service.authenticate(key) if key else \
             agent or settings.mcp.agent or settings.default_agent
         if who is None:
             err.print("[red]error[/red]: FLEETMEM_MCP__API_KEY matches no agent of the "

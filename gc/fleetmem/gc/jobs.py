@@ -7,7 +7,14 @@ from collections.abc import Awaitable, Callable
 
 from fleetmem.gc import metrics
 from fleetmem.memory.errors import InvalidInput
-from fleetmem.memory.services import SYSTEM_CALLER, Caller, GcReport, JobSlot, MemoryService
+from fleetmem.memory.services import (
+    SYSTEM_CALLER,
+    Caller,
+    GcReport,
+    JobSlot,
+    MemoryService,
+    OperatorService,
+)
 
 JobCall = Callable[..., Awaitable[GcReport]]
 
@@ -15,12 +22,12 @@ JobCall = Callable[..., Awaitable[GcReport]]
 # close superseded facts before the sweep, purge what is old enough, then tidy the graph
 # and re-align the vector tier last.
 JOBS: dict[str, JobCall] = {
-    "buffers": MemoryService.gc_buffers,
-    "superseded": MemoryService.gc_superseded,
-    "decay": MemoryService.gc_decay,
-    "purge": MemoryService.gc_purge,
-    "orphans": MemoryService.gc_orphans,
-    "reconcile": MemoryService.gc_reconcile,
+    "buffers": OperatorService.gc_buffers,
+    "superseded": OperatorService.gc_superseded,
+    "decay": OperatorService.gc_decay,
+    "purge": OperatorService.gc_purge,
+    "orphans": OperatorService.gc_orphans,
+    "reconcile": OperatorService.gc_reconcile,
 }
 
 
@@ -44,7 +51,7 @@ async def run_job(service: MemoryService, job: str, *, dry_run: bool = False,
     call = JOBS[job_names(job)[0]]
     finished = False
     try:
-        report = await call(service, caller, dry_run=dry_run, slot=slot)
+        report = await call(service.operator, caller, dry_run=dry_run, slot=slot)
         finished = True
     finally:
         if not finished:

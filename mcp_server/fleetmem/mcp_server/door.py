@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
 from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
+from pydantic import Field
 
 from fleetmem.mcp_server.errors import resource_errors, tool_errors
-from fleetmem.memory.domain.access import AccessPolicy
 from fleetmem.memory.errors import InvalidInput
 from fleetmem.memory.services import AGENT_ID_RE, Caller, MemoryService
 
@@ -38,6 +38,10 @@ WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent
                         open_world_hint=False)
 IDEMPOTENT_WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False,
                                    idempotent_hint=True, open_world_hint=False)
+IdempotencyKey = Annotated[str | None, Field(
+    description="Makes the call retry-safe: a retry with the same key returns the first "
+                "result; the same key with different arguments is refused "
+                "(idempotency_key_reuse). Use a new key (e.g. a UUID) for each new request.")]
 DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True,
                               open_world_hint=False)
 
@@ -50,12 +54,12 @@ def one_line(doc: str | None) -> str:
 class KeyVerifier:
     """The SDK's token verifier over the agents file's API keys (the same keys as REST)."""
 
-    def __init__(self, policy: AccessPolicy) -> None:
-        self.policy = policy
+    def __init__(self, authenticate: Callable[[str | None], str | None]) -> None:
+        self.authenticate = authenticate
 
     async def verify_token(self, token: str) -> AccessToken | None:
         """The agent owning `token` as the access token's client, or None (401)."""
-        agent = self.policy.authenticate(token) if token else None
+        agent = self.authenticate(token) if token else None
         if agent is None:
             return None
         return AccessToken(token=token, client_id=agent, scopes=[], subject=agent)

@@ -49,9 +49,8 @@ def transport_security(settings: Settings) -> TransportSecuritySettings | None:
 
 def mount_mcp(app: Any, service: MemoryService, settings: Settings) -> None:
     """Build the MCP server over `service` and route /mcp (and its auth metadata) to it."""
-    policy = service.ctx.policy
-    open_access = policy.open_access_agent is not None
-    identity = Identity(default_agent=policy.open_access_agent or settings.default_agent,
+    open_access = service.open_access_agent is not None
+    identity = Identity(default_agent=service.open_access_agent or settings.default_agent,
                         trust_agent_header=open_access)
     base = ServeInfo(os.getpid(), settings.host, settings.port).base_url
     server = build_server(service, identity, auth_url=None if open_access else base)

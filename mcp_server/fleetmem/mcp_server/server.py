@@ -47,7 +47,7 @@ def build_server(service: MemoryService, identity: Identity, *,
     """
     auth: dict[str, Any] = {}
     if auth_url is not None:
-        auth = {"token_verifier": KeyVerifier(service.ctx.policy),
+        auth = {"token_verifier": KeyVerifier(service.authenticate),
                 "auth": AuthSettings(issuer_url=auth_url,  # type: ignore[arg-type]
                                      resource_server_url=f"{auth_url}/mcp",  # type: ignore[arg-type]
                                      validate_token_resource=False)}

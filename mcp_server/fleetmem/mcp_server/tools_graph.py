@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, ConfigDict, Field
 
-from fleetmem.mcp_server.door import DESTRUCTIVE, IDEMPOTENT_WRITE, READ, Door
+from fleetmem.mcp_server.door import DESTRUCTIVE, IDEMPOTENT_WRITE, READ, Door, IdempotencyKey
 from fleetmem.memory.services import (
     EntitySpec,
     EntityView,
@@ -93,34 +93,38 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
 
     @mcp.tool(annotations=IDEMPOTENT_WRITE, title="Create entities")
     async def create_entities(ctx: Context[Any, Any], entities: list[EntityInput],
-                              namespace: Namespace = None) -> EntitiesResponse:
+                              namespace: Namespace = None,
+                              idempotency_key: IdempotencyKey = None) -> EntitiesResponse:
         """Create multiple new entities in the knowledge graph. Entities whose name already
         exists in the namespace are skipped; use add_observations to add facts to them."""
         with door.calling(ctx) as caller:
             made = await door.service.create_entities(
                 caller, [EntitySpec(e.name, e.entityType, e.observations) for e in entities],
-                namespace)
+                namespace, idempotency_key=idempotency_key)
         return EntitiesResponse(entities=made)
 
     @mcp.tool(annotations=IDEMPOTENT_WRITE, title="Create relations")
     async def create_relations(ctx: Context[Any, Any], relations: list[RelationInput],
-                               namespace: Namespace = None) -> RelationsResponse:
+                               namespace: Namespace = None,
+                               idempotency_key: IdempotencyKey = None) -> RelationsResponse:
         """Create multiple new relations between existing entities. Relations should be in
         active voice (from 'Alice' relationType 'works_at' to 'Acme'). Relations whose
         entities do not exist yet are skipped: create the entities first, or use relate."""
         with door.calling(ctx) as caller:
             made = await door.service.create_relations(
-                caller, [r.spec() for r in relations], namespace)
+                caller, [r.spec() for r in relations], namespace, idempotency_key=idempotency_key)
         return RelationsResponse(relations=made)
 
     @mcp.tool(annotations=IDEMPOTENT_WRITE, title="Add observations")
     async def add_observations(ctx: Context[Any, Any], observations: list[ObservationInput],
-                               namespace: Namespace = None) -> ObservationsResponse:
+                               namespace: Namespace = None,
+                               idempotency_key: IdempotencyKey = None) -> ObservationsResponse:
         """Add new observations (facts) to existing entities. Observations already present
         are skipped; an unknown entity name is an error and nothing is added."""
         with door.calling(ctx) as caller:
             added = await door.service.add_observations(
-                caller, [(o.entityName, o.contents) for o in observations], namespace)
+                caller, [(o.entityName, o.contents) for o in observations], namespace,
+                idempotency_key=idempotency_key)
         return ObservationsResponse(results=added)
 
     @mcp.tool(annotations=DESTRUCTIVE, title="Delete entities")
@@ -129,30 +133,35 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
         entityNames: Annotated[list[str], Field(description="Names of the entities to "  # noqa: N803
                                                 "delete.")],
         namespace: Namespace = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> DeleteResponse:
         """Delete entities and their relations from the knowledge graph. The memories written
         for their observations are archived (restorable by an operator)."""
         with door.calling(ctx) as caller:
-            deleted = await door.service.delete_entities(caller, entityNames, namespace)
+            deleted = await door.service.delete_entities(caller, entityNames, namespace,
+                                                         idempotency_key=idempotency_key)
         return DeleteResponse(deleted=len(deleted),
                               message=f"Deleted {len(deleted)} entities: {', '.join(deleted)}")
 
     @mcp.tool(annotations=DESTRUCTIVE, title="Delete observations")
     async def delete_observations(ctx: Context[Any, Any], deletions: list[ObservationDeletion],
-                                  namespace: Namespace = None) -> DeleteResponse:
+                                  namespace: Namespace = None,
+                                  idempotency_key: IdempotencyKey = None) -> DeleteResponse:
         """Delete specific observations from entities."""
         with door.calling(ctx) as caller:
             n = await door.service.delete_observations(
-                caller, [(d.entityName, d.observations) for d in deletions], namespace)
+                caller, [(d.entityName, d.observations) for d in deletions], namespace,
+                idempotency_key=idempotency_key)
         return DeleteResponse(deleted=n, message=f"Deleted {n} observations")
 
     @mcp.tool(annotations=DESTRUCTIVE, title="Delete relations")
     async def delete_relations(ctx: Context[Any, Any], relations: list[RelationInput],
-                               namespace: Namespace = None) -> DeleteResponse:
+                               namespace: Namespace = None,
+                               idempotency_key: IdempotencyKey = None) -> DeleteResponse:
         """Delete specific relations from the knowledge graph."""
         with door.calling(ctx) as caller:
             n = await door.service.delete_relations(caller, [r.spec() for r in relations],
-                                                    namespace)
+                                                    namespace, idempotency_key=idempotency_key)
         return DeleteResponse(deleted=n, message=f"Deleted {n} relations")
 
     @mcp.tool(annotations=READ, title="Read the knowledge graph")
@@ -209,6 +218,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
             description="The relation has one current value (e.g. works_at): earlier "
                         "relations of this type from the source end now, kept as history."
         )] = False,
+        idempotency_key: IdempotencyKey = None,
     ) -> RelateResult:
         """Record that from_entity relation_type to_entity (e.g. Alice works_at Acme),
         creating either entity if it does not exist yet. Facts change over time: set
@@ -216,4 +226,5 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
         with door.calling(ctx) as caller:
             return await door.service.relate(caller, from_entity, relation_type, to_entity,
                                              namespace=namespace, from_type=from_type,
-                                             to_type=to_type, exclusive=exclusive)
+                                             to_type=to_type, exclusive=exclusive,
+                                             idempotency_key=idempotency_key)

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
-from fleetmem.mcp_server.door import DESTRUCTIVE, READ, WRITE, Door
+from fleetmem.mcp_server.door import DESTRUCTIVE, READ, WRITE, Door, IdempotencyKey
 from fleetmem.memory.services import (
     KINDS,
     MODES,
@@ -53,8 +53,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
         entities: Annotated[list[str] | None, Field(
             description="Entity names the memory is about (names already in the graph that "
                         "appear in the text are linked automatically).")] = None,
-        idempotency_key: Annotated[str | None, Field(
-            description="Retrying with the same key returns the first result.")] = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> RememberResult:
         """Store a long-term memory: a fact, decision, preference, procedure or episode worth
         keeping beyond this conversation. Near-duplicates are merged (deduplicated=true) and
@@ -101,12 +100,13 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
                 modes=MODES if modes is None else frozenset(modes)))
 
     @mcp.tool(annotations=DESTRUCTIVE, title="Forget a memory")
-    async def forget(ctx: Context[Any, Any], id: MemoryId) -> MemoryView:
+    async def forget(ctx: Context[Any, Any], id: MemoryId,
+                     idempotency_key: IdempotencyKey = None) -> MemoryView:
         """Forget a memory that is wrong or no longer useful: it leaves recall but is
         archived, not destroyed (an operator can restore it). To replace a wrong fact with
         the right one, use correct instead."""
         with door.calling(ctx) as caller:
-            return await door.service.forget(caller, id)
+            return await door.service.forget(caller, id, idempotency_key=idempotency_key)
 
     @mcp.tool(annotations=WRITE, title="Correct a memory")
     async def correct(
@@ -119,13 +119,15 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
         importance: Annotated[float | None, Field(description="New importance 0..1 (default: "
                                                   "unchanged).")] = None,
         reason: Annotated[str, Field(description="Why it changed, kept in history.")] = "",
+        idempotency_key: IdempotencyKey = None,
     ) -> MemoryView:
         """Replace a memory with a corrected version in one atomic step: the old version
         stops being current (its validity ends now) but stays in history; recall returns the
         new one. Returns the new version."""
         with door.calling(ctx) as caller:
             return await door.service.correct(caller, id, text, kind=kind,
-                                              importance=importance, reason=reason)
+                                              importance=importance, reason=reason,
+                                              idempotency_key=idempotency_key)
 
     @mcp.tool(annotations=READ, title="History of a memory")
     async def history(ctx: Context[Any, Any], id: MemoryId) -> HistoryResponse:
@@ -140,8 +142,9 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
         id: MemoryId,
         namespace: Annotated[str, Field(description="Target namespace you may write, "
                                         "usually 'team:<name>' or 'global'.")],
+        idempotency_key: IdempotencyKey = None,
     ) -> RememberResult:
         """Copy one of your memories into a shared namespace so teammates can recall it. The
         copy is attributed to you and tagged with the original's id; the original stays."""
         with door.calling(ctx) as caller:
-            return await door.service.share(caller, id, namespace)
+            return await door.service.share(caller, id, namespace, idempotency_key=idempotency_key)

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
-from fleetmem.mcp_server.door import READ, WRITE, Door
+from fleetmem.mcp_server.door import READ, WRITE, Door, IdempotencyKey
 from fleetmem.memory.services import BufferItemView, ConsolidateResult, NamespaceView
 
 SessionId = Annotated[str, Field(description="Your current session or conversation id; "
@@ -40,6 +40,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
                                            "or above its min_importance.")] = 0.5,
         namespace: Annotated[str | None, Field(description="Namespace the item is promoted "
                                                "into (default: your private one).")] = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> BufferItemView:
         """Keep something in your short-term memory for the current session (cheap, no
         deduplication). Recall with the same session_id shows these items first; call
@@ -48,7 +49,8 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
         with door.calling(ctx) as caller:
             return await door.service.buffer_append(caller, session_id, text, role=role,
                                                      importance=importance,
-                                                     namespace=namespace)
+                                                     namespace=namespace,
+                                                     idempotency_key=idempotency_key)
 
     @mcp.tool(annotations=READ, title="Read the short-term buffer")
     async def buffer_read(
@@ -67,13 +69,15 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
         session_id: SessionId,
         min_importance: Annotated[float, Field(description="Only promote items at least "
                                                "this important (0..1).")] = 0.0,
+        idempotency_key: IdempotencyKey = None,
     ) -> ConsolidateResult:
         """Promote a session's short-term items into long-term memory (deduplicated and
         attributed to you), e.g. at the end of a task. Items already consolidated are not
         promoted twice."""
         with door.calling(ctx) as caller:
             return await door.service.consolidate(caller, session_id,
-                                                  min_importance=min_importance)
+                                                  min_importance=min_importance,
+                                                  idempotency_key=idempotency_key)
 
     @mcp.tool(annotations=READ, title="List namespaces")
     async def list_namespaces(ctx: Context[Any, Any]) -> NamespacesResponse:

@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
-from pydantic import TypeAdapter
 
 from fleetmem.api.deps import CallerDep, IdempotencyKeyDep, ServiceDep
 from fleetmem.api.problems import problem_responses
 from fleetmem.api.responses import BufferItemsResponse, CountResponse
 from fleetmem.api.schemas import BufferAppendRequest, ConsolidateRequest
 from fleetmem.memory.services import BufferItemView, ConsolidateResult
-from fleetmem.memory.services.runtime.idempotency import once
 
 router = APIRouter(prefix="/v1/buffers", tags=["buffers"])
 
@@ -20,9 +18,6 @@ SessionId = Annotated[str, Path(min_length=1, max_length=200, examples=["s-1"],
                                 description="The agent's session id.")]
 _READ = problem_responses(400, 401, 403, 422, 429, 503)
 _WRITE = problem_responses(400, 401, 403, 409, 413, 422, 429, 503)
-_ITEM = TypeAdapter(BufferItemView)
-_CONSOLIDATED = TypeAdapter(ConsolidateResult)
-_COUNT = TypeAdapter(CountResponse)
 
 
 @router.post("/{session_id}/items", status_code=status.HTTP_201_CREATED, responses=_WRITE,
@@ -32,12 +27,9 @@ async def append(session_id: SessionId, body: BufferAppendRequest, service: Serv
                  ) -> BufferItemView:
     """Append one item (redacted) to your short-term buffer for the session; a full buffer
     is consolidated into long-term memory first, so nothing expires unseen."""
-    return await once(service.ctx, caller, idempotency_key, "buffer_append",
-                      {"session_id": session_id, **body.model_dump(mode="json")},
-                      lambda: service.buffer_append(caller, session_id, body.text,
-                                                    role=body.role, importance=body.importance,
-                                                    namespace=body.namespace),
-                      _ITEM)
+    return await service.buffer_append(caller, session_id, body.text, role=body.role,
+                                       importance=body.importance, namespace=body.namespace,
+                                       idempotency_key=idempotency_key)
 
 
 @router.get("/{session_id}", responses=_READ, summary="Read a session buffer")
@@ -46,18 +38,16 @@ async def read(session_id: SessionId, service: ServiceDep, caller: CallerDep,
                                            "service caps it at the buffer size).")] = 50
                ) -> BufferItemsResponse:
     """The latest `limit` items of your session buffer, oldest first."""
-    return BufferItemsResponse(items=await service.buffer_read(caller, session_id, limit))
+    items = await service.buffer_read(caller, session_id, limit)
+    return BufferItemsResponse(items=items)
 
 
 @router.delete("/{session_id}", responses=_WRITE, summary="Clear a session buffer")
 async def clear(session_id: SessionId, service: ServiceDep, caller: CallerDep,
                 idempotency_key: IdempotencyKeyDep = None) -> CountResponse:
     """Consolidate, then delete your session buffer; `count` is the items deleted."""
-    async def call() -> CountResponse:
-        return CountResponse(count=await service.buffer_clear(caller, session_id))
-
-    return await once(service.ctx, caller, idempotency_key, "buffer_clear",
-                      {"session_id": session_id}, call, _COUNT)
+    count = await service.buffer_clear(caller, session_id, idempotency_key=idempotency_key)
+    return CountResponse(count=count)
 
 
 @router.post("/{session_id}/consolidate", responses=_WRITE,
@@ -67,8 +57,5 @@ async def consolidate(session_id: SessionId, service: ServiceDep, caller: Caller
                       idempotency_key: IdempotencyKeyDep = None) -> ConsolidateResult:
     """Promote the session's unconsolidated items into long-term memory (kind `episode`)."""
     req = body or ConsolidateRequest()
-    return await once(service.ctx, caller, idempotency_key, "consolidate",
-                      {"session_id": session_id, **req.model_dump(mode="json")},
-                      lambda: service.consolidate(caller, session_id,
-                                                  min_importance=req.min_importance),
-                      _CONSOLIDATED)
+    return await service.consolidate(caller, session_id, min_importance=req.min_importance,
+                                     idempotency_key=idempotency_key)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
-from pydantic import TypeAdapter
 
 from fleetmem.api.deps import CallerDep, IdempotencyKeyDep, ServiceDep
 from fleetmem.api.problems import problem_responses
@@ -30,7 +29,6 @@ from fleetmem.api.schemas import (
     UpdateEntityRequest,
 )
 from fleetmem.memory.services import EntitySpec, EntityView, GraphView, RelateResult, RelationSpec
-from fleetmem.memory.services.runtime.idempotency import once
 
 router = APIRouter(prefix="/v1", tags=["graph"])
 
@@ -44,13 +42,6 @@ OneNamespace = Annotated[str | None, Query(
     examples=["team:atlas"])]
 _READ = problem_responses(400, 401, 403, 404, 422, 429, 503)
 _WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422, 429, 503)
-_ENTITIES = TypeAdapter(EntitiesResponse)
-_RELATIONS = TypeAdapter(RelationsResponse)
-_OBSERVATIONS = TypeAdapter(ObservationsResponse)
-_DELETED = TypeAdapter(DeletedEntitiesResponse)
-_COUNT = TypeAdapter(CountResponse)
-_RELATE = TypeAdapter(RelateResult)
-_ENTITY = TypeAdapter(EntityView)
 
 
 def _relations(body: CreateRelationsRequest | DeleteRelationsRequest) -> list[RelationSpec]:
@@ -64,13 +55,9 @@ async def create_entities(body: CreateEntitiesRequest, service: ServiceDep, call
     """Create entities with their first observations; existing names are skipped."""
     specs = [EntitySpec(e.name, e.entityType, e.observations, e.aliases, e.tags)
              for e in body.entities]
-
-    async def call() -> EntitiesResponse:
-        return EntitiesResponse(
-            entities=await service.create_entities(caller, specs, body.namespace))
-
-    return await once(service.ctx, caller, idempotency_key, "create_entities",
-                      body.model_dump(mode="json"), call, _ENTITIES)
+    entities = await service.create_entities(caller, specs, body.namespace,
+                                             idempotency_key=idempotency_key)
+    return EntitiesResponse(entities=entities)
 
 
 @router.post("/entities/observations", status_code=status.HTTP_201_CREATED,
@@ -80,13 +67,9 @@ async def add_observations(body: AddObservationsRequest, service: ServiceDep,
                            idempotency_key: IdempotencyKeyDep = None) -> ObservationsResponse:
     """Add observations to existing entities (404 names a missing entity)."""
     items = [(o.entityName, o.contents) for o in body.observations]
-
-    async def call() -> ObservationsResponse:
-        return ObservationsResponse(
-            results=await service.add_observations(caller, items, body.namespace))
-
-    return await once(service.ctx, caller, idempotency_key, "add_observations",
-                      body.model_dump(mode="json"), call, _OBSERVATIONS)
+    results = await service.add_observations(caller, items, body.namespace,
+                                             idempotency_key=idempotency_key)
+    return ObservationsResponse(results=results)
 
 
 @router.post("/entities/observations/delete", responses=_WRITE,
@@ -96,25 +79,18 @@ async def delete_observations(body: DeleteObservationsRequest, service: ServiceD
                               idempotency_key: IdempotencyKeyDep = None) -> CountResponse:
     """Remove observations; the memories written for them are archived."""
     items = [(d.entityName, d.observations) for d in body.deletions]
-
-    async def call() -> CountResponse:
-        return CountResponse(
-            count=await service.delete_observations(caller, items, body.namespace))
-
-    return await once(service.ctx, caller, idempotency_key, "delete_observations",
-                      body.model_dump(mode="json"), call, _COUNT)
+    count = await service.delete_observations(caller, items, body.namespace,
+                                              idempotency_key=idempotency_key)
+    return CountResponse(count=count)
 
 
 @router.post("/entities/delete", responses=_WRITE, summary="Delete several entities")
 async def delete_entities(body: DeleteEntitiesRequest, service: ServiceDep, caller: CallerDep,
                           idempotency_key: IdempotencyKeyDep = None) -> DeletedEntitiesResponse:
     """Delete entities and their relations; their memories are archived (restorable)."""
-    async def call() -> DeletedEntitiesResponse:
-        return DeletedEntitiesResponse(
-            deleted=await service.delete_entities(caller, body.entityNames, body.namespace))
-
-    return await once(service.ctx, caller, idempotency_key, "delete_entities",
-                      body.model_dump(mode="json"), call, _DELETED)
+    deleted = await service.delete_entities(caller, body.entityNames, body.namespace,
+                                            idempotency_key=idempotency_key)
+    return DeletedEntitiesResponse(deleted=deleted)
 
 
 @router.get("/entities/{name}", responses=_READ, summary="Get one entity")
@@ -129,12 +105,9 @@ async def delete_entity(name: EntityName, service: ServiceDep, caller: CallerDep
                         namespace: OneNamespace = None,
                         idempotency_key: IdempotencyKeyDep = None) -> DeletedEntitiesResponse:
     """Delete an entity of a namespace you may write, with its relations."""
-    async def call() -> DeletedEntitiesResponse:
-        return DeletedEntitiesResponse(
-            deleted=await service.delete_entities(caller, [name], namespace))
-
-    return await once(service.ctx, caller, idempotency_key, "delete_entities",
-                      {"entityNames": [name], "namespace": namespace}, call, _DELETED)
+    deleted = await service.delete_entities(caller, [name], namespace,
+                                            idempotency_key=idempotency_key)
+    return DeletedEntitiesResponse(deleted=deleted)
 
 
 @router.patch("/entities/{name}", responses=_WRITE, summary="Update an entity")
@@ -142,12 +115,9 @@ async def update_entity(name: EntityName, body: UpdateEntityRequest, service: Se
                         caller: CallerDep,
                         idempotency_key: IdempotencyKeyDep = None) -> EntityView:
     """Replace an entity's type, aliases and/or tags; fields left out are kept."""
-    return await once(service.ctx, caller, idempotency_key, "update_entity",
-                      {"name": name, **body.model_dump(mode="json")},
-                      lambda: service.update_entity(caller, name, body.namespace,
-                                                    entity_type=body.entityType,
-                                                    aliases=body.aliases, tags=body.tags),
-                      _ENTITY)
+    return await service.update_entity(caller, name, body.namespace, entity_type=body.entityType,
+                                       aliases=body.aliases, tags=body.tags,
+                                       idempotency_key=idempotency_key)
 
 
 @router.post("/entities/{name}/rename", responses=_WRITE, summary="Rename an entity")
@@ -156,11 +126,8 @@ async def rename_entity(name: EntityName, body: RenameEntityRequest, service: Se
                         idempotency_key: IdempotencyKeyDep = None) -> EntityView:
     """Rename an entity: relations and links follow, the old name becomes an alias; 409
     when another entity already has the new name."""
-    return await once(service.ctx, caller, idempotency_key, "rename_entity",
-                      {"name": name, **body.model_dump(mode="json")},
-                      lambda: service.rename_entity(caller, name, body.newName,
-                                                    body.namespace),
-                      _ENTITY)
+    return await service.rename_entity(caller, name, body.newName, body.namespace,
+                                       idempotency_key=idempotency_key)
 
 
 @router.get("/entities/{name}/neighbours", responses=_READ, summary="An entity's neighbours")
@@ -177,12 +144,10 @@ async def create_relations(body: CreateRelationsRequest, service: ServiceDep,
                            idempotency_key: IdempotencyKeyDep = None) -> RelationsResponse:
     """Create relations between existing entities (duplicates and relations to missing
     entities are skipped; use `/v1/relate` to create missing endpoints)."""
-    async def call() -> RelationsResponse:
-        return RelationsResponse(relations=await service.create_relations(
-            caller, _relations(body), body.namespace, one_valued=body.one_valued))
-
-    return await once(service.ctx, caller, idempotency_key, "create_relations",
-                      body.model_dump(mode="json", by_alias=True), call, _RELATIONS)
+    relations = await service.create_relations(caller, _relations(body), body.namespace,
+                                               one_valued=body.one_valued,
+                                               idempotency_key=idempotency_key)
+    return RelationsResponse(relations=relations)
 
 
 @router.post("/relations/delete", responses=_WRITE, summary="Delete relations")
@@ -190,12 +155,9 @@ async def delete_relations(body: DeleteRelationsRequest, service: ServiceDep,
                            caller: CallerDep,
                            idempotency_key: IdempotencyKeyDep = None) -> CountResponse:
     """Delete relations; the memories written for them are archived."""
-    async def call() -> CountResponse:
-        return CountResponse(
-            count=await service.delete_relations(caller, _relations(body), body.namespace))
-
-    return await once(service.ctx, caller, idempotency_key, "delete_relations",
-                      body.model_dump(mode="json", by_alias=True), call, _COUNT)
+    count = await service.delete_relations(caller, _relations(body), body.namespace,
+                                           idempotency_key=idempotency_key)
+    return CountResponse(count=count)
 
 
 @router.post("/relate", status_code=status.HTTP_201_CREATED, responses=_WRITE,
@@ -203,13 +165,10 @@ async def delete_relations(body: DeleteRelationsRequest, service: ServiceDep,
 async def relate(body: RelateRequest, service: ServiceDep, caller: CallerDep,
                  idempotency_key: IdempotencyKeyDep = None) -> RelateResult:
     """Store one relation; missing endpoints are created; `exclusive` closes old values."""
-    return await once(service.ctx, caller, idempotency_key, "relate",
-                      body.model_dump(mode="json", by_alias=True),
-                      lambda: service.relate(caller, body.from_, body.relationType, body.to,
-                                             namespace=body.namespace,
-                                             from_type=body.fromType, to_type=body.toType,
-                                             exclusive=body.exclusive),
-                      _RELATE)
+    return await service.relate(caller, body.from_, body.relationType, body.to,
+                                namespace=body.namespace, from_type=body.fromType,
+                                to_type=body.toType, exclusive=body.exclusive,
+                                idempotency_key=idempotency_key)
 
 
 @router.get("/graph", responses=_READ, summary="Read the graph, one page at a time")

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
-from pydantic import TypeAdapter
 
 from fleetmem.api.deps import CallerDep, IdempotencyKeyDep, ServiceDep
 from fleetmem.api.problems import problem_responses
@@ -25,15 +24,11 @@ from fleetmem.memory.services import (
     RememberBatchResult,
     RememberResult,
 )
-from fleetmem.memory.services.runtime.idempotency import once
 
 router = APIRouter(prefix="/v1/memories", tags=["memories"])
 
 MemoryId = Annotated[str, Path(description="A memory id (UUID) as returned by remember.",
                                examples=["3f2b8c1e-6d4a-4f7e-9a51-2c0e8b7d9f10"])]
-_MEMORY_VIEW = TypeAdapter(MemoryView)
-_REMEMBER_RESULT = TypeAdapter(RememberResult)
-_BATCH_RESULT = TypeAdapter(RememberBatchResult)
 _READ = problem_responses(400, 401, 403, 404, 422, 429, 503)
 _WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422, 429, 503)
 
@@ -45,13 +40,7 @@ async def remember(body: RememberRequest, response: Response, service: ServiceDe
                    ) -> RememberResult:
     """Write one memory (redacted, deduplicated, attributed); `deduplicated` tells whether an
     existing near-identical memory was reinforced instead."""
-    # The service keeps its own record of the key (shared with the MCP door); `once` adds
-    # the request fingerprint, so a key reused for a different memory is refused.
-    result = await once(service.ctx, caller, idempotency_key, "remember",
-                        body.model_dump(mode="json"),
-                        lambda: service.remember(caller, body.to_input(),
-                                                 idempotency_key=idempotency_key),
-                        _REMEMBER_RESULT)
+    result = await service.remember(caller, body.to_input(), idempotency_key=idempotency_key)
     response.headers["Location"] = f"/v1/memories/{result.id}"
     return result
 
@@ -61,12 +50,8 @@ async def remember(body: RememberRequest, response: Response, service: ServiceDe
 async def remember_batch(body: RememberBatchRequest, service: ServiceDep, caller: CallerDep,
                          idempotency_key: IdempotencyKeyDep = None) -> RememberBatchResult:
     """Write a batch; all are validated before any is written; results in input order."""
-    async def call() -> RememberBatchResult:
-        return RememberBatchResult(results=await service.remember_batch(
-            caller, [m.to_input() for m in body.memories], idempotency_key=idempotency_key))
-
-    return await once(service.ctx, caller, idempotency_key, "remember_batch",
-                      body.model_dump(mode="json"), call, _BATCH_RESULT)
+    return RememberBatchResult(results=await service.remember_batch(
+        caller, [m.to_input() for m in body.memories], idempotency_key=idempotency_key))
 
 
 @router.get("", responses=_READ, summary="List memories, one page at a time")
@@ -116,20 +101,16 @@ async def correct(memory_id: MemoryId, body: CorrectRequest, service: ServiceDep
                   caller: CallerDep, idempotency_key: IdempotencyKeyDep = None) -> MemoryView:
     """Atomically supersede a memory with a corrected version (returned); the old one stays
     as history. 409 when the memory is no longer current."""
-    return await once(
-        service.ctx, caller, idempotency_key, "correct",
-        {"id": memory_id, **body.model_dump(mode="json")},
-        lambda: service.correct(caller, memory_id, body.text, kind=body.kind,
-                                importance=body.importance, reason=body.reason),
-        _MEMORY_VIEW)
+    return await service.correct(caller, memory_id, body.text, kind=body.kind,
+                                 importance=body.importance, reason=body.reason,
+                                 idempotency_key=idempotency_key)
 
 
 @router.delete("/{memory_id}", responses=_WRITE, summary="Forget (archive) a memory")
 async def forget(memory_id: MemoryId, service: ServiceDep, caller: CallerDep,
                  idempotency_key: IdempotencyKeyDep = None) -> MemoryView:
     """Archive a memory: out of recall, kept, restorable with `restore`."""
-    return await once(service.ctx, caller, idempotency_key, "forget", {"id": memory_id},
-                      lambda: service.forget(caller, memory_id), _MEMORY_VIEW)
+    return await service.forget(caller, memory_id, idempotency_key=idempotency_key)
 
 
 @router.post("/{memory_id}/restore", responses=_WRITE, summary="Restore a forgotten memory")
@@ -137,8 +118,7 @@ async def restore(memory_id: MemoryId, service: ServiceDep, caller: CallerDep,
                   idempotency_key: IdempotencyKeyDep = None) -> MemoryView:
     """Bring an archived memory back (a version corrected before it was forgotten returns to
     its history as superseded, not to recall); 409 when it is not archived."""
-    return await once(service.ctx, caller, idempotency_key, "restore", {"id": memory_id},
-                      lambda: service.restore(caller, memory_id), _MEMORY_VIEW)
+    return await service.restore(caller, memory_id, idempotency_key=idempotency_key)
 
 
 @router.post("/{memory_id}/share", status_code=status.HTTP_201_CREATED, responses=_WRITE,
@@ -146,7 +126,5 @@ async def restore(memory_id: MemoryId, service: ServiceDep, caller: CallerDep,
 async def share(memory_id: MemoryId, body: ShareRequest, service: ServiceDep,
                 caller: CallerDep, idempotency_key: IdempotencyKeyDep = None) -> RememberResult:
     """Copy a readable memory into a namespace you may write (e.g. your team's)."""
-    return await once(service.ctx, caller, idempotency_key, "share",
-                      {"id": memory_id, **body.model_dump(mode="json")},
-                      lambda: service.share(caller, memory_id, body.namespace),
-                      _REMEMBER_RESULT)
+    return await service.share(caller, memory_id, body.namespace,
+                               idempotency_key=idempotency_key)

@@ -5,20 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import TypeAdapter
 
 from fleetmem.api.deps import CallerDep, IdempotencyKeyDep, ServiceDep
 from fleetmem.api.problems import problem_responses
 from fleetmem.api.responses import AuditEventsResponse, ConflictsResponse
 from fleetmem.api.schemas import NAMESPACE_PATTERN, ResolveConflictRequest
 from fleetmem.memory.services import ConflictView
-from fleetmem.memory.services.runtime.idempotency import once
 
 router = APIRouter(prefix="/v1", tags=["oversight"])
 
 _READ = problem_responses(400, 401, 403, 422, 429, 503)
 _WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422, 429, 503)
-_CONFLICT = TypeAdapter(ConflictView)
 Filter = Annotated[str | None, Query(max_length=200)]
 
 
@@ -70,8 +67,5 @@ async def resolve_conflict(
         idempotency_key: IdempotencyKeyDep = None) -> ConflictView:
     """Keep claim `a` (the earlier fact), `b` (the newer) or `both`; who chose what, when
     and why is recorded. 409 when it was already resolved."""
-    return await once(service.ctx, caller, idempotency_key, "conflicts_resolve",
-                      {"id": conflict_id, **body.model_dump(mode="json")},
-                      lambda: service.conflicts_resolve(caller, conflict_id, body.keep,
-                                                        body.note),
-                      _CONFLICT)
+    return await service.conflicts_resolve(caller, conflict_id, body.keep, body.note,
+                                           idempotency_key=idempotency_key)

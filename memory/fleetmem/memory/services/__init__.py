@@ -20,6 +20,7 @@ from fleetmem.memory.services.inputs import KINDS, MemoryInput
 from fleetmem.memory.services.maintenance.jobs import SYSTEM_CALLER, JobSlot
 from fleetmem.memory.services.maintenance.migrate import MigrationReport, migrate
 from fleetmem.memory.services.memories.recall import MODES, RecallQuery
+from fleetmem.memory.services.operator import OperatorService
 from fleetmem.memory.services.oversight.usage import MetricFamily, usage_metric_families
 from fleetmem.memory.services.runtime.idempotency import KEY_RE
 from fleetmem.memory.services.service import MemoryService
@@ -66,7 +67,7 @@ __all__ = [
     "KINDS", "MemoryInput", "MemoryService", "MemoryView", "MetricFamily", "migrate",
     "MigrationReport", "MODES", "NAMESPACE_RE", "NamespaceStats", "NamespaceSummaryView",
     "NamespaceView", "normalize", "observation_text", "ObservationResult", "ObservationView",
-    "OrphanReport", "PurgeReport", "READ_OPERATIONS", "RecallHit", "RecallQuery",
+    "OperatorService", "OrphanReport", "PurgeReport", "READ_OPERATIONS", "RecallHit", "RecallQuery",
     "RecallResult", "ReconcileReport", "RelateResult", "RelationSpec", "RelationView",
     "RememberBatchResult", "RememberResult", "ResolutionView", "StatsView", "store_timing",
     "SYSTEM_CALLER", "usage_metric_families", "WRITE_OPERATIONS",

@@ -131,7 +131,6 @@ async def record_attribute_conflicts(ctx: ServiceContext, caller: Caller, namesp
 async def list_conflicts(ctx: ServiceContext, caller: Caller, *, status: str | None = "open",
                          namespace: str | None = None, limit: int = 100) -> list[ConflictView]:
     """Conflicts in the caller's readable namespaces (or one of them), oldest first."""
-    ctx.policy.check_operation(caller.agent_id, "conflicts_list")
     if status is not None and status not in {s.value for s in ConflictStatus}:
         raise InvalidInput("status must be 'open', 'resolved' or omitted for both",
                            field="status", rule="enum")
@@ -153,7 +152,6 @@ async def resolve(ctx: ServiceContext, caller: Caller, conflict_id: str, keep: s
         Forbidden: the caller may not resolve conflicts or write the namespace.
         Conflict: it was already resolved (the message says by whom and how).
     """
-    ctx.policy.check_operation(caller.agent_id, "conflicts_resolve")
     if keep not in KEEP_CHOICES:
         raise InvalidInput("keep must be 'a' (the earlier fact), 'b' (the newer one) or "
                            "'both'", field="keep", rule="enum")

@@ -115,7 +115,6 @@ async def _archive_texts(ctx: ServiceContext, caller: Caller, ns: str, operation
 async def create_entities(ctx: ServiceContext, caller: Caller, specs: Sequence[EntitySpec],
                           namespace: str | None = None) -> list[EntityView]:
     """Create entities that do not exist yet in the namespace; return the new ones."""
-    ctx.policy.check_operation(caller.agent_id, "create_entities")
     _check_list(specs, "entities", ctx.limits.max_batch)
     ns = resolve_namespace(ctx, caller, namespace)
     a = _attribution(ctx, caller)
@@ -145,7 +144,6 @@ async def add_observations(ctx: ServiceContext, caller: Caller,
                            items: Sequence[tuple[str, Sequence[str]]],
                            namespace: str | None = None) -> list[ObservationResult]:
     """Add observations to existing entities (NotFound names the missing entity)."""
-    ctx.policy.check_operation(caller.agent_id, "add_observations")
     _check_list(items, "observations", ctx.limits.max_batch)
     ns = resolve_namespace(ctx, caller, namespace)
     now = ctx.now()
@@ -183,7 +181,6 @@ async def create_relations(ctx: ServiceContext, caller: Caller, specs: Sequence[
     the same entity (e.g. `works_at` moves on), keeping them as history. When another agent
     wrote the current relation, both stay current and a conflict is opened for review.
     """
-    ctx.policy.check_operation(caller.agent_id, "create_relations")
     _check_list(specs, "relations", ctx.limits.max_batch)
     ns = resolve_namespace(ctx, caller, namespace)
     a = _attribution(ctx, caller)
@@ -219,7 +216,6 @@ async def create_relations(ctx: ServiceContext, caller: Caller, specs: Sequence[
 async def delete_entities(ctx: ServiceContext, caller: Caller, names: Sequence[str],
                           namespace: str | None = None) -> list[str]:
     """Delete entities and their relations; their memories are archived (restorable)."""
-    ctx.policy.check_operation(caller.agent_id, "delete_entities")
     _check_list(names, "entityNames", ctx.limits.max_batch)
     ns = resolve_namespace(ctx, caller, namespace)
     checked = [check_name(n, f"entityNames[{i}]") for i, n in enumerate(names)]
@@ -238,7 +234,6 @@ async def delete_observations(ctx: ServiceContext, caller: Caller,
                               items: Sequence[tuple[str, Sequence[str]]],
                               namespace: str | None = None) -> int:
     """Remove observations from entities; their memories are archived."""
-    ctx.policy.check_operation(caller.agent_id, "delete_observations")
     _check_list(items, "deletions", ctx.limits.max_batch)
     ns = resolve_namespace(ctx, caller, namespace)
     total = 0
@@ -254,7 +249,6 @@ async def delete_observations(ctx: ServiceContext, caller: Caller,
 async def delete_relations(ctx: ServiceContext, caller: Caller, specs: Sequence[RelationSpec],
                            namespace: str | None = None) -> int:
     """Delete relations; their memories are archived."""
-    ctx.policy.check_operation(caller.agent_id, "delete_relations")
     _check_list(specs, "relations", ctx.limits.max_batch)
     ns = resolve_namespace(ctx, caller, namespace)
     a = _attribution(ctx, caller)
@@ -272,7 +266,6 @@ async def delete_relations(ctx: ServiceContext, caller: Caller, specs: Sequence[
 async def read_graph(ctx: ServiceContext, caller: Caller, namespaces: Sequence[str] | None,
                      cursor: str | None, limit: int) -> GraphView:
     """A page of the readable graph (never floods: `limit` entities per page)."""
-    ctx.policy.check_operation(caller.agent_id, "read_graph")
     ns = ctx.policy.scope_reads(caller.agent_id, namespaces)
     _check_page_limit(limit)
     if cursor is not None:
@@ -286,7 +279,6 @@ async def read_graph(ctx: ServiceContext, caller: Caller, namespaces: Sequence[s
 async def search_nodes(ctx: ServiceContext, caller: Caller, query: object,
                        namespaces: Sequence[str] | None, limit: int = 50) -> GraphView:
     """Entities whose name, type or observations contain the query, and their relations."""
-    ctx.policy.check_operation(caller.agent_id, "search_nodes")
     text = clean_text(query, "query", max_chars=ctx.limits.max_text_chars)
     _check_page_limit(limit)
     ns = ctx.policy.scope_reads(caller.agent_id, namespaces)
@@ -300,7 +292,6 @@ async def search_nodes(ctx: ServiceContext, caller: Caller, query: object,
 async def open_nodes(ctx: ServiceContext, caller: Caller, names: Sequence[str],
                      namespaces: Sequence[str] | None) -> GraphView:
     """The named entities and the relations among them."""
-    ctx.policy.check_operation(caller.agent_id, "open_nodes")
     _check_list(names, "names", _PAGE_MAX)
     checked = [check_name(n, f"names[{i}]") for i, n in enumerate(names)]
     ns = ctx.policy.scope_reads(caller.agent_id, namespaces)
@@ -312,7 +303,6 @@ async def open_nodes(ctx: ServiceContext, caller: Caller, names: Sequence[str],
 async def neighbours(ctx: ServiceContext, caller: Caller, name: str,
                      namespaces: Sequence[str] | None) -> GraphView:
     """An entity, its current relations and the entities at their other ends."""
-    ctx.policy.check_operation(caller.agent_id, "open_nodes")
     entity = check_name(name, "name")
     ns = ctx.policy.scope_reads(caller.agent_id, namespaces)
     rels = await ctx.graph.relations_of(ns, [entity], None)

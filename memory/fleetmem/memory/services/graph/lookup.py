@@ -18,7 +18,6 @@ async def get_entity(ctx: ServiceContext, caller: Caller, name: object,
         NotFound: no readable namespace holds an entity of that name.
         Forbidden: `namespace` is not readable by the caller.
     """
-    ctx.policy.check_operation(caller.agent_id, "open_nodes")
     entity = check_name(name, "name")
     scope = ctx.policy.scope_reads(caller.agent_id, None if namespace is None else [namespace])
     page = await ctx.graph.open_nodes(scope, [entity])

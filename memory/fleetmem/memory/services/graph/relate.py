@@ -25,7 +25,6 @@ async def relate(ctx: ServiceContext, caller: Caller, from_entity: str, relation
     With `exclusive`, the relation is one-valued: the current relations of the same type
     from `from_entity` to other entities are closed (kept as history).
     """
-    ctx.policy.check_operation(caller.agent_id, "create_relations")
     spec = RelationSpec(check_name(from_entity, "from"), check_name(to_entity, "to"),
                         check_name(relation_type, "relationType"))
     types = (check_name(from_type, "fromType"), check_name(to_type, "toType"))

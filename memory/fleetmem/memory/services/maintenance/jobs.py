@@ -31,12 +31,13 @@ from fleetmem.memory.domain.scoring import (
     strength,
 )
 from fleetmem.memory.domain.text import validate_id
-from fleetmem.memory.errors import Conflict, Forbidden, NotFound
+from fleetmem.memory.errors import Conflict, NotFound
 from fleetmem.memory.ports import MemoryFilter
-from fleetmem.memory.services.maintenance import tidy as housekeeping
+from fleetmem.memory.services.maintenance import reconcile, tidy
 from fleetmem.memory.services.maintenance.tidy import preview
 from fleetmem.memory.services.memories.lifecycle import restored_status
 from fleetmem.memory.services.runtime.context import ServiceContext
+from fleetmem.memory.services.runtime.operations import GC_AGENT
 from fleetmem.memory.services.views.records import MemoryView
 from fleetmem.memory.services.views.reports import (
     BufferExpiryReport,
@@ -51,7 +52,7 @@ from fleetmem.memory.services.views.reports import (
 
 logger = logging.getLogger(__name__)
 
-GC_AGENT = "system:gc"
+
 SYSTEM_CALLER = Caller(agent_id=GC_AGENT)
 R = TypeVar("R", bound=GcReport)
 
@@ -65,28 +66,10 @@ class JobSlot:
     owner: str
 
 
-def authorize(ctx: ServiceContext, caller: Caller, operation: str) -> None:
-    """Let the system principal through; otherwise require an admin agent allowed to
-    perform `operation`.
-
-    Raises:
-        Forbidden: the caller is not the system principal or not an admin.
-    """
-    if caller.agent_id == GC_AGENT:
-        return
-    if not ctx.policy.principal(caller.agent_id).admin:
-        raise Forbidden(
-            f"agent '{caller.agent_id}' may not run GC operations: they act on every "
-            "namespace; use an agent with 'admin: true' in the agents file, or run "
-            "`fleetmem gc` (system principal)", rule="admin_only")
-    ctx.policy.check_operation(caller.agent_id, operation)
-
-
 async def _run(ctx: ServiceContext, caller: Caller, report: R, slot: JobSlot | None,
-               operation: str, body: Callable[[ServiceContext, Caller, R], Awaitable[None]],
-               ) -> R:
-    """Authorize, claim the slot (real runs only), run the body, time it and log it."""
-    authorize(ctx, caller, operation)
+               body: Callable[[ServiceContext, Caller, R], Awaitable[None]]) -> R:
+    """Claim the slot (real runs only), run the body, time it and log it (the caller was
+    authorised by the `OperatorService` method's declaration)."""
     started = time.perf_counter()
     if slot is not None:
         report.slot = slot.key
@@ -119,7 +102,7 @@ async def decay_sweep(ctx: ServiceContext, caller: Caller, *, dry_run: bool = Fa
     out of the vector tier and recall, kept in the graph, restorable."""
     report = DecayReport(job="decay", dry_run=dry_run, at=ctx.now(),
                          threshold=ctx.gc.archive_threshold)
-    return await _run(ctx, caller, report, slot, "gc", _decay)
+    return await _run(ctx, caller, report, slot, _decay)
 
 
 async def _decay(ctx: ServiceContext, caller: Caller, r: DecayReport) -> None:
@@ -171,7 +154,7 @@ async def _archive(ctx: ServiceContext, caller: Caller, memories: list[Memory],
             # A crash here leaves vectors of archived memories: recall filters them by the
             # graph, and the reconcile job drops them.
             await ctx.vectors.delete(changed)
-        await housekeeping.audit_skipped(ctx, caller, "gc_archive", ns, ids, changed)
+        await tidy.audit_skipped(ctx, caller, "gc_archive", ns, ids, changed)
         done.update(changed)
     return done
 
@@ -182,7 +165,7 @@ async def purge(ctx: ServiceContext, caller: Caller, *, dry_run: bool = False,
     """Hard-delete memories archived for longer than the retention period, only in
     namespaces the purge policy allows (never pinned ones); the audit records each."""
     report = PurgeReport(job="purge", dry_run=dry_run, at=ctx.now())
-    return await _run(ctx, caller, report, slot, "purge", _purge)
+    return await _run(ctx, caller, report, slot, _purge)
 
 
 async def _purge(ctx: ServiceContext, caller: Caller, r: PurgeReport) -> None:
@@ -210,7 +193,7 @@ async def _purge(ctx: ServiceContext, caller: Caller, r: PurgeReport) -> None:
                     caller, "gc_purge", namespace=ns, target_ids=ids,
                     detail=f"archived before {cutoff.isoformat()}; {decision.rule}")])
                 await ctx.vectors.delete(gone)
-                await housekeeping.audit_skipped(ctx, caller, "gc_purge", ns, ids, gone)
+                await tidy.audit_skipped(ctx, caller, "gc_purge", ns, ids, gone)
                 kept = set(ids) - set(gone)
                 due = [m for m in due if m.id not in kept]
             for m in due:
@@ -231,7 +214,6 @@ async def restore(ctx: ServiceContext, caller: Caller, memory_id: object) -> Mem
     Raises:
         NotFound: no memory with this id. Conflict: it is not archived.
     """
-    authorize(ctx, caller, "restore")
     mid = validate_id(memory_id)
     found = await ctx.graph.get_memories([mid], await ctx.graph.all_namespaces())
     if not found:
@@ -257,13 +239,13 @@ async def restore(ctx: ServiceContext, caller: Caller, memory_id: object) -> Mem
     return MemoryView.of(restored)
 
 
-# the graph-shaped jobs (bodies in housekeeping.py) ----------------------------------------
+# the graph-shaped jobs (bodies in tidy.py) ----------------------------------------
 async def expire_buffers(ctx: ServiceContext, caller: Caller, *, dry_run: bool = False,
                          slot: JobSlot | None = None) -> BufferExpiryReport:
     """Consolidate buffer items older than the TTL into long-term memory, then delete
     them; an item whose consolidation is refused stays (nothing expires unseen)."""
     report = BufferExpiryReport(job="buffers", dry_run=dry_run, at=ctx.now())
-    return await _run(ctx, caller, report, slot, "gc", housekeeping.expire_buffers)
+    return await _run(ctx, caller, report, slot, tidy.expire_buffers)
 
 
 async def close_superseded(ctx: ServiceContext, caller: Caller, *, dry_run: bool = False,
@@ -271,18 +253,18 @@ async def close_superseded(ctx: ServiceContext, caller: Caller, *, dry_run: bool
     """Close active facts that are no longer current (validity ended, or a successor
     exists) as superseded, keeping them as history."""
     report = CloseSupersededReport(job="superseded", dry_run=dry_run, at=ctx.now())
-    return await _run(ctx, caller, report, slot, "gc", housekeeping.close_superseded)
+    return await _run(ctx, caller, report, slot, tidy.close_superseded)
 
 
 async def clean_orphans(ctx: ServiceContext, caller: Caller, *, dry_run: bool = False,
                         slot: JobSlot | None = None) -> OrphanReport:
     """Delete entities with no observations, relations or memories, past the grace."""
     report = OrphanReport(job="orphans", dry_run=dry_run, at=ctx.now())
-    return await _run(ctx, caller, report, slot, "gc", housekeeping.clean_orphans)
+    return await _run(ctx, caller, report, slot, tidy.clean_orphans)
 
 
 async def reconcile_tiers(ctx: ServiceContext, caller: Caller, *, dry_run: bool = False,
                           slot: JobSlot | None = None) -> ReconcileReport:
     """Re-index memories missing from the vector tier; drop vectors whose memory is gone."""
     report = ReconcileReport(job="reconcile", dry_run=dry_run, at=ctx.now())
-    return await _run(ctx, caller, report, slot, "gc", housekeeping.reconcile)
+    return await _run(ctx, caller, report, slot, reconcile.reconcile_job)

@@ -11,14 +11,15 @@ from datetime import datetime, timedelta
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.domain.models import Entity, Memory, MemoryStatus
 from fleetmem.memory.errors import FleetmemError
-from fleetmem.memory.services.memories import buffers, lifecycle
+from fleetmem.memory.services.memories import buffers
+from fleetmem.memory.services.memories.methods import MemoryMethods
 from fleetmem.memory.services.runtime.context import ServiceContext
+from fleetmem.memory.services.runtime.governance import authorize, declared
 from fleetmem.memory.services.views.reports import (
     BufferExpiryReport,
     CloseSupersededReport,
     GcItem,
     OrphanReport,
-    ReconcileReport,
 )
 
 _ALL_ITEMS = 1_000_000  # buffer_read limit meaning "the whole session"
@@ -42,6 +43,9 @@ def preview(text: str, size: int = 80) -> str:
     return flat if len(flat) <= size else flat[:size - 1] + "…"
 
 
+_CONSOLIDATE = declared(MemoryMethods.consolidate)
+
+
 # buffer expiry -------------------------------------------------------------------------
 async def expire_buffers(ctx: ServiceContext, caller: Caller, r: BufferExpiryReport) -> None:
     """Consolidate, as its owner, each session's items older than the TTL; then delete
@@ -58,6 +62,7 @@ async def expire_buffers(ctx: ServiceContext, caller: Caller, r: BufferExpiryRep
         if pending and not r.dry_run:
             owner = Caller(agent_id=agent_id, session_id=session_id)
             try:
+                authorize(ctx, owner, _CONSOLIDATE)
                 result = await buffers.consolidate(
                     ctx, owner, session_id, min_importance=ctx.gc.buffer_min_importance,
                     before=cutoff)
@@ -176,27 +181,3 @@ async def clean_orphans(ctx: ServiceContext, caller: Caller, r: OrphanReport) ->
 
 
 # reconcile -------------------------------------------------------------------------------
-async def reconcile(ctx: ServiceContext, caller: Caller, r: ReconcileReport) -> None:
-    """List the differences between the tiers, then let `lifecycle.reconcile` repair them."""
-    want = await ctx.graph.indexable_ids()
-    have = await ctx.vectors.all_ids()
-    missing, extra = sorted(want - have), sorted(have - want)
-    r.seen = len(want | have)
-    if r.dry_run:
-        r.reindexed, r.dropped = len(missing), len(extra)
-    else:
-        counts = await lifecycle.reconcile(ctx, force=True, dry_run=False)
-        r.reindexed, r.dropped = counts["reindexed"], counts["dropped"]
-        r.indexed = await ctx.vectors.build_index(ctx.index_min_unindexed)
-        if r.reindexed or r.dropped:
-            await ctx.graph.append_audit([ctx.audit(
-                caller, "gc_reconcile", detail=f"reindexed {r.reindexed}, "
-                f"dropped {r.dropped} vectors")])
-    for mid in missing:
-        r.add(GcItem(id=mid, action="reindex",
-                     reason="indexable in the graph but missing from the vector tier"),
-              ctx.gc.report_max_items)
-    for mid in extra:
-        r.add(GcItem(id=mid, action="drop",
-                     reason="in the vector tier but no indexable memory in the graph"),
-              ctx.gc.report_max_items)

@@ -30,7 +30,6 @@ async def append(ctx: ServiceContext, caller: Caller, session_id: object, text: 
                  role: str = "note", importance: float = 0.5,
                  namespace: str | None = None) -> BufferItemView:
     """Append one item to the caller's session buffer (redacted like every write)."""
-    ctx.policy.check_operation(caller.agent_id, "buffer_append")
     sid = _session(session_id)
     body = clean_text(text, "text", max_chars=ctx.limits.max_text_chars)
     if role not in ROLES:
@@ -51,7 +50,6 @@ async def append(ctx: ServiceContext, caller: Caller, session_id: object, text: 
 async def read(ctx: ServiceContext, caller: Caller, session_id: object,
                limit: int = 50) -> list[BufferItemView]:
     """The latest items of the caller's own session buffer, oldest first."""
-    ctx.policy.check_operation(caller.agent_id, "buffer_read")
     if not 1 <= limit <= ctx.limits.buffer_max_items:
         raise InvalidInput(f"limit must be from 1 to {ctx.limits.buffer_max_items}",
                            field="limit", rule="range")
@@ -61,7 +59,6 @@ async def read(ctx: ServiceContext, caller: Caller, session_id: object,
 
 async def clear(ctx: ServiceContext, caller: Caller, session_id: object) -> int:
     """Consolidate, then delete the caller's session buffer; return items deleted."""
-    ctx.policy.check_operation(caller.agent_id, "buffer_clear")
     sid = _session(session_id)
     await consolidate(ctx, caller, sid)
     return await ctx.graph.buffer_clear(caller.agent_id, sid)
@@ -76,7 +73,6 @@ async def consolidate(ctx: ServiceContext, caller: Caller, session_id: object, *
     without a memory (seen, judged, not kept); dedup folds repeats into one memory. With
     `before`, only items created before it are consolidated (the GC's buffer expiry).
     """
-    ctx.policy.check_operation(caller.agent_id, "consolidate")
     sid = _session(session_id)
     min_importance = check_importance(min_importance, "min_importance")
     items = await ctx.graph.buffer_read(caller.agent_id, sid, ctx.limits.buffer_max_items * 4,

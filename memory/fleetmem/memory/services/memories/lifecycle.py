@@ -11,7 +11,6 @@ from fleetmem.memory.domain.models import Attribution, CommitState, Memory, Memo
 from fleetmem.memory.domain.redaction import redact
 from fleetmem.memory.domain.text import clean_text, content_hash, new_id, validate_id
 from fleetmem.memory.errors import Conflict, InvalidInput, NotFound
-from fleetmem.memory.ports import Vector
 from fleetmem.memory.services.inputs import MemoryInput, check_importance, check_kind
 from fleetmem.memory.services.memories.remember import remember_many
 from fleetmem.memory.services.runtime.context import ServiceContext
@@ -32,10 +31,9 @@ async def load_readable(ctx: ServiceContext, caller: Caller, memory_id: object,
     return found[0]
 
 
-async def load_writable(ctx: ServiceContext, caller: Caller, memory_id: object,
-                        operation: str) -> Memory:
-    """The memory if the caller may change it (checks the operation and the namespace)."""
-    ctx.policy.check_operation(caller.agent_id, operation)
+async def load_writable(ctx: ServiceContext, caller: Caller, memory_id: object) -> Memory:
+    """The memory if the caller may change it (checks its namespace; the operation was
+    authorised by the service method's declaration)."""
     memory = await load_readable(ctx, caller, memory_id)
     ctx.policy.check_write(caller.agent_id, memory.namespace)
     return memory
@@ -43,13 +41,11 @@ async def load_writable(ctx: ServiceContext, caller: Caller, memory_id: object,
 
 async def get(ctx: ServiceContext, caller: Caller, memory_id: object) -> MemoryView:
     """One memory with its attribution."""
-    ctx.policy.check_operation(caller.agent_id, "get")
     return MemoryView.of(await load_readable(ctx, caller, memory_id))
 
 
 async def history(ctx: ServiceContext, caller: Caller, memory_id: object) -> list[MemoryView]:
     """The supersede chain of a memory, oldest first (only readable versions)."""
-    ctx.policy.check_operation(caller.agent_id, "history")
     memory = await load_readable(ctx, caller, memory_id)
     chain = await ctx.graph.history(memory.id, ctx.policy.readable(caller.agent_id))
     return [MemoryView.of(m) for m in chain]
@@ -63,7 +59,7 @@ async def correct(ctx: ServiceContext, caller: Caller, memory_id: object, text: 
     Raises:
         Conflict: the memory is not active (already corrected, archived).
     """
-    old = await load_writable(ctx, caller, memory_id, "correct")
+    old = await load_writable(ctx, caller, memory_id)
     body = clean_text(text, "text", max_chars=ctx.limits.max_text_chars)
     if old.status is not MemoryStatus.ACTIVE:
         raise Conflict(f"memory {old.id} is {old.status.value}; correct its current version "
@@ -111,7 +107,6 @@ async def set_archived(ctx: ServiceContext, caller: Caller, memory_id: object,
                        archived: bool) -> MemoryView:
     """Forget (archive: out of recall, restorable) or restore a memory."""
     operation = "forget" if archived else "restore"
-    ctx.policy.check_operation(caller.agent_id, operation)
     mid = validate_id(memory_id)
     found = await ctx.graph.get_memories([mid], ctx.policy.readable(caller.agent_id))
     if not found:
@@ -139,7 +134,6 @@ async def set_archived(ctx: ServiceContext, caller: Caller, memory_id: object,
 async def share(ctx: ServiceContext, caller: Caller, memory_id: object,
                 namespace: object) -> RememberResult:
     """Copy a readable memory into another namespace the caller may write (e.g. a team)."""
-    ctx.policy.check_operation(caller.agent_id, "share")  # refused before any lookup
     memory = await load_readable(ctx, caller, memory_id)
     if not isinstance(namespace, str):
         raise InvalidInput("namespace must be a string", field="namespace", rule="type")
@@ -151,83 +145,3 @@ async def share(ctx: ServiceContext, caller: Caller, memory_id: object,
                       tags=[*memory.tags, f"shared-from:{memory.id}"][:ctx.limits.max_tags],
                       pinned=memory.pinned, entities=list(memory.entity_names))
     return (await remember_many(ctx, caller, [inp], operation="share"))[0]
-
-
-async def repair(ctx: ServiceContext) -> dict[str, int]:
-    """Finish half-done writes and re-align the vector tier with the graph.
-
-    Pending memories that carry a vector are finished (indexed and committed); those
-    without one are rolled back. Then, when counts differ, missing vectors are re-indexed
-    from the graph and vectors whose memory is gone are dropped.
-    """
-    finished = rolled_back = unindexable = 0
-    while True:
-        pending = await ctx.graph.pending_memories(500)
-        if not pending:
-            break
-        done = await _index_pending(ctx, [(m, v) for m, v in pending if v is not None])
-        drop = [m.id for m, v in pending if v is None]
-        damaged = [m.id for m, v in pending if v is not None and m.id not in done]
-        if done:
-            events = [ctx.audit(Caller(agent_id="system:repair"), "repair_commit",
-                                namespace=m.namespace, target_ids=[m.id])
-                      for m, _ in pending if m.id in done]
-            await ctx.graph.mark_committed(list(done), events)
-            finished += len(done)
-        if drop or damaged:
-            # never acknowledged (still pending), so rolling back loses nothing promised
-            await ctx.graph.delete_pending([*drop, *damaged])
-            rolled_back += len(drop)
-            unindexable += len(damaged)
-    report = {"finished": finished, "rolled_back": rolled_back, "unindexable": unindexable}
-    report.update(await reconcile(ctx, force=False))
-    if finished or rolled_back or unindexable or report["reindexed"] or report["dropped"]:
-        logger.warning("repair pass: %s", report)
-    return report
-
-
-async def _index_pending(ctx: ServiceContext,
-                         pending: list[tuple[Memory, Vector]]) -> set[str]:
-    """Index pending memories; the ids the vector tier took. One batch, and when the batch
-    fails, one at a time, so that a damaged row (a vector of the wrong size, text the
-    index refuses) is reported and rolled back instead of stopping every start."""
-    if not pending:
-        return set()
-    try:
-        await ctx.vectors.upsert([ctx.point(m, v) for m, v in pending])
-        return {m.id for m, _ in pending}
-    except Exception:  # noqa: BLE001 - sorted out row by row below
-        logger.warning("repair: indexing %d pending memories failed; retrying one by one",
-                       len(pending))
-    took: set[str] = set()
-    for m, v in pending:
-        try:
-            await ctx.vectors.upsert([ctx.point(m, v)])
-            took.add(m.id)
-        except Exception as exc:  # noqa: BLE001 - reported, then rolled back
-            logger.error("repair: pending memory %s cannot be indexed (%s); rolling it back "
-                         "(it was never acknowledged)", m.id, exc)
-    return took
-
-
-async def reconcile(ctx: ServiceContext, *, force: bool = True,
-                    dry_run: bool = False) -> dict[str, int]:
-    """Make the vector tier hold exactly the graph's indexable memories."""
-    graph_count = await ctx.graph.count_indexable()
-    vector_count = await ctx.vectors.count()
-    if not force and graph_count == vector_count:
-        return {"reindexed": 0, "dropped": 0}
-    want = await ctx.graph.indexable_ids()
-    have = await ctx.vectors.all_ids()
-    missing, extra = sorted(want - have), sorted(have - want)
-    if not dry_run:
-        for start in range(0, len(missing), 500):
-            chunk = missing[start:start + 500]
-            vectors = await ctx.graph.get_vectors(chunk)
-            memories = await ctx.graph.get_memories(chunk, await ctx.graph.all_namespaces())
-            await ctx.vectors.upsert([ctx.point(m, vectors[m.id]) for m in memories
-                                      if m.id in vectors])
-        if extra:
-            await ctx.vectors.delete(extra)
-    return {"reindexed": len(missing), "dropped": len(extra)}
-

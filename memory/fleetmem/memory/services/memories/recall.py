@@ -58,7 +58,6 @@ async def recall(ctx: ServiceContext, caller: Caller, q: RecallQuery) -> RecallR
         InvalidInput: empty query, k out of range, unknown mode or kind.
         Forbidden: a requested namespace is not readable by the caller.
     """
-    ctx.policy.check_operation(caller.agent_id, "recall")
     text = clean_text(q.query, "query", max_chars=ctx.limits.max_text_chars)
     k = check_k(q.k, ctx.limits)
     bad = set(q.modes) - MODES

@@ -11,7 +11,6 @@ those.)
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -30,16 +29,14 @@ from fleetmem.memory.domain.text import (
     whole_word,
 )
 from fleetmem.memory.errors import InvalidInput
-from fleetmem.memory.ports import IdempotencyRecord
 from fleetmem.memory.services.inputs import (
     MemoryInput,
     check_kind,
     check_memory_input,
     check_tags,
 )
+from fleetmem.memory.services.runtime.accounting import check_namespace_quota
 from fleetmem.memory.services.runtime.context import ServiceContext
-from fleetmem.memory.services.runtime.governance import check_namespace_quota
-from fleetmem.memory.services.runtime.idempotency import check_key
 from fleetmem.memory.services.views.records import RememberResult
 
 logger = logging.getLogger(__name__)
@@ -64,15 +61,14 @@ def resolve_namespace(ctx: ServiceContext, caller: Caller, namespace: str | None
 
 
 async def remember_many(ctx: ServiceContext, caller: Caller, inputs: Sequence[MemoryInput],
-                        *, operation: str = "remember",
-                        idempotency_key: str | None = None) -> list[RememberResult]:
+                        *, operation: str = "remember") -> list[RememberResult]:
     """Write memories through the full write path; results in input order.
 
     Raises:
         InvalidInput: a field breaks a rule (nothing is written).
-        Forbidden: the caller may not perform `operation` or write a namespace.
+        Forbidden: the caller may not write a namespace (the operation itself was
+            authorised by the service method; `operation` names the audit entries).
     """
-    ctx.policy.check_operation(caller.agent_id, operation)
     if not inputs:
         raise InvalidInput("memories must hold at least one memory", field="memories",
                            rule="not_empty")
@@ -83,13 +79,6 @@ async def remember_many(ctx: ServiceContext, caller: Caller, inputs: Sequence[Me
     for i, inp in enumerate(inputs):
         check_memory_input(inp, ctx.limits, prefix=f"memories[{i}]." if multi else "")
     namespaces = [resolve_namespace(ctx, caller, inp.namespace) for inp in inputs]
-    if idempotency_key is not None:
-        # Validated here for every door: a key with a space could name another
-        # operation's scoped record (`once` stores '<operation> <key>').
-        check_key(idempotency_key)
-        previous = await ctx.graph.get_idempotent(caller.agent_id, idempotency_key)
-        if previous is not None:
-            return [RememberResult.model_validate(r) for r in json.loads(previous.response_json)]
 
     now = ctx.now()
     prepared: list[_Prepared] = []
@@ -129,10 +118,6 @@ async def remember_many(ctx: ServiceContext, caller: Caller, inputs: Sequence[Me
         for task in embeddings:
             task.cancel()
     final = [r for r in results if r is not None]
-    if idempotency_key is not None:
-        await ctx.graph.put_idempotent(IdempotencyRecord(
-            agent_id=caller.agent_id, key=idempotency_key, operation=operation,
-            response_json=json.dumps([r.model_dump() for r in final]), created_at=now))
     return final
 
 

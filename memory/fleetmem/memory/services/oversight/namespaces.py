@@ -15,7 +15,6 @@ _ENTITY_PAGE = 50
 async def namespace_summary(ctx: ServiceContext, caller: Caller,
                             namespace: str) -> NamespaceSummaryView:
     """Summarise a namespace the caller may read (Forbidden otherwise)."""
-    ctx.policy.check_operation(caller.agent_id, "list_namespaces")
     (ns,) = ctx.policy.scope_reads(caller.agent_id, [namespace])
     writable = set(ctx.policy.writable(caller.agent_id))
     stats = await ctx.graph.stats([ns], buffer_agent=caller.agent_id)

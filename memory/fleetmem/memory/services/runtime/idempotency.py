@@ -1,10 +1,14 @@
-"""Idempotent writes for any operation: a retry with the same key returns the first result.
+"""Idempotent writes, the same for every door: a retry with the same key returns the first
+result; the same key with a different request is refused.
 
-`remember` handles its key itself; every other write a door wants to make retry-safe goes
-through `once`. The first successful result is stored per agent and key (scoped by the
-operation) with a fingerprint of the request, so that a key reused for a different request
-is refused instead of being answered with an unrelated earlier result. Failures are not
-stored: a retry after an error runs the operation again.
+`governance.operation` calls these for every write method that is given an
+`idempotency_key`: REST's `Idempotency-Key` header, the MCP tools' `idempotency_key`
+argument and the service's own callers all take one path. A key belongs to its agent (not
+to an operation), and its record holds a fingerprint of the method and every argument
+(defaults filled in), so a key first used for one memory and then for another, for a
+single write and then a batch, or over MCP and then over REST with another body, is
+refused with `idempotency_key_reuse` and nothing is written. Failures are not stored: a
+retry after an error runs the request again.
 """
 
 from __future__ import annotations
@@ -13,22 +17,26 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
+from pydantic_core import to_jsonable_python
 
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.errors import Conflict, InvalidInput
 from fleetmem.memory.ports import IdempotencyRecord
-from fleetmem.memory.services.runtime.context import ServiceContext
+
+if TYPE_CHECKING:
+    from fleetmem.memory.services.runtime.context import ServiceContext
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
-_FORMAT = 1
-# (id of the graph store, agent, scoped key) of requests running now in this process.
+FORMAT = 2
+_NOT_PART = frozenset({"self", "caller", "idempotency_key"})
+# (id of the graph store, agent, key) of requests running now in this process.
 _IN_FLIGHT: set[tuple[int, str, str]] = set()
 
 
@@ -40,61 +48,64 @@ def check_key(key: object, field: str = "idempotency_key") -> str:
     return key
 
 
-def fingerprint(operation: str, request: object) -> str:
-    """A stable digest of an operation and its JSON-able request."""
-    canonical = json.dumps([operation, request], sort_keys=True, separators=(",", ":"),
-                           default=str)
+def fingerprint(method: str, arguments: Mapping[str, Any]) -> str:
+    """A stable digest of a service method and its arguments (caller and key left out)."""
+    request = {k: v for k, v in arguments.items() if k not in _NOT_PART}
+    canonical = json.dumps([method, to_jsonable_python(request, fallback=str)],
+                           sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def once(ctx: ServiceContext, caller: Caller, key: str | None, operation: str,
-               request: object, call: Callable[[], Awaitable[T]],
-               adapter: TypeAdapter[T]) -> T:
-    """Run `call` once per (caller, key, operation); a retry returns the stored result.
+def _reuse() -> InvalidInput:
+    return InvalidInput("this idempotency key was already used for a different request; "
+                        "use a new key for a new request", field="idempotency_key",
+                        rule="idempotency_key_reuse")
 
-    Args:
-        key: the client's idempotency key; None runs `call` without any bookkeeping.
-        request: the JSON-able request as received, fingerprinted to detect key reuse.
-        adapter: how the result is stored and read back.
+
+async def replay(ctx: ServiceContext, caller: Caller, key: str, digest: str,
+                 adapter: TypeAdapter[Any]) -> tuple[bool, Any]:
+    """(True, the first result) when `key` was used for this very request before; (False,
+    None) when the key is new.
 
     Raises:
-        InvalidInput: the key is malformed, or was used before for a different request.
-        Conflict: the first request with this key is still running; retry shortly.
+        InvalidInput: the key was used before for a different request (or by a version
+            that kept no fingerprint): rule idempotency_key_reuse.
     """
-    if key is None:
-        return await call()
-    # A space never occurs in a valid key, so a scoped key never equals a raw one (the
-    # raw form is what `remember` stores under its own idempotency key).
-    scoped = f"{operation} {check_key(key)}"
-    digest = fingerprint(operation, request)
-    previous = await ctx.graph.get_idempotent(caller.agent_id, scoped)
-    if previous is not None:
-        return _replay(previous, digest, adapter)
-    slot = (id(ctx.graph), caller.agent_id, scoped)
+    record = await ctx.graph.get_idempotent(caller.agent_id, key)
+    if record is None:
+        return False, None
+    envelope = json.loads(record.response_json)
+    if not isinstance(envelope, dict) or envelope.get("fingerprint") != digest:
+        raise _reuse()
+    logger.debug("idempotent replay of %s", record.operation,
+                 extra={"agent_id": caller.agent_id, "workflow_id": caller.workflow_id})
+    return True, adapter.validate_python(envelope["response"])
+
+
+@contextmanager
+def in_flight(ctx: ServiceContext, caller: Caller, key: str) -> Iterator[None]:
+    """Hold the key while its first request runs; a concurrent retry gets a 409.
+
+    Raises:
+        Conflict: the first request with this key is still running (idempotency_in_flight).
+    """
+    slot = (id(ctx.graph), caller.agent_id, key)
     if slot in _IN_FLIGHT:
         raise Conflict("a request with this idempotency key is still being processed; "
                        "retry it in a moment", field="idempotency_key",
                        rule="idempotency_in_flight")
     _IN_FLIGHT.add(slot)
     try:
-        result = await call()
-        envelope = {"format": _FORMAT, "fingerprint": digest,
-                    "response": json.loads(adapter.dump_json(result, by_alias=True))}
-        await ctx.graph.put_idempotent(IdempotencyRecord(
-            agent_id=caller.agent_id, key=scoped, operation=operation,
-            response_json=json.dumps(envelope), created_at=ctx.now()))
+        yield
     finally:
         _IN_FLIGHT.discard(slot)
-    return result
 
 
-def _replay(record: IdempotencyRecord, digest: str, adapter: TypeAdapter[T]) -> T:
-    """The stored result, unless the key was first used for a different request."""
-    envelope = json.loads(record.response_json)
-    if not isinstance(envelope, dict) or envelope.get("fingerprint") != digest:
-        raise InvalidInput("this idempotency key was already used for a different request; "
-                           "use a new key for a new request", field="idempotency_key",
-                           rule="idempotency_key_reuse")
-    logger.debug("idempotent replay of %s", record.operation,
-                 extra={"agent_id": record.agent_id})
-    return adapter.validate_python(envelope["response"])
+async def remember_result(ctx: ServiceContext, caller: Caller, key: str, method: str,
+                          digest: str, result: Any, adapter: TypeAdapter[Any]) -> None:
+    """Store the first successful result of `key` with the request's fingerprint."""
+    envelope = {"format": FORMAT, "fingerprint": digest,
+                "response": json.loads(adapter.dump_json(result, by_alias=True))}
+    await ctx.graph.put_idempotent(IdempotencyRecord(
+        agent_id=caller.agent_id, key=key, operation=method,
+        response_json=json.dumps(envelope), created_at=ctx.now()))

@@ -1,0 +1,107 @@
+"""`OperatorService`: the work of whoever runs the service, not of agents: scheduled GC
+jobs (as the system principal or an admin agent), restores in any namespace, audit
+verification and whole-log queries, usage reports and whole-store counts.
+
+Doors reach it as `MemoryService.operator`; the operator-facing ones are the CLI (run by
+whoever holds the data folder), the GC scheduler and `/metrics`.
+"""
+
+from __future__ import annotations
+
+from fleetmem.memory.domain.access import Caller
+from fleetmem.memory.domain.models import NamespaceStats
+from fleetmem.memory.ports import AuditQuery
+from fleetmem.memory.services.maintenance import jobs
+from fleetmem.memory.services.maintenance.jobs import JobSlot
+from fleetmem.memory.services.oversight import audit
+from fleetmem.memory.services.oversight.stats import memory_counts
+from fleetmem.memory.services.oversight.usage import agent_usage
+from fleetmem.memory.services.runtime.context import ServiceContext
+from fleetmem.memory.services.runtime.governance import operation
+from fleetmem.memory.services.runtime.operations import WRITE
+from fleetmem.memory.services.views.oversight import AuditVerification
+from fleetmem.memory.services.views.records import AgentUsageView, AuditEventView, MemoryView
+from fleetmem.memory.services.views.reports import (
+    BufferExpiryReport,
+    CloseSupersededReport,
+    DecayReport,
+    OrphanReport,
+    PurgeReport,
+    ReconcileReport,
+)
+
+
+class OperatorService:
+    """Operator work over the same stores and rules as `MemoryService`."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    # GC jobs: the system principal `GC_AGENT` or an admin agent --------------------------
+    @operation("gc", WRITE, admin=True)
+    async def gc_decay(self, caller: Caller, *, dry_run: bool = False,
+                       slot: JobSlot | None = None) -> DecayReport:
+        """Archive memories whose retention fell below the threshold (restorable)."""
+        return await jobs.decay_sweep(self.ctx, caller, dry_run=dry_run, slot=slot)
+
+    @operation("purge", WRITE, admin=True)
+    async def gc_purge(self, caller: Caller, *, dry_run: bool = False,
+                       slot: JobSlot | None = None) -> PurgeReport:
+        """Hard-delete long-archived memories where the namespace policy allows."""
+        return await jobs.purge(self.ctx, caller, dry_run=dry_run, slot=slot)
+
+    @operation("gc", WRITE, admin=True)
+    async def gc_buffers(self, caller: Caller, *, dry_run: bool = False,
+                         slot: JobSlot | None = None) -> BufferExpiryReport:
+        """Consolidate, then expire, short-term buffer items older than the TTL."""
+        return await jobs.expire_buffers(self.ctx, caller, dry_run=dry_run, slot=slot)
+
+    @operation("gc", WRITE, admin=True)
+    async def gc_superseded(self, caller: Caller, *, dry_run: bool = False,
+                            slot: JobSlot | None = None) -> CloseSupersededReport:
+        """Close active facts whose validity ended or whose successor exists."""
+        return await jobs.close_superseded(self.ctx, caller, dry_run=dry_run, slot=slot)
+
+    @operation("gc", WRITE, admin=True)
+    async def gc_orphans(self, caller: Caller, *, dry_run: bool = False,
+                         slot: JobSlot | None = None) -> OrphanReport:
+        """Delete entities nothing refers to, after the grace period."""
+        return await jobs.clean_orphans(self.ctx, caller, dry_run=dry_run, slot=slot)
+
+    @operation("gc", WRITE, admin=True)
+    async def gc_reconcile(self, caller: Caller, *, dry_run: bool = False,
+                           slot: JobSlot | None = None) -> ReconcileReport:
+        """Re-align the vector tier with the graph and report the differences."""
+        return await jobs.reconcile_tiers(self.ctx, caller, dry_run=dry_run, slot=slot)
+
+    @operation("restore", WRITE, admin=True)
+    async def gc_restore(self, caller: Caller, memory_id: str) -> MemoryView:
+        """Restore an archived memory in any namespace (operator restore)."""
+        return await jobs.restore(self.ctx, caller, memory_id)
+
+    # audit, usage, counts: for whoever holds the data folder ----------------------------
+    async def verify_audit(self) -> int | None:
+        """Check the whole audit chain; return the seq of the first bad entry, or None."""
+        result = await audit.verify_chain(self.ctx)
+        return None if result.first_bad is None else result.first_bad.seq
+
+    async def verify_audit_chain(self) -> AuditVerification:
+        """Check every entry's hash and link; name the first entry that fails."""
+        return await audit.verify_chain(self.ctx)
+
+    async def audit_query(self, *, agent: str | None = None, workflow: str | None = None,
+                          memory_id: str | None = None, operation: str | None = None,
+                          outcome: str | None = None, after_seq: int = 0, limit: int = 100,
+                          newest_first: bool = False) -> list[AuditEventView]:
+        """Every matching audit entry (agents use `MemoryService.audit_query`)."""
+        return await audit.query(self.ctx, None, AuditQuery(
+            agent_id=agent, workflow_id=workflow, target_id=memory_id, operation=operation,
+            outcome=outcome, after_seq=after_seq, newest_first=newest_first), limit)
+
+    async def usage_report(self) -> list[AgentUsageView]:
+        """Every agent's usage (for `/metrics`)."""
+        return await agent_usage(self.ctx)
+
+    async def memory_counts(self) -> list[NamespaceStats]:
+        """Counts per namespace over the whole store (for `/metrics`; never content)."""
+        return await memory_counts(self.ctx)

@@ -25,7 +25,7 @@ async def load_readable(ctx: ServiceContext, caller: Caller, memory_id: object,
     """The memory if the caller may read it; otherwise NotFound (never revealing whether
     it exists in a namespace the caller cannot read)."""
     mid = validate_id(memory_id, field)
-    found = await ctx.graph.get_memories([mid], ctx.policy.readable(caller.agent_id))
+    found = await ctx.memories.get_memories([mid], ctx.policy.readable(caller.agent_id))
     if not found:
         raise NotFound(f"no memory {mid} among the namespaces you can read", field=field,
                        rule="not_found")
@@ -51,7 +51,7 @@ async def history(ctx: ServiceContext, caller: Caller, memory_id: object) -> lis
     """The supersede chain of a memory, oldest first (only readable versions)."""
     ctx.policy.check_operation(caller.agent_id, "history")
     memory = await load_readable(ctx, caller, memory_id)
-    chain = await ctx.graph.history(memory.id, ctx.policy.readable(caller.agent_id))
+    chain = await ctx.memories.history(memory.id, ctx.policy.readable(caller.agent_id))
     return [MemoryView.of(m) for m in chain]
 
 
@@ -85,7 +85,7 @@ async def correct(ctx: ServiceContext, caller: Caller, memory_id: object, text: 
     # Graph commit and vector write under the namespace lock, like every status change: a
     # forget landing in between would otherwise have its vector delete undone here.
     async with ctx.namespace_lock(old.namespace):
-        ok = await ctx.graph.supersede(old.id, new, vector, now, [ctx.audit(
+        ok = await ctx.memories.supersede(old.id, new, vector, now, [ctx.audit(
             caller, "correct", namespace=old.namespace, target_ids=[old.id, new.id],
             detail=redact(reason).text[:500])])
         if not ok:
@@ -93,7 +93,7 @@ async def correct(ctx: ServiceContext, caller: Caller, memory_id: object, text: 
                            "retry", field="id", rule="concurrent_update")
         closed = replace(old, status=MemoryStatus.SUPERSEDED, valid_to=now,
                          superseded_by=new.id)
-        old_vec = (await ctx.graph.get_vectors([old.id])).get(old.id)
+        old_vec = (await ctx.memories.get_vectors([old.id])).get(old.id)
         points = [ctx.point(new, vector)]
         if old_vec is not None:
             points.append(ctx.point(closed, old_vec))
@@ -113,7 +113,7 @@ async def set_archived(ctx: ServiceContext, caller: Caller, memory_id: object,
     operation = "forget" if archived else "restore"
     ctx.policy.check_operation(caller.agent_id, operation)
     mid = validate_id(memory_id)
-    found = await ctx.graph.get_memories([mid], ctx.policy.readable(caller.agent_id))
+    found = await ctx.memories.get_memories([mid], ctx.policy.readable(caller.agent_id))
     if not found:
         raise NotFound(f"no memory {mid} among the namespaces you can read", field="id",
                        rule="not_found")
@@ -125,12 +125,12 @@ async def set_archived(ctx: ServiceContext, caller: Caller, memory_id: object,
     target = MemoryStatus.ARCHIVED if archived else restored_status(memory)
     now = ctx.now()
     async with ctx.namespace_lock(memory.namespace):  # see `correct`
-        changed = await ctx.graph.set_status([mid], target, now, [ctx.audit(
+        changed = await ctx.memories.set_status([mid], target, now, [ctx.audit(
             caller, operation, namespace=memory.namespace, target_ids=[mid])])
         if archived:
             await ctx.vectors.delete([mid])
         elif changed:
-            vec = (await ctx.graph.get_vectors([mid])).get(mid)
+            vec = (await ctx.memories.get_vectors([mid])).get(mid)
             if vec is not None:
                 await ctx.vectors.upsert([ctx.point(replace(memory, status=target), vec)])
     return MemoryView.of(replace(memory, status=target, updated_at=now))
@@ -162,7 +162,7 @@ async def repair(ctx: ServiceContext) -> dict[str, int]:
     """
     finished = rolled_back = unindexable = 0
     while True:
-        pending = await ctx.graph.pending_memories(500)
+        pending = await ctx.upkeep.pending_memories(500)
         if not pending:
             break
         done = await _index_pending(ctx, [(m, v) for m, v in pending if v is not None])
@@ -172,11 +172,11 @@ async def repair(ctx: ServiceContext) -> dict[str, int]:
             events = [ctx.audit(Caller(agent_id="system:repair"), "repair_commit",
                                 namespace=m.namespace, target_ids=[m.id])
                       for m, _ in pending if m.id in done]
-            await ctx.graph.mark_committed(list(done), events)
+            await ctx.upkeep.mark_committed(list(done), events)
             finished += len(done)
         if drop or damaged:
             # never acknowledged (still pending), so rolling back loses nothing promised
-            await ctx.graph.delete_pending([*drop, *damaged])
+            await ctx.upkeep.delete_pending([*drop, *damaged])
             rolled_back += len(drop)
             unindexable += len(damaged)
     report = {"finished": finished, "rolled_back": rolled_back, "unindexable": unindexable}
@@ -213,18 +213,18 @@ async def _index_pending(ctx: ServiceContext,
 async def reconcile(ctx: ServiceContext, *, force: bool = True,
                     dry_run: bool = False) -> dict[str, int]:
     """Make the vector tier hold exactly the graph's indexable memories."""
-    graph_count = await ctx.graph.count_indexable()
+    graph_count = await ctx.upkeep.count_indexable()
     vector_count = await ctx.vectors.count()
     if not force and graph_count == vector_count:
         return {"reindexed": 0, "dropped": 0}
-    want = await ctx.graph.indexable_ids()
+    want = await ctx.upkeep.indexable_ids()
     have = await ctx.vectors.all_ids()
     missing, extra = sorted(want - have), sorted(have - want)
     if not dry_run:
         for start in range(0, len(missing), 500):
             chunk = missing[start:start + 500]
-            vectors = await ctx.graph.get_vectors(chunk)
-            memories = await ctx.graph.get_memories(chunk, await ctx.graph.all_namespaces())
+            vectors = await ctx.memories.get_vectors(chunk)
+            memories = await ctx.memories.get_memories(chunk, await ctx.upkeep.all_namespaces())
             await ctx.vectors.upsert([ctx.point(m, vectors[m.id]) for m in memories
                                       if m.id in vectors])
         if extra:

@@ -55,7 +55,7 @@ class OversightMethods:
             visible_agent=None if admin else caller.agent_id, agent_id=agent,
             workflow_id=workflow, target_id=memory_id, operation=operation, outcome=outcome,
             after_seq=after_seq, newest_first=newest_first)
-        return [AuditEventView.of(e) for e in await self.ctx.graph.audit_query(query, limit)]
+        return [AuditEventView.of(e) for e in await self.ctx.audit_log.audit_query(query, limit)]
 
     async def operator_audit_query(self, *, agent: str | None = None,
                                    workflow: str | None = None, memory_id: str | None = None,
@@ -70,7 +70,7 @@ class OversightMethods:
         query = AuditQuery(agent_id=agent, workflow_id=workflow, target_id=memory_id,
                            operation=operation, outcome=outcome, after_seq=after_seq,
                            newest_first=newest_first)
-        return [AuditEventView.of(e) for e in await self.ctx.graph.audit_query(query, limit)]
+        return [AuditEventView.of(e) for e in await self.ctx.audit_log.audit_query(query, limit)]
 
     async def usage(self, caller: Caller) -> list[AgentUsageView]:
         """The caller's usage (every agent's for an admin)."""
@@ -85,7 +85,7 @@ class OversightMethods:
         """Check every entry's hash and link; name the first entry that fails."""
         prev, after, checked = audit_rules.GENESIS, 0, 0
         while True:
-            events = await self.ctx.graph.audit_events(None, after, _PAGE)
+            events = await self.ctx.audit_log.audit_events(None, after, _PAGE)
             if not events:
                 return AuditVerification(ok=True, checked=checked)
             bad = audit_rules.first_broken(events, prev)

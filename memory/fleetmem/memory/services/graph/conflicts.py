@@ -56,7 +56,7 @@ def others(caller: Caller, current: Sequence[Relation]) -> list[Relation]:
 
 
 async def _memory_id(ctx: ServiceContext, namespace: str, text: str) -> str | None:
-    found = await ctx.graph.find_by_hash(namespace, content_hash(namespace, text))
+    found = await ctx.memories.find_by_hash(namespace, content_hash(namespace, text))
     return None if found is None else found.id
 
 
@@ -68,7 +68,7 @@ async def _open(ctx: ServiceContext, caller: Caller, namespace: str, kind: Confl
         pair_key=pair_key(namespace, kind, subject, attribute, a.value, b.value))
     detail = redact(f"{subject} {attribute}: '{a.value}' ({a.agent_id}) vs '{b.value}' "
                     f"({b.agent_id})").text[:500]
-    stored = await ctx.graph.create_conflict(record, [ctx.audit(
+    stored = await ctx.audit_log.create_conflict(record, [ctx.audit(
         caller, "conflict_open", namespace=namespace,
         target_ids=[record.id, *record.memory_ids()], detail=detail)])
     if stored.id == record.id:
@@ -107,7 +107,7 @@ async def record_attribute_conflicts(ctx: ServiceContext, caller: Caller, namesp
     claims = [(o, parsed) for o in added if (parsed := parse_attribute(o.text))]
     if not claims:
         return
-    page = await ctx.graph.open_nodes([namespace], [entity])
+    page = await ctx.entities.open_nodes([namespace], [entity])
     if not page.entities:
         return
     current = page.entities[0]
@@ -138,7 +138,7 @@ async def list_conflicts(ctx: ServiceContext, caller: Caller, *, status: str | N
         raise InvalidInput("limit must be from 1 to 1000", field="limit", rule="range")
     namespaces = ctx.policy.scope_reads(caller.agent_id, None if namespace is None
                                         else [namespace])
-    found = await ctx.graph.list_conflicts(
+    found = await ctx.audit_log.list_conflicts(
         namespaces, status=None if status is None else ConflictStatus(status), limit=limit)
     return [ConflictView.of(c) for c in found]
 
@@ -158,8 +158,8 @@ async def resolve(ctx: ServiceContext, caller: Caller, conflict_id: str, keep: s
     if not isinstance(note, str) or len(note) > 1000:
         raise InvalidInput("note must be text of at most 1000 characters", field="note",
                            rule="max_length")
-    found = await ctx.graph.list_conflicts(ctx.policy.readable(caller.agent_id),
-                                           conflict_ids=[str(conflict_id)], limit=1)
+    found = await ctx.audit_log.list_conflicts(ctx.policy.readable(caller.agent_id),
+                                               conflict_ids=[str(conflict_id)], limit=1)
     if not found:
         raise NotFound(f"no conflict {conflict_id} among the namespaces you can read",
                        field="conflict_id", rule="not_found")
@@ -172,12 +172,12 @@ async def resolve(ctx: ServiceContext, caller: Caller, conflict_id: str, keep: s
     kept = {"a": [record.a], "b": [record.b], "both": [record.a, record.b]}[keep]
     detail = redact(f"kept {keep}: " + "; ".join(f"'{c.value}' ({c.agent_id})" for c in kept)
                     + (f"; note: {note}" if note else "")).text[:500]
-    won = await ctx.graph.resolve_conflict(record.id, resolution, [ctx.audit(
+    won = await ctx.audit_log.resolve_conflict(record.id, resolution, [ctx.audit(
         caller, "conflicts_resolve", namespace=record.namespace,
         target_ids=[record.id, *record.memory_ids()], detail=detail)])
     if not won:
-        current = (await ctx.graph.list_conflicts([record.namespace],
-                                                  conflict_ids=[record.id], limit=1))[0]
+        current = (await ctx.audit_log.list_conflicts([record.namespace],
+                                                      conflict_ids=[record.id], limit=1))[0]
         r = current.resolution
         by = "" if r is None else f" by {r.resolved_by} at {r.resolved_at.isoformat()} " \
             f"(kept {r.keep})"
@@ -198,14 +198,14 @@ async def _retire(ctx: ServiceContext, caller: Caller, record: ConflictRecord, l
     """Make the losing claim stop being current (idempotent, so a retry is harmless)."""
     ns = record.namespace
     if record.kind is ConflictKind.RELATION:
-        await ctx.graph.delete_relations([Relation(
+        await ctx.entities.delete_relations([Relation(
             id=loser.relation_id or "", namespace=ns, from_entity=record.subject,
             to_entity=loser.value, relation_type=record.attribute,
             attribution=Attribution(loser.agent_id, loser.at), valid_from=loser.at)], at)
     else:
-        await ctx.graph.delete_observations(EntityRef(ns, record.subject), [loser.text], at)
+        await ctx.entities.delete_observations(EntityRef(ns, record.subject), [loser.text], at)
     if loser.memory_id:
-        changed = await ctx.graph.set_status([loser.memory_id], MemoryStatus.ARCHIVED, at, [
+        changed = await ctx.memories.set_status([loser.memory_id], MemoryStatus.ARCHIVED, at, [
             ctx.audit(caller, "forget", namespace=ns, target_ids=[loser.memory_id],
                       detail=f"lost conflict {record.id}")])
         if changed:
@@ -218,8 +218,8 @@ async def mark_disputed(ctx: ServiceContext, namespaces: Sequence[str],
     if not hits:
         return hits
     ids = [h.memory.id for h in hits]
-    open_ = await ctx.graph.list_conflicts(namespaces, status=ConflictStatus.OPEN,
-                                           memory_ids=ids, limit=1000)
+    open_ = await ctx.audit_log.list_conflicts(namespaces, status=ConflictStatus.OPEN,
+                                               memory_ids=ids, limit=1000)
     disputed = {m for c in open_ for m in c.memory_ids()}
     return [h.model_copy(update={"disputed": True}) if h.memory.id in disputed else h
             for h in hits]

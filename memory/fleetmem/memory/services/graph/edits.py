@@ -31,7 +31,7 @@ from fleetmem.memory.services.views.records import EntityView, MemoryView
 
 
 async def _load(ctx: ServiceContext, ns: str, name: str) -> Entity:
-    page = await ctx.graph.open_nodes([ns], [name])
+    page = await ctx.entities.open_nodes([ns], [name])
     if not page.entities:
         raise NotFound(f"Entity with name {name} not found in {ns}", field="name",
                        rule="not_found")
@@ -59,7 +59,7 @@ async def update_entity(ctx: ServiceContext, caller: Caller, name: str,
     if (new.entity_type, new.aliases, new.tags) == (old.entity_type, old.aliases, old.tags):
         return EntityView.of(old)
     new = replace(new, updated_at=ctx.now())
-    await ctx.graph.update_entity(new)
+    await ctx.entities.update_entity(new)
     before, after = _facts(old), _facts(new)
     gone = [t for t in before if t not in after]
     if gone:
@@ -67,8 +67,8 @@ async def update_entity(ctx: ServiceContext, caller: Caller, name: str,
     added = [(t, "fact", [new.name]) for t in after if t not in before]
     if added:
         await _remember_texts(ctx, caller, ns, "update_entity", added)
-    await ctx.graph.append_audit([ctx.audit(caller, "update_entity", namespace=ns,
-                                            target_ids=[new.id], detail=new.name[:500])])
+    await ctx.audit_log.append_audit([ctx.audit(caller, "update_entity", namespace=ns,
+                                                target_ids=[new.id], detail=new.name[:500])])
     return EntityView.of(new)
 
 
@@ -87,7 +87,7 @@ async def rename_entity(ctx: ServiceContext, caller: Caller, name: str, new_name
     if target == old.name:
         return EntityView.of(old)
     if target.lower() != old.name.lower():
-        if (await ctx.graph.open_nodes([ns], [target])).entities:
+        if (await ctx.entities.open_nodes([ns], [target])).entities:
             raise Conflict(f"an entity named {target} already exists in {ns}; choose another "
                            "name or merge the two by hand", field="newName", rule="exists")
         renamed = await _move(ctx, caller, ns, old, target)
@@ -97,9 +97,9 @@ async def rename_entity(ctx: ServiceContext, caller: Caller, name: str, new_name
     await _remember_texts(ctx, caller, ns, "rename_entity",
                           [(f"{old.name} was renamed to {renamed.name}", "fact",
                             [renamed.name])])
-    await ctx.graph.append_audit([ctx.audit(caller, "rename_entity", namespace=ns,
-                                            target_ids=[old.id, renamed.id],
-                                            detail=f"{old.name} -> {renamed.name}"[:500])])
+    await ctx.audit_log.append_audit([ctx.audit(caller, "rename_entity", namespace=ns,
+                                                target_ids=[old.id, renamed.id],
+                                                detail=f"{old.name} -> {renamed.name}"[:500])])
     return EntityView.of(renamed)
 
 
@@ -112,20 +112,20 @@ async def _move(ctx: ServiceContext, caller: Caller, ns: str, old: Entity, targe
     aliases = tuple(a for a in dict.fromkeys([*old.aliases, keep_alias])
                     if a.lower() != target.lower() and "(renaming " not in a)
     new = replace(old, id=new_id(), name=target, aliases=aliases, updated_at=now)
-    if not await ctx.graph.create_entities([new]):
+    if not await ctx.entities.create_entities([new]):
         raise Conflict(f"an entity named {target} appeared in {ns} meanwhile; retry",
                        field="newName", rule="exists")
-    rels = await ctx.graph.relations_of([ns], [old.name], None)
+    rels = await ctx.entities.relations_of([ns], [old.name], None)
     low = old.name.lower()
     moved = [replace(r, id=new_id(),
                      from_entity=target if r.from_entity.lower() == low else r.from_entity,
                      to_entity=target if r.to_entity.lower() == low else r.to_entity)
              for r in rels]
     if moved:
-        await ctx.graph.create_relations(moved)
-    linking = [e for e in await ctx.graph.search_nodes([ns], f"[[{old.name}", 1000)
+        await ctx.entities.create_relations(moved)
+    linking = [e for e in await ctx.entities.search_nodes([ns], f"[[{old.name}", 1000)
                if e.id != old.id]
-    await ctx.graph.delete_entities([EntityRef(ns, old.name)], now)
+    await ctx.entities.delete_entities([EntityRef(ns, old.name)], now)
     stale = [observation_text(old.name, o.text) for o in old.observations]
     stale += [relation_text(r) for r in rels]
     fresh = [(observation_text(target, o.text), "observation", [target])
@@ -133,7 +133,7 @@ async def _move(ctx: ServiceContext, caller: Caller, ns: str, old: Entity, targe
     fresh += [(relation_text(r), "fact", [r.from_entity, r.to_entity]) for r in moved]
     renamed_facts = fact_texts(target, old.entity_type, old.aliases, old.tags)
     for was, becomes in zip(_facts(old), renamed_facts, strict=True):
-        if await ctx.graph.find_by_hash(ns, content_hash(ns, was)) is not None:
+        if await ctx.memories.find_by_hash(ns, content_hash(ns, was)) is not None:
             stale.append(was)
             fresh.append((becomes, "fact", [target]))
     if alias is None:
@@ -143,10 +143,10 @@ async def _move(ctx: ServiceContext, caller: Caller, ns: str, old: Entity, targe
             text = rewrite_links(o.text, old.name, target)
             if text == o.text:
                 continue
-            await ctx.graph.delete_observations(EntityRef(ns, e.name), [o.text], now)
-            await ctx.graph.add_observations(EntityRef(ns, e.name),
-                                             [Observation(text, o.created_by, o.created_at)],
-                                             now)
+            await ctx.entities.delete_observations(EntityRef(ns, e.name), [o.text], now)
+            await ctx.entities.add_observations(EntityRef(ns, e.name),
+                                                [Observation(text, o.created_by, o.created_at)],
+                                                now)
             stale.append(observation_text(e.name, o.text))
             fresh.append((observation_text(e.name, text), "observation", [e.name]))
     if stale:
@@ -163,4 +163,4 @@ async def list_memories(ctx: ServiceContext, caller: Caller, namespaces: Sequenc
         raise InvalidInput("limit must be from 1 to 1000", field="limit", rule="range")
     ns = ctx.policy.scope_reads(caller.agent_id, namespaces)
     flt = MemoryFilter(namespaces=ns, statuses=(MemoryStatus.ACTIVE,))
-    return [MemoryView.of(m) for m in await ctx.graph.list_memories(flt, after_id, limit)]
+    return [MemoryView.of(m) for m in await ctx.memories.list_memories(flt, after_id, limit)]

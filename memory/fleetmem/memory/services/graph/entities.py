@@ -103,12 +103,12 @@ async def _archive_texts(ctx: ServiceContext, caller: Caller, ns: str, operation
     """Archive the active memories written for these texts (restorable)."""
     ids: list[str] = []
     for text in texts:
-        found = await ctx.graph.find_by_hash(ns, content_hash(ns, text))
+        found = await ctx.memories.find_by_hash(ns, content_hash(ns, text))
         if found is not None:
             ids.append(found.id)
     if ids:
-        await ctx.graph.set_status(ids, MemoryStatus.ARCHIVED, ctx.now(),
-                                   [ctx.audit(caller, operation, namespace=ns, target_ids=ids)])
+        await ctx.memories.set_status(ids, MemoryStatus.ARCHIVED, ctx.now(),
+                                      [ctx.audit(caller, operation, namespace=ns, target_ids=ids)])
         await ctx.vectors.delete(ids)
 
 
@@ -130,13 +130,13 @@ async def create_entities(ctx: ServiceContext, caller: Caller, specs: Sequence[E
             tags=check_tags(list(s.tags), ctx.limits, f"entities[{i}].tags"),
             observations=tuple(Observation(o, caller.agent_id, a.created_at)
                                for o in dict.fromkeys(obs))))
-    created = await ctx.graph.create_entities(entities)
+    created = await ctx.entities.create_entities(entities)
     items = [(observation_text(e.name, o.text), "observation", [e.name])
              for e in created for o in e.observations]
     if items:
         await _remember_texts(ctx, caller, ns, "create_entities", items)
-    await ctx.graph.append_audit([ctx.audit(caller, "create_entities", namespace=ns,
-                                            target_ids=[e.id for e in created])])
+    await ctx.audit_log.append_audit([ctx.audit(caller, "create_entities", namespace=ns,
+                                                target_ids=[e.id for e in created])])
     return [EntityView.of(e) for e in created]
 
 
@@ -153,12 +153,12 @@ async def add_observations(ctx: ServiceContext, caller: Caller,
                 _check_observations(ctx, list(contents), f"observations[{i}].contents"))
                for i, (name, contents) in enumerate(items)]
     for name, _contents in checked:
-        if not (await ctx.graph.open_nodes([ns], [name])).entities:
+        if not (await ctx.entities.open_nodes([ns], [name])).entities:
             raise NotFound(f"Entity with name {name} not found in {ns}",
                            field="entityName", rule="not_found")
     added_to: list[tuple[str, list[Observation]]] = []
     for name, contents in checked:
-        added = await ctx.graph.add_observations(
+        added = await ctx.entities.add_observations(
             EntityRef(ns, name), [Observation(c, caller.agent_id, now) for c in contents], now)
         texts = [o.text for o in added or []]
         results.append(ObservationResult(entityName=name, addedObservations=texts))
@@ -194,17 +194,17 @@ async def create_relations(ctx: ServiceContext, caller: Caller, specs: Sequence[
     contested: list[conflicts.Contested] = []
     for r in relations:
         if conflicts.is_one_valued(ctx, r.relation_type, one_valued):
-            current = [x for x in await ctx.graph.relations_of([ns], [r.from_entity], None)
+            current = [x for x in await ctx.entities.relations_of([ns], [r.from_entity], None)
                        if x.relation_type == r.relation_type
                        and x.from_entity.lower() == r.from_entity.lower()
                        and x.to_entity.lower() != r.to_entity.lower()]
             if conflicts.others(caller, current):  # another agent's fact: keep both
                 contested.append(conflicts.Contested(r, conflicts.others(caller, current)))
             elif current:
-                await ctx.graph.close_relations(ns, r.from_entity, r.relation_type, a.created_at)
+                await ctx.entities.close_relations(ns, r.from_entity, r.relation_type, a.created_at)
                 await _archive_texts(ctx, caller, ns, "close_relation",
                                      [relation_text(x) for x in current])
-    created = await ctx.graph.create_relations(relations)
+    created = await ctx.entities.create_relations(relations)
     if created:
         await _remember_texts(ctx, caller, ns, "create_relations",
                               [(relation_text(r), "fact", [r.from_entity, r.to_entity])
@@ -219,14 +219,14 @@ async def delete_entities(ctx: ServiceContext, caller: Caller, names: Sequence[s
     _check_list(names, "entityNames", ctx.limits.max_batch)
     ns = resolve_namespace(ctx, caller, namespace)
     checked = [check_name(n, f"entityNames[{i}]") for i, n in enumerate(names)]
-    page = await ctx.graph.open_nodes([ns], checked)
-    rels = await ctx.graph.relations_of([ns], checked, None)
+    page = await ctx.entities.open_nodes([ns], checked)
+    rels = await ctx.entities.relations_of([ns], checked, None)
     texts = [observation_text(e.name, o.text) for e in page.entities for o in e.observations]
     await _archive_texts(ctx, caller, ns, "delete_entities",
                          texts + [relation_text(r) for r in rels])
-    deleted = await ctx.graph.delete_entities([EntityRef(ns, n) for n in checked], ctx.now())
-    await ctx.graph.append_audit([ctx.audit(caller, "delete_entities", namespace=ns,
-                                            detail=", ".join(deleted)[:500])])
+    deleted = await ctx.entities.delete_entities([EntityRef(ns, n) for n in checked], ctx.now())
+    await ctx.audit_log.append_audit([ctx.audit(caller, "delete_entities", namespace=ns,
+                                                detail=", ".join(deleted)[:500])])
     return deleted
 
 
@@ -240,7 +240,7 @@ async def delete_observations(ctx: ServiceContext, caller: Caller,
     for i, (name, obs) in enumerate(items):
         entity = check_name(name, f"deletions[{i}].entityName")
         texts = _check_observations(ctx, list(obs), f"deletions[{i}].observations")
-        total += await ctx.graph.delete_observations(EntityRef(ns, entity), texts, ctx.now())
+        total += await ctx.entities.delete_observations(EntityRef(ns, entity), texts, ctx.now())
         await _archive_texts(ctx, caller, ns, "delete_observations",
                              [observation_text(entity, t) for t in texts])
     return total
@@ -258,7 +258,7 @@ async def delete_relations(ctx: ServiceContext, caller: Caller, specs: Sequence[
                           relation_type=check_name(s.relation_type,
                                                    f"relations[{i}].relationType"),
                           attribution=a, valid_from=a.created_at) for i, s in enumerate(specs)]
-    n = await ctx.graph.delete_relations(relations, ctx.now())
+    n = await ctx.entities.delete_relations(relations, ctx.now())
     await _archive_texts(ctx, caller, ns, "delete_relations", [relation_text(r) for r in relations])
     return n
 
@@ -270,7 +270,7 @@ async def read_graph(ctx: ServiceContext, caller: Caller, namespaces: Sequence[s
     _check_page_limit(limit)
     if cursor is not None:
         clean_text(cursor, "cursor", max_chars=_CURSOR_MAX, allow_empty=True)
-    page = await ctx.graph.read_graph(ns, cursor, limit)
+    page = await ctx.entities.read_graph(ns, cursor, limit)
     return GraphView(entities=[EntityView.of(e) for e in page.entities],
                      relations=[RelationView.of(r) for r in page.relations],
                      next_cursor=page.next_cursor)
@@ -282,9 +282,9 @@ async def search_nodes(ctx: ServiceContext, caller: Caller, query: object,
     text = clean_text(query, "query", max_chars=ctx.limits.max_text_chars)
     _check_page_limit(limit)
     ns = ctx.policy.scope_reads(caller.agent_id, namespaces)
-    found = await ctx.graph.search_nodes(ns, text.strip(), limit)
+    found = await ctx.entities.search_nodes(ns, text.strip(), limit)
     names = [e.name for e in found]
-    page = await ctx.graph.open_nodes(ns, names)
+    page = await ctx.entities.open_nodes(ns, names)
     return GraphView(entities=[EntityView.of(e) for e in found],
                      relations=[RelationView.of(r) for r in page.relations])
 
@@ -295,7 +295,7 @@ async def open_nodes(ctx: ServiceContext, caller: Caller, names: Sequence[str],
     _check_list(names, "names", _PAGE_MAX)
     checked = [check_name(n, f"names[{i}]") for i, n in enumerate(names)]
     ns = ctx.policy.scope_reads(caller.agent_id, namespaces)
-    page = await ctx.graph.open_nodes(ns, checked)
+    page = await ctx.entities.open_nodes(ns, checked)
     return GraphView(entities=[EntityView.of(e) for e in page.entities],
                      relations=[RelationView.of(r) for r in page.relations])
 
@@ -305,9 +305,9 @@ async def neighbours(ctx: ServiceContext, caller: Caller, name: str,
     """An entity, its current relations and the entities at their other ends."""
     entity = check_name(name, "name")
     ns = ctx.policy.scope_reads(caller.agent_id, namespaces)
-    rels = await ctx.graph.relations_of(ns, [entity], None)
+    rels = await ctx.entities.relations_of(ns, [entity], None)
     names = {entity, *(r.from_entity for r in rels), *(r.to_entity for r in rels)}
-    page = await ctx.graph.open_nodes(ns, sorted(names))
+    page = await ctx.entities.open_nodes(ns, sorted(names))
     if not page.entities:
         raise NotFound(f"no entity named {entity} among the namespaces you can read",
                        field="name", rule="not_found")

@@ -20,7 +20,7 @@ async def get_entity(ctx: ServiceContext, caller: Caller, name: object,
     """
     entity = check_name(name, "name")
     scope = ctx.policy.scope_reads(caller.agent_id, None if namespace is None else [namespace])
-    page = await ctx.graph.open_nodes(scope, [entity])
+    page = await ctx.entities.open_nodes(scope, [entity])
     if not page.entities:
         raise NotFound(f"no entity named {entity} among the namespaces you can read",
                        field="name", rule="not_found")

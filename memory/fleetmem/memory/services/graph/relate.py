@@ -36,7 +36,7 @@ async def relate(ctx: ServiceContext, caller: Caller, from_entity: str, relation
     if created:
         return RelateResult(relation=created[0], created=True,
                             created_entities=[e.name for e in made])
-    current = [r for r in await ctx.graph.relations_of([ns], [spec.from_entity], None)
+    current = [r for r in await ctx.entities.relations_of([ns], [spec.from_entity], None)
                if r.relation_type == spec.relation_type
                and r.from_entity.lower() == spec.from_entity.lower()
                and r.to_entity.lower() == spec.to_entity.lower()]

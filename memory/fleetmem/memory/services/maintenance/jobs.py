@@ -73,7 +73,7 @@ async def _run(ctx: ServiceContext, caller: Caller, report: R, slot: JobSlot | N
     started = time.perf_counter()
     if slot is not None:
         report.slot = slot.key
-        if not report.dry_run and not await ctx.graph.claim_job_slot(
+        if not report.dry_run and not await ctx.upkeep.claim_job_slot(
                 report.job, slot.key, slot.owner, report.at):
             report.skipped = f"slot {slot.key} was already claimed by another runner"
             logger.info("gc %s: skipped, slot %s claimed elsewhere", report.job, slot.key,
@@ -109,7 +109,7 @@ async def _decay(ctx: ServiceContext, caller: Caller, r: DecayReport) -> None:
     await ctx.reinforcer.flush()  # recent recalls count before anything is judged idle
     half_lives = half_lives_with(ctx.gc.half_life_days)
     min_idle = min_idle_days_to_decay(half_lives, r.threshold)
-    namespaces = tuple(ns for ns in await ctx.graph.all_namespaces()
+    namespaces = tuple(ns for ns in await ctx.upkeep.all_namespaces()
                        if first_match(ns, ctx.gc.decay_exempt_namespaces) is None)
     if math.isinf(min_idle) or not namespaces:
         return
@@ -117,7 +117,7 @@ async def _decay(ctx: ServiceContext, caller: Caller, r: DecayReport) -> None:
     flt = MemoryFilter(namespaces=namespaces, statuses=(MemoryStatus.ACTIVE,),
                        created_before=r.at - timedelta(days=min_idle))
     after: str | None = None
-    while page := await ctx.graph.list_memories(flt, after, ctx.gc.batch_size):
+    while page := await ctx.memories.list_memories(flt, after, ctx.gc.batch_size):
         after = page[-1].id
         r.seen += len(page)
         scored = [(m, retention(m, r.at, half_lives)) for m in page if not m.pinned]
@@ -147,7 +147,7 @@ async def _archive(ctx: ServiceContext, caller: Caller, memories: list[Memory],
     for ns, group in by_namespace(memories).items():
         ids = [m.id for m in group]
         async with ctx.namespace_lock(ns):
-            changed = await ctx.graph.transition_status(
+            changed = await ctx.upkeep.transition_status(
                 ids, MemoryStatus.ACTIVE, MemoryStatus.ARCHIVED, r.at,
                 [ctx.audit(caller, "gc_archive", namespace=ns, target_ids=ids,
                            detail=f"decay sweep: retention below {r.threshold}")])
@@ -171,11 +171,11 @@ async def purge(ctx: ServiceContext, caller: Caller, *, dry_run: bool = False,
 async def _purge(ctx: ServiceContext, caller: Caller, r: PurgeReport) -> None:
     days = ctx.gc.purge_after_days
     cutoff = r.at - timedelta(days=days)
-    for ns in await ctx.graph.all_namespaces():
+    for ns in await ctx.upkeep.all_namespaces():
         decision = purge_decision(ns, ctx.gc.purge_namespaces, ctx.gc.keep_namespaces)
         flt = MemoryFilter(namespaces=(ns,), statuses=(MemoryStatus.ARCHIVED,))
         after: str | None = None
-        while page := await ctx.graph.list_memories(flt, after, ctx.gc.batch_size):
+        while page := await ctx.memories.list_memories(flt, after, ctx.gc.batch_size):
             after = page[-1].id
             r.seen += len(page)
             if not decision.allowed:
@@ -189,7 +189,7 @@ async def _purge(ctx: ServiceContext, caller: Caller, r: PurgeReport) -> None:
                 continue
             ids = [m.id for m in due]
             if not r.dry_run:
-                gone = await ctx.graph.purge_memories(ids, [ctx.audit(
+                gone = await ctx.upkeep.purge_memories(ids, [ctx.audit(
                     caller, "gc_purge", namespace=ns, target_ids=ids,
                     detail=f"archived before {cutoff.isoformat()}; {decision.rule}")])
                 await ctx.vectors.delete(gone)
@@ -215,7 +215,7 @@ async def restore(ctx: ServiceContext, caller: Caller, memory_id: object) -> Mem
         NotFound: no memory with this id. Conflict: it is not archived.
     """
     mid = validate_id(memory_id)
-    found = await ctx.graph.get_memories([mid], await ctx.graph.all_namespaces())
+    found = await ctx.memories.get_memories([mid], await ctx.upkeep.all_namespaces())
     if not found:
         raise NotFound(f"no memory {mid}; it may have been purged (see the audit log)",
                        field="id", rule="not_found")
@@ -226,14 +226,14 @@ async def restore(ctx: ServiceContext, caller: Caller, memory_id: object) -> Mem
     now = ctx.now()
     target = restored_status(memory)
     async with ctx.namespace_lock(memory.namespace):  # graph then vectors, like forget
-        changed = await ctx.graph.transition_status(
+        changed = await ctx.upkeep.transition_status(
             [mid], MemoryStatus.ARCHIVED, target, now,
             [ctx.audit(caller, "gc_restore", namespace=memory.namespace, target_ids=[mid])])
         if not changed:
             raise Conflict(f"memory {mid} changed concurrently; read it again and retry",
                            field="id", rule="concurrent_update")
         restored = replace(memory, status=target, updated_at=now)
-        vec = (await ctx.graph.get_vectors([mid])).get(mid)
+        vec = (await ctx.memories.get_vectors([mid])).get(mid)
         if vec is not None:
             await ctx.vectors.upsert([ctx.point(restored, vec)])
     return MemoryView.of(restored)

@@ -20,7 +20,16 @@ import numpy.typing as npt
 
 from fleetmem.memory.domain.models import Memory, MemoryStatus, Relation
 from fleetmem.memory.errors import Conflict
-from fleetmem.memory.ports import GraphStore, MemoryFilter, Vector, VectorIndex
+from fleetmem.memory.ports import (
+    AuditStore,
+    BufferStore,
+    EntityGraph,
+    GraphStore,
+    MemoryFilter,
+    MemoryStore,
+    Vector,
+    VectorIndex,
+)
 from fleetmem.memory.services.runtime.context import ServiceContext
 
 logger = logging.getLogger(__name__)
@@ -63,7 +72,7 @@ async def _require_empty(graph: GraphStore, vectors: VectorIndex) -> None:
                        field="target", rule="target_not_empty")
 
 
-async def _copy_entities(src: GraphStore, dst: GraphStore, namespaces: list[str]) -> int:
+async def _copy_entities(src: EntityGraph, dst: EntityGraph, namespaces: list[str]) -> int:
     copied, cursor = 0, None
     while True:
         page = await src.read_graph(namespaces, cursor, _PAGE)
@@ -74,7 +83,7 @@ async def _copy_entities(src: GraphStore, dst: GraphStore, namespaces: list[str]
             return copied
 
 
-async def _all_relations(graph: GraphStore) -> list[Relation]:
+async def _all_relations(graph: EntityGraph) -> list[Relation]:
     out: list[Relation] = []
     after: str | None = None
     while batch := await graph.all_relations(after, _PAGE):
@@ -83,7 +92,7 @@ async def _all_relations(graph: GraphStore) -> list[Relation]:
     return out
 
 
-async def _copy_relations(src: GraphStore, dst: GraphStore) -> int:
+async def _copy_relations(src: EntityGraph, dst: EntityGraph) -> int:
     relations = await _all_relations(src)
     # Closed relations first: a current duplicate would make create_relations skip them.
     ordered = sorted(relations, key=lambda r: (r.valid_to is None, r.valid_from, r.id))
@@ -93,7 +102,7 @@ async def _copy_relations(src: GraphStore, dst: GraphStore) -> int:
     return copied
 
 
-async def _with_vectors(src: GraphStore, memories: list[Memory], embed: Embed | None,
+async def _with_vectors(src: MemoryStore, memories: list[Memory], embed: Embed | None,
                         report: MigrationReport) -> list[Vector]:
     stored = await src.get_vectors([m.id for m in memories])
     missing = [m for m in memories if m.id not in stored]
@@ -130,7 +139,7 @@ async def _copy_memories(src: GraphStore, dst: GraphStore, vectors: VectorIndex,
         report.pending = len(pending)
 
 
-async def _copy_buffers(src: GraphStore, dst: GraphStore) -> int:
+async def _copy_buffers(src: BufferStore, dst: BufferStore) -> int:
     copied = 0
     for agent, session in await src.buffer_sessions_older_than(_FOREVER):
         items = await src.buffer_read(agent, session, 1_000_000, include_consolidated=True)
@@ -140,7 +149,7 @@ async def _copy_buffers(src: GraphStore, dst: GraphStore) -> int:
     return copied
 
 
-async def _copy_audit(src: GraphStore, dst: GraphStore) -> int:
+async def _copy_audit(src: AuditStore, dst: AuditStore) -> int:
     copied, after = 0, 0
     while events := await src.audit_events(None, after, 2_000):
         await dst.append_audit(events)
@@ -149,7 +158,7 @@ async def _copy_audit(src: GraphStore, dst: GraphStore) -> int:
     return copied
 
 
-async def _copy_conflicts(src: GraphStore, dst: GraphStore, namespaces: list[str]) -> int:
+async def _copy_conflicts(src: AuditStore, dst: AuditStore, namespaces: list[str]) -> int:
     conflicts = await src.list_conflicts(namespaces, limit=1_000_000)
     for c in conflicts:
         await dst.create_conflict(c, [])

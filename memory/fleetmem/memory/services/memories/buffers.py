@@ -39,9 +39,9 @@ async def append(ctx: ServiceContext, caller: Caller, session_id: object, text: 
                       role=role, text=redact(body).text, created_at=ctx.now(),
                       importance=check_importance(importance), workflow_id=caller.workflow_id,
                       on_behalf_of=caller.on_behalf_of)
-    await ctx.graph.buffer_append([item])
-    pending = await ctx.graph.buffer_read(caller.agent_id, sid, ctx.limits.buffer_max_items + 1,
-                                          include_consolidated=False)
+    await ctx.buffers.buffer_append([item])
+    pending = await ctx.buffers.buffer_read(caller.agent_id, sid, ctx.limits.buffer_max_items + 1,
+                                            include_consolidated=False)
     if len(pending) > ctx.limits.buffer_max_items:
         await consolidate(ctx, caller, sid)
     return BufferItemView.of(item)
@@ -53,7 +53,7 @@ async def read(ctx: ServiceContext, caller: Caller, session_id: object,
     if not 1 <= limit <= ctx.limits.buffer_max_items:
         raise InvalidInput(f"limit must be from 1 to {ctx.limits.buffer_max_items}",
                            field="limit", rule="range")
-    items = await ctx.graph.buffer_read(caller.agent_id, _session(session_id), limit)
+    items = await ctx.buffers.buffer_read(caller.agent_id, _session(session_id), limit)
     return [BufferItemView.of(i) for i in items]
 
 
@@ -61,7 +61,7 @@ async def clear(ctx: ServiceContext, caller: Caller, session_id: object) -> int:
     """Consolidate, then delete the caller's session buffer; return items deleted."""
     sid = _session(session_id)
     await consolidate(ctx, caller, sid)
-    return await ctx.graph.buffer_clear(caller.agent_id, sid)
+    return await ctx.buffers.buffer_clear(caller.agent_id, sid)
 
 
 async def consolidate(ctx: ServiceContext, caller: Caller, session_id: object, *,
@@ -75,8 +75,8 @@ async def consolidate(ctx: ServiceContext, caller: Caller, session_id: object, *
     """
     sid = _session(session_id)
     min_importance = check_importance(min_importance, "min_importance")
-    items = await ctx.graph.buffer_read(caller.agent_id, sid, ctx.limits.buffer_max_items * 4,
-                                        include_consolidated=False)
+    items = await ctx.buffers.buffer_read(caller.agent_id, sid, ctx.limits.buffer_max_items * 4,
+                                          include_consolidated=False)
     if before is not None:
         items = [i for i in items if i.created_at < before]
     keep = [i for i in items if i.importance >= min_importance
@@ -91,11 +91,11 @@ async def consolidate(ctx: ServiceContext, caller: Caller, session_id: object, *
         session_caller = Caller(agent_id=caller.agent_id, on_behalf_of=caller.on_behalf_of,
                                 workflow_id=caller.workflow_id, session_id=sid)
         results = await remember_many(ctx, session_caller, inputs, operation="consolidate")
-        await ctx.graph.buffer_mark_consolidated([(i.id, r.id) for i, r in
-                                                  zip(chunk, results, strict=True)])
+        await ctx.buffers.buffer_mark_consolidated([(i.id, r.id) for i, r in
+                                                    zip(chunk, results, strict=True)])
         promoted += results
     if skipped:
-        await ctx.graph.buffer_mark_consolidated([(i.id, "skipped") for i in skipped])
+        await ctx.buffers.buffer_mark_consolidated([(i.id, "skipped") for i in skipped])
     return ConsolidateResult(agent_id=caller.agent_id, session_id=sid, promoted=promoted,
                              skipped=len(skipped))
 

@@ -140,7 +140,7 @@ async def _rows_of_best(ctx: ServiceContext, rankings: dict[str, list[str]],
         want = [mid for mid in needed(relevance, k) if mid not in rows]
         if not want:
             return fused, {mid: rows[mid] for mid in fused if mid in rows}
-        found = await ctx.graph.recall_rows(want, flt)
+        found = await ctx.memories.recall_rows(want, flt)
         rows.update((m.id, (m, disputed)) for m, disputed in found)
         dropped.update(mid for mid in want if mid not in rows)
 
@@ -158,7 +158,7 @@ async def _dense(ctx: ServiceContext, embedding: Awaitable[Vector], flt: MemoryF
 
 async def _keyword(ctx: ServiceContext, text: str, flt: MemoryFilter,
                    depth: int) -> list[tuple[str, list[str]]]:
-    return [("keyword", [i for i, _ in await ctx.graph.keyword_search(text, flt, depth)])]
+    return [("keyword", [i for i, _ in await ctx.memories.keyword_search(text, flt, depth)])]
 
 
 async def _graph(ctx: ServiceContext, text: str, embedding: Awaitable[Vector],
@@ -172,18 +172,18 @@ async def _graph(ctx: ServiceContext, text: str, embedding: Awaitable[Vector],
     of its own ("hop"): a question about the owner is answered by a fact that names only
     the owner, which the other rankings place below every fact about X itself.
     """
-    entities = await ctx.graph.entities_in_text(flt.namespaces, text, 8)
+    entities = await ctx.entities.entities_in_text(flt.namespaces, text, 8)
     if not entities:
         return [("graph", [])]
     names = [e.name for e in entities]
-    direct = await ctx.graph.memories_mentioning(names, flt, depth)
-    relations = await ctx.graph.relations_of(flt.namespaces, names, flt.as_of)
+    direct = await ctx.memories.memories_mentioning(names, flt, depth)
+    relations = await ctx.entities.relations_of(flt.namespaces, names, flt.as_of)
     lowered = {n.lower() for n in names}
     asked, other = _neighbours(relations, lowered, text)
-    hop = await ctx.graph.memories_mentioning(asked, flt, depth) if asked else []
-    second = await ctx.graph.memories_mentioning(other, flt, depth) if other else []
+    hop = await ctx.memories.memories_mentioning(asked, flt, depth) if asked else []
+    second = await ctx.memories.memories_mentioning(other, flt, depth) if other else []
     candidates = list(dict.fromkeys([*direct, *hop, *second]))
-    vectors = await ctx.graph.get_vectors(candidates)
+    vectors = await ctx.memories.get_vectors(candidates)
     vector = await embedding
     similarity = {mid: float(np.dot(v, vector)) for mid, v in vectors.items()}
     ranked = sorted(candidates, key=lambda mid: similarity.get(mid, -1.0), reverse=True)
@@ -217,8 +217,8 @@ async def _short_term(ctx: ServiceContext, caller: Caller, session_id: str | Non
     """Unconsolidated items of the caller's session sharing words with the query."""
     if not session_id:
         return []
-    items: list[BufferItem] = await ctx.graph.buffer_read(caller.agent_id, session_id, 50,
-                                                          include_consolidated=False)
+    items: list[BufferItem] = await ctx.buffers.buffer_read(caller.agent_id, session_id, 50,
+                                                            include_consolidated=False)
     words = set(_WORD.findall(text.lower()))
     return [BufferItemView.of(i) for i in reversed(items)
             if words & set(_WORD.findall(i.text.lower()))][:10]

@@ -137,8 +137,8 @@ async def _lookups(ctx: ServiceContext, group: list[_Prepared]
     """What needs no vector: the active memories already holding the group's dedup keys,
     and the group's memories linked to the entities their texts mention."""
     known, linked = await asyncio.gather(
-        ctx.graph.find_by_hashes(group[0].memory.namespace,
-                                 [p.memory.content_hash for p in group]),
+        ctx.memories.find_by_hashes(group[0].memory.namespace,
+                                    [p.memory.content_hash for p in group]),
         _link_entities(ctx, [p.memory for p in group]))
     return known, linked
 
@@ -174,7 +174,7 @@ async def _write_group(ctx: ServiceContext, caller: Caller, group: _Group,
         seen[key] = p.memory.id
         fresh.append((p, replace(linked, commit_state=CommitState.COMMITTED)))
     if reinforce:
-        await ctx.graph.reinforce(reinforce, ctx.now())
+        await ctx.memories.reinforce(reinforce, ctx.now())
     if not fresh:
         return
     await check_namespace_quota(ctx, caller, ns, len(fresh))
@@ -182,7 +182,7 @@ async def _write_group(ctx: ServiceContext, caller: Caller, group: _Group,
     vectors = [group.vectors[p.index] for p, _ in fresh]
     await ctx.vectors.upsert([ctx.point(m, v) for m, v in zip(memories, vectors, strict=True)])
     ids = [m.id for m in memories]
-    await ctx.graph.insert_memories(memories, vectors, [ctx.audit(
+    await ctx.memories.insert_memories(memories, vectors, [ctx.audit(
         caller, operation, namespace=ns, target_ids=ids)])
     for p, _ in fresh:
         results[p.index] = RememberResult(id=p.memory.id, namespace=ns, redactions=p.redactions)
@@ -200,7 +200,7 @@ async def _find_duplicate(ctx: ServiceContext, memory: Memory,
     # Embeddings barely see numbers ("port 8080" vs "port 9090") or a rare word (a
     # codename, a host): a near-duplicate must also carry exactly the same numbers and
     # the same words, or it is a different fact and is kept.
-    candidates = await ctx.graph.get_memories(close, [memory.namespace])
+    candidates = await ctx.memories.get_memories(close, [memory.namespace])
     numbers, words = numbers_in(memory.text), content_words(memory.text)
     for candidate in candidates:
         if candidate.status is MemoryStatus.ACTIVE and numbers_in(candidate.text) == numbers \
@@ -214,7 +214,7 @@ async def _link_entities(ctx: ServiceContext, memories: list[Memory]) -> list[Me
     for the whole group: memories of one write share a namespace)."""
     if not memories:
         return []
-    found = await ctx.graph.entities_in_text(
+    found = await ctx.entities.entities_in_text(
         [memories[0].namespace], "\n".join(m.text for m in memories), 16 * len(memories))
     out: list[Memory] = []
     for m in memories:

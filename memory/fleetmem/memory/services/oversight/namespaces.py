@@ -17,11 +17,11 @@ async def namespace_summary(ctx: ServiceContext, caller: Caller,
     """Summarise a namespace the caller may read (Forbidden otherwise)."""
     (ns,) = ctx.policy.scope_reads(caller.agent_id, [namespace])
     writable = set(ctx.policy.writable(caller.agent_id))
-    stats = await ctx.graph.stats([ns], buffer_agent=caller.agent_id)
+    stats = await ctx.audit_log.stats([ns], buffer_agent=caller.agent_id)
     members = sorted(ctx.policy.team_members.get(ns.removeprefix("team:"), ())) \
         if ns.startswith("team:") else []
     view = NamespaceView.of(stats[0], "read-write" if ns in writable else "read", members)
-    page = await ctx.graph.read_graph([ns], None, _ENTITY_PAGE)
+    page = await ctx.entities.read_graph([ns], None, _ENTITY_PAGE)
     return NamespaceSummaryView(
         namespace=view, more_entities=page.next_cursor is not None,
         entities=[EntityBrief(name=e.name, entityType=e.entity_type) for e in page.entities])

@@ -12,5 +12,5 @@ from fleetmem.memory.services.runtime.context import ServiceContext
 
 async def memory_counts(ctx: ServiceContext) -> list[NamespaceStats]:
     """Counts of memories by status, entities, relations and buffer items per namespace."""
-    namespaces = await ctx.graph.all_namespaces()
-    return await ctx.graph.stats(namespaces) if namespaces else []
+    namespaces = await ctx.upkeep.all_namespaces()
+    return await ctx.audit_log.stats(namespaces) if namespaces else []

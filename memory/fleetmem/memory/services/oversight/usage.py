@@ -24,7 +24,7 @@ def _view(agent_id: str, usage: AgentUsage | None, stored: tuple[int, int]) -> A
 
 async def agent_usage(ctx: ServiceContext) -> list[AgentUsageView]:
     """Every agent's usage over the whole store (operators only: no caller scoping)."""
-    stored = await ctx.graph.usage_by_author(None)
+    stored = await ctx.audit_log.usage_by_author(None)
     agents = sorted(set(stored) | set(ctx.governor.usage))
     return [_view(a, ctx.governor.usage.get(a), stored.get(a, (0, 0))) for a in agents]
 
@@ -34,7 +34,7 @@ async def usage_for(ctx: ServiceContext, caller: Caller) -> list[AgentUsageView]
     for an admin."""
     if ctx.policy.principal(caller.agent_id).admin:
         return await agent_usage(ctx)
-    stored = await ctx.graph.usage_by_author(ctx.policy.readable(caller.agent_id))
+    stored = await ctx.audit_log.usage_by_author(ctx.policy.readable(caller.agent_id))
     return [_view(caller.agent_id, ctx.governor.usage.get(caller.agent_id),
                   stored.get(caller.agent_id, (0, 0)))]
 

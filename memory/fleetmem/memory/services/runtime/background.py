@@ -14,7 +14,7 @@ from collections import Counter
 from datetime import datetime
 
 from fleetmem.memory.domain.models import AuditEvent
-from fleetmem.memory.ports import GraphStore
+from fleetmem.memory.ports import AuditStore, MemoryStore
 
 logger = logging.getLogger(__name__)
 
@@ -22,8 +22,10 @@ logger = logging.getLogger(__name__)
 class Reinforcer:
     """Collects access counts and read-audit events; flushes them in the background."""
 
-    def __init__(self, graph: GraphStore, interval: float = 1.0) -> None:
-        self._graph = graph
+    def __init__(self, memories: MemoryStore, audit_log: AuditStore,
+                 interval: float = 1.0) -> None:
+        self._memories = memories
+        self._audit_log = audit_log
         self._interval = interval
         self._counts: Counter[str] = Counter()
         self._last: datetime | None = None
@@ -57,9 +59,9 @@ class Reinforcer:
                 by_count.setdefault(n, []).append(mid)
             if at is not None:
                 for n, ids in by_count.items():
-                    await self._graph.reinforce(ids, at, n)
+                    await self._memories.reinforce(ids, at, n)
             if events:
-                await self._graph.append_audit(events)
+                await self._audit_log.append_audit(events)
 
     async def close(self) -> None:
         """Flush and stop the pending timer."""

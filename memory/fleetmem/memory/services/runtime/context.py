@@ -17,10 +17,15 @@ from fleetmem.memory.domain import audit as audit_rules
 from fleetmem.memory.domain.access import AccessPolicy, Caller
 from fleetmem.memory.domain.models import AuditEvent, Memory, MemoryStatus
 from fleetmem.memory.ports import (
+    AuditStore,
+    BufferStore,
     Clock,
     Embedder,
+    EntityGraph,
     GraphStore,
     MemoryFilter,
+    MemoryStore,
+    UpkeepStore,
     VectorIndex,
     VectorPoint,
 )
@@ -64,9 +69,39 @@ class ServiceContext:
     governor: Governor = field(init=False)
 
     def __post_init__(self) -> None:
-        self.reinforcer = Reinforcer(self.graph)
+        self.reinforcer = Reinforcer(self.graph, self.graph)
         self.governor = Governor(self.governance)
         self._batcher = EmbedBatcher(self.embedder, self._embed_pool)
+
+    # The narrow ports: each is `graph` itself, typed as the one aggregate a use case
+    # needs, so a use case's calls say which part of the store it depends on. `graph`
+    # stays for the lifecycle (open, close, ping) and for copying a whole store.
+    @property
+    def memories(self) -> MemoryStore:
+        """The graph store as the memory port (write, read, search, change memories)."""
+        return self.graph
+
+    @property
+    def entities(self) -> EntityGraph:
+        """The graph store as the entity-graph port (entities, observations, relations)."""
+        return self.graph
+
+    @property
+    def buffers(self) -> BufferStore:
+        """The graph store as the short-term buffer port."""
+        return self.graph
+
+    @property
+    def audit_log(self) -> AuditStore:
+        """The graph store as the oversight port (audit chain, queries, stats, usage,
+        conflicts); named so because `audit` builds an event."""
+        return self.graph
+
+    @property
+    def upkeep(self) -> UpkeepStore:
+        """The graph store as the upkeep port (repair, reconcile, GC, job slots,
+        idempotency records)."""
+        return self.graph
 
     def now(self) -> datetime:
         """Current time from the injected clock."""

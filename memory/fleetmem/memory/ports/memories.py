@@ -1,0 +1,90 @@
+"""The `MemoryStore` port: writing, reading, searching and changing committed memories.
+
+The use cases of the memory aggregate (remember, recall, get, history, correct, forget,
+restore) need only this; unfinished writes, the vector-tier reconciliation and GC sweeps
+are in `UpkeepStore`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from fleetmem.memory.domain.models import AuditEvent, Memory, MemoryStatus
+from fleetmem.memory.ports.values import MemoryFilter, Vector
+
+
+class MemoryStore(Protocol):
+    """Memories in the graph tier (the source of truth). Each method is atomic."""
+
+    async def insert_memories(
+        self, memories: Sequence[Memory], vectors: Sequence[Vector],
+        audit: Sequence[AuditEvent] = ()
+    ) -> None:
+        """Store new memories in the commit state they carry, with their vectors, linked
+        to the entities named in `memory.entity_names` that exist in the memory's
+        namespace, and append `audit`: one atomic, durable transaction."""
+        ...
+
+    async def get_memories(self, ids: Sequence[str], namespaces: Sequence[str]) -> list[Memory]:
+        """Return the committed memories among `ids` that live in `namespaces`."""
+        ...
+
+    async def get_vectors(self, ids: Sequence[str]) -> dict[str, Vector]: ...
+
+    async def find_by_hash(self, namespace: str, content_hash: str) -> Memory | None:
+        """Return the committed active memory with this dedup key, if any."""
+        ...
+
+    async def find_by_hashes(self, namespace: str,
+                             content_hashes: Sequence[str]) -> dict[str, str]:
+        """Dedup keys -> id of the committed active memory holding each (those found)."""
+        ...
+
+    async def reinforce(self, ids: Sequence[str], at: datetime, count: int = 1) -> None:
+        """Add `count` to the access counts and set the last access time."""
+        ...
+
+    async def set_status(
+        self, ids: Sequence[str], status: MemoryStatus, at: datetime, audit: Sequence[AuditEvent]
+    ) -> list[str]:
+        """Set the status of committed memories; return the ids that changed."""
+        ...
+
+    async def supersede(
+        self, old_id: str, new: Memory, vector: Vector, at: datetime, audit: Sequence[AuditEvent]
+    ) -> bool:
+        """Atomically close `old_id` (valid_to=at, status superseded, superseded_by=new)
+        and insert `new` as committed. Return False (changing nothing) when `old_id` is
+        not an active committed memory any more (a concurrent correction won)."""
+        ...
+
+    async def history(self, memory_id: str, namespaces: Sequence[str]) -> list[Memory]:
+        """Return the supersede chain containing `memory_id`, oldest first."""
+        ...
+
+    async def keyword_search(
+        self, query: str, flt: MemoryFilter, limit: int
+    ) -> list[tuple[str, float]]:
+        """Full-text search (BM25 or the store's equivalent), best first."""
+        ...
+
+    async def recall_rows(self, ids: Sequence[str],
+                          flt: MemoryFilter) -> list[tuple[Memory, bool]]:
+        """The memories among `ids` that pass `flt`, in the order of `ids`, each with
+        whether it is a claim of an open conflict: recall's one read after fusion."""
+        ...
+
+    async def list_memories(
+        self, flt: MemoryFilter, after_id: str | None, limit: int
+    ) -> list[Memory]:
+        """Page through memories ordered by id."""
+        ...
+
+    async def memories_mentioning(
+        self, entity_names: Sequence[str], flt: MemoryFilter, limit: int
+    ) -> list[str]:
+        """Ids of memories linked to any of these entities (names are compared
+        case-insensitively), newest first."""
+        ...

@@ -1,0 +1,85 @@
+"""Frozen values the ports take and return: filters, vector points, queries, references.
+
+They live apart from the Protocols so that each narrow port, and every adapter, can import
+the values without importing any other port.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+
+from fleetmem.memory.domain.models import MemoryStatus
+
+Vector = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryFilter:
+    """Filters shared by keyword search, listing and vector search."""
+
+    namespaces: tuple[str, ...]
+    kinds: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    created_by: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    statuses: tuple[MemoryStatus, ...] = (MemoryStatus.ACTIVE,)
+    as_of: datetime | None = None
+    """When set, only memories valid at this instant (any status but archived)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VectorPoint:
+    """What the vector tier stores per memory: its vector and the payload to filter on."""
+
+    id: str
+    vector: Vector
+    namespace: str
+    kind: str
+    status: str
+    created_by: str
+    created_at: float
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """The first response to a request made with an idempotency key."""
+
+    agent_id: str
+    key: str
+    operation: str
+    response_json: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Which audit entries to return (every field that is set must match)."""
+
+    visible_namespaces: tuple[str, ...] | None = None
+    """When set, only entries whose namespace is one of these, or whose agent_id is
+    `visible_agent` (so an agent sees its own entries, including namespace-less ones)."""
+    visible_agent: str | None = None
+    agent_id: str | None = None
+    workflow_id: str | None = None
+    target_id: str | None = None
+    """Entries whose target_ids contain this id (a memory, entity, relation, conflict)."""
+    operation: str | None = None
+    outcome: str | None = None
+    after_seq: int = 0
+    """Only entries with seq > after_seq."""
+    newest_first: bool = False
+    """Order by seq descending (for a tail) instead of ascending."""
+
+
+@dataclass(frozen=True, slots=True)
+class EntityRef:
+    """An entity addressed by namespace and name (names are unique per namespace)."""
+
+    namespace: str
+    name: str

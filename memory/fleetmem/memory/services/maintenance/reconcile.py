@@ -26,7 +26,7 @@ async def repair(ctx: ServiceContext) -> dict[str, int]:
     """
     finished = rolled_back = unindexable = 0
     while True:
-        pending = await ctx.graph.pending_memories(500)
+        pending = await ctx.upkeep.pending_memories(500)
         if not pending:
             break
         done = await _index_pending(ctx, [(m, v) for m, v in pending if v is not None])
@@ -36,11 +36,11 @@ async def repair(ctx: ServiceContext) -> dict[str, int]:
             events = [ctx.audit(Caller(agent_id="system:repair"), "repair_commit",
                                 namespace=m.namespace, target_ids=[m.id])
                       for m, _ in pending if m.id in done]
-            await ctx.graph.mark_committed(list(done), events)
+            await ctx.upkeep.mark_committed(list(done), events)
             finished += len(done)
         if drop or damaged:
             # never acknowledged (still pending), so rolling back loses nothing promised
-            await ctx.graph.delete_pending([*drop, *damaged])
+            await ctx.upkeep.delete_pending([*drop, *damaged])
             rolled_back += len(drop)
             unindexable += len(damaged)
     report = {"finished": finished, "rolled_back": rolled_back, "unindexable": unindexable}
@@ -77,18 +77,18 @@ async def _index_pending(ctx: ServiceContext,
 async def align(ctx: ServiceContext, *, force: bool = True,
                 dry_run: bool = False) -> dict[str, int]:
     """Make the vector tier hold exactly the graph's indexable memories."""
-    graph_count = await ctx.graph.count_indexable()
+    graph_count = await ctx.upkeep.count_indexable()
     vector_count = await ctx.vectors.count()
     if not force and graph_count == vector_count:
         return {"reindexed": 0, "dropped": 0}
-    want = await ctx.graph.indexable_ids()
+    want = await ctx.upkeep.indexable_ids()
     have = await ctx.vectors.all_ids()
     missing, extra = sorted(want - have), sorted(have - want)
     if not dry_run:
         for start in range(0, len(missing), 500):
             chunk = missing[start:start + 500]
-            vectors = await ctx.graph.get_vectors(chunk)
-            memories = await ctx.graph.get_memories(chunk, await ctx.graph.all_namespaces())
+            vectors = await ctx.memories.get_vectors(chunk)
+            memories = await ctx.memories.get_memories(chunk, await ctx.upkeep.all_namespaces())
             await ctx.vectors.upsert([ctx.point(m, vectors[m.id]) for m in memories
                                       if m.id in vectors])
         if extra:
@@ -98,7 +98,7 @@ async def align(ctx: ServiceContext, *, force: bool = True,
 
 async def reconcile_job(ctx: ServiceContext, caller: Caller, r: ReconcileReport) -> None:
     """The scheduled job: list the differences between the tiers, then `align` them."""
-    want = await ctx.graph.indexable_ids()
+    want = await ctx.upkeep.indexable_ids()
     have = await ctx.vectors.all_ids()
     missing, extra = sorted(want - have), sorted(have - want)
     r.seen = len(want | have)
@@ -109,7 +109,7 @@ async def reconcile_job(ctx: ServiceContext, caller: Caller, r: ReconcileReport)
         r.reindexed, r.dropped = counts["reindexed"], counts["dropped"]
         r.indexed = await ctx.vectors.build_index(ctx.index_min_unindexed)
         if r.reindexed or r.dropped:
-            await ctx.graph.append_audit([ctx.audit(
+            await ctx.audit_log.append_audit([ctx.audit(
                 caller, "gc_reconcile", detail=f"reindexed {r.reindexed}, "
                 f"dropped {r.dropped} vectors")])
     for mid in missing:

@@ -32,7 +32,7 @@ async def audit_skipped(ctx: ServiceContext, caller: Caller, operation: str,
     audit never claims more than happened."""
     left = [i for i in wanted if i not in set(done)]
     if left:
-        await ctx.graph.append_audit([ctx.audit(
+        await ctx.audit_log.append_audit([ctx.audit(
             caller, operation, namespace=namespace, target_ids=left, outcome="skipped",
             detail="changed concurrently; left as it was")])
 
@@ -52,9 +52,9 @@ async def expire_buffers(ctx: ServiceContext, caller: Caller, r: BufferExpiryRep
     the consolidated ones. A refused consolidation leaves the items in place."""
     hours = ctx.gc.buffer_ttl_hours
     cutoff = r.at - timedelta(hours=hours)
-    for agent_id, session_id in await ctx.graph.buffer_sessions_older_than(cutoff):
+    for agent_id, session_id in await ctx.buffers.buffer_sessions_older_than(cutoff):
         r.sessions += 1
-        old = [i for i in await ctx.graph.buffer_read(agent_id, session_id, _ALL_ITEMS)
+        old = [i for i in await ctx.buffers.buffer_read(agent_id, session_id, _ALL_ITEMS)
                if i.created_at < cutoff]
         r.seen += len(old)
         pending = [i for i in old if i.consolidated_into is None]
@@ -78,9 +78,9 @@ async def expire_buffers(ctx: ServiceContext, caller: Caller, r: BufferExpiryRep
             r.consolidated += len(pending)
         expired = len(old) - (len(pending) if blocked else 0)
         if not r.dry_run:
-            expired = await ctx.graph.buffer_delete_before(agent_id, session_id, cutoff)
+            expired = await ctx.buffers.buffer_delete_before(agent_id, session_id, cutoff)
             if expired:
-                await ctx.graph.append_audit([ctx.audit(
+                await ctx.audit_log.append_audit([ctx.audit(
                     caller, "gc_expire_buffer", namespace=old[0].namespace if old else None,
                     detail=f"{agent_id}/{session_id}: {expired} items older than {hours:g}h "
                            "expired after consolidation")])
@@ -100,12 +100,12 @@ async def expire_buffers(ctx: ServiceContext, caller: Caller, r: BufferExpiryRep
 async def close_superseded(ctx: ServiceContext, caller: Caller,
                            r: CloseSupersededReport) -> None:
     """Close active memories whose validity ended or whose successor exists."""
-    namespaces = await ctx.graph.all_namespaces()
+    namespaces = await ctx.upkeep.all_namespaces()
     after: str | None = None
-    while page := await ctx.graph.unclosed_memories(r.at, after, ctx.gc.batch_size):
+    while page := await ctx.upkeep.unclosed_memories(r.at, after, ctx.gc.batch_size):
         after = page[-1][0].id
         r.seen += len(page)
-        successors = {m.id: m for m in await ctx.graph.get_memories(
+        successors = {m.id: m for m in await ctx.memories.get_memories(
             [s for _, s in page if s], namespaces)}
         closures: list[tuple[Memory, datetime, str | None, str]] = []
         for m, succ in page:
@@ -136,11 +136,11 @@ async def _close(ctx: ServiceContext, caller: Caller,
     done: set[str] = set()
     for ns, group in groups.items():
         ids = [m.id for m, *_ in group]
-        closed = await ctx.graph.close_memories(
+        closed = await ctx.upkeep.close_memories(
             [(m.id, end, succ) for m, end, succ, _ in group], at,
             [ctx.audit(caller, "gc_close_superseded", namespace=ns, target_ids=ids)])
         await audit_skipped(ctx, caller, "gc_close_superseded", ns, ids, closed)
-        vectors = await ctx.graph.get_vectors(closed)
+        vectors = await ctx.memories.get_vectors(closed)
         await ctx.vectors.upsert([
             ctx.point(replace(m, status=MemoryStatus.SUPERSEDED), vectors[m.id])
             for m, *_ in group if m.id in vectors and m.id in closed])
@@ -154,7 +154,7 @@ async def clean_orphans(ctx: ServiceContext, caller: Caller, r: OrphanReport) ->
     days = ctx.gc.orphan_grace_days
     cutoff = r.at - timedelta(days=days)
     after: str | None = None
-    while page := await ctx.graph.orphan_entities(cutoff, after, ctx.gc.batch_size):
+    while page := await ctx.upkeep.orphan_entities(cutoff, after, ctx.gc.batch_size):
         after = page[-1].id
         r.seen += len(page)
         done = {e.id for e in page}
@@ -165,7 +165,7 @@ async def clean_orphans(ctx: ServiceContext, caller: Caller, r: OrphanReport) ->
                 groups[e.namespace].append(e)
             for ns, group in groups.items():
                 ids = [e.id for e in group]
-                gone = await ctx.graph.delete_orphan_entities(ids, cutoff, [ctx.audit(
+                gone = await ctx.upkeep.delete_orphan_entities(ids, cutoff, [ctx.audit(
                     caller, "gc_delete_orphans", namespace=ns, target_ids=ids,
                     detail="entities: " + ", ".join(e.name for e in group)[:400])])
                 await audit_skipped(ctx, caller, "gc_delete_orphans", ns, ids, gone)

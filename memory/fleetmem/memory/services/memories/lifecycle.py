@@ -24,7 +24,7 @@ async def load_readable(ctx: ServiceContext, caller: Caller, memory_id: object,
     """The memory if the caller may read it; otherwise NotFound (never revealing whether
     it exists in a namespace the caller cannot read)."""
     mid = validate_id(memory_id, field)
-    found = await ctx.graph.get_memories([mid], ctx.policy.readable(caller.agent_id))
+    found = await ctx.memories.get_memories([mid], ctx.policy.readable(caller.agent_id))
     if not found:
         raise NotFound(f"no memory {mid} among the namespaces you can read", field=field,
                        rule="not_found")
@@ -47,7 +47,7 @@ async def get(ctx: ServiceContext, caller: Caller, memory_id: object) -> MemoryV
 async def history(ctx: ServiceContext, caller: Caller, memory_id: object) -> list[MemoryView]:
     """The supersede chain of a memory, oldest first (only readable versions)."""
     memory = await load_readable(ctx, caller, memory_id)
-    chain = await ctx.graph.history(memory.id, ctx.policy.readable(caller.agent_id))
+    chain = await ctx.memories.history(memory.id, ctx.policy.readable(caller.agent_id))
     return [MemoryView.of(m) for m in chain]
 
 
@@ -81,7 +81,7 @@ async def correct(ctx: ServiceContext, caller: Caller, memory_id: object, text: 
     # Graph commit and vector write under the namespace lock, like every status change: a
     # forget landing in between would otherwise have its vector delete undone here.
     async with ctx.namespace_lock(old.namespace):
-        ok = await ctx.graph.supersede(old.id, new, vector, now, [ctx.audit(
+        ok = await ctx.memories.supersede(old.id, new, vector, now, [ctx.audit(
             caller, "correct", namespace=old.namespace, target_ids=[old.id, new.id],
             detail=redact(reason).text[:500])])
         if not ok:
@@ -89,7 +89,7 @@ async def correct(ctx: ServiceContext, caller: Caller, memory_id: object, text: 
                            "retry", field="id", rule="concurrent_update")
         closed = replace(old, status=MemoryStatus.SUPERSEDED, valid_to=now,
                          superseded_by=new.id)
-        old_vec = (await ctx.graph.get_vectors([old.id])).get(old.id)
+        old_vec = (await ctx.memories.get_vectors([old.id])).get(old.id)
         points = [ctx.point(new, vector)]
         if old_vec is not None:
             points.append(ctx.point(closed, old_vec))
@@ -108,7 +108,7 @@ async def set_archived(ctx: ServiceContext, caller: Caller, memory_id: object,
     """Forget (archive: out of recall, restorable) or restore a memory."""
     operation = "forget" if archived else "restore"
     mid = validate_id(memory_id)
-    found = await ctx.graph.get_memories([mid], ctx.policy.readable(caller.agent_id))
+    found = await ctx.memories.get_memories([mid], ctx.policy.readable(caller.agent_id))
     if not found:
         raise NotFound(f"no memory {mid} among the namespaces you can read", field="id",
                        rule="not_found")
@@ -120,12 +120,12 @@ async def set_archived(ctx: ServiceContext, caller: Caller, memory_id: object,
     target = MemoryStatus.ARCHIVED if archived else restored_status(memory)
     now = ctx.now()
     async with ctx.namespace_lock(memory.namespace):  # see `correct`
-        changed = await ctx.graph.set_status([mid], target, now, [ctx.audit(
+        changed = await ctx.memories.set_status([mid], target, now, [ctx.audit(
             caller, operation, namespace=memory.namespace, target_ids=[mid])])
         if archived:
             await ctx.vectors.delete([mid])
         elif changed:
-            vec = (await ctx.graph.get_vectors([mid])).get(mid)
+            vec = (await ctx.memories.get_vectors([mid])).get(mid)
             if vec is not None:
                 await ctx.vectors.upsert([ctx.point(replace(memory, status=target), vec)])
     return MemoryView.of(replace(memory, status=target, updated_at=now))

@@ -28,7 +28,7 @@ async def events(ctx: ServiceContext, caller: Caller, after_seq: int,
     """Audit entries about the caller's readable namespaces, in order."""
     _check_page(after_seq, limit, 1000)
     readable = ctx.policy.readable(caller.agent_id)
-    return [AuditEventView.of(e) for e in await ctx.graph.audit_events(readable, after_seq,
+    return [AuditEventView.of(e) for e in await ctx.audit_log.audit_events(readable, after_seq,
                                                                        limit)]
 
 
@@ -40,14 +40,14 @@ async def query(ctx: ServiceContext, caller: Caller | None, filters: AuditQuery,
     if caller is not None and not ctx.policy.principal(caller.agent_id).admin:
         filters = replace(filters, visible_namespaces=ctx.policy.readable(caller.agent_id),
                           visible_agent=caller.agent_id)
-    return [AuditEventView.of(e) for e in await ctx.graph.audit_query(filters, limit)]
+    return [AuditEventView.of(e) for e in await ctx.audit_log.audit_query(filters, limit)]
 
 
 async def verify_chain(ctx: ServiceContext) -> AuditVerification:
     """Check every entry's hash and link; name the first entry that fails."""
     prev, after, checked = audit_rules.GENESIS, 0, 0
     while True:
-        page = await ctx.graph.audit_events(None, after, _PAGE)
+        page = await ctx.audit_log.audit_events(None, after, _PAGE)
         if not page:
             return AuditVerification(ok=True, checked=checked)
         bad = audit_rules.first_broken(page, prev)

@@ -31,7 +31,7 @@ class OversightMethods:
         policy = self.ctx.policy
         readable = policy.readable(caller.agent_id)
         writable = set(policy.writable(caller.agent_id))
-        stats = await self.ctx.graph.stats(readable, buffer_agent=caller.agent_id)
+        stats = await self.ctx.audit_log.stats(readable, buffer_agent=caller.agent_id)
         members = policy.team_members
         return [NamespaceView.of(s, "read-write" if s.namespace in writable else "read",
                                  sorted(members.get(s.namespace.removeprefix("team:"), ()))

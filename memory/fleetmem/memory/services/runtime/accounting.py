@@ -85,7 +85,7 @@ async def record_refusal(ctx: ServiceContext, caller: Caller, operation: str,
         ctx.reinforcer.audit(event)  # batched: a flooding agent must not flood the log
         return
     try:
-        await ctx.graph.append_audit([event])
+        await ctx.audit_log.append_audit([event])
     except FleetmemError:
         logger.exception("could not record a denial in the audit log",
                          extra={"agent_id": caller.agent_id, "workflow_id": caller.workflow_id})
@@ -156,7 +156,7 @@ async def _audit_write(ctx: ServiceContext, caller: Caller, operation: str, resu
         detail.append("names=" + ", ".join(result))
     if getattr(result, "deduplicated", False):
         detail.append("deduplicated")
-    await ctx.graph.append_audit([ctx.audit(caller, operation, namespace=ns, target_ids=ids,
+    await ctx.audit_log.append_audit([ctx.audit(caller, operation, namespace=ns, target_ids=ids,
                                             detail=redact(" ".join(detail)).text[:500])])
 
 
@@ -181,7 +181,7 @@ async def check_namespace_quota(ctx: ServiceContext, caller: Caller, namespace: 
     limit = ctx.governor.limits_for(ctx.policy.principal(caller.agent_id))
     if limit.memories_per_namespace <= 0:
         return
-    stats = await ctx.graph.stats([namespace])
+    stats = await ctx.audit_log.stats([namespace])
     held = stats[0].memories_by_status.get("active", 0) if stats else 0
     if held + adding <= limit.memories_per_namespace:
         return

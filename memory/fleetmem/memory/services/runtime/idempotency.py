@@ -71,7 +71,7 @@ async def replay(ctx: ServiceContext, caller: Caller, key: str, digest: str,
         InvalidInput: the key was used before for a different request (or by a version
             that kept no fingerprint): rule idempotency_key_reuse.
     """
-    record = await ctx.graph.get_idempotent(caller.agent_id, key)
+    record = await ctx.upkeep.get_idempotent(caller.agent_id, key)
     if record is None:
         return False, None
     envelope = json.loads(record.response_json)
@@ -106,6 +106,6 @@ async def remember_result(ctx: ServiceContext, caller: Caller, key: str, method:
     """Store the first successful result of `key` with the request's fingerprint."""
     envelope = {"format": FORMAT, "fingerprint": digest,
                 "response": json.loads(adapter.dump_json(result, by_alias=True))}
-    await ctx.graph.put_idempotent(IdempotencyRecord(
+    await ctx.upkeep.put_idempotent(IdempotencyRecord(
         agent_id=caller.agent_id, key=key, operation=method,
         response_json=json.dumps(envelope), created_at=ctx.now()))

@@ -90,7 +90,10 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # a killed child its parent has not reaped yet is a zombie, not a service
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def healthy(info: ServeInfo) -> bool:
@@ -172,16 +175,22 @@ def ensure_serve(settings: Settings) -> ServeInfo:
         found = running(data_dir)  # another shim may have started it while we waited
         if found is not None:
             return found
-        child = _spawn(settings, _free_port(settings.host, settings.port))
         deadline = time.monotonic() + settings.mcp.start_timeout
+        announced = read_state(data_dir)
+        # A live owner that is slow to answer (a loaded machine) is waited for, never
+        # doubled: a second serve would only fail on the engines' folder locks.
+        child = None if announced is not None and _alive(announced.pid) else \
+            _spawn(settings, _free_port(settings.host, settings.port))
         while time.monotonic() < deadline:
             found = running(data_dir)
             if found is not None:
                 return found
-            if child.poll() is not None and read_state(data_dir) is None:
+            if child is not None and child.poll() is not None and read_state(data_dir) is None:
                 raise LaunchError(
                     f"fleetmem serve exited with code {child.returncode}; see "
                     f"{data_dir / LOG_FILE}:\n{_log_tail(data_dir)}")
+            if child is None and read_state(data_dir) is None:  # the owner went away
+                child = _spawn(settings, _free_port(settings.host, settings.port))
             time.sleep(0.25)
     raise LaunchError(f"fleetmem serve did not answer within {settings.mcp.start_timeout:.0f} s;"
                       f" see {data_dir / LOG_FILE}:\n{_log_tail(data_dir)}")

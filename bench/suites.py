@@ -52,8 +52,8 @@ def run_ceiling(ctx: RunContext, report: Report, *, sentences: int = 2048, chunk
          "per call"],
         ["single-query encode p95 / p99", f"{c.query_p95_ms:.2f} / {c.query_p99_ms:.2f} ms", ""],
     ], notes=["The same SentenceTransformerEmbedder instance the service uses "
-              "(memory/stores/embedding/sentence_transformer.py), threads and batch size "
-              "from settings."])
+              "(memory/fleetmem/memory/stores/embedding/sentence_transformer.py), threads "
+              "and batch size from settings."])
     return c
 
 

@@ -114,7 +114,7 @@ async def test_two_live_schedulers_run_each_slot_once(two: list[MemoryService]) 
 
 async def test_background_hook_is_registered_and_respects_enabled(
         two: list[MemoryService]) -> None:
-    from fleetmem.api.extensions import BACKGROUND
+    from fleetmem.cli.composition import BACKGROUND
     from fleetmem.memory.settings import Settings
 
     assert gc_background in BACKGROUND

@@ -17,7 +17,7 @@ from tests.security.world import TEAM
 WRITERS = ("alice", "bob", "carol", "human:dana")
 PROBLEM = "application/problem+json"
 # What a tool error must carry: one of our error codes (argument errors the SDK finds are
-# rewritten to invalid_input by mcp_server/server.py).
+# rewritten to invalid_input by mcp_server/fleetmem/mcp_server/server.py).
 TOOL_ERROR_MARKS = ("invalid_input:", "forbidden:", "not_found:", "conflict:")
 
 

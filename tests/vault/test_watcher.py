@@ -13,7 +13,7 @@ from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.services.graph.entities import EntitySpec
 from fleetmem.memory.services.service import MemoryService
 from fleetmem.memory.settings import Settings, VaultSettings
-from fleetmem.vault.watcher import BACKGROUND, VaultWatcher, watching
+from fleetmem.vault.watcher import VaultWatcher, vault_background, watching
 from tests.conftest import ManualClock
 from tests.vault.conftest import ALICE, DANA, TEAM
 
@@ -67,7 +67,7 @@ async def _contains(path: Path, text: str) -> bool:
 async def test_background_hook_is_inert_without_a_vault(
         make_service: Callable[..., Awaitable[MemoryService]], tmp_path: Path) -> None:
     service = await make_service()
-    hook = BACKGROUND[0]
+    hook = vault_background
     cm = cast(AbstractAsyncContextManager[None], hook(None, service,
                                                      Settings(data_dir=tmp_path)))
     async with cm:

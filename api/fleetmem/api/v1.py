@@ -1,11 +1,9 @@
 """The REST door: /v1 routes, problem+json errors, body limits and /metrics.
 
-Listed in `fleetmem.api.extensions`, so `create_app` (and `fleetmem serve`) picks it up.
+`fleetmem.cli.composition` calls `register`, so `create_app` (and `fleetmem serve`) has it.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
@@ -43,6 +41,3 @@ def register(app: FastAPI, service: MemoryService, settings: Settings) -> None:
     metrics.install(app)
     app.include_router(build_router())
     app.openapi_tags = [*(app.openapi_tags or []), *TAGS]
-
-
-EXTENSIONS: list[Any] = [register]

@@ -173,6 +173,3 @@ async def gc_background(app: object, service: MemoryService,
         yield
     finally:
         await scheduler.stop()
-
-
-BACKGROUND = [gc_background]

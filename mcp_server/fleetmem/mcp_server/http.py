@@ -1,9 +1,9 @@
 """MCP over streamable HTTP at /mcp inside `fleetmem serve`, next to REST.
 
-EXTENSIONS mounts the MCP app (bearer agent keys via the SDK's token verifier when an
-agents file is configured); BACKGROUND runs its session manager for the app's lifetime
-(a mounted sub-app's own lifespan never runs) and announces the service in
-`<data_dir>/serve.json` so that `fleetmem mcp` shims find it.
+`mount_mcp` mounts the MCP app (bearer agent keys via the SDK's token verifier when an
+agents file is configured); `run_sessions` runs its session manager for the app's lifetime
+(a mounted sub-app's own lifespan never runs); `announce` writes `<data_dir>/serve.json`
+so that `fleetmem mcp` shims find it. `fleetmem.cli.composition` calls all three.
 """
 
 from __future__ import annotations
@@ -80,7 +80,3 @@ async def announce(app: Any, service: MemoryService, settings: Settings) -> Asyn
         yield
     finally:
         remove_state(data_dir, pid)
-
-
-EXTENSIONS = [mount_mcp]
-BACKGROUND = [run_sessions, announce]

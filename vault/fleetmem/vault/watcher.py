@@ -165,6 +165,3 @@ def vault_background(app: Any, service: MemoryService,
                      settings: Settings) -> contextlib.AbstractAsyncContextManager[None]:
     """`fleetmem serve` hook: the vault watcher when `vault.path` is configured."""
     return _background(app, service, settings)
-
-
-BACKGROUND = [vault_background]

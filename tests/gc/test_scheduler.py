@@ -114,10 +114,10 @@ async def test_two_live_schedulers_run_each_slot_once(two: list[MemoryService]) 
 
 async def test_background_hook_is_registered_and_respects_enabled(
         two: list[MemoryService]) -> None:
-    from fleetmem.cli.composition import BACKGROUND
+    from fleetmem.cli.composition import background_work
     from fleetmem.memory.settings import Settings
 
-    assert gc_background in BACKGROUND
+    assert gc_background in background_work()
     async with gc_background(None, two[0], Settings(gc=GcSettings(enabled=False))):
         pass
     async with gc_background(None, two[0], Settings(gc=GcSettings(**ONLY_DECAY))):

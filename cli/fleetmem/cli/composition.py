@@ -4,17 +4,20 @@ Plain imports and calls, no registry: a door that fails to import fails the app 
 and the import graph shows the whole application. It lives in the CLI because the CLI is
 the top of the dependency graph (it already starts every door); `fleetmem.api.app` builds
 the served app from it. No door imports this module except those two.
+
+The served app's doors (REST, MCP over HTTP, the GC scheduler, the vault watcher) are
+imported by the functions that install them, so a CLI command that only talks to the
+store does not load FastAPI and the MCP SDK first.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING
 
 import typer
-from fastapi import FastAPI
 
-from fleetmem.api import v1
 from fleetmem.cli import (
     admin_cmds,
     audit_cmds,
@@ -24,23 +27,32 @@ from fleetmem.cli import (
     memory_cmds,
     vault_cmds,
 )
-from fleetmem.gc.scheduler import gc_background
-from fleetmem.mcp_server.http import announce, mount_mcp, run_sessions
 from fleetmem.memory.services import MemoryService
 from fleetmem.memory.settings import Settings
-from fleetmem.vault.watcher import vault_background
 
-BackgroundWork = Callable[[FastAPI, MemoryService, Settings], AbstractAsyncContextManager[None]]
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
-# Entered in this order for the served app's lifetime, left in reverse: the MCP session
-# manager (a mounted sub-app's own lifespan never runs), serve.json for the stdio shims,
-# the GC scheduler, the vault watcher.
-BACKGROUND: tuple[BackgroundWork, ...] = (run_sessions, announce, gc_background,
-                                          vault_background)
+BackgroundWork = Callable[["FastAPI", MemoryService, Settings],
+                          AbstractAsyncContextManager[None]]
+
+
+def background_work() -> tuple[BackgroundWork, ...]:
+    """What runs for the served app's lifetime, entered in this order and left in reverse:
+    the MCP session manager (a mounted sub-app's own lifespan never runs), serve.json for
+    the stdio shims, the GC scheduler, the vault watcher."""
+    from fleetmem.gc.scheduler import gc_background
+    from fleetmem.mcp_server.http import announce, run_sessions
+    from fleetmem.vault.watcher import vault_background
+
+    return (run_sessions, announce, gc_background, vault_background)
 
 
 def install_doors(app: FastAPI, service: MemoryService, settings: Settings) -> None:
     """Add the REST API (/v1, /metrics) and MCP over HTTP (/mcp) to the served app."""
+    from fleetmem.api import v1
+    from fleetmem.mcp_server.http import mount_mcp
+
     v1.register(app, service, settings)
     mount_mcp(app, service, settings)
 
@@ -50,7 +62,7 @@ async def run_background(app: FastAPI, service: MemoryService,
                          settings: Settings) -> AsyncIterator[None]:
     """Run every door's background work for the served app's lifetime."""
     async with AsyncExitStack() as stack:
-        for work in BACKGROUND:
+        for work in background_work():
             await stack.enter_async_context(work(app, service, settings))
         yield
 

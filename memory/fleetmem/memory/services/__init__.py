@@ -1,5 +1,6 @@
 """The service layer's public surface: everything a door (REST, MCP, CLI, vault, GC) may
-import from the core besides `errors`, `settings` and the composition in `bootstrap`.
+import from the core besides `errors`, `settings` and `bootstrap` (which builds the
+adapters and the service).
 
 Use cases live in the groups below this package (`memories/`, `graph/`, `oversight/`,
 `maintenance/`, `runtime/`); doors never import them directly (tests/test_architecture.py).

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.domain.models import NamespaceStats
-from fleetmem.memory.ports import AuditQuery
 from fleetmem.memory.services.maintenance import jobs
 from fleetmem.memory.services.maintenance.jobs import JobSlot
 from fleetmem.memory.services.oversight import audit
@@ -94,9 +93,9 @@ class OperatorService:
                           outcome: str | None = None, after_seq: int = 0, limit: int = 100,
                           newest_first: bool = False) -> list[AuditEventView]:
         """Every matching audit entry (agents use `MemoryService.audit_query`)."""
-        return await audit.query(self.ctx, None, AuditQuery(
-            agent_id=agent, workflow_id=workflow, target_id=memory_id, operation=operation,
-            outcome=outcome, after_seq=after_seq, newest_first=newest_first), limit)
+        return await audit.query(self.ctx, None, limit, agent=agent, workflow=workflow,
+                                 memory_id=memory_id, operation=operation, outcome=outcome,
+                                 after_seq=after_seq, newest_first=newest_first)
 
     async def usage_report(self) -> list[AgentUsageView]:
         """Every agent's usage (for `/metrics`)."""

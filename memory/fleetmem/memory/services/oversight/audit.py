@@ -28,15 +28,21 @@ async def events(ctx: ServiceContext, caller: Caller, after_seq: int,
     """Audit entries about the caller's readable namespaces, in order."""
     _check_page(after_seq, limit, 1000)
     readable = ctx.policy.readable(caller.agent_id)
-    return [AuditEventView.of(e) for e in await ctx.audit_log.audit_events(readable, after_seq,
-                                                                       limit)]
+    page = await ctx.audit_log.audit_events(readable, after_seq, limit)
+    return [AuditEventView.of(e) for e in page]
 
 
-async def query(ctx: ServiceContext, caller: Caller | None, filters: AuditQuery,
-                limit: int) -> list[AuditEventView]:
-    """Entries matching `filters`. An agent that is not an admin sees entries about the
+async def query(ctx: ServiceContext, caller: Caller | None, limit: int, *,
+                agent: str | None = None, workflow: str | None = None,
+                memory_id: str | None = None, operation: str | None = None,
+                outcome: str | None = None, after_seq: int = 0,
+                newest_first: bool = False) -> list[AuditEventView]:
+    """Entries matching the filters. An agent that is not an admin sees entries about the
     namespaces it can read and its own entries; `caller=None` (an operator) sees all."""
-    _check_page(filters.after_seq, limit, 1000 if caller is not None else 100_000)
+    _check_page(after_seq, limit, 1000 if caller is not None else 100_000)
+    filters = AuditQuery(agent_id=agent, workflow_id=workflow, target_id=memory_id,
+                         operation=operation, outcome=outcome, after_seq=after_seq,
+                         newest_first=newest_first)
     if caller is not None and not ctx.policy.principal(caller.agent_id).admin:
         filters = replace(filters, visible_namespaces=ctx.policy.readable(caller.agent_id),
                           visible_agent=caller.agent_id)

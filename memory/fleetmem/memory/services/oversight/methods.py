@@ -4,9 +4,8 @@ usage and the audit entries it may read."""
 from __future__ import annotations
 
 from fleetmem.memory.domain.access import Caller
-from fleetmem.memory.ports import AuditQuery
 from fleetmem.memory.services.oversight import audit
-from fleetmem.memory.services.oversight.namespaces import namespace_summary
+from fleetmem.memory.services.oversight.namespaces import namespace_summary, namespace_views
 from fleetmem.memory.services.oversight.usage import usage_for
 from fleetmem.memory.services.runtime.context import ServiceContext
 from fleetmem.memory.services.runtime.governance import operation
@@ -28,15 +27,8 @@ class OversightMethods:
     @operation("list_namespaces", READ, audit_ids=False)
     async def list_namespaces(self, caller: Caller) -> list[NamespaceView]:
         """The namespaces the caller can see, with access, counts and team members."""
-        policy = self.ctx.policy
-        readable = policy.readable(caller.agent_id)
-        writable = set(policy.writable(caller.agent_id))
-        stats = await self.ctx.audit_log.stats(readable, buffer_agent=caller.agent_id)
-        members = policy.team_members
-        return [NamespaceView.of(s, "read-write" if s.namespace in writable else "read",
-                                 sorted(members.get(s.namespace.removeprefix("team:"), ()))
-                                 if s.namespace.startswith("team:") else [])
-                for s in stats]
+        return await namespace_views(self.ctx, caller,
+                                     self.ctx.policy.readable(caller.agent_id))
 
     @operation("list_namespaces", READ, audit_ids=False)
     async def namespace_summary(self, caller: Caller, namespace: str) -> NamespaceSummaryView:
@@ -71,6 +63,6 @@ class OversightMethods:
                           newest_first: bool = False) -> list[AuditEventView]:
         """Audit entries matching the filters. Admins see every entry; other agents see
         entries about namespaces they can read and their own entries."""
-        return await audit.query(self.ctx, caller, AuditQuery(
-            agent_id=agent, workflow_id=workflow, target_id=memory_id, operation=operation,
-            outcome=outcome, after_seq=after_seq, newest_first=newest_first), limit)
+        return await audit.query(self.ctx, caller, limit, agent=agent, workflow=workflow,
+                                 memory_id=memory_id, operation=operation, outcome=outcome,
+                                 after_seq=after_seq, newest_first=newest_first)

@@ -113,17 +113,12 @@ def operation(name: str, access: Access, *, also: tuple[str, ...] = (),
                 if key is None:
                     result = await fn(*args, **kwargs)
                 else:
-                    key = idempotency.check_key(key)
-                    digest = idempotency.fingerprint(fn.__name__, arguments)
-                    adapter = result_adapter()
-                    found, first = await idempotency.replay(ctx, caller, key, digest, adapter)
-                    if found:
+                    replayed, result = await idempotency.once(
+                        ctx, caller, key, fn.__name__, arguments, result_adapter(),
+                        lambda: fn(*args, **kwargs))
+                    if replayed:  # counted as a request; nothing was written
                         ctx.governor.usage_of(caller.agent_id).requests += 1
-                        return typing.cast(R, first)
-                    with idempotency.in_flight(ctx, caller, key):
-                        result = await fn(*args, **kwargs)
-                        await idempotency.remember_result(ctx, caller, key, fn.__name__,
-                                                          digest, result, adapter)
+                        return typing.cast(R, result)
             except Forbidden as exc:
                 await accounting.record_refusal(ctx, caller, name, exc, arguments, "denied")
                 raise

@@ -17,7 +17,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +60,28 @@ def _reuse() -> InvalidInput:
     return InvalidInput("this idempotency key was already used for a different request; "
                         "use a new key for a new request", field="idempotency_key",
                         rule="idempotency_key_reuse")
+
+
+async def once(ctx: ServiceContext, caller: Caller, key: object, method: str,
+               arguments: Mapping[str, Any], adapter: TypeAdapter[Any],
+               call: Callable[[], Awaitable[Any]]) -> tuple[bool, Any]:
+    """Run `call` once per (caller, key): (False, its result) the first time, (True, the
+    stored first result) on a replay of the same request.
+
+    Raises:
+        InvalidInput: the key is malformed (idempotency_key_format) or was used for a
+            different request (idempotency_key_reuse).
+        Conflict: the first request with this key is still running (idempotency_in_flight).
+    """
+    checked = check_key(key)
+    digest = fingerprint(method, arguments)
+    found, first = await replay(ctx, caller, checked, digest, adapter)
+    if found:
+        return True, first
+    with in_flight(ctx, caller, checked):
+        result = await call()
+        await remember_result(ctx, caller, checked, method, digest, result, adapter)
+    return False, result
 
 
 async def replay(ctx: ServiceContext, caller: Caller, key: str, digest: str,

@@ -168,6 +168,14 @@ class GovernanceSettings(BaseModel):
     the vault sync); by default they record the count only."""
 
 
+class MetricsSettings(BaseModel):
+    """What `/metrics` and traces may reveal (owned by telemetry)."""
+
+    detail: bool = False
+    """Per-namespace and per-agent series (and plain namespace names on trace spans);
+    off by default because they name who exists and how much each holds."""
+
+
 class Settings(BaseSettings):
     """Everything configurable; see the README's configuration table."""
 
@@ -191,3 +199,4 @@ class Settings(BaseSettings):
     vault: VaultSettings = Field(default_factory=VaultSettings)
     gc: GcSettings = Field(default_factory=GcSettings)
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)

@@ -95,21 +95,23 @@ async def test_url_escapes_that_are_not_utf8_are_422_and_change_nothing(
     assert (await c.get("/v1/buffers/s-utf8", headers=ALICE)).json() == before
 
 
-async def test_metrics_count_requests_by_route_and_agent_and_memories(api: RestApi) -> None:
+async def test_metrics_count_requests_by_route_and_memories_without_naming_anyone(
+        api: RestApi) -> None:
     await api.remember("Metrics see this memory", namespace="team:atlas")
     await api.client.get("/v1/stats", headers=BOB)
-    await api.client.get("/v1/stats")  # 401: counted as anonymous
+    await api.client.get("/v1/stats")  # 401
     r = await api.client.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     text = r.text
-    assert ('fleetmem_http_requests_total{agent="alice",method="POST",route="/v1/memories",'
+    assert ('fleetmem_http_requests_total{method="POST",route="/v1/memories",'
             'status="201"} 1.0') in text
-    assert ('fleetmem_http_requests_total{agent="bob",method="GET",route="/v1/stats",'
+    assert ('fleetmem_http_requests_total{method="GET",route="/v1/stats",'
             'status="200"} 1.0') in text
-    assert 'agent="anonymous",method="GET",route="/v1/stats",status="401"' in text
-    assert ('fleetmem_http_request_duration_seconds_count{agent="alice",method="POST",'
+    assert 'method="GET",route="/v1/stats",status="401"} 1.0' in text
+    assert ('fleetmem_http_request_duration_seconds_count{method="POST",'
             'route="/v1/memories"} 1.0') in text
-    assert 'fleetmem_memories{namespace="team:atlas",status="active"} 1.0' in text
+    assert 'fleetmem_memories{status="active"} 1.0' in text
+    assert "atlas" not in text and "alice" not in text and 'agent="' not in text
 
 
 async def test_openapi_lists_every_route_with_docs_examples_and_problems(
@@ -163,4 +165,5 @@ async def test_metrics_carry_store_latency_gc_and_usage_families(
         text = (await client.get("/metrics")).text
     assert 'fleetmem_store_seconds_count{operation="insert_memories",store="sqlite"}' in text
     assert "fleetmem_gc_" in text or "# HELP fleetmem_gc" in text
-    assert 'fleetmem_agent_writes_total{agent="alice"}' in text
+    assert "fleetmem_usage_writes_total 1.0" in text
+    assert "alice" not in text  # per-agent series need detail and an operator scrape

@@ -8,7 +8,7 @@ from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.errors import Forbidden
 from fleetmem.memory.services.inputs import MemoryInput
 from fleetmem.memory.services.memories.recall import RecallQuery
-from fleetmem.memory.services.oversight.usage import usage_metric_families
+from fleetmem.memory.services.oversight.metrics import usage_families
 from tests.conftest import ServiceFactory
 
 
@@ -40,8 +40,15 @@ async def test_usage_counts_per_agent(make_service: ServiceFactory) -> None:
 
     report = {u.agent_id: u for u in await service.operator.usage_report()}
     assert report["alice"].stored_bytes == mine.stored_bytes
-    families = {f.name: f for f in usage_metric_families(list(report.values()))}
+    families = {f.name: f for f in usage_families(list(report.values()), detail=True)}
     assert families["fleetmem_agent_writes"].kind == "counter"
     assert families["fleetmem_agent_stored_bytes"].kind == "gauge"
-    assert ("alice", float(mine.stored_bytes)) in families["fleetmem_agent_stored_bytes"].samples
-    assert ("crawly", 1.0) in families["fleetmem_agent_denied"].samples
+    assert ((("alice",), float(mine.stored_bytes))
+            in families["fleetmem_agent_stored_bytes"].samples)
+    assert (("crawly",), 1.0) in families["fleetmem_agent_denied"].samples
+    total = sum(u.stored_bytes for u in report.values())
+    assert families["fleetmem_usage_stored_bytes"].samples == (((), float(total)),)
+    # without detail: the sums only, no family labelled by agent
+    plain = usage_families(list(report.values()), detail=False)
+    assert {f.name for f in plain} == {n for n in families if n.startswith("fleetmem_usage_")}
+    assert all(f.labels == () for f in plain)

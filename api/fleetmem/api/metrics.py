@@ -1,12 +1,21 @@
-"""Prometheus metrics at /metrics: requests by route and agent, their latencies, and
-memory counts by namespace (read from the service when scraped)."""
+"""Prometheus metrics at /metrics: requests by route, method and status, their latencies,
+store timings, GC runs, and store counts and usage from the service.
+
+No series names a namespace or an agent unless the operator turned `metrics.detail` on
+and the scrape is an operator's: a scrape without a key gets the aggregate families, one
+with a key must be an admin agent's (the service decides: `operator.public_metrics`,
+`operator.operator_metrics`). The loopback operator port (`fleetmem.api.operator_port`)
+renders the same registry with `operator.local_metrics`.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Annotated
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -18,35 +27,31 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fleetmem.api.deps import bearer, get_caller
+from fleetmem.api.problems import problem_responses
 from fleetmem.gc import metrics as gc_metrics
-from fleetmem.memory.services import (
-    MemoryService,
-    MetricFamily,
-    NamespaceStats,
-    store_timing,
-    usage_metric_families,
-)
+from fleetmem.memory.services import MemoryService, MetricFamily, store_timing
 
 _UNMATCHED = "unmatched"
-_ANONYMOUS = "anonymous"
 
 
 class RequestMetrics:
-    """The request counters of one app (a registry per app keeps test apps apart)."""
+    """The request counters of one app (a registry per app keeps test apps apart). Labels
+    are the route template, the method and the status: never who called."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.requests = Counter("fleetmem_http_requests", "HTTP requests by route and agent",
-                                ["method", "route", "status", "agent"], registry=registry)
+        self.requests = Counter("fleetmem_http_requests", "HTTP requests by route and status",
+                                ["method", "route", "status"], registry=registry)
         self.latency = Histogram("fleetmem_http_request_duration_seconds",
-                                 "HTTP request latency by route and agent",
-                                 ["method", "route", "agent"], registry=registry,
+                                 "HTTP request latency by route",
+                                 ["method", "route"], registry=registry,
                                  buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
                                           10))
 
 
 class MetricsMiddleware:
-    """ASGI middleware timing each request; labels are the route template and the agent
-    the request authenticated as (bounded: both come from configuration, not input)."""
+    """ASGI middleware timing each request by route template (bounded: templates come from
+    the code, not from input; unknown paths count as `unmatched`)."""
 
     def __init__(self, app: ASGIApp, metrics: RequestMetrics) -> None:
         self.app = app
@@ -69,72 +74,71 @@ class MetricsMiddleware:
             await self.app(scope, receive, capture)
         finally:
             route = getattr(scope.get("route"), "path", None) or _UNMATCHED
-            agent = str((scope.get("state") or {}).get("agent_id", _ANONYMOUS))
             method = str(scope.get("method", ""))
-            self.metrics.requests.labels(method, route, str(status), agent).inc()
-            self.metrics.latency.labels(method, route, agent).observe(
-                time.perf_counter() - started)
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
 
 
-class MemoryCountCollector(Collector):
-    """Memory, entity and buffer counts per namespace, from the last refresh."""
+class _Families(Collector):
+    """The service's families of one scrape (a fresh collector per scrape: a public and an
+    operator scrape running at once never see each other's)."""
 
-    def __init__(self) -> None:
-        self.snapshot: list[NamespaceStats] = []
-
-    def collect(self) -> Iterator[Metric]:
-        memories = GaugeMetricFamily("fleetmem_memories", "Memories by namespace and status",
-                                     labels=["namespace", "status"])
-        entities = GaugeMetricFamily("fleetmem_entities", "Entities by namespace",
-                                     labels=["namespace"])
-        relations = GaugeMetricFamily("fleetmem_relations", "Relations by namespace",
-                                      labels=["namespace"])
-        buffers = GaugeMetricFamily("fleetmem_buffer_items", "Short-term buffer items by "
-                                    "namespace", labels=["namespace"])
-        for s in self.snapshot:
-            for status, n in sorted(s.memories_by_status.items()):
-                memories.add_metric([s.namespace, status], n)
-            entities.add_metric([s.namespace], s.entities)
-            relations.add_metric([s.namespace], s.relations)
-            buffers.add_metric([s.namespace], s.buffer_items)
-        yield from (memories, entities, relations, buffers)
-
-
-class UsageCollector(Collector):
-    """Per-agent usage (writes, reads, stored bytes, embedding calls) from the last refresh."""
-
-    def __init__(self) -> None:
-        self.snapshot: list[MetricFamily] = []
+    def __init__(self, families: Sequence[MetricFamily]) -> None:
+        self.families = families
 
     def collect(self) -> Iterator[Metric]:
-        for fam in self.snapshot:
+        for fam in self.families:
             cls = CounterMetricFamily if fam.kind == "counter" else GaugeMetricFamily
-            metric = cls(fam.name, fam.help, labels=["agent"])
-            for agent, value in fam.samples:
-                metric.add_metric([agent], value)
+            metric = cls(fam.name, fam.help, labels=list(fam.labels))
+            for values, value in fam.samples:
+                metric.add_metric(list(values), value)
             yield metric
 
 
-def install(app: FastAPI) -> None:
-    """Add the request middleware and the /metrics endpoint to `app`."""
+def base_registry() -> CollectorRegistry:
+    """The in-process series every scrape shows: GC runs and store timings (plus the
+    request metrics `install` adds); none of them carries a namespace or an agent."""
     registry = CollectorRegistry()
-    counts = MemoryCountCollector()
-    usage = UsageCollector()
-    registry.register(counts)
-    registry.register(usage)
     registry.register(gc_metrics.REGISTRY)
     registry.register(store_timing.REGISTRY)
+    return registry
+
+
+def render(registry: CollectorRegistry, families: Sequence[MetricFamily]) -> Response:
+    """The exposition of `registry` followed by this scrape's service families."""
+    scrape = CollectorRegistry(auto_describe=False)
+    scrape.register(_Families(families))
+    return Response(generate_latest(registry) + generate_latest(scrape),
+                    media_type=CONTENT_TYPE_LATEST)
+
+
+_EXAMPLE = ('# TYPE fleetmem_memories gauge\n'
+            'fleetmem_memories{status="active"} 42.0\n')
+
+
+def install(app: FastAPI) -> None:
+    """Add the request middleware and the /metrics endpoint to `app`; the registry is
+    kept on `app.state.metrics_registry` for the operator port."""
+    registry = base_registry()
     app.add_middleware(MetricsMiddleware, metrics=RequestMetrics(registry))
+    app.state.metrics_registry = registry
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics",
              response_class=Response,
-             responses={200: {"content": {"text/plain": {"example": (
-                 '# TYPE fleetmem_memories gauge\n'
-                 'fleetmem_memories{namespace="team:atlas",status="active"} 42.0\n')}},
-                 "description": "Prometheus text exposition format."}})
-    async def metrics(request: Request) -> Response:
-        """Request counts and latencies by route and agent; memory counts by namespace."""
+             responses={200: {"content": {"text/plain": {"example": _EXAMPLE}},
+                              "description": "Prometheus text exposition format."},
+                        **problem_responses(401, 403, 429)})
+    async def metrics(
+            request: Request,
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Response:
+        """Aggregate series for anyone: requests by route, method and status; memories by
+        status; entities, relations, buffer items, usage, store and GC timings summed over
+        every namespace and agent. With a key, the key must be an admin agent's (401/403
+        otherwise); with `FLEETMEM_METRICS__DETAIL=true` that scrape also gets
+        `fleetmem_namespace_*{namespace}` and `fleetmem_agent_*{agent}`."""
         service: MemoryService = request.app.state.service
-        counts.snapshot = await service.operator.memory_counts()
-        usage.snapshot = usage_metric_families(await service.operator.usage_report())
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        if credentials is None and not request.headers.get("authorization"):
+            return render(registry, await service.operator.public_metrics())
+        caller = await get_caller(request, service, credentials)
+        return render(registry, await service.operator.operator_metrics(caller))

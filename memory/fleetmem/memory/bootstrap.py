@@ -67,7 +67,7 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None,
         embedder=emb, policy=load_policy(settings.agents_file, settings.default_agent),
         limits=settings.limits, gc=settings.gc, governance=settings.governance,
         index_min_unindexed=settings.vector.index_min_unindexed,
-        clock=clock or SystemClock())
+        clock=clock or SystemClock(), metrics=settings.metrics)
     return MemoryService(ctx)
 
 

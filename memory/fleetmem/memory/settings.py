@@ -174,6 +174,10 @@ class MetricsSettings(BaseModel):
     detail: bool = False
     """Per-namespace and per-agent series (and plain namespace names on trace spans);
     off by default because they name who exists and how much each holds."""
+    operator_port: int | None = Field(default=None, ge=1, le=65535)
+    """When set, `fleetmem serve` also answers `GET /metrics` on 127.0.0.1:<port> (loopback
+    only, no key): the operator's scrape, with the per-namespace and per-agent series when
+    `detail` is on. Off by default; on the main port detail needs an admin agent's key."""
 
 
 class Settings(BaseSettings):

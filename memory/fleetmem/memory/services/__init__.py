@@ -22,7 +22,7 @@ from fleetmem.memory.services.maintenance.jobs import SYSTEM_CALLER, JobSlot
 from fleetmem.memory.services.maintenance.migrate import MigrationReport, migrate
 from fleetmem.memory.services.memories.recall import MODES, RecallQuery
 from fleetmem.memory.services.operator import OperatorService
-from fleetmem.memory.services.oversight.usage import MetricFamily, usage_metric_families
+from fleetmem.memory.services.oversight.metrics import MetricFamily
 from fleetmem.memory.services.runtime.idempotency import KEY_RE
 from fleetmem.memory.services.service import MemoryService
 from fleetmem.memory.services.views import (
@@ -71,5 +71,5 @@ __all__ = [
     "OperatorService", "OrphanReport", "PurgeReport", "READ_OPERATIONS", "RecallHit", "RecallQuery",
     "RecallResult", "ReconcileReport", "RelateResult", "RelationSpec", "RelationView",
     "RememberBatchResult", "RememberResult", "ResolutionView", "StatsView", "store_timing",
-    "SYSTEM_CALLER", "usage_metric_families", "WRITE_OPERATIONS",
+    "SYSTEM_CALLER", "WRITE_OPERATIONS",
 ]

@@ -1,9 +1,11 @@
 """`OperatorService`: the work of whoever runs the service, not of agents: scheduled GC
 jobs (as the system principal or an admin agent), restores in any namespace, audit
-verification and whole-log queries, usage reports and whole-store counts.
+verification and whole-log queries, usage reports, whole-store counts and the metric
+families of `/metrics`.
 
 Doors reach it as `MemoryService.operator`; the operator-facing ones are the CLI (run by
-whoever holds the data folder), the GC scheduler and `/metrics`.
+whoever holds the data folder), the GC scheduler, `/metrics` and the loopback operator
+metrics port.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from fleetmem.memory.domain.models import NamespaceStats
 from fleetmem.memory.services.maintenance import jobs
 from fleetmem.memory.services.maintenance.jobs import JobSlot
 from fleetmem.memory.services.oversight import audit
+from fleetmem.memory.services.oversight.metrics import MetricFamily, families
 from fleetmem.memory.services.oversight.stats import memory_counts
 from fleetmem.memory.services.oversight.usage import agent_usage
 from fleetmem.memory.services.runtime.context import ServiceContext
 from fleetmem.memory.services.runtime.governance import operation
-from fleetmem.memory.services.runtime.operations import WRITE
+from fleetmem.memory.services.runtime.operations import META, WRITE
 from fleetmem.memory.services.views.oversight import AuditVerification
 from fleetmem.memory.services.views.records import AgentUsageView, AuditEventView, MemoryView
 from fleetmem.memory.services.views.reports import (
@@ -98,9 +101,28 @@ class OperatorService:
                                  after_seq=after_seq, newest_first=newest_first)
 
     async def usage_report(self) -> list[AgentUsageView]:
-        """Every agent's usage (for `/metrics`)."""
+        """Every agent's usage (`/metrics` shows it summed, or per agent to an operator)."""
         return await agent_usage(self.ctx)
 
     async def memory_counts(self) -> list[NamespaceStats]:
-        """Counts per namespace over the whole store (for `/metrics`; never content)."""
+        """Counts per namespace over the whole store (never content; `/metrics` shows them
+        summed, or per namespace to an operator)."""
         return await memory_counts(self.ctx)
+
+    # /metrics: aggregate for anyone, per-namespace/per-agent only for an operator ---------
+    async def public_metrics(self) -> list[MetricFamily]:
+        """Store counts and usage summed over every namespace and agent: no family names
+        one (what `/metrics` answers a scrape without a key)."""
+        return await families(self.ctx, detail=False)
+
+    @operation("stats", META, admin=True)
+    async def operator_metrics(self, caller: Caller) -> list[MetricFamily]:
+        """The aggregate families plus, when `metrics.detail` is on, the per-namespace and
+        per-agent ones; only an admin agent may ask (403 `admin_only` otherwise, audited),
+        whether detail is on or not, so a misconfigured scrape shows rather than degrades."""
+        return await families(self.ctx, detail=self.ctx.metrics.detail)
+
+    async def local_metrics(self) -> list[MetricFamily]:
+        """The operator channel's families (the loopback metrics port, like the CLI: whoever
+        can reach it runs the host): detailed when `metrics.detail` is on."""
+        return await families(self.ctx, detail=self.ctx.metrics.detail)

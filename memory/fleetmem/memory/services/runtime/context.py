@@ -33,7 +33,12 @@ from fleetmem.memory.services.runtime import request_scope
 from fleetmem.memory.services.runtime.background import Reinforcer
 from fleetmem.memory.services.runtime.batching import EmbedBatcher
 from fleetmem.memory.services.runtime.quotas import Governor
-from fleetmem.memory.settings import GcSettings, GovernanceSettings, LimitSettings
+from fleetmem.memory.settings import (
+    GcSettings,
+    GovernanceSettings,
+    LimitSettings,
+    MetricsSettings,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +64,7 @@ class ServiceContext:
     index_min_unindexed: int = 10_000
     governance: GovernanceSettings = field(default_factory=GovernanceSettings)
     clock: Clock = field(default_factory=SystemClock)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     _embed_pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="fleetmem-embed"))
     _ns_locks: defaultdict[str, asyncio.Lock] = field(

@@ -55,9 +55,10 @@ def authorize(ctx: ServiceContext, caller: Caller, op: Operation) -> None:
             return
         if not ctx.policy.principal(caller.agent_id).admin:
             raise Forbidden(
-                f"agent '{caller.agent_id}' may not run GC operations: they act on every "
-                "namespace; use an agent with 'admin: true' in the agents file, or run "
-                "`fleetmem gc` (system principal)", rule="admin_only")
+                f"agent '{caller.agent_id}' is not an operator: GC operations and "
+                "operator metrics act on or reveal every namespace; use an agent with "
+                "'admin: true' in the agents file, or run `fleetmem gc` (system principal)",
+                rule="admin_only")
     for name in op.names:
         ctx.policy.check_operation(caller.agent_id, name)
 

@@ -73,8 +73,9 @@ async def operator_metrics_port(app: FastAPI, service: MemoryService,
 
     registry = getattr(app.state, "metrics_registry", None) or base_registry()
     sock = _bind(port)
+    # No log_config/log_level: uvicorn would reconfigure the main server's loggers.
     server = _Server(uvicorn.Config(operator_app(service, registry), lifespan="off",
-                                    log_level=settings.log_level.lower(), access_log=False))
+                                    log_config=None, log_level=None, access_log=False))
     task = asyncio.create_task(server.serve(sockets=[sock]), name="fleetmem-operator-port")
     try:
         async with asyncio.timeout(_START_SECONDS):

@@ -125,6 +125,8 @@ def install(app: FastAPI) -> None:
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics",
              response_class=Response,
+             # the key is optional: `{}` next to the bearer scheme says so
+             openapi_extra={"security": [{}]},
              responses={200: {"content": {"text/plain": {"example": _EXAMPLE}},
                               "description": "Prometheus text exposition format."},
                         **problem_responses(401, 403, 429)})

@@ -16,6 +16,9 @@ import yaml
 
 from fleetmem.api.app import create_app
 from fleetmem.gc.jobs import run_job
+from fleetmem.memory.domain.access import Caller
+from fleetmem.memory.errors import Forbidden
+from fleetmem.memory.services.inputs import MemoryInput
 from fleetmem.memory.settings import GcSettings, MetricsSettings, Settings
 from tests.conftest import ServiceFactory
 from tests.e2e.mcp_support import bearer, free_port, serving
@@ -23,8 +26,8 @@ from tests.e2e.mcp_support import bearer, free_port, serving
 pytestmark = pytest.mark.asyncio
 
 ALICE, BOB, OPS = bearer("alice-key"), bearer("bob-key"), bearer("ops-key")
-AGENT_IDS = ("alice", "bob", "opsadmin", "dana")
-NAMESPACES = ("agent:alice", "agent:bob", "agent:opsadmin", "team:xenon")
+AGENT_IDS = ("alice", "bob", "opsadmin", "scraper", "dana")
+NAMESPACES = ("agent:alice", "agent:bob", "agent:opsadmin", "agent:scraper", "team:xenon")
 TEAM = "xenon"
 
 
@@ -34,15 +37,18 @@ def _sha(key: str) -> str:
 
 @pytest.fixture
 def agents_file(tmp_path: Path) -> Path:
-    """alice and bob (writers, team xenon), opsadmin (an admin), human dana."""
+    """alice and bob (writers, team xenon), opsadmin (an admin), scraper (an admin whose
+    role only allows `stats`: the scraper docs/metrics.md recommends), human dana."""
     path = tmp_path / "agents.yaml"
     path.write_text(yaml.safe_dump({
-        "roles": {"writer": {"allow": ["*"]}},
+        "roles": {"writer": {"allow": ["*"]}, "metrics": {"allow": ["stats"]}},
         "teams": {TEAM: ["alice", "bob"]},
         "agents": {
             "alice": {"key_sha256": _sha("alice-key"), "roles": ["writer"]},
             "bob": {"key_sha256": _sha("bob-key"), "roles": ["writer"]},
             "opsadmin": {"key_sha256": _sha("ops-key"), "roles": ["writer"], "admin": True},
+            "scraper": {"key_sha256": _sha("scrape-key"), "roles": ["metrics"],
+                        "admin": True},
         },
         "humans": {"dana": {"teams": [TEAM]}},
     }))
@@ -169,3 +175,22 @@ async def test_the_operator_port_is_loopback_only_and_aggregate_without_detail(
                          if line.split()[3] == "0A"}
             assert f"0100007F:{port:04X}" in listening  # 127.0.0.1
             assert f"00000000:{port:04X}" not in listening  # not every interface
+
+
+async def test_the_service_decides_detail_and_a_metrics_only_operator_can_do_nothing_else(
+        make_service: ServiceFactory) -> None:
+    service = await make_service(metrics=MetricsSettings(detail=True))
+    await service.remember(Caller("alice"), MemoryInput(text="Alice keeps the runbook"))
+    public = await service.operator.public_metrics()
+    assert {label for f in public for label in f.labels} <= {"status"}
+    scraper = Caller("scraper")
+    detailed = {f.name: f for f in await service.operator.operator_metrics(scraper)}
+    assert (("agent:alice", "active"), 1.0) in detailed["fleetmem_namespace_memories"].samples
+    assert (("alice",), 1.0) in detailed["fleetmem_agent_stored_memories"].samples
+    for refused in (service.operator.gc_decay(scraper), service.audit_query(scraper),
+                    service.remember(scraper, MemoryInput(text="not a writer"))):
+        with pytest.raises(Forbidden):
+            await refused
+    with pytest.raises(Forbidden, match="admin") as denied:
+        await service.operator.operator_metrics(Caller("bob"))
+    assert denied.value.rule == "admin_only"

@@ -30,18 +30,20 @@ class Folded:
     otherwise the pattern runs with IGNORECASE on the original text.
     """
 
-    __slots__ = ("folded", "ignorecase")
+    __slots__ = ("folded", "_ignorecase")
 
     def __init__(self, pattern: str) -> None:
         self.folded = re.compile(pattern)
-        self.ignorecase = re.compile(pattern, re.IGNORECASE)
+        self._ignorecase: re.Pattern[str] | None = None  # compiled when first needed
 
     def finditer(self, text: str, low: str) -> Iterator[re.Match[str]]:
         """Matches over `text`; group positions index `text` (their content may be `low`'s:
         read values from `text`)."""
         if len(low) == len(text):
             return self.folded.finditer(low)
-        return self.ignorecase.finditer(text)
+        if self._ignorecase is None:
+            self._ignorecase = re.compile(self.folded.pattern, re.IGNORECASE)
+        return self._ignorecase.finditer(text)
 
 
 def starts_inside_word(text: str, start: int) -> bool:

@@ -9,6 +9,9 @@ attribution live in the use cases under memories/, graph/ and oversight/. Operat
 
 from __future__ import annotations
 
+import asyncio
+
+from fleetmem.memory.domain.redaction import redact
 from fleetmem.memory.errors import StorageUnavailable
 from fleetmem.memory.services.graph.methods import GraphMethods
 from fleetmem.memory.services.maintenance import reconcile
@@ -59,11 +62,12 @@ class MemoryService(MemoryMethods, GraphMethods, OversightMethods):
         await self.ctx.reinforcer.flush()
 
     async def warm_up(self) -> None:
-        """Load the embedding model now (one small encode), so the first write or recall
-        after start does not pay for it; `ready` reports not-ready until this finishes.
-        Servers call it in the background right after `start`."""
+        """Load the embedding model now (one small encode), and the secret detectors
+        redaction builds on first use, so the first write or recall after start does not
+        pay for them; `ready` reports not-ready until the model is loaded. Servers call it
+        in the background right after `start`."""
         self._warming = True
-        await self.ctx.embed(["warm-up"])
+        await asyncio.gather(self.ctx.embed(["warm-up"]), asyncio.to_thread(redact, "warm-up"))
         self._model_ready = True
 
     async def ready(self) -> None:

@@ -27,7 +27,13 @@ from fleetmem.memory.domain.conflicts import (
 )
 from fleetmem.memory.domain.models import Attribution, MemoryStatus, Observation, Relation
 from fleetmem.memory.domain.redaction import redact
-from fleetmem.memory.domain.text import content_hash, new_id, observation_text, relation_text
+from fleetmem.memory.domain.text import (
+    mirror_key,
+    new_id,
+    observation_record,
+    relation_record,
+    relation_text,
+)
 from fleetmem.memory.errors import Conflict, InvalidInput, NotFound
 from fleetmem.memory.ports import EntityRef
 from fleetmem.memory.services.runtime.context import ServiceContext
@@ -55,8 +61,9 @@ def others(caller: Caller, current: Sequence[Relation]) -> list[Relation]:
     return [r for r in current if r.attribution.created_by != caller.agent_id]
 
 
-async def _memory_id(ctx: ServiceContext, namespace: str, text: str) -> str | None:
-    found = await ctx.memories.find_by_hash(namespace, content_hash(namespace, text))
+async def _memory_id(ctx: ServiceContext, namespace: str, record: str) -> str | None:
+    """The memory mirroring a graph record (see `mirrors`)."""
+    found = await ctx.memories.find_by_hash(namespace, mirror_key(namespace, record))
     return None if found is None else found.id
 
 
@@ -88,10 +95,10 @@ async def record_relation_conflicts(ctx: ServiceContext, caller: Caller, namespa
             continue
         new = item.new
         b = Claim(new.to_entity, relation_text(new), caller.agent_id, new.valid_from,
-                  await _memory_id(ctx, namespace, relation_text(new)), new.id)
+                  await _memory_id(ctx, namespace, relation_record(new)), new.id)
         for old in item.current:
             a = Claim(old.to_entity, relation_text(old), old.attribution.created_by,
-                      old.valid_from, await _memory_id(ctx, namespace, relation_text(old)),
+                      old.valid_from, await _memory_id(ctx, namespace, relation_record(old)),
                       old.id)
             await _open(ctx, caller, namespace, ConflictKind.RELATION, new.from_entity,
                         new.relation_type, a, b)
@@ -118,11 +125,11 @@ async def record_attribute_conflicts(ctx: ServiceContext, caller: Caller, namesp
                     not same_value(theirs[0], key) or same_value(theirs[1], value):
                 continue
             a = Claim(theirs[1], other.text, other.created_by, other.created_at,
-                      await _memory_id(ctx, namespace, observation_text(current.name,
-                                                                        other.text)))
+                      await _memory_id(ctx, namespace, observation_record(current.name,
+                                                                          other.text)))
             b = Claim(value, obs.text, caller.agent_id, obs.created_at,
-                      await _memory_id(ctx, namespace, observation_text(current.name,
-                                                                        obs.text)))
+                      await _memory_id(ctx, namespace, observation_record(current.name,
+                                                                          obs.text)))
             await _open(ctx, caller, namespace, ConflictKind.ATTRIBUTE, current.name, key, a, b)
 
 

@@ -23,6 +23,7 @@ from fleetmem.memory.domain.conflicts import (
     Resolution,
     pair_key,
     parse_attribute,
+    parties_acting,
     same_value,
 )
 from fleetmem.memory.domain.models import Attribution, MemoryStatus, Observation, Relation
@@ -34,7 +35,7 @@ from fleetmem.memory.domain.text import (
     relation_record,
     relation_text,
 )
-from fleetmem.memory.errors import Conflict, InvalidInput, NotFound
+from fleetmem.memory.errors import Conflict, Forbidden, InvalidInput, NotFound
 from fleetmem.memory.ports import EntityRef
 from fleetmem.memory.services.runtime.context import ServiceContext
 from fleetmem.memory.services.views.oversight import ConflictView
@@ -156,7 +157,9 @@ async def resolve(ctx: ServiceContext, caller: Caller, conflict_id: str, keep: s
 
     Raises:
         NotFound: no such conflict in a namespace the caller can read.
-        Forbidden: the caller may not resolve conflicts or write the namespace.
+        Forbidden: the caller may not resolve conflicts or write the namespace, or
+            (rule `conflict_party`) it made one of the claims (or acts for who did) and
+            the namespace's policy requires a third party (see `_resolution_policy`).
         Conflict: it was already resolved (the message says by whom and how).
     """
     if keep not in KEEP_CHOICES:
@@ -172,6 +175,7 @@ async def resolve(ctx: ServiceContext, caller: Caller, conflict_id: str, keep: s
                        field="conflict_id", rule="not_found")
     record = found[0]
     ctx.policy.check_write(caller.agent_id, record.namespace)
+    _check_resolver(ctx, caller, record)
     now = ctx.now()
     resolution = Resolution(keep=keep, resolved_by=caller.agent_id, resolved_at=now,
                             on_behalf_of=caller.on_behalf_of, workflow_id=caller.workflow_id,
@@ -198,6 +202,35 @@ async def resolve(ctx: ServiceContext, caller: Caller, conflict_id: str, keep: s
         attribute=record.attribute, a=record.a, b=record.b, created_at=record.created_at,
         pair_key=record.pair_key, workflow_id=record.workflow_id,
         status=ConflictStatus.RESOLVED, resolution=resolution))
+
+
+def _resolution_policy(ctx: ServiceContext, namespace: str) -> tuple[str, str]:
+    """Who may resolve conflicts in a namespace, and where that is set: the team's
+    `team_policies` entry in the agents file, else `governance.conflict_resolution`."""
+    if namespace.startswith("team:"):
+        team = namespace.removeprefix("team:")
+        policy = ctx.policy.team_conflict_resolution.get(team)
+        if policy is not None:
+            return policy, f"team {team}'s policy (team_policies.{team}.conflict_resolution " \
+                "in the agents file)"
+    return ctx.governance.conflict_resolution, "the service's policy " \
+        "(FLEETMEM_GOVERNANCE__CONFLICT_RESOLUTION)"
+
+
+def _check_resolver(ctx: ServiceContext, caller: Caller, record: ConflictRecord) -> None:
+    """Refuse a party to the conflict when the namespace requires a third party."""
+    policy, source = _resolution_policy(ctx, record.namespace)
+    involved = parties_acting(record, policy, caller.agent_id, caller.on_behalf_of)
+    if not involved:
+        return
+    acting = caller.agent_id if caller.agent_id in involved else \
+        f"{caller.agent_id} on behalf of {caller.on_behalf_of}"
+    raise Forbidden(
+        f"{acting} made one of the claims of conflict {record.id} ({record.a.agent_id} vs "
+        f"{record.b.agent_id}), and {source} is 'third_party': a conflict is resolved only "
+        "by someone who made neither claim, so no party settles a dispute in its own "
+        f"favour. Ask a reviewer, a human or an operator who may write {record.namespace} "
+        "and made neither claim to resolve it", field="conflict_id", rule="conflict_party")
 
 
 async def _retire(ctx: ServiceContext, caller: Caller, record: ConflictRecord, loser: Claim,

@@ -34,6 +34,7 @@ from fleetmem.memory.domain.access import (
     Principal,
     Role,
 )
+from fleetmem.memory.domain.conflicts import RESOLUTION_POLICIES
 from fleetmem.memory.errors import InvalidInput
 
 
@@ -73,6 +74,33 @@ def _limits(role: str, spec: Any) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(spec.items()))
 
 
+def team_policies(data: dict[str, Any]) -> dict[str, str]:
+    """Per-team policies (`team_policies: {atlas: {conflict_resolution: third_party}}`):
+    team name -> conflict resolution policy, for the teams that set one."""
+    spec = data.get("team_policies") or {}
+    if not isinstance(spec, dict):
+        raise InvalidInput("agents file: team_policies must map team names to policies",
+                           field="team_policies", rule="agents_file")
+    out: dict[str, str] = {}
+    for team, policy in spec.items():
+        where = f"team_policies.{team}"
+        if not isinstance(team, str) or not AGENT_ID_RE.match(team) or team.startswith(
+                "human:"):
+            raise InvalidInput(f"agents file: {where}: a team name is letters, digits, '.', "
+                               "'_' or '-'", field="team_policies", rule="agents_file")
+        if not isinstance(policy, dict) or set(policy) - {"conflict_resolution"}:
+            raise InvalidInput(f"agents file: {where} must be a mapping with only "
+                               "conflict_resolution", field=where, rule="agents_file")
+        value = policy.get("conflict_resolution")
+        if value is not None and value not in RESOLUTION_POLICIES:
+            raise InvalidInput(f"agents file: {where}.conflict_resolution must be one of "
+                               f"{', '.join(RESOLUTION_POLICIES)} (got {value!r})",
+                               field=f"{where}.conflict_resolution", rule="agents_file")
+        if value is not None:
+            out[team] = value
+    return out
+
+
 def policy_from_mapping(data: dict[str, Any]) -> AccessPolicy:
     """Build the access policy from a parsed agents file."""
     roles = {n: _role(n, s) for n, s in (data.get("roles") or {}).items()}
@@ -109,7 +137,8 @@ def policy_from_mapping(data: dict[str, Any]) -> AccessPolicy:
                                          read_only_teams=p.read_only_teams, admin=p.admin)
     return AccessPolicy(principals=principals,
                         team_members={t: frozenset(m) for t, m in teams.items()},
-                        key_hashes=key_hashes)
+                        key_hashes=key_hashes,
+                        team_conflict_resolution=team_policies(data))
 
 
 def load_policy(path: Path | None, default_agent: str) -> AccessPolicy:

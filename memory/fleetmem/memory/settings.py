@@ -167,6 +167,12 @@ class GovernanceSettings(BaseModel):
     """List every id in the audit entries of paged bulk reads (read_graph, exports such as
     the vault sync); by default they record the count only."""
 
+    # conflict resolution policy (issue 20) ------------------------------------------
+    conflict_resolution: Literal["any", "third_party"] = "any"
+    """Who may resolve a conflict: `any` agent allowed `conflicts_resolve` that may write
+    its namespace, or only a `third_party` (neither claim's author, nor acting on behalf
+    of one). A team may override it in the agents file (`team_policies`)."""
+
 
 class MetricsSettings(BaseModel):
     """What `/metrics` and traces may reveal (owned by telemetry)."""

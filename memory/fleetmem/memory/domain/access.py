@@ -126,6 +126,10 @@ class AccessPolicy:
     """sha256 hex of an API key -> agent id."""
     open_access_agent: str | None = None
     """With no agents file, requests without a key act as this local agent."""
+    team_conflict_resolution: Mapping[str, str] = field(default_factory=dict)
+    """Team name -> who may resolve its conflicts ("any" or "third_party"), overriding
+    `governance.conflict_resolution` for that team's namespace (agents file
+    `team_policies`)."""
 
     def authenticate(self, token: str | None) -> str | None:
         """Return the agent id an API key belongs to, or None when it matches no agent."""

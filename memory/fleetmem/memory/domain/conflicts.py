@@ -21,6 +21,8 @@ from fleetmem.memory.domain.text import normalize
 
 _ATTRIBUTE = re.compile(r"^\s*([A-Za-z][\w .\-]{0,39}?)\s*[:=]\s*(\S.*?)\s*$", re.DOTALL)
 KEEP_CHOICES = ("a", "b", "both")
+RESOLUTION_POLICIES = ("any", "third_party")
+"""Who may resolve a conflict: any writer of its namespace, or only a third party."""
 
 
 class ConflictKind(enum.StrEnum):
@@ -88,6 +90,16 @@ class ConflictRecord:
     def memory_ids(self) -> tuple[str, ...]:
         """The memories of both claims (those that have one)."""
         return tuple(m for m in (self.a.memory_id, self.b.memory_id) if m)
+
+
+def parties_acting(record: ConflictRecord, policy: str, resolver: str,
+                   on_behalf_of: str | None) -> list[str]:
+    """The authors of the conflict's claims who would be resolving it: the resolver, or
+    whoever it acts for. Under `third_party` they may not; under `any` this is empty."""
+    if policy != "third_party":
+        return []
+    parties = {record.a.agent_id, record.b.agent_id}
+    return sorted(parties & {resolver, *([on_behalf_of] if on_behalf_of else [])})
 
 
 def parse_attribute(observation: str) -> tuple[str, str] | None:

@@ -199,6 +199,29 @@ def relation_text(r: RelationLike) -> str:
     return f"{r.from_entity} {r.relation_type.replace('_', ' ')} {r.to_entity}"
 
 
+def mirror_key(namespace: str, record: str) -> str:
+    """The dedup key of a memory written to mirror a graph record (see `relation_record`,
+    `observation_record`, `fact_record`): derived from the record's identity, never from a
+    text a caller sends, so a graph delete finds exactly the memory written for what it
+    deleted and never an ordinary memory that happens to read the same."""
+    return hashlib.sha256(f"{namespace}\x1fmirror\x1f{record}".encode()).hexdigest()
+
+
+def relation_record(r: RelationLike) -> str:
+    """The identity of a relation within its namespace (endpoints compare case-blind)."""
+    return f"relation\x1f{r.from_entity.lower()}\x1f{r.relation_type}\x1f{r.to_entity.lower()}"
+
+
+def observation_record(entity: str, observation: str) -> str:
+    """The identity of one observation of an entity within its namespace."""
+    return f"observation\x1f{entity.lower()}\x1f{observation}"
+
+
+def fact_record(text: str) -> str:
+    """The identity of an entity fact (type, alias, tag, rename) from `fact_texts`."""
+    return f"fact\x1f{normalize(text)}"
+
+
 def fact_texts(name: str, entity_type: str, aliases: Sequence[str],
                tags: Sequence[str]) -> list[str]:
     """Memory texts that mirror an entity's type, aliases and tags (written on edits)."""

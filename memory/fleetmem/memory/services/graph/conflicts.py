@@ -23,12 +23,19 @@ from fleetmem.memory.domain.conflicts import (
     Resolution,
     pair_key,
     parse_attribute,
+    parties_acting,
     same_value,
 )
 from fleetmem.memory.domain.models import Attribution, MemoryStatus, Observation, Relation
 from fleetmem.memory.domain.redaction import redact
-from fleetmem.memory.domain.text import content_hash, new_id, observation_text, relation_text
-from fleetmem.memory.errors import Conflict, InvalidInput, NotFound
+from fleetmem.memory.domain.text import (
+    mirror_key,
+    new_id,
+    observation_record,
+    relation_record,
+    relation_text,
+)
+from fleetmem.memory.errors import Conflict, Forbidden, InvalidInput, NotFound
 from fleetmem.memory.ports import EntityRef
 from fleetmem.memory.services.runtime.context import ServiceContext
 from fleetmem.memory.services.views.oversight import ConflictView
@@ -55,8 +62,9 @@ def others(caller: Caller, current: Sequence[Relation]) -> list[Relation]:
     return [r for r in current if r.attribution.created_by != caller.agent_id]
 
 
-async def _memory_id(ctx: ServiceContext, namespace: str, text: str) -> str | None:
-    found = await ctx.memories.find_by_hash(namespace, content_hash(namespace, text))
+async def _memory_id(ctx: ServiceContext, namespace: str, record: str) -> str | None:
+    """The memory mirroring a graph record (see `mirrors`)."""
+    found = await ctx.memories.find_by_hash(namespace, mirror_key(namespace, record))
     return None if found is None else found.id
 
 
@@ -88,10 +96,10 @@ async def record_relation_conflicts(ctx: ServiceContext, caller: Caller, namespa
             continue
         new = item.new
         b = Claim(new.to_entity, relation_text(new), caller.agent_id, new.valid_from,
-                  await _memory_id(ctx, namespace, relation_text(new)), new.id)
+                  await _memory_id(ctx, namespace, relation_record(new)), new.id)
         for old in item.current:
             a = Claim(old.to_entity, relation_text(old), old.attribution.created_by,
-                      old.valid_from, await _memory_id(ctx, namespace, relation_text(old)),
+                      old.valid_from, await _memory_id(ctx, namespace, relation_record(old)),
                       old.id)
             await _open(ctx, caller, namespace, ConflictKind.RELATION, new.from_entity,
                         new.relation_type, a, b)
@@ -118,11 +126,11 @@ async def record_attribute_conflicts(ctx: ServiceContext, caller: Caller, namesp
                     not same_value(theirs[0], key) or same_value(theirs[1], value):
                 continue
             a = Claim(theirs[1], other.text, other.created_by, other.created_at,
-                      await _memory_id(ctx, namespace, observation_text(current.name,
-                                                                        other.text)))
+                      await _memory_id(ctx, namespace, observation_record(current.name,
+                                                                          other.text)))
             b = Claim(value, obs.text, caller.agent_id, obs.created_at,
-                      await _memory_id(ctx, namespace, observation_text(current.name,
-                                                                        obs.text)))
+                      await _memory_id(ctx, namespace, observation_record(current.name,
+                                                                          obs.text)))
             await _open(ctx, caller, namespace, ConflictKind.ATTRIBUTE, current.name, key, a, b)
 
 
@@ -149,7 +157,9 @@ async def resolve(ctx: ServiceContext, caller: Caller, conflict_id: str, keep: s
 
     Raises:
         NotFound: no such conflict in a namespace the caller can read.
-        Forbidden: the caller may not resolve conflicts or write the namespace.
+        Forbidden: the caller may not resolve conflicts or write the namespace, or
+            (rule `conflict_party`) it made one of the claims (or acts for who did) and
+            the namespace's policy requires a third party (see `_resolution_policy`).
         Conflict: it was already resolved (the message says by whom and how).
     """
     if keep not in KEEP_CHOICES:
@@ -165,6 +175,7 @@ async def resolve(ctx: ServiceContext, caller: Caller, conflict_id: str, keep: s
                        field="conflict_id", rule="not_found")
     record = found[0]
     ctx.policy.check_write(caller.agent_id, record.namespace)
+    _check_resolver(ctx, caller, record)
     now = ctx.now()
     resolution = Resolution(keep=keep, resolved_by=caller.agent_id, resolved_at=now,
                             on_behalf_of=caller.on_behalf_of, workflow_id=caller.workflow_id,
@@ -191,6 +202,35 @@ async def resolve(ctx: ServiceContext, caller: Caller, conflict_id: str, keep: s
         attribute=record.attribute, a=record.a, b=record.b, created_at=record.created_at,
         pair_key=record.pair_key, workflow_id=record.workflow_id,
         status=ConflictStatus.RESOLVED, resolution=resolution))
+
+
+def _resolution_policy(ctx: ServiceContext, namespace: str) -> tuple[str, str]:
+    """Who may resolve conflicts in a namespace, and where that is set: the team's
+    `team_policies` entry in the agents file, else `governance.conflict_resolution`."""
+    if namespace.startswith("team:"):
+        team = namespace.removeprefix("team:")
+        policy = ctx.policy.team_conflict_resolution.get(team)
+        if policy is not None:
+            return policy, f"team {team}'s policy (team_policies.{team}.conflict_resolution " \
+                "in the agents file)"
+    return ctx.governance.conflict_resolution, "the service's policy " \
+        "(FLEETMEM_GOVERNANCE__CONFLICT_RESOLUTION)"
+
+
+def _check_resolver(ctx: ServiceContext, caller: Caller, record: ConflictRecord) -> None:
+    """Refuse a party to the conflict when the namespace requires a third party."""
+    policy, source = _resolution_policy(ctx, record.namespace)
+    involved = parties_acting(record, policy, caller.agent_id, caller.on_behalf_of)
+    if not involved:
+        return
+    acting = caller.agent_id if caller.agent_id in involved else \
+        f"{caller.agent_id} on behalf of {caller.on_behalf_of}"
+    raise Forbidden(
+        f"{acting} made one of the claims of conflict {record.id} ({record.a.agent_id} vs "
+        f"{record.b.agent_id}), and {source} is 'third_party': a conflict is resolved only "
+        "by someone who made neither claim, so no party settles a dispute in its own "
+        f"favour. Ask a reviewer, a human or an operator who may write {record.namespace} "
+        "and made neither claim to resolve it", field="conflict_id", rule="conflict_party")
 
 
 async def _retire(ctx: ServiceContext, caller: Caller, record: ConflictRecord, loser: Claim,

@@ -14,16 +14,19 @@ from dataclasses import replace
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.domain.models import Entity, MemoryStatus, Observation
 from fleetmem.memory.domain.text import (
-    content_hash,
+    fact_record,
     fact_texts,
+    mirror_key,
     new_id,
-    observation_text,
-    relation_text,
+    observation_record,
+    relation_record,
     rewrite_links,
 )
 from fleetmem.memory.errors import Conflict, InvalidInput, NotFound
 from fleetmem.memory.ports import EntityRef, MemoryFilter
-from fleetmem.memory.services.graph.entities import _archive_texts, _remember_texts
+from fleetmem.memory.services.graph import mirrors
+from fleetmem.memory.services.graph.entities import observation_mirror, relation_mirror
+from fleetmem.memory.services.graph.mirrors import Mirror, remember_mirrors
 from fleetmem.memory.services.inputs import check_name, check_tags
 from fleetmem.memory.services.memories.remember import resolve_namespace
 from fleetmem.memory.services.runtime.context import ServiceContext
@@ -40,6 +43,17 @@ async def _load(ctx: ServiceContext, ns: str, name: str) -> Entity:
 
 def _facts(e: Entity) -> list[str]:
     return fact_texts(e.name, e.entity_type, e.aliases, e.tags)
+
+
+def _fact(text: str, entity: str) -> Mirror:
+    return (text, "fact", [entity], fact_record(text))
+
+
+async def _retire(ctx: ServiceContext, caller: Caller, ns: str, operation: str,
+                  records: Sequence[str]) -> None:
+    """Archive the mirrors of records an edit replaced (the edit writes their successors)."""
+    ids = await mirrors.mirror_ids(ctx, ns, records)
+    await mirrors.archive(ctx, caller, ns, ids, operation=operation, forget=False)
 
 
 async def update_entity(ctx: ServiceContext, caller: Caller, name: str,
@@ -63,10 +77,10 @@ async def update_entity(ctx: ServiceContext, caller: Caller, name: str,
     before, after = _facts(old), _facts(new)
     gone = [t for t in before if t not in after]
     if gone:
-        await _archive_texts(ctx, caller, ns, "update_entity", gone)
-    added = [(t, "fact", [new.name]) for t in after if t not in before]
+        await _retire(ctx, caller, ns, "update_entity", [fact_record(t) for t in gone])
+    added = [_fact(t, new.name) for t in after if t not in before]
     if added:
-        await _remember_texts(ctx, caller, ns, "update_entity", added)
+        await remember_mirrors(ctx, caller, ns, "update_entity", added)
     await ctx.audit_log.append_audit([ctx.audit(caller, "update_entity", namespace=ns,
                                                 target_ids=[new.id], detail=new.name[:500])])
     return EntityView.of(new)
@@ -94,9 +108,8 @@ async def rename_entity(ctx: ServiceContext, caller: Caller, name: str, new_name
     else:  # a case-only rename goes through a temporary name (names are case-insensitive)
         temp = await _move(ctx, caller, ns, old, f"{old.name} (renaming {new_id()[:8]})")
         renamed = await _move(ctx, caller, ns, temp, target, alias=old.name)
-    await _remember_texts(ctx, caller, ns, "rename_entity",
-                          [(f"{old.name} was renamed to {renamed.name}", "fact",
-                            [renamed.name])])
+    await remember_mirrors(ctx, caller, ns, "rename_entity",
+                           [_fact(f"{old.name} was renamed to {renamed.name}", renamed.name)])
     await ctx.audit_log.append_audit([ctx.audit(caller, "rename_entity", namespace=ns,
                                                 target_ids=[old.id, renamed.id],
                                                 detail=f"{old.name} -> {renamed.name}"[:500])])
@@ -126,18 +139,17 @@ async def _move(ctx: ServiceContext, caller: Caller, ns: str, old: Entity, targe
     linking = [e for e in await ctx.entities.search_nodes([ns], f"[[{old.name}", 1000)
                if e.id != old.id]
     await ctx.entities.delete_entities([EntityRef(ns, old.name)], now)
-    stale = [observation_text(old.name, o.text) for o in old.observations]
-    stale += [relation_text(r) for r in rels]
-    fresh = [(observation_text(target, o.text), "observation", [target])
-             for o in old.observations]
-    fresh += [(relation_text(r), "fact", [r.from_entity, r.to_entity]) for r in moved]
+    stale = [observation_record(old.name, o.text) for o in old.observations]
+    stale += [relation_record(r) for r in rels]
+    fresh = [observation_mirror(target, o.text) for o in old.observations]
+    fresh += [relation_mirror(r) for r in moved]
     renamed_facts = fact_texts(target, old.entity_type, old.aliases, old.tags)
     for was, becomes in zip(_facts(old), renamed_facts, strict=True):
-        if await ctx.memories.find_by_hash(ns, content_hash(ns, was)) is not None:
-            stale.append(was)
-            fresh.append((becomes, "fact", [target]))
+        if await ctx.memories.find_by_hash(ns, mirror_key(ns, fact_record(was))) is not None:
+            stale.append(fact_record(was))
+            fresh.append(_fact(becomes, target))
     if alias is None:
-        fresh.append((f"{target} is also known as {old.name}", "fact", [target]))
+        fresh.append(_fact(f"{target} is also known as {old.name}", target))
     for e in linking:
         for o in e.observations:
             text = rewrite_links(o.text, old.name, target)
@@ -147,12 +159,12 @@ async def _move(ctx: ServiceContext, caller: Caller, ns: str, old: Entity, targe
             await ctx.entities.add_observations(EntityRef(ns, e.name),
                                                 [Observation(text, o.created_by, o.created_at)],
                                                 now)
-            stale.append(observation_text(e.name, o.text))
-            fresh.append((observation_text(e.name, text), "observation", [e.name]))
+            stale.append(observation_record(e.name, o.text))
+            fresh.append(observation_mirror(e.name, text))
     if stale:
-        await _archive_texts(ctx, caller, ns, "rename_entity", stale)
+        await _retire(ctx, caller, ns, "rename_entity", stale)
     if fresh and "(renaming " not in target:
-        await _remember_texts(ctx, caller, ns, "rename_entity", fresh)
+        await remember_mirrors(ctx, caller, ns, "rename_entity", fresh)
     return new
 
 

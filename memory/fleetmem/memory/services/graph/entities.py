@@ -12,20 +12,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fleetmem.memory.domain.access import Caller
-from fleetmem.memory.domain.models import Attribution, Entity, MemoryStatus, Observation, Relation
+from fleetmem.memory.domain.models import Attribution, Entity, Observation, Relation
 from fleetmem.memory.domain.redaction import redact
 from fleetmem.memory.domain.text import (
     clean_text,
-    content_hash,
     new_id,
+    observation_record,
     observation_text,
+    relation_record,
     relation_text,
 )
 from fleetmem.memory.errors import InvalidInput, NotFound
 from fleetmem.memory.ports import EntityRef
-from fleetmem.memory.services.graph import conflicts
-from fleetmem.memory.services.inputs import MemoryInput, check_name, check_tags
-from fleetmem.memory.services.memories.remember import remember_many, resolve_namespace
+from fleetmem.memory.services.graph import conflicts, mirrors
+from fleetmem.memory.services.graph.mirrors import Mirror, remember_mirrors
+from fleetmem.memory.services.inputs import check_name, check_tags
+from fleetmem.memory.services.memories.remember import resolve_namespace
 from fleetmem.memory.services.runtime.context import ServiceContext
 from fleetmem.memory.services.views.records import (
     EntityView,
@@ -89,27 +91,15 @@ def _check_observations(ctx: ServiceContext, obs: Sequence[object], field: str) 
             for i, o in enumerate(obs)]
 
 
-async def _remember_texts(ctx: ServiceContext, caller: Caller, ns: str, operation: str,
-                          items: list[tuple[str, str, list[str]]]) -> None:
-    """Write (text, kind, entity names) as memories in chunks of the batch limit."""
-    inputs = [MemoryInput(text=t, namespace=ns, kind=k, entities=e) for t, k, e in items]
-    for start in range(0, len(inputs), ctx.limits.max_batch):
-        await remember_many(ctx, caller, inputs[start:start + ctx.limits.max_batch],
-                            operation=operation)
+def observation_mirror(entity: str, text: str) -> Mirror:
+    """The mirror memory of one observation."""
+    return (observation_text(entity, text), "observation", [entity],
+            observation_record(entity, text))
 
 
-async def _archive_texts(ctx: ServiceContext, caller: Caller, ns: str, operation: str,
-                         texts: Sequence[str]) -> None:
-    """Archive the active memories written for these texts (restorable)."""
-    ids: list[str] = []
-    for text in texts:
-        found = await ctx.memories.find_by_hash(ns, content_hash(ns, text))
-        if found is not None:
-            ids.append(found.id)
-    if ids:
-        await ctx.memories.set_status(ids, MemoryStatus.ARCHIVED, ctx.now(),
-                                      [ctx.audit(caller, operation, namespace=ns, target_ids=ids)])
-        await ctx.vectors.delete(ids)
+def relation_mirror(r: Relation) -> Mirror:
+    """The mirror memory of one relation."""
+    return (relation_text(r), "fact", [r.from_entity, r.to_entity], relation_record(r))
 
 
 async def create_entities(ctx: ServiceContext, caller: Caller, specs: Sequence[EntitySpec],
@@ -131,10 +121,9 @@ async def create_entities(ctx: ServiceContext, caller: Caller, specs: Sequence[E
             observations=tuple(Observation(o, caller.agent_id, a.created_at)
                                for o in dict.fromkeys(obs))))
     created = await ctx.entities.create_entities(entities)
-    items = [(observation_text(e.name, o.text), "observation", [e.name])
-             for e in created for o in e.observations]
+    items = [observation_mirror(e.name, o.text) for e in created for o in e.observations]
     if items:
-        await _remember_texts(ctx, caller, ns, "create_entities", items)
+        await remember_mirrors(ctx, caller, ns, "create_entities", items)
     await ctx.audit_log.append_audit([ctx.audit(caller, "create_entities", namespace=ns,
                                                 target_ids=[e.id for e in created])])
     return [EntityView.of(e) for e in created]
@@ -148,7 +137,7 @@ async def add_observations(ctx: ServiceContext, caller: Caller,
     ns = resolve_namespace(ctx, caller, namespace)
     now = ctx.now()
     results: list[ObservationResult] = []
-    memories: list[tuple[str, str, list[str]]] = []
+    memories: list[Mirror] = []
     checked = [(check_name(name, f"observations[{i}].entityName"),
                 _check_observations(ctx, list(contents), f"observations[{i}].contents"))
                for i, (name, contents) in enumerate(items)]
@@ -162,10 +151,10 @@ async def add_observations(ctx: ServiceContext, caller: Caller,
             EntityRef(ns, name), [Observation(c, caller.agent_id, now) for c in contents], now)
         texts = [o.text for o in added or []]
         results.append(ObservationResult(entityName=name, addedObservations=texts))
-        memories += [(observation_text(name, t), "observation", [name]) for t in texts]
+        memories += [observation_mirror(name, t) for t in texts]
         added_to.append((name, list(added or [])))
     if memories:
-        await _remember_texts(ctx, caller, ns, "add_observations", memories)
+        await remember_mirrors(ctx, caller, ns, "add_observations", memories)
     for name, added_obs in added_to:  # both facts are kept; the disagreement is recorded
         await conflicts.record_attribute_conflicts(ctx, caller, ns, name, added_obs)
     return results
@@ -202,29 +191,32 @@ async def create_relations(ctx: ServiceContext, caller: Caller, specs: Sequence[
                 contested.append(conflicts.Contested(r, conflicts.others(caller, current)))
             elif current:
                 await ctx.entities.close_relations(ns, r.from_entity, r.relation_type, a.created_at)
-                await _archive_texts(ctx, caller, ns, "close_relation",
-                                     [relation_text(x) for x in current])
+                old = await mirrors.mirror_ids(ctx, ns, [relation_record(x) for x in current])
+                await mirrors.archive(ctx, caller, ns, old, operation="close_relation",
+                                      forget=False)
     created = await ctx.entities.create_relations(relations)
     if created:
-        await _remember_texts(ctx, caller, ns, "create_relations",
-                              [(relation_text(r), "fact", [r.from_entity, r.to_entity])
-                               for r in created])
+        await remember_mirrors(ctx, caller, ns, "create_relations",
+                               [relation_mirror(r) for r in created])
     await conflicts.record_relation_conflicts(ctx, caller, ns, created, contested)
     return [RelationView.of(r) for r in created]
 
 
 async def delete_entities(ctx: ServiceContext, caller: Caller, names: Sequence[str],
                           namespace: str | None = None) -> list[str]:
-    """Delete entities and their relations; their memories are archived (restorable)."""
+    """Delete entities and their relations; the memories written for their observations
+    and relations are archived (restorable), which needs `forget` (see `mirrors`)."""
     _check_list(names, "entityNames", ctx.limits.max_batch)
     ns = resolve_namespace(ctx, caller, namespace)
     checked = [check_name(n, f"entityNames[{i}]") for i, n in enumerate(names)]
     page = await ctx.entities.open_nodes([ns], checked)
     rels = await ctx.entities.relations_of([ns], checked, None)
-    texts = [observation_text(e.name, o.text) for e in page.entities for o in e.observations]
-    await _archive_texts(ctx, caller, ns, "delete_entities",
-                         texts + [relation_text(r) for r in rels])
+    records = [observation_record(e.name, o.text) for e in page.entities
+               for o in e.observations]
+    ids = await mirrors.mirror_ids(ctx, ns, records + [relation_record(r) for r in rels])
+    mirrors.authorize_forget(ctx, caller, ns, "delete_entities", ids)
     deleted = await ctx.entities.delete_entities([EntityRef(ns, n) for n in checked], ctx.now())
+    await mirrors.archive(ctx, caller, ns, ids, operation="delete_entities", forget=True)
     await ctx.audit_log.append_audit([ctx.audit(caller, "delete_entities", namespace=ns,
                                                 detail=", ".join(deleted)[:500])])
     return deleted
@@ -233,22 +225,36 @@ async def delete_entities(ctx: ServiceContext, caller: Caller, names: Sequence[s
 async def delete_observations(ctx: ServiceContext, caller: Caller,
                               items: Sequence[tuple[str, Sequence[str]]],
                               namespace: str | None = None) -> int:
-    """Remove observations from entities; their memories are archived."""
+    """Remove observations from entities; the memories written for the observations that
+    existed are archived, which needs `forget` (checked before anything changes)."""
     _check_list(items, "deletions", ctx.limits.max_batch)
     ns = resolve_namespace(ctx, caller, namespace)
+    checked = [(check_name(name, f"deletions[{i}].entityName"),
+                _check_observations(ctx, list(obs), f"deletions[{i}].observations"))
+               for i, (name, obs) in enumerate(items)]
+    page = await ctx.entities.open_nodes([ns], [name for name, _ in checked])
+    held = {e.name.lower(): e for e in page.entities}
+    records: list[str] = []
+    for name, texts in checked:
+        entity = held.get(name.lower())
+        present = {o.text for o in entity.observations} if entity else set()
+        records += [observation_record(entity.name, t) for t in texts
+                    if entity and t in present]
+    ids = await mirrors.mirror_ids(ctx, ns, records)
+    mirrors.authorize_forget(ctx, caller, ns, "delete_observations", ids)
     total = 0
-    for i, (name, obs) in enumerate(items):
-        entity = check_name(name, f"deletions[{i}].entityName")
-        texts = _check_observations(ctx, list(obs), f"deletions[{i}].observations")
-        total += await ctx.entities.delete_observations(EntityRef(ns, entity), texts, ctx.now())
-        await _archive_texts(ctx, caller, ns, "delete_observations",
-                             [observation_text(entity, t) for t in texts])
+    for name, texts in checked:
+        total += await ctx.entities.delete_observations(EntityRef(ns, name), texts, ctx.now())
+    await mirrors.archive(ctx, caller, ns, ids, operation="delete_observations", forget=True)
+    await ctx.audit_log.append_audit([ctx.audit(caller, "delete_observations", namespace=ns,
+                                                target_ids=ids, detail=f"count={total}")])
     return total
 
 
 async def delete_relations(ctx: ServiceContext, caller: Caller, specs: Sequence[RelationSpec],
                            namespace: str | None = None) -> int:
-    """Delete relations; their memories are archived."""
+    """Delete relations; the memories written for the relations that existed are
+    archived, which needs `forget` (checked before anything changes)."""
     _check_list(specs, "relations", ctx.limits.max_batch)
     ns = resolve_namespace(ctx, caller, namespace)
     a = _attribution(ctx, caller)
@@ -258,8 +264,15 @@ async def delete_relations(ctx: ServiceContext, caller: Caller, specs: Sequence[
                           relation_type=check_name(s.relation_type,
                                                    f"relations[{i}].relationType"),
                           attribution=a, valid_from=a.created_at) for i, s in enumerate(specs)]
+    wanted = {relation_record(r) for r in relations}
+    current = await ctx.entities.relations_of([ns], [r.from_entity for r in relations], None)
+    ids = await mirrors.mirror_ids(ctx, ns, [relation_record(r) for r in current
+                                            if relation_record(r) in wanted])
+    mirrors.authorize_forget(ctx, caller, ns, "delete_relations", ids)
     n = await ctx.entities.delete_relations(relations, ctx.now())
-    await _archive_texts(ctx, caller, ns, "delete_relations", [relation_text(r) for r in relations])
+    await mirrors.archive(ctx, caller, ns, ids, operation="delete_relations", forget=True)
+    await ctx.audit_log.append_audit([ctx.audit(caller, "delete_relations", namespace=ns,
+                                                target_ids=ids, detail=f"count={n}")])
     return n
 
 

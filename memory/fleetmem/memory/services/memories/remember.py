@@ -24,6 +24,7 @@ from fleetmem.memory.domain.redaction import redact
 from fleetmem.memory.domain.text import (
     content_hash,
     content_words,
+    mirror_key,
     new_id,
     numbers_in,
     whole_word,
@@ -51,6 +52,7 @@ class _Prepared:
     index: int
     memory: Memory
     redactions: int
+    mirror: bool = False
 
 
 def resolve_namespace(ctx: ServiceContext, caller: Caller, namespace: str | None) -> str:
@@ -61,8 +63,14 @@ def resolve_namespace(ctx: ServiceContext, caller: Caller, namespace: str | None
 
 
 async def remember_many(ctx: ServiceContext, caller: Caller, inputs: Sequence[MemoryInput],
-                        *, operation: str = "remember") -> list[RememberResult]:
+                        *, operation: str = "remember",
+                        mirrors: Sequence[str] | None = None) -> list[RememberResult]:
     """Write memories through the full write path; results in input order.
+
+    `mirrors` (graph writes only, one per input) names the graph record each memory
+    mirrors: its dedup key is then `mirror_key(namespace, record)`, and it is deduplicated
+    only against the mirror of the same record, so a graph delete later archives exactly
+    the memory written for what it deleted (see `services.graph.entities`).
 
     Raises:
         InvalidInput: a field breaks a rule (nothing is written).
@@ -79,6 +87,8 @@ async def remember_many(ctx: ServiceContext, caller: Caller, inputs: Sequence[Me
     for i, inp in enumerate(inputs):
         check_memory_input(inp, ctx.limits, prefix=f"memories[{i}]." if multi else "")
     namespaces = [resolve_namespace(ctx, caller, inp.namespace) for inp in inputs]
+    if mirrors is not None and len(mirrors) != len(inputs):
+        raise ValueError("remember_many: one mirrored record per input")
 
     now = ctx.now()
     prepared: list[_Prepared] = []
@@ -87,12 +97,13 @@ async def remember_many(ctx: ServiceContext, caller: Caller, inputs: Sequence[Me
         a = Attribution(created_by=caller.agent_id, created_at=now,
                         on_behalf_of=caller.on_behalf_of, workflow_id=caller.workflow_id,
                         session_id=caller.session_id)
+        key = content_hash(ns, red.text) if mirrors is None else mirror_key(ns, mirrors[i])
         prepared.append(_Prepared(i, Memory(
             id=new_id(), namespace=ns, text=red.text.strip(), kind=check_kind(inp.kind),
             importance=float(inp.importance), tags=check_tags(inp.tags, ctx.limits),
             attribution=a, updated_at=now, valid_from=inp.valid_from or now, pinned=inp.pinned,
-            content_hash=content_hash(ns, red.text), entity_names=tuple(inp.entities),
-        ), red.count))
+            content_hash=key, entity_names=tuple(inp.entities),
+        ), red.count, mirrors is not None))
 
     results: list[RememberResult | None] = [None] * len(prepared)
     chunks = [prepared[i:i + EMBED_CHUNK] for i in range(0, len(prepared), EMBED_CHUNK)]
@@ -163,8 +174,8 @@ async def _write_group(ctx: ServiceContext, caller: Caller, group: _Group,
                                          ctx.active_filter([ns]), 3)
     for p, linked, hits in zip(group.prepared, group.linked, near, strict=True):
         key = p.memory.content_hash
-        dup_id = seen.get(key) or group.known.get(key) or await _find_duplicate(
-            ctx, p.memory, hits)
+        dup_id = seen.get(key) or group.known.get(key) or (
+            None if p.mirror else await _find_duplicate(ctx, p.memory, hits))
         if dup_id is not None:
             seen[key] = dup_id
             reinforce.append(dup_id)

@@ -176,6 +176,17 @@ class MetricsSettings(BaseModel):
     off by default because they name who exists and how much each holds."""
 
 
+# --- agents-file reload (issue 20, part 6) ------------------------------------------------
+class AgentsReloadSettings(BaseModel):
+    """Re-reading the agents file while `fleetmem serve` runs (owned by agents_reload)."""
+
+    enabled: bool = True
+    """Watch the agents file and put a changed, valid version in force within seconds."""
+    poll_seconds: float = Field(default=5.0, gt=0, le=3600)
+    """Also re-check the file this often, for changes file events miss (network mounts)."""
+# --- end agents-file reload ----------------------------------------------------------------
+
+
 class Settings(BaseSettings):
     """Everything configurable; see the README's configuration table."""
 
@@ -200,3 +211,4 @@ class Settings(BaseSettings):
     gc: GcSettings = Field(default_factory=GcSettings)
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    agents_reload: AgentsReloadSettings = Field(default_factory=AgentsReloadSettings)

@@ -24,7 +24,7 @@ os.environ.setdefault("FLEETMEM_GC__ENABLED", "false")
 
 AGENTS = {
     "roles": {
-        "writer": {"allow": ["*"]},
+        "writer": {"allow": ["*"], "act_for": ["human:*"]},
         "reader": {"allow": ["recall", "get", "history", "read_graph", "search_nodes",
                              "open_nodes", "stats", "list_namespaces", "buffer_read"]},
     },

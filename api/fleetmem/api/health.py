@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from fleetmem.memory.errors import StorageUnavailable
+from fleetmem.memory.services import MemoryService
 
 router = APIRouter(tags=["health"])
 
@@ -16,11 +17,26 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def _agents_file(service: MemoryService) -> dict[str, object] | None:
+    """The agents file version in force (a hash prefix and times; names nobody)."""
+    version = service.policy_version()
+    if version is None:
+        return None
+    return {"sha256": version.sha256, "loaded_at": version.loaded_at.isoformat(),
+            "reload_failed": version.reload_failed,
+            "failed_at": version.failed_at.isoformat() if version.failed_at else None}
+
+
 @router.get("/readyz", summary="Readiness: every store answers")
 async def readyz(request: Request) -> JSONResponse:
-    """503 with the failing store when a store cannot answer."""
+    """503 with the failing store when a store cannot answer; both answers say which
+    agents file version is in force (`agents_file`, null without one). A failed reload
+    does not make the service unready: the last good version stays in force."""
+    service: MemoryService = request.app.state.service
+    agents = _agents_file(service)
     try:
-        await request.app.state.service.ready()
+        await service.ready()
     except StorageUnavailable as exc:
-        return JSONResponse({"status": "unavailable", "detail": exc.message}, status_code=503)
-    return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "unavailable", "detail": exc.message,
+                             "agents_file": agents}, status_code=503)
+    return JSONResponse({"status": "ready", "agents_file": agents})

@@ -22,7 +22,7 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from fleetmem.mcp_server.errors import resource_errors, tool_errors
-from fleetmem.memory.errors import InvalidInput
+from fleetmem.memory.errors import InvalidInput, Unauthenticated
 from fleetmem.memory.services import AGENT_ID_RE, Caller, MemoryService
 
 logger = logging.getLogger(__name__)
@@ -95,11 +95,20 @@ class Identity:
 
     default_agent: str
     trust_agent_header: bool = False
+    authenticate: Callable[[str | None], str | None] | None = None
+    """The service's key check, re-run on every call: a session keeps working only while
+    its key still names the same agent in the agents file in force."""
 
     def caller(self, ctx: Context[Any, Any]) -> Caller:
-        """The caller of the current request (InvalidInput for a malformed header)."""
+        """The caller of the current request (InvalidInput for a malformed header,
+        Unauthenticated when the session's key no longer matches its agent)."""
         headers = _headers(ctx)
         token = get_access_token()
+        if token is not None and self.authenticate is not None \
+                and self.authenticate(token.token) != token.client_id:
+            raise Unauthenticated("this session's API key matches no agent any more (the "
+                                  "agents file changed); reconnect with a configured key",
+                                  field="Authorization", rule="api_key")
         claimed = _header(headers, AGENT_HEADER, AGENT_ID_RE) if self.trust_agent_header \
             else None
         agent = token.client_id if token is not None else claimed or self.default_agent

@@ -51,7 +51,7 @@ def mount_mcp(app: Any, service: MemoryService, settings: Settings) -> None:
     """Build the MCP server over `service` and route /mcp (and its auth metadata) to it."""
     open_access = service.open_access_agent is not None
     identity = Identity(default_agent=service.open_access_agent or settings.default_agent,
-                        trust_agent_header=open_access)
+                        trust_agent_header=open_access, authenticate=service.authenticate)
     base = ServeInfo(os.getpid(), settings.host, settings.port).base_url
     server = build_server(service, identity, auth_url=None if open_access else base)
     mcp_app = server.streamable_http_app(streamable_http_path="/mcp", host=settings.host,

@@ -3,7 +3,8 @@
 Example::
 
     roles:
-      writer: {allow: ["*"]}
+      writer: {allow: ["*"], act_for: ["human:*"]}
+      assistant: {allow: ["*"], act_for: ["human:dana", "bob"]}
       reviewer: {allow: [recall, get, history, read_graph, search_nodes, open_nodes]}
       crawler: {allow: ["*"], deny: [forget, purge],
                 limits: {requests_per_minute: 120, writes_per_day: 5000}}
@@ -14,6 +15,14 @@ Example::
       bob: {key_sha256: "...", roles: [reviewer], read_only_teams: [ops]}
     humans:
       dana: {teams: [atlas]}
+
+`act_for` lists whom a role's holders may name in `X-On-Behalf-Of` (MCP: the same
+header): configured ids, `human:*` (every human of `humans`) or `*` (every configured
+agent and human). Without it an agent may act only for itself; naming anyone else, or
+anyone the file does not configure, is refused (403, rule `on_behalf_of`).
+
+The file is re-read when it changes (`fleetmem.memory.services.runtime.agents_reload`);
+a file that does not load keeps the last good policy in force.
 
 With no file, one local agent (`default_agent`) with every permission is configured and
 requests without a key act as it, so the embedded default just works on a laptop.
@@ -59,7 +68,8 @@ def _role(name: str, spec: Any) -> Role:
                            f"known: {sorted(ALL_OPERATIONS)}", field=f"roles.{name}",
                            rule="agents_file")
     return Role(name=name, allow=frozenset(allow), deny=frozenset(deny),
-                limits=_limits(name, spec.get("limits")))
+                limits=_limits(name, spec.get("limits")),
+                act_for=_act_for(name, spec.get("act_for")))
 
 
 def _limits(role: str, spec: Any) -> tuple[tuple[str, int], ...]:
@@ -101,6 +111,30 @@ def team_policies(data: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _act_for(role: str, spec: Any) -> frozenset[str]:
+    """A role's `act_for` list: `*`, `human:*` or well-formed principal ids."""
+    where = f"roles.{role}.act_for"
+    entries = _strings(spec, where)
+    bad = [e for e in entries if e not in ("*", "human:*") and not AGENT_ID_RE.match(e)]
+    if bad:
+        raise InvalidInput(f"agents file: {where} entries must be '*', 'human:*' or an agent "
+                           f"id such as 'bob' or 'human:dana' (got {bad})", field=where,
+                           rule="agents_file")
+    return frozenset(entries)
+
+
+def _check_act_for(roles: dict[str, Role], principals: dict[str, Principal]) -> None:
+    """Every id an `act_for` names must be configured (a typo would silently allow none)."""
+    for role in roles.values():
+        unknown = sorted(e for e in role.act_for if e not in ("*", "human:*")
+                         and e not in principals)
+        if unknown:
+            raise InvalidInput(f"agents file: roles.{role.name}.act_for names {unknown}, "
+                               "which agents/humans do not configure (humans are written "
+                               "'human:<name>')", field=f"roles.{role.name}.act_for",
+                               rule="agents_file")
+
+
 def policy_from_mapping(data: dict[str, Any]) -> AccessPolicy:
     """Build the access policy from a parsed agents file."""
     roles = {n: _role(n, s) for n, s in (data.get("roles") or {}).items()}
@@ -131,6 +165,7 @@ def policy_from_mapping(data: dict[str, Any]) -> AccessPolicy:
                                                f"agents.{agent_id}.read_only_teams")),
             admin=bool(spec.get("admin", False)),
         )
+    _check_act_for(roles, principals)
     for agent_id, p in list(principals.items()):
         member_of = frozenset(t for t, m in teams.items() if agent_id in m)
         principals[agent_id] = Principal(id=p.id, roles=p.roles, teams=member_of,
@@ -149,8 +184,25 @@ def load_policy(path: Path | None, default_agent: str) -> AccessPolicy:
                                rule="agents_file")
         local = Principal(id=default_agent, admin=True)
         return AccessPolicy(principals={default_agent: local}, open_access_agent=default_agent)
-    data = yaml.safe_load(path.read_text()) or {}
+    return policy_from_text(path.read_text(), str(path))
+
+
+def policy_from_text(text: str, source: str) -> AccessPolicy:
+    """Build the access policy from the agents file's text (`source` names it in errors).
+
+    Raises:
+        InvalidInput: rule `agents_file`; a YAML error names its line and column only,
+            never the offending text (it may hold a key).
+    """
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise InvalidInput(f"agents file {source} is not valid YAML{where}: {problem}",
+                           field="agents_file", rule="agents_file") from None
     if not isinstance(data, dict):
-        raise InvalidInput(f"agents file {path} must be a YAML mapping", field="agents_file",
-                           rule="agents_file")
+        raise InvalidInput(f"agents file {source} must be a YAML mapping",
+                           field="agents_file", rule="agents_file")
     return policy_from_mapping(data)

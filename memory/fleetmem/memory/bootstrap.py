@@ -8,6 +8,7 @@ from typing import cast
 
 from fleetmem.memory.agents import load_policy
 from fleetmem.memory.ports import Clock, Embedder, GraphStore, VectorIndex
+from fleetmem.memory.services.runtime.agents_reload import AgentsFile
 from fleetmem.memory.services.runtime.context import ServiceContext, SystemClock
 from fleetmem.memory.services.service import MemoryService
 from fleetmem.memory.settings import Settings
@@ -62,9 +63,11 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None,
     graph = cast(GraphStore, Timed(build_graph(settings), settings.graph.backend))
     vectors = cast(VectorIndex, Timed(build_vectors(settings, emb.dimension),
                                       settings.vector.backend))
+    agents_file = AgentsFile(settings.agents_file) if settings.agents_file else None
+    policy = agents_file.load() if agents_file else \
+        load_policy(None, settings.default_agent)
     ctx = ServiceContext(
-        graph=graph, vectors=vectors,
-        embedder=emb, policy=load_policy(settings.agents_file, settings.default_agent),
+        graph=graph, vectors=vectors, embedder=emb, policy=policy, agents_file=agents_file,
         limits=settings.limits, gc=settings.gc, governance=settings.governance,
         index_min_unindexed=settings.vector.index_min_unindexed,
         clock=clock or SystemClock(), metrics=settings.metrics)

@@ -186,6 +186,17 @@ class MetricsSettings(BaseModel):
     `detail` is on. Off by default; on the main port detail needs an admin agent's key."""
 
 
+# --- agents-file reload (issue 20, part 6) ------------------------------------------------
+class AgentsReloadSettings(BaseModel):
+    """Re-reading the agents file while `fleetmem serve` runs (owned by agents_reload)."""
+
+    enabled: bool = True
+    """Watch the agents file and put a changed, valid version in force within seconds."""
+    poll_seconds: float = Field(default=5.0, gt=0, le=3600)
+    """Also re-check the file this often, for changes file events miss (network mounts)."""
+# --- end agents-file reload ----------------------------------------------------------------
+
+
 class Settings(BaseSettings):
     """Everything configurable; see the README's configuration table."""
 
@@ -210,3 +221,4 @@ class Settings(BaseSettings):
     gc: GcSettings = Field(default_factory=GcSettings)
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    agents_reload: AgentsReloadSettings = Field(default_factory=AgentsReloadSettings)

@@ -67,6 +67,9 @@ class Role:
     deny: frozenset[str] = frozenset()
     limits: tuple[tuple[str, int], ...] = ()
     """(name, value) pairs from LIMIT_NAMES; they replace the configured defaults."""
+    act_for: frozenset[str] = frozenset()
+    """Whom a holder may name in on_behalf_of: configured ids, `human:*` (every configured
+    human) or `*` (every configured principal). Empty: nobody but itself."""
 
     def permits(self, operation: str) -> bool:
         """Return whether this role lets its holder perform `operation`."""
@@ -167,6 +170,43 @@ class AccessPolicy:
         p = self.principal(agent_id)
         return (private_namespace(agent_id), *(f"team:{t}" for t in sorted(p.teams)),
                 GLOBAL_NAMESPACE)
+
+    def check_on_behalf_of(self, agent_id: str, on_behalf_of: str | None) -> None:
+        """Refuse an on_behalf_of the caller's roles do not let it claim (see `acts_for`).
+
+        Raises:
+            InvalidInput: the id is malformed (rule `agent_id_format`).
+            Forbidden: rule `on_behalf_of`; the same message whether or not the id exists.
+        """
+        if on_behalf_of is None or self.acts_for(agent_id, on_behalf_of):
+            return
+        patterns = sorted({p for r in self.principal(agent_id).roles for p in r.act_for})
+        allowed = ", ".join(patterns) if patterns else "nobody"
+        raise Forbidden(
+            f"agent '{agent_id}' may not act on behalf of '{on_behalf_of}': on_behalf_of "
+            f"(header X-On-Behalf-Of) must be a configured human or agent that act_for of "
+            f"one of this agent's roles lists (its roles allow: {allowed}); ask an operator "
+            "to add it to roles.<role>.act_for in the agents file, or drop the header",
+            field="on_behalf_of", rule="on_behalf_of")
+
+    def acts_for(self, agent_id: str, on_behalf_of: str) -> bool:
+        """Whether `agent_id` may record that it acts for `on_behalf_of`.
+
+        With no agents file every well-formed id is accepted (identity itself is only
+        claimed there); otherwise the id must be a configured principal that an `act_for`
+        entry of one of the agent's roles matches; acting for oneself is always allowed.
+        """
+        if not AGENT_ID_RE.match(on_behalf_of):
+            raise InvalidInput("on_behalf_of must be an agent id or 'human:<id>' (letters, "
+                               "digits, '.', '_', '-')", field="on_behalf_of",
+                               rule="agent_id_format")
+        if self.open_access_agent is not None or on_behalf_of == agent_id:
+            return True
+        if on_behalf_of not in self.principals:
+            return False
+        patterns = {p for r in self.principal(agent_id).roles for p in r.act_for}
+        human = on_behalf_of.startswith("human:")
+        return on_behalf_of in patterns or "*" in patterns or (human and "human:*" in patterns)
 
     def check_operation(self, agent_id: str, operation: str) -> None:
         """Raise `Forbidden` naming the rule when the agent's roles refuse `operation`."""

@@ -23,6 +23,10 @@ from fleetmem.memory.services.maintenance.migrate import MigrationReport, migrat
 from fleetmem.memory.services.memories.recall import MODES, RecallQuery
 from fleetmem.memory.services.operator import OperatorService
 from fleetmem.memory.services.oversight.metrics import MetricFamily
+from fleetmem.memory.services.runtime.agents_reload import (
+    PolicyVersion,
+    agents_reload_background,
+)
 from fleetmem.memory.services.runtime.idempotency import KEY_RE
 from fleetmem.memory.services.service import MemoryService
 from fleetmem.memory.services.views import (
@@ -72,4 +76,5 @@ __all__ = [
     "RecallResult", "ReconcileReport", "RelateResult", "RelationSpec", "RelationView",
     "RememberBatchResult", "RememberResult", "ResolutionView", "StatsView", "store_timing",
     "SYSTEM_CALLER", "WRITE_OPERATIONS",
+    "agents_reload_background", "PolicyVersion",  # agents-file reload
 ]

@@ -18,6 +18,7 @@ from fleetmem.memory.services.maintenance import reconcile
 from fleetmem.memory.services.memories.methods import MemoryMethods
 from fleetmem.memory.services.operator import OperatorService
 from fleetmem.memory.services.oversight.methods import OversightMethods
+from fleetmem.memory.services.runtime.agents_reload import PolicyVersion
 from fleetmem.memory.services.runtime.context import ServiceContext
 
 
@@ -41,6 +42,12 @@ class MemoryService(MemoryMethods, GraphMethods, OversightMethods):
         """The agent a request without credentials acts as (None when an agents file is
         configured: then every request must carry a key)."""
         return self.ctx.policy.open_access_agent
+
+    def policy_version(self) -> PolicyVersion | None:
+        """Which agents file version is in force and whether its last reload failed (None
+        without an agents file: the single local open-access agent)."""
+        source = self.ctx.agents_file
+        return source.version if source is not None else None
 
     # lifecycle ----------------------------------------------------------------------
     async def start(self) -> dict[str, int]:

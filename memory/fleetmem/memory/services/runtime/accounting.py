@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -77,6 +78,8 @@ async def record_refusal(ctx: ServiceContext, caller: Caller, operation: str,
         else:
             usage.rate_limited += 1
     target = bound.get("memory_id")
+    if exc.rule == "on_behalf_of":  # a refused claim is not attribution; the detail names it
+        caller = replace(caller, on_behalf_of=None)
     event = ctx.audit(caller, operation, namespace=namespace_hint(bound), outcome=outcome,
                       target_ids=[target] if isinstance(target, str) and len(target) <= 64
                       else (),

@@ -30,6 +30,7 @@ from fleetmem.memory.ports import (
     VectorPoint,
 )
 from fleetmem.memory.services.runtime import request_scope
+from fleetmem.memory.services.runtime.agents_reload import AgentsFile
 from fleetmem.memory.services.runtime.background import Reinforcer
 from fleetmem.memory.services.runtime.batching import EmbedBatcher
 from fleetmem.memory.services.runtime.quotas import Governor
@@ -65,6 +66,8 @@ class ServiceContext:
     governance: GovernanceSettings = field(default_factory=GovernanceSettings)
     clock: Clock = field(default_factory=SystemClock)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    agents_file: AgentsFile | None = None
+    """The agents file `policy` came from; it swaps `policy` when the file changes."""
     _embed_pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="fleetmem-embed"))
     _ns_locks: defaultdict[str, asyncio.Lock] = field(

@@ -45,10 +45,11 @@ class HasContext(Protocol):
 
 def authorize(ctx: ServiceContext, caller: Caller, op: Operation) -> None:
     """Refuse the caller unless its roles allow every operation `op` names (and, for admin
-    operations, unless it is the system principal or an admin agent).
+    operations, unless it is the system principal or an admin agent) and let it act for
+    the `on_behalf_of` it claims.
 
     Raises:
-        Forbidden: rule `role`, or `admin_only`.
+        Forbidden: rule `role`, `admin_only` or `on_behalf_of`.
     """
     if op.admin:
         if caller.agent_id == GC_AGENT:
@@ -59,8 +60,10 @@ def authorize(ctx: ServiceContext, caller: Caller, op: Operation) -> None:
                 "operator metrics act on or reveal every namespace; use an agent with "
                 "'admin: true' in the agents file, or run `fleetmem gc` (system principal)",
                 rule="admin_only")
+    policy = ctx.policy  # one version of the agents file for the whole check
     for name in op.names:
-        ctx.policy.check_operation(caller.agent_id, name)
+        policy.check_operation(caller.agent_id, name)
+    policy.check_on_behalf_of(caller.agent_id, caller.on_behalf_of)
 
 
 def operation(name: str, access: Access, *, also: tuple[str, ...] = (),

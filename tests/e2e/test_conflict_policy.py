@@ -28,7 +28,9 @@ Client = Callable[..., Awaitable[Rest]]
 
 def _agents(team_policy: str | None) -> dict[str, Any]:
     data = rest_agents()
-    data["agents"]["rev"] = {"key_sha256": _sha("rev-key"), "roles": ["writer"],
+    # rev may act for alice, so that acting for a party is refused by the conflict rule
+    data["roles"]["delegate"] = {"allow": ["*"], "act_for": ["alice"]}
+    data["agents"]["rev"] = {"key_sha256": _sha("rev-key"), "roles": ["delegate"],
                              "teams": ["atlas"]}
     if team_policy is not None:
         data["team_policies"] = {"atlas": {"conflict_resolution": team_policy}}

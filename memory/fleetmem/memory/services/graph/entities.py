@@ -107,9 +107,11 @@ async def _archive_texts(ctx: ServiceContext, caller: Caller, ns: str, operation
         if found is not None:
             ids.append(found.id)
     if ids:
-        await ctx.memories.set_status(ids, MemoryStatus.ARCHIVED, ctx.now(),
-                                      [ctx.audit(caller, operation, namespace=ns, target_ids=ids)])
-        await ctx.vectors.delete(ids)
+        async with ctx.tier_gate.shared():  # graph, then vectors, like forget
+            await ctx.memories.set_status(
+                ids, MemoryStatus.ARCHIVED, ctx.now(),
+                [ctx.audit(caller, operation, namespace=ns, target_ids=ids)])
+            await ctx.vectors.delete(ids)
 
 
 async def create_entities(ctx: ServiceContext, caller: Caller, specs: Sequence[EntitySpec],

@@ -16,15 +16,18 @@ import asyncio
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from fleetmem.memory.bootstrap import build_service
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.domain.text import content_hash, observation_text
 from fleetmem.memory.errors import Conflict, NotFound
-from fleetmem.memory.ports import Vector
+from fleetmem.memory.ports import Embedder, Vector
 from fleetmem.memory.services.graph.entities import EntitySpec
 from fleetmem.memory.services.inputs import MemoryInput
 from fleetmem.memory.services.maintenance.jobs import SYSTEM_CALLER
 from fleetmem.memory.services.service import MemoryService
+from fleetmem.memory.settings import Settings
 
 WRITER = Caller("alice")
 HOST = "Race Host"
@@ -52,6 +55,7 @@ class RaceLedger:
     reconciles: int = 0
     reindexed: int = 0
     dropped: int = 0
+    in_flight: int = 0
     hidden: int = 0
     resurrected: int = 0
 
@@ -145,6 +149,7 @@ class RaceWorld:
             self.ledger.reconciles += 1
             self.ledger.reindexed += r.reindexed
             self.ledger.dropped += r.dropped
+            self.ledger.in_flight += r.in_flight
             if stop.is_set():
                 return
             await asyncio.sleep(self.pause)
@@ -152,10 +157,19 @@ class RaceWorld:
     async def step(self, ops: Sequence[Op]) -> None:
         """Run `ops` concurrently while the reconcile job runs in a loop; return once both
         are done (the last reconcile run started before the last operation ended)."""
+        await self.lanes([[op] for op in ops])
+
+    async def lanes(self, lanes: Sequence[Sequence[Op]]) -> None:
+        """`step` with several operations per writer: each lane runs its operations in
+        turn, the lanes concurrently."""
+        async def lane(ops: Sequence[Op]) -> None:
+            for op in ops:
+                await self.run_op(op)
+
         stop = asyncio.Event()
         loop = asyncio.create_task(self.reconcile_loop(stop))
         try:
-            await asyncio.gather(*(self.run_op(op) for op in ops))
+            await asyncio.gather(*(lane(ops) for ops in lanes))
         finally:
             stop.set()
             await loop
@@ -185,18 +199,52 @@ class RaceWorld:
         return out
 
 
-async def run_for(world: RaceWorld, seconds: float, *, writers: int = 4,
-                  seed: int = 0) -> list[str]:
-    """The reliability tier's run: `writers` concurrent random operations per round while
-    reconcile loops, a check after every round, for `seconds`; every problem found."""
+@dataclass
+class RaceResult:
+    """The reliability tier's concurrent-reconcile run: its ledger and the problems."""
+
+    seconds: float
+    writers: int
+    rounds: int
+    ledger: RaceLedger
+    problems: list[str]
+
+    def row(self) -> str:
+        """Its row of the reliability table."""
+        led = self.ledger
+        ops = ", ".join(f"{n} {k}" for k, n in sorted(led.ops.items()))
+        return (f"| concurrent reconcile: {self.writers} writers (remember, forget, correct, "
+                f"observation add/delete as the vault does) x {self.seconds:.0f} s while the "
+                f"reconcile job runs in a loop, checked after each of {self.rounds} rounds | "
+                f"{led.reconciles} reconcile runs, {sum(led.ops.values())} acknowledged "
+                f"operations ({ops}); dropped {led.dropped}, reindexed {led.reindexed}, "
+                f"differences left to finish in flight {led.in_flight}; hidden memories "
+                f"**{led.hidden}**, archived memories with a vector **{led.resurrected}** |")
+
+
+async def run_reconcile_race(data_dir: Path, seconds: float, embedder: Embedder, *,
+                             writers: int = 4, ops_per_round: int = 10,
+                             seed: int = 0) -> RaceResult:
+    """A fresh service (default settings) on `data_dir`; rounds of `writers` concurrent
+    writers, each doing `ops_per_round` random operations in turn while reconcile loops,
+    and a check after every round, for `seconds`."""
     rng = random.Random(seed)
+    service = build_service(Settings(data_dir=data_dir), embedder=embedder)
+    await service.start()
     problems: list[str] = []
+    rounds = 0
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while loop.time() < deadline:
-        ops = [Op(rng.choice(OPS), rng.randrange(1000)) for _ in range(writers)]
-        await world.step(ops)
-        problems += await world.problems()
-        if len(world.ledger.active) > 200:  # keep each round's check cheap
-            await world.run_op(Op("forget", rng.randrange(1000)))
-    return problems
+    try:
+        world = RaceWorld(service, "agent:alice")
+        await world.seed()
+        started = loop.time()
+        while rounds == 0 or loop.time() < started + seconds:
+            await world.lanes([[Op(rng.choice(OPS), rng.randrange(1000))
+                                for _ in range(ops_per_round)] for _ in range(writers)])
+            rounds += 1
+            problems += await world.problems()
+            if len(world.ledger.active) > 200:  # keep each round's check cheap
+                await world.run_op(Op("forget", rng.randrange(1000)))
+    finally:
+        await service.close()
+    return RaceResult(loop.time() - started, writers, rounds, world.ledger, problems)

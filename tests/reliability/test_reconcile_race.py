@@ -62,5 +62,6 @@ def test_reconcile_never_hides_a_committed_memory(embedder: Embedder) -> None:
 
         try:
             example()
+            assert next(examples) > 200, "fewer than the 200 examples asked for ran"
         finally:
             runner.run(service.close())

@@ -1,9 +1,12 @@
 """Reliability, full tier: kill -9 crash cycles (embedded, and with the graph on Neo4j),
-eight concurrent agent processes, and a soak under mixed REST load; prints a Markdown
-section for bench/RESULTS.md and exits non-zero when any invariant broke.
+eight concurrent agent processes, writes racing the reconcile job, and a soak under
+mixed REST load; prints a Markdown section for bench/RESULTS.md and exits non-zero when
+any invariant broke.
 
     .venv/bin/python -m bench.reliability --cycles 50 --concurrency-seconds 120 \\
-        --soak-seconds 600
+        --reconcile-seconds 120 --soak-seconds 600
+
+`--only-reconcile` runs the concurrent-reconcile part alone and prints its row.
 
 The soak runs `fleetmem serve` in one process and the load in this one: workers doing
 remember, recall, correct, forget, buffer appends and consolidation, and graph operations
@@ -37,12 +40,13 @@ from fleetmem.memory.bootstrap import build_embedder
 from fleetmem.memory.settings import Settings
 from tests.reliability.concurrency import ConcurrencyResult, run_concurrency
 from tests.reliability.crash import WRITERS, CrashResult, run_crash
+from tests.reliability.reconcile_race import RaceResult, run_reconcile_race
 from tests.reliability.serve import ServeProcess, serving
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 logger = logging.getLogger("bench.reliability")
 COMMAND = ("python -m bench.reliability --cycles {cycles} --concurrency-seconds {conc:g} "
-           "--soak-seconds {soak:g}")
+           "--reconcile-seconds {rec:g} --soak-seconds {soak:g}")
 EXPECTED = {"remember": 201, "recall": 200, "get": 200, "correct": 201, "forget": 200,
             "buffer_append": 201, "consolidate": 200, "create_entities": 201,
             "add_observations": 201, "relate": 201, "read_graph": 200, "search_nodes": 200,
@@ -234,17 +238,19 @@ def soak_lines(r: SoakResult) -> list[str]:
     return lines
 
 
-def _summary(crashes: dict[str, CrashResult], conc: ConcurrencyResult, soak: SoakResult,
-             args: argparse.Namespace) -> list[str]:
+def _summary(crashes: dict[str, CrashResult], conc: ConcurrencyResult, race: RaceResult,
+             soak: SoakResult, args: argparse.Namespace) -> list[str]:
     """The "Reliability (full tier)" section (titled "reduced sizes" below full sizes)."""
     load = os.getloadavg()
     fig = conc.figures()
     five = sum(c.ledger.server_errors for c in crashes.values()) + conc.server_errors + \
         soak.server_errors
-    problems = [p for c in crashes.values() for p in c.problems] + conc.problems
+    problems = [p for c in crashes.values() for p in c.problems] + conc.problems + \
+        race.problems
     command = COMMAND.format(cycles=args.cycles, conc=args.concurrency_seconds,
-                             soak=args.soak_seconds)
-    full = args.cycles >= 50 and args.concurrency_seconds >= 120 and args.soak_seconds >= 600
+                             rec=args.reconcile_seconds, soak=args.soak_seconds)
+    full = args.cycles >= 50 and args.concurrency_seconds >= 120 and \
+        args.reconcile_seconds >= 120 and args.soak_seconds >= 600
     lines = [f"## Reliability ({'full tier' if full else 'reduced sizes'})", "",
              f"Reproduce: `{command}`; commit {git_commit()}, "
              f"{os.cpu_count()} cores, load average at start {load[0]:.2f}. The quick tier "
@@ -262,7 +268,7 @@ def _summary(crashes: dict[str, CrashResult], conc: ConcurrencyResult, soak: Soa
               f"overlapping teams | {fig['ops']} requests, {fig['acknowledged_writes']} "
               f"acknowledged writes; {fig['race_rounds']} race entries: "
               f"{fig['race_wins']} corrections won, {fig['race_conflicts']} got 409, "
-              f"{fig['race_forgets']} forgets |",
+              f"{fig['race_forgets']} forgets |", race.row(),
               f"| 5xx answers (crash runs, concurrency, soak) | **{five}** |",
               f"| soak: throughput, error rate | {soak.total / soak.seconds:.1f} ops/s over "
               f"{soak.seconds:.0f} s, {soak.error_rate:.2%} |",
@@ -301,15 +307,29 @@ async def run_all(work: Path, args: argparse.Namespace) -> int:
             server.stop()
     logger.info("concurrency: %g s", args.concurrency_seconds)
     conc = await run_concurrency(work / "concurrency", args.concurrency_seconds, embedder)
+    logger.info("concurrent reconcile: %g s", args.reconcile_seconds)
+    race = await run_reconcile_race(work / "reconcile" / "data", args.reconcile_seconds,
+                                    embedder)
     logger.info("soak: %g s", args.soak_seconds)
     soak = await run_soak(work, args.soak_seconds, workers=args.soak_workers)
-    section = "\n".join(_summary(crashes, conc, soak, args)) + "\n"
+    section = "\n".join(_summary(crashes, conc, race, soak, args)) + "\n"
     sys.stdout.write(section)
     if args.write:
         Path(args.write).write_text(section)
     broken = any(c.problems or c.lost_writes for c in crashes.values()) or conc.problems \
-        or soak.errors or soak.server_errors
+        or race.problems or soak.errors or soak.server_errors
     return 1 if broken else 0
+
+
+async def run_reconcile_only(work: Path, args: argparse.Namespace) -> int:
+    """`--only-reconcile`: the concurrent-reconcile run alone; prints its table row."""
+    embedder = build_embedder(Settings(data_dir=work))
+    race = await run_reconcile_race(work / "reconcile" / "data", args.reconcile_seconds,
+                                    embedder)
+    lines = ["| check | result |", "| --- | --- |", race.row()]
+    lines += [f"- {p}" for p in race.problems[:30]]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 1 if race.problems else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -318,6 +338,10 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cycles", type=int, default=50, help="kill -9 cycles per backend")
     p.add_argument("--concurrency-seconds", type=float, default=120.0)
+    p.add_argument("--reconcile-seconds", type=float, default=120.0,
+                   help="writes racing the reconcile job running in a loop")
+    p.add_argument("--only-reconcile", action="store_true",
+                   help="run only the concurrent-reconcile part and print its row")
     p.add_argument("--soak-seconds", type=float, default=600.0)
     p.add_argument("--soak-workers", type=int, default=4)
     p.add_argument("--no-neo4j", action="store_true", help="skip the crash run on Neo4j")
@@ -332,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="fleetmem-reliability-") as tmp:
-        return asyncio.run(run_all(Path(tmp), args))
+        run = run_reconcile_only if args.only_reconcile else run_all
+        return asyncio.run(run(Path(tmp), args))
 
 
 if __name__ == "__main__":

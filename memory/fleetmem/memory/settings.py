@@ -139,6 +139,12 @@ class GcSettings(BaseModel):
     superseded_schedule: str = "every 6h"
     orphans_schedule: str = "cron 0 4 * * *"
     reconcile_schedule: str = "cron 0 5 * * *"
+    # --- reconcile and writes in flight (issue 20) ---
+    reconcile_settle_seconds: float = Field(default=2.0, ge=0.0, le=600.0)
+    """Reconcile drops a vector the graph does not list only after this long and a
+    re-check: a write in flight in another process on the same graph (vector first, then
+    the graph commit) finishes meanwhile. Writes of this process are excluded by a lock
+    and need no wait; 0 turns the wait off."""
 
 
 class GovernanceSettings(BaseModel):

@@ -245,11 +245,13 @@ async def _retire(ctx: ServiceContext, caller: Caller, record: ConflictRecord, l
     else:
         await ctx.entities.delete_observations(EntityRef(ns, record.subject), [loser.text], at)
     if loser.memory_id:
-        changed = await ctx.memories.set_status([loser.memory_id], MemoryStatus.ARCHIVED, at, [
-            ctx.audit(caller, "forget", namespace=ns, target_ids=[loser.memory_id],
-                      detail=f"lost conflict {record.id}")])
-        if changed:
-            await ctx.vectors.delete(changed)
+        async with ctx.tier_gate.shared():
+            changed = await ctx.memories.set_status(
+                [loser.memory_id], MemoryStatus.ARCHIVED, at, [
+                    ctx.audit(caller, "forget", namespace=ns, target_ids=[loser.memory_id],
+                              detail=f"lost conflict {record.id}")])
+            if changed:
+                await ctx.vectors.delete(changed)
 
 
 async def mark_disputed(ctx: ServiceContext, namespaces: Sequence[str],

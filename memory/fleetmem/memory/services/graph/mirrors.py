@@ -81,7 +81,9 @@ async def archive(ctx: ServiceContext, caller: Caller, ns: str, ids: Sequence[st
                       target_ids=list(ids),
                       detail=f"{operation}: archived the memories of deleted records"
                       if forget else "")
-    async with ctx.namespace_lock(ns):  # like `forget`: no write undoes the vector delete
+    # like `forget`: no write undoes the vector delete, and reconcile never sees the
+    # graph archived with the vector still there (or the reverse) as a difference
+    async with ctx.namespace_lock(ns), ctx.tier_gate.shared():
         changed = await ctx.memories.set_status(list(ids), MemoryStatus.ARCHIVED, ctx.now(),
                                                 [audit])
         if changed:

@@ -82,7 +82,7 @@ async def _archive(ctx: ServiceContext, caller: Caller, memories: list[Memory],
     done: set[str] = set()
     for ns, group in by_namespace(memories).items():
         ids = [m.id for m in group]
-        async with ctx.namespace_lock(ns):
+        async with ctx.namespace_lock(ns), ctx.tier_gate.shared():
             changed = await ctx.upkeep.transition_status(
                 ids, MemoryStatus.ACTIVE, MemoryStatus.ARCHIVED, r.at,
                 [ctx.audit(caller, "gc_archive", namespace=ns, target_ids=ids,
@@ -116,10 +116,11 @@ async def purge_archived(ctx: ServiceContext, caller: Caller, r: PurgeReport) ->
                 continue
             ids = [m.id for m in due]
             if not r.dry_run:
-                gone = await ctx.upkeep.purge_memories(ids, [ctx.audit(
-                    caller, "gc_purge", namespace=ns, target_ids=ids,
-                    detail=f"archived before {cutoff.isoformat()}; {decision.rule}")])
-                await ctx.vectors.delete(gone)
+                async with ctx.tier_gate.shared():
+                    gone = await ctx.upkeep.purge_memories(ids, [ctx.audit(
+                        caller, "gc_purge", namespace=ns, target_ids=ids,
+                        detail=f"archived before {cutoff.isoformat()}; {decision.rule}")])
+                    await ctx.vectors.delete(gone)
                 await tidy.audit_skipped(ctx, caller, "gc_purge", ns, ids, gone)
                 kept = set(ids) - set(gone)
                 due = [m for m in due if m.id not in kept]

@@ -111,7 +111,7 @@ async def restore(ctx: ServiceContext, caller: Caller, memory_id: object) -> Mem
                        rule="not_archived")
     now = ctx.now()
     target = restored_status(memory)
-    async with ctx.namespace_lock(memory.namespace):  # graph then vectors, like forget
+    async with ctx.namespace_lock(memory.namespace), ctx.tier_gate.shared():  # like forget
         changed = await ctx.upkeep.transition_status(
             [mid], MemoryStatus.ARCHIVED, target, now,
             [ctx.audit(caller, "gc_restore", namespace=memory.namespace, target_ids=[mid])])

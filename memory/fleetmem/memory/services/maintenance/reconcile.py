@@ -2,19 +2,39 @@
 index of its indexable memories. `repair` runs at every start (finish or roll back
 half-done writes, then `align` when the counts differ); `reconcile_job` is the scheduled
 GC job that reports and aligns the differences.
+
+Writes change the tiers in two steps, so a comparison of the two finds writes in flight
+as differences. Those are only candidates: each chunk of them is re-checked against both
+tiers and fixed while holding the tier gate exclusively (every write holds it shared
+across its two steps, see `runtime.tiergate`), so in this process a committed memory's
+vector is never dropped and an archived one is never re-created. The vector ids are read
+before the graph's, and a missing vector is re-created at once. For writes of other
+processes on the same graph (the gate is in-process): a re-created vector is checked
+against the graph again after it is written (forget and archive change the graph first,
+then delete the vector, so one of the two removes it), and candidate extras are dropped
+only after `gc.reconcile_settle_seconds`, long enough for a write in flight elsewhere to
+commit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from fleetmem.memory.domain.access import Caller
-from fleetmem.memory.domain.models import Memory
+from fleetmem.memory.domain.models import Memory, MemoryStatus
 from fleetmem.memory.ports import Vector
 from fleetmem.memory.services.runtime.context import ServiceContext
 from fleetmem.memory.services.views.reports import GcItem, ReconcileReport
 
 logger = logging.getLogger(__name__)
+
+INDEXABLE = (MemoryStatus.ACTIVE, MemoryStatus.SUPERSEDED)
+"""Statuses the vector tier holds (committed memories only)."""
+CHUNK = 500
+"""Candidates re-checked and fixed per exclusive hold of the tier gate."""
 
 
 async def repair(ctx: ServiceContext) -> dict[str, int]:
@@ -76,37 +96,110 @@ async def _index_pending(ctx: ServiceContext,
 
 async def align(ctx: ServiceContext, *, force: bool = True,
                 dry_run: bool = False) -> dict[str, int]:
-    """Make the vector tier hold exactly the graph's indexable memories."""
-    graph_count = await ctx.upkeep.count_indexable()
-    vector_count = await ctx.vectors.count()
-    if not force and graph_count == vector_count:
+    """Make the vector tier hold exactly the graph's indexable memories (writes in flight
+    excepted: they finish on their own)."""
+    if not force and await ctx.upkeep.count_indexable() == await ctx.vectors.count():
         return {"reindexed": 0, "dropped": 0}
-    want = await ctx.upkeep.indexable_ids()
+    diff = await differences(ctx)
+    if dry_run:
+        return {"reindexed": len(diff.missing), "dropped": len(diff.extra)}
+    reindexed, dropped = await fix(ctx, diff)
+    return {"reindexed": len(reindexed), "dropped": len(dropped)}
+
+
+@dataclass(frozen=True, slots=True)
+class Differences:
+    """Candidate differences between the tiers (writes in flight included), and how many
+    ids either tier holds."""
+
+    missing: list[str]
+    extra: list[str]
+    seen: int
+
+
+async def differences(ctx: ServiceContext) -> Differences:
+    """The vector tier's ids first, then the graph's: a write that finishes in between
+    shows as missing (re-checked, then left alone) rather than as extra."""
     have = await ctx.vectors.all_ids()
-    missing, extra = sorted(want - have), sorted(have - want)
-    if not dry_run:
-        for start in range(0, len(missing), 500):
-            chunk = missing[start:start + 500]
-            vectors = await ctx.memories.get_vectors(chunk)
-            memories = await ctx.memories.get_memories(chunk, await ctx.upkeep.all_namespaces())
-            await ctx.vectors.upsert([ctx.point(m, vectors[m.id]) for m in memories
-                                      if m.id in vectors])
-        if extra:
-            await ctx.vectors.delete(extra)
-    return {"reindexed": len(missing), "dropped": len(extra)}
+    want = await ctx.upkeep.indexable_ids()
+    return Differences(sorted(want - have), sorted(have - want), len(want | have))
+
+
+async def fix(ctx: ServiceContext, diff: Differences) -> tuple[list[str], list[str]]:
+    """Re-check and fix the candidates chunk by chunk; the ids re-indexed and dropped."""
+    reindexed: list[str] = []
+    dropped: list[str] = []
+    for start in range(0, len(diff.missing), CHUNK):
+        reindexed += await _reindex(ctx, diff.missing[start:start + CHUNK])
+    if diff.extra and ctx.gc.reconcile_settle_seconds > 0:
+        await asyncio.sleep(ctx.gc.reconcile_settle_seconds)  # see the module docstring
+    for start in range(0, len(diff.extra), CHUNK):
+        dropped += await _drop(ctx, diff.extra[start:start + CHUNK])
+    return reindexed, dropped
+
+
+async def _indexable(ctx: ServiceContext, ids: Sequence[str],
+                     namespaces: Sequence[str]) -> dict[str, Memory]:
+    """The committed memories among `ids` that belong in the vector tier."""
+    return {m.id: m for m in await ctx.memories.get_memories(ids, namespaces)
+            if m.status in INDEXABLE}
+
+
+async def _reindex(ctx: ServiceContext, ids: list[str]) -> list[str]:
+    """Re-create the vectors of those of `ids` that the graph still wants and the vector
+    tier still lacks (both read under the gate); the ids re-created."""
+    async with ctx.tier_gate.exclusive():
+        namespaces = await ctx.upkeep.all_namespaces()
+        present = await ctx.vectors.existing(ids)
+        wanted = await _indexable(ctx, [i for i in ids if i not in present], namespaces)
+        vectors = await ctx.memories.get_vectors(list(wanted))
+        memories = [m for m in wanted.values() if m.id in vectors]
+        if not memories:
+            return []
+        await ctx.vectors.upsert([ctx.point(m, vectors[m.id]) for m in memories])
+        # Another process may have archived, closed or purged one since the read above (it
+        # changes the graph first, then the vector): read again and follow the graph.
+        now = await _indexable(ctx, [m.id for m in memories], namespaces)
+        gone = [m.id for m in memories if m.id not in now]
+        moved = [now[m.id] for m in memories if m.id in now and now[m.id].status != m.status]
+        if gone:
+            await ctx.vectors.delete(gone)
+        if moved:
+            await ctx.vectors.upsert([ctx.point(m, vectors[m.id]) for m in moved])
+    return [m.id for m in memories if m.id not in gone]
+
+
+async def _drop(ctx: ServiceContext, ids: list[str]) -> list[str]:
+    """Drop the vectors of those of `ids` that the vector tier still holds and the graph
+    neither wants nor holds as a pending write (both read under the gate); the ids
+    dropped."""
+    async with ctx.tier_gate.exclusive():
+        present = sorted(await ctx.vectors.existing(ids))
+        if not present:
+            return []
+        namespaces = await ctx.upkeep.all_namespaces()
+        kept = set(await _indexable(ctx, present, namespaces))
+        # Rows of an unfinished write (stores of earlier versions): the startup repair
+        # finishes or rolls them back, never this job.
+        kept |= {m.id for m, _ in await ctx.upkeep.pending_memories(100_000)}
+        drop = [i for i in present if i not in kept]
+        if drop:
+            await ctx.vectors.delete(drop)
+    return drop
 
 
 async def reconcile_job(ctx: ServiceContext, caller: Caller, r: ReconcileReport) -> None:
-    """The scheduled job: list the differences between the tiers, then `align` them."""
-    want = await ctx.upkeep.indexable_ids()
-    have = await ctx.vectors.all_ids()
-    missing, extra = sorted(want - have), sorted(have - want)
-    r.seen = len(want | have)
+    """The scheduled job: list the differences between the tiers, then fix those that are
+    still differences when re-checked (writes in flight are left to finish)."""
+    diff = await differences(ctx)
+    r.seen = diff.seen
+    missing, extra = diff.missing, diff.extra
     if r.dry_run:
         r.reindexed, r.dropped = len(missing), len(extra)
     else:
-        counts = await align(ctx, force=True, dry_run=False)
-        r.reindexed, r.dropped = counts["reindexed"], counts["dropped"]
+        missing, extra = await fix(ctx, diff)
+        r.reindexed, r.dropped = len(missing), len(extra)
+        r.in_flight = len(diff.missing) + len(diff.extra) - r.reindexed - r.dropped
         r.indexed = await ctx.vectors.build_index(ctx.index_min_unindexed)
         if r.reindexed or r.dropped:
             await ctx.audit_log.append_audit([ctx.audit(

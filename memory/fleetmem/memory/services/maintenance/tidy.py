@@ -136,14 +136,15 @@ async def _close(ctx: ServiceContext, caller: Caller,
     done: set[str] = set()
     for ns, group in groups.items():
         ids = [m.id for m, *_ in group]
-        closed = await ctx.upkeep.close_memories(
-            [(m.id, end, succ) for m, end, succ, _ in group], at,
-            [ctx.audit(caller, "gc_close_superseded", namespace=ns, target_ids=ids)])
+        async with ctx.tier_gate.shared():
+            closed = await ctx.upkeep.close_memories(
+                [(m.id, end, succ) for m, end, succ, _ in group], at,
+                [ctx.audit(caller, "gc_close_superseded", namespace=ns, target_ids=ids)])
+            vectors = await ctx.memories.get_vectors(closed)
+            await ctx.vectors.upsert([
+                ctx.point(replace(m, status=MemoryStatus.SUPERSEDED), vectors[m.id])
+                for m, *_ in group if m.id in vectors and m.id in closed])
         await audit_skipped(ctx, caller, "gc_close_superseded", ns, ids, closed)
-        vectors = await ctx.memories.get_vectors(closed)
-        await ctx.vectors.upsert([
-            ctx.point(replace(m, status=MemoryStatus.SUPERSEDED), vectors[m.id])
-            for m, *_ in group if m.id in vectors and m.id in closed])
         done.update(closed)
     return done
 

@@ -79,8 +79,10 @@ async def correct(ctx: ServiceContext, caller: Caller, memory_id: object, text: 
         entity_names=old.entity_names)
     vector = (await ctx.embed([new.text]))[0]
     # Graph commit and vector write under the namespace lock, like every status change: a
-    # forget landing in between would otherwise have its vector delete undone here.
-    async with ctx.namespace_lock(old.namespace):
+    # forget landing in between would otherwise have its vector delete undone here. The
+    # tier gate (shared) keeps reconcile from acting on the new memory before its vector
+    # is written.
+    async with ctx.namespace_lock(old.namespace), ctx.tier_gate.shared():
         ok = await ctx.memories.supersede(old.id, new, vector, now, [ctx.audit(
             caller, "correct", namespace=old.namespace, target_ids=[old.id, new.id],
             detail=redact(reason).text[:500])])
@@ -119,7 +121,7 @@ async def set_archived(ctx: ServiceContext, caller: Caller, memory_id: object,
                        rule="not_archived")
     target = MemoryStatus.ARCHIVED if archived else restored_status(memory)
     now = ctx.now()
-    async with ctx.namespace_lock(memory.namespace):  # see `correct`
+    async with ctx.namespace_lock(memory.namespace), ctx.tier_gate.shared():  # see `correct`
         changed = await ctx.memories.set_status([mid], target, now, [ctx.audit(
             caller, operation, namespace=memory.namespace, target_ids=[mid])])
         if archived:

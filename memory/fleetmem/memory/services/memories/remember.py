@@ -191,10 +191,12 @@ async def _write_group(ctx: ServiceContext, caller: Caller, group: _Group,
     await check_namespace_quota(ctx, caller, ns, len(fresh))
     memories = [m for _, m in fresh]
     vectors = [group.vectors[p.index] for p, _ in fresh]
-    await ctx.vectors.upsert([ctx.point(m, v) for m, v in zip(memories, vectors, strict=True)])
     ids = [m.id for m in memories]
-    await ctx.memories.insert_memories(memories, vectors, [ctx.audit(
-        caller, operation, namespace=ns, target_ids=ids)])
+    async with ctx.tier_gate.shared():  # the two tiers differ until the commit (reconcile)
+        await ctx.vectors.upsert([ctx.point(m, v)
+                                  for m, v in zip(memories, vectors, strict=True)])
+        await ctx.memories.insert_memories(memories, vectors, [ctx.audit(
+            caller, operation, namespace=ns, target_ids=ids)])
     for p, _ in fresh:
         results[p.index] = RememberResult(id=p.memory.id, namespace=ns, redactions=p.redactions)
     logger.info("%s wrote %d memories in %s", operation, len(ids), ns,

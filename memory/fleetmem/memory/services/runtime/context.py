@@ -34,6 +34,7 @@ from fleetmem.memory.services.runtime.agents_reload import AgentsFile
 from fleetmem.memory.services.runtime.background import Reinforcer
 from fleetmem.memory.services.runtime.batching import EmbedBatcher
 from fleetmem.memory.services.runtime.quotas import Governor
+from fleetmem.memory.services.runtime.tiergate import TierGate
 from fleetmem.memory.settings import (
     GcSettings,
     GovernanceSettings,
@@ -72,6 +73,9 @@ class ServiceContext:
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="fleetmem-embed"))
     _ns_locks: defaultdict[str, asyncio.Lock] = field(
         default_factory=lambda: defaultdict(asyncio.Lock))
+    tier_gate: TierGate = field(default_factory=TierGate)
+    """Held shared by every write across its graph and vector steps, exclusively by the
+    jobs that compare the tiers while they re-check and fix (see `tiergate`)."""
     embed_calls: int = 0
     reinforcer: Reinforcer = field(init=False)
     _batcher: EmbedBatcher = field(init=False, repr=False)

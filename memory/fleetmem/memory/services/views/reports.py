@@ -106,3 +106,5 @@ class ReconcileReport(GcReport):
     dropped: int = 0
     indexed: int = 0
     """Points the approximate vector index was built over in this run."""
+    in_flight: int = 0
+    """Differences found that were writes in flight when re-checked (left to finish)."""

@@ -59,6 +59,7 @@ from fleetmem.memory.services.views import (
     ResolutionView,
     StatsView,
 )
+from fleetmem.memory.tracing import door as trace_door
 
 __all__ = [
     "AGENT_ID_RE", "AgentUsageView", "AttributionView", "AuditEventView", "AuditVerification",
@@ -71,5 +72,5 @@ __all__ = [
     "OperatorService", "OrphanReport", "PurgeReport", "READ_OPERATIONS", "RecallHit", "RecallQuery",
     "RecallResult", "ReconcileReport", "RelateResult", "RelationSpec", "RelationView",
     "RememberBatchResult", "RememberResult", "ResolutionView", "StatsView", "store_timing",
-    "SYSTEM_CALLER", "usage_metric_families", "WRITE_OPERATIONS",
+    "SYSTEM_CALLER", "trace_door", "usage_metric_families", "WRITE_OPERATIONS",
 ]

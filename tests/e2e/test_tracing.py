@@ -140,6 +140,23 @@ async def test_rest_remember_has_write_path_spans(api: RestApi,
         assert "team:atlas" not in text
 
 
+async def test_a_refused_request_is_an_error_span_without_the_message(
+        api: RestApi, spans: Spans) -> None:
+    spans.clear()
+    r = await api.client.post("/v1/memories/recall", headers=ALICE,
+                              json={"query": QUERY, "namespaces": ["agent:bob"]})
+    assert r.status_code == 403, r.text
+    assert "agent:bob" in r.text  # the caller is told; the trace store is not
+    found = list(spans.get_finished_spans())
+    request = only(found, "fleetmem.recall")
+    assert request.status.status_code.name == "ERROR"
+    assert dict(request.attributes or {})["error.type"] == "Forbidden"
+    events = json.dumps([[dict(e.attributes or {}) for e in s.events] for s in found],
+                        default=list)
+    assert "agent:bob" not in attribute_text(found) + events
+    assert "agent:bob" not in (request.status.description or "")
+
+
 async def test_rest_request_continues_the_callers_trace(api: RestApi,
                                                         spans: Spans) -> None:
     spans.clear()

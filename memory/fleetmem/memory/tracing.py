@@ -56,6 +56,29 @@ NO_SPAN = _NoSpan()
 """Shared by every span of tracing off (no allocation per span)."""
 
 
+class _Live:
+    """A started SDK span made current for the block, then ended. Lighter than the SDK's
+    `start_as_current_span`, and a failure is recorded by its exception type only: an
+    error message can name a namespace or quote input, which spans never carry."""
+
+    __slots__ = ("_span", "_token")
+
+    def __init__(self, span: Any) -> None:
+        self._span = span
+        self._token: object = None
+
+    def __enter__(self) -> SpanLike:
+        self._token = _state.attach(_state.in_context(self._span))
+        return cast(SpanLike, self._span)
+
+    def __exit__(self, kind: type[BaseException] | None, exc: object, tb: object) -> None:
+        _state.detach(self._token)
+        if kind is not None:
+            self._span.set_attribute("error.type", kind.__name__)
+            self._span.set_status(_state.error(kind.__name__))
+        self._span.end()
+
+
 class _State:
     tracer: Any = None
     """The SDK tracer while tracing is on; None means off."""
@@ -63,6 +86,10 @@ class _State:
     current_span: Any = None
     propagator: Any = None
     server_kind: Any = None
+    attach: Any = None
+    detach: Any = None
+    in_context: Any = None
+    error: Any = None
     detail: bool = False
     warned: bool = False
 
@@ -83,8 +110,7 @@ def span(name: str, attributes: Mapping[str, AttributeValue] | None = None
     tracer = _state.tracer
     if tracer is None:
         return NO_SPAN
-    return cast(AbstractContextManager[SpanLike],
-                tracer.start_as_current_span(name, attributes=attributes))
+    return _Live(tracer.start_span(name, attributes=attributes))
 
 
 def annotate(key: str, value: AttributeValue) -> None:
@@ -153,8 +179,7 @@ def request(operation: str, agent_id: str, *, workflow_id: str | None = None,
     options: dict[str, Any] = {"attributes": attributes, "context": parent}
     if kind is not None:
         options["kind"] = kind
-    return cast(AbstractContextManager[SpanLike],
-                tracer.start_as_current_span(f"fleetmem.{operation}", **options))
+    return _Live(tracer.start_span(f"fleetmem.{operation}", **options))
 
 
 def traces_endpoint(base: str) -> str:
@@ -194,9 +219,16 @@ def configure(settings: Settings) -> bool:
 def install(provider: Any, *, detail: bool = False) -> None:
     """Record spans with `provider` (an SDK `TracerProvider`; tests give one with an
     in-memory exporter). `detail` puts plain namespace names on spans."""
-    from opentelemetry import trace
+    from opentelemetry import context, trace
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+    def error(name: str) -> trace.Status:
+        return trace.Status(trace.StatusCode.ERROR, name)
+
+    _state.attach = context.attach
+    _state.detach = context.detach
+    _state.in_context = trace.set_span_in_context
+    _state.error = error
     _state.provider = provider
     _state.current_span = trace.get_current_span
     _state.propagator = TraceContextTextMapPropagator()

@@ -106,7 +106,7 @@ def operation(name: str, access: Access, *, also: tuple[str, ...] = (),
                 return await fn(*args, **kwargs)
             with tracing.request(name, caller.agent_id, workflow_id=caller.workflow_id,
                                  on_behalf_of=caller.on_behalf_of):
-                namespace = arguments.get("namespace")
+                namespace = arguments.get("namespace") if tracing.enabled() else None
                 if isinstance(namespace, str):
                     tracing.annotate_namespaces([namespace])
                 return await governed(ctx, caller, arguments,

@@ -1,4 +1,5 @@
-"""`python -m bench all|ceiling|core|quality|peers|profile|setup` from the repository root."""
+"""`python -m bench all|ceiling|core|quality|peers|profile|setup|tracing` from the repository
+root."""
 
 from __future__ import annotations
 
@@ -78,6 +79,9 @@ def parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("profile", help="pyinstrument profiles of ingest and recall")
     pr.add_argument("--size", type=int, default=2_000)
     sub.add_parser("setup", help="install the peers into bench/.work (npm, venvs)")
+    t = sub.add_parser("tracing", help="recall latency: tracing stubbed out, off, on")
+    t.add_argument("--memories", type=int, default=300)
+    t.add_argument("--recalls", type=int, default=300)
     return p
 
 
@@ -89,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         from bench.peers.setup import setup_all
 
         return int(setup_all())
+    if args.command == "tracing":
+        from bench import tracing_bench
+
+        return tracing_bench.main(["--memories", str(args.memories),
+                                   "--recalls", str(args.recalls)])
     from bench import suites
 
     report = Report()

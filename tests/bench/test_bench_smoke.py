@@ -24,3 +24,15 @@ def test_core_benchmark_runs_at_reduced_size(capsys: pytest.CaptureFixture[str])
     assert "target: batch ingest >= 0.8x raw encode throughput" in out
     # only `all` rewrites RESULTS.md
     assert (RESULTS.read_text() if RESULTS.exists() else None) == before
+
+
+def test_tracing_benchmark_runs_at_reduced_size(capsys: pytest.CaptureFixture[str]) -> None:
+    from fleetmem.memory import tracing
+
+    assert main(["tracing", "--memories", "20", "--recalls", "6"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split("|")[1].strip(): line for line in out.splitlines()
+            if line.startswith("| ") and not line.startswith("| mode")}
+    assert {"baseline", "off", "on"} <= set(rows), out
+    assert "spans exported per recall" in out and "verdict:" in out
+    assert not tracing.enabled()  # the benchmark leaves tracing as it found it

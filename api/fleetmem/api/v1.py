@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 from fleetmem.api import metrics, problems
 from fleetmem.api.body_limit import BodyLimitMiddleware, Utf8UrlMiddleware
 from fleetmem.api.routes import buffers, graph, memories, namespaces, oversight
+from fleetmem.api.trace_door import TraceDoorMiddleware
 from fleetmem.memory.services import MemoryService
 from fleetmem.memory.settings import Settings
 
@@ -38,6 +39,7 @@ def register(app: FastAPI, service: MemoryService, settings: Settings) -> None:
     # Added last = outermost: the metrics also count requests refused for their size.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(Utf8UrlMiddleware)
+    app.add_middleware(TraceDoorMiddleware)
     metrics.install(app)
     app.include_router(build_router())
     app.openapi_tags = [*(app.openapi_tags or []), *TAGS]

@@ -23,7 +23,7 @@ from pydantic import Field
 
 from fleetmem.mcp_server.errors import resource_errors, tool_errors
 from fleetmem.memory.errors import InvalidInput, Unauthenticated
-from fleetmem.memory.services import AGENT_ID_RE, Caller, MemoryService
+from fleetmem.memory.services import AGENT_ID_RE, Caller, MemoryService, trace_door
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ AGENT_HEADER = "x-agent-id"
 ON_BEHALF_OF_HEADER = "x-on-behalf-of"
 WORKFLOW_HEADER = "x-workflow-id"
 SESSION_HEADER = "x-session-id"
+TRACEPARENT_HEADER = "traceparent"
 _TOKEN = re.compile(r"^[\x21-\x7e]{1,128}$")  # the REST door's rule for these headers
 
 READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
@@ -126,12 +127,13 @@ class Door:
 
     @contextmanager
     def calling(self, ctx: Context[Any, Any]) -> Iterator[Caller]:
-        """Yield the caller; service errors inside the block become tool errors."""
-        with tool_errors():
+        """Yield the caller; service errors inside the block become tool errors. Service
+        calls inside are traced as door "mcp" (continuing an HTTP `traceparent`)."""
+        with tool_errors(), trace_door("mcp", _headers(ctx).get(TRACEPARENT_HEADER)):
             yield self.identity.caller(ctx)
 
     @contextmanager
     def reading(self, ctx: Context[Any, Any]) -> Iterator[Caller]:
         """Yield the caller; service errors inside the block become resource errors."""
-        with resource_errors():
+        with resource_errors(), trace_door("mcp", _headers(ctx).get(TRACEPARENT_HEADER)):
             yield self.identity.caller(ctx)

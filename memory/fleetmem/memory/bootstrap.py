@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import cast
 
+from fleetmem.memory import tracing
 from fleetmem.memory.agents import load_policy
 from fleetmem.memory.ports import Clock, Embedder, GraphStore, VectorIndex
 from fleetmem.memory.services.runtime.agents_reload import AgentsFile
@@ -56,7 +57,9 @@ def build_vectors(settings: Settings, dimension: int) -> VectorIndex:
 
 def build_service(settings: Settings, *, embedder: Embedder | None = None,
                   clock: Clock | None = None) -> MemoryService:
-    """Assemble a MemoryService (call `await service.start()` before use)."""
+    """Assemble a MemoryService (call `await service.start()` before use); turns traces
+    on when an OTLP endpoint is configured."""
+    tracing.configure(settings)
     emb = embedder or build_embedder(settings)
     from fleetmem.memory.telemetry import Timed
 

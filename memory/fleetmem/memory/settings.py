@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -228,3 +228,12 @@ class Settings(BaseSettings):
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     agents_reload: AgentsReloadSettings = Field(default_factory=AgentsReloadSettings)
+
+    # --- traces (issue 20, OpenTelemetry): the standard variables, without our prefix ---
+    otel_exporter_otlp_endpoint: str = Field(default="", validation_alias=AliasChoices(
+        "OTEL_EXPORTER_OTLP_ENDPOINT", "otel_exporter_otlp_endpoint"))
+    """OTLP/HTTP base URL (e.g. http://127.0.0.1:4318); set, spans go to <url>/v1/traces
+    (needs the `otel` extra). Empty: no traces, and nothing of OpenTelemetry is loaded."""
+    otel_service_name: str = Field(default="fleetmem", validation_alias=AliasChoices(
+        "OTEL_SERVICE_NAME", "otel_service_name"))
+    """The `service.name` resource attribute of the spans."""

@@ -63,6 +63,7 @@ from fleetmem.memory.services.views import (
     ResolutionView,
     StatsView,
 )
+from fleetmem.memory.tracing import door as trace_door
 
 __all__ = [
     "AGENT_ID_RE", "AgentUsageView", "AttributionView", "AuditEventView", "AuditVerification",
@@ -75,6 +76,6 @@ __all__ = [
     "OperatorService", "OrphanReport", "PurgeReport", "READ_OPERATIONS", "RecallHit", "RecallQuery",
     "RecallResult", "ReconcileReport", "RelateResult", "RelationSpec", "RelationView",
     "RememberBatchResult", "RememberResult", "ResolutionView", "StatsView", "store_timing",
-    "SYSTEM_CALLER", "WRITE_OPERATIONS",
+    "SYSTEM_CALLER", "trace_door", "WRITE_OPERATIONS",
     "agents_reload_background", "PolicyVersion",  # agents-file reload
 ]

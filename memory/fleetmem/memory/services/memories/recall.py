@@ -12,6 +12,7 @@ from datetime import datetime
 
 import numpy as np
 
+from fleetmem.memory import tracing
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.domain.models import BufferItem, Memory, MemoryStatus, Relation
 from fleetmem.memory.domain.scoring import FUSION_WEIGHTS, needed, rescore, rrf
@@ -70,6 +71,7 @@ async def recall(ctx: ServiceContext, caller: Caller, q: RecallQuery) -> RecallR
     session_id = check_name(q.session_id, "session_id") if q.session_id is not None else None
     created_by = check_name(q.created_by, "created_by") if q.created_by is not None else None
     namespaces = ctx.policy.scope_reads(caller.agent_id, q.namespaces)
+    tracing.annotate_namespaces(namespaces)
     statuses = (MemoryStatus.ACTIVE, MemoryStatus.ARCHIVED) if q.include_archived \
         else (MemoryStatus.ACTIVE,)
     flt = MemoryFilter(
@@ -133,32 +135,41 @@ async def _rows_of_best(ctx: ServiceContext, rankings: dict[str, list[str]],
     """
     rows: dict[str, tuple[Memory, bool]] = {}
     dropped: set[str] = set()
-    while True:
-        fused = rrf({name: [i for i in ids if i not in dropped]
-                     for name, ids in rankings.items()}, FUSION_WEIGHTS)
-        relevance = {mid: sum(parts.values()) for mid, parts in fused.items()}
-        want = [mid for mid in needed(relevance, k) if mid not in rows]
-        if not want:
-            return fused, {mid: rows[mid] for mid in fused if mid in rows}
-        found = await ctx.memories.recall_rows(want, flt)
-        rows.update((m.id, (m, disputed)) for m, disputed in found)
-        dropped.update(mid for mid in want if mid not in rows)
+    with tracing.span("recall.fuse") as fusing:
+        while True:
+            fused = rrf({name: [i for i in ids if i not in dropped]
+                         for name, ids in rankings.items()}, FUSION_WEIGHTS)
+            relevance = {mid: sum(parts.values()) for mid, parts in fused.items()}
+            want = [mid for mid in needed(relevance, k) if mid not in rows]
+            if not want:
+                fusing.set_attribute("fleetmem.candidates", len(fused))
+                return fused, {mid: rows[mid] for mid in fused if mid in rows}
+            with tracing.span("recall.rows") as reading:
+                found = await ctx.memories.recall_rows(want, flt)
+                reading.set_attribute("fleetmem.rows", len(found))
+            rows.update((m.id, (m, disputed)) for m, disputed in found)
+            dropped.update(mid for mid in want if mid not in rows)
 
 
 async def _embed_one(ctx: ServiceContext, text: str) -> Vector:
-    vector: Vector = (await ctx.embed([text]))[0]
+    with tracing.span("recall.embed"):
+        vector: Vector = (await ctx.embed([text]))[0]
     return vector
 
 
 async def _dense(ctx: ServiceContext, embedding: Awaitable[Vector], flt: MemoryFilter,
                  depth: int) -> list[tuple[str, list[str]]]:
     # Checked against the graph (the source of truth) with the rows: see `_rows_of_best`.
-    return [("dense", [i for i, _ in await ctx.vectors.search(await embedding, flt, depth)])]
+    vector = await embedding
+    with tracing.span("recall.dense"):
+        return [("dense", [i for i, _ in await ctx.vectors.search(vector, flt, depth)])]
 
 
 async def _keyword(ctx: ServiceContext, text: str, flt: MemoryFilter,
                    depth: int) -> list[tuple[str, list[str]]]:
-    return [("keyword", [i for i, _ in await ctx.memories.keyword_search(text, flt, depth)])]
+    with tracing.span("recall.keyword"):
+        return [("keyword",
+                 [i for i, _ in await ctx.memories.keyword_search(text, flt, depth)])]
 
 
 async def _graph(ctx: ServiceContext, text: str, embedding: Awaitable[Vector],
@@ -172,6 +183,12 @@ async def _graph(ctx: ServiceContext, text: str, embedding: Awaitable[Vector],
     of its own ("hop"): a question about the owner is answered by a fact that names only
     the owner, which the other rankings place below every fact about X itself.
     """
+    with tracing.span("recall.graph"):
+        return await _graph_leg(ctx, text, embedding, flt, depth)
+
+
+async def _graph_leg(ctx: ServiceContext, text: str, embedding: Awaitable[Vector],
+                     flt: MemoryFilter, depth: int) -> list[tuple[str, list[str]]]:
     entities = await ctx.entities.entities_in_text(flt.namespaces, text, 8)
     if not entities:
         return [("graph", [])]
@@ -217,6 +234,12 @@ async def _short_term(ctx: ServiceContext, caller: Caller, session_id: str | Non
     """Unconsolidated items of the caller's session sharing words with the query."""
     if not session_id:
         return []
+    with tracing.span("recall.short_term"):
+        return await _session_items(ctx, caller, session_id, text)
+
+
+async def _session_items(ctx: ServiceContext, caller: Caller, session_id: str,
+                         text: str) -> list[BufferItemView]:
     items: list[BufferItem] = await ctx.buffers.buffer_read(caller.agent_id, session_id, 50,
                                                             include_consolidated=False)
     words = set(_WORD.findall(text.lower()))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
+from fleetmem.memory import tracing
 from fleetmem.memory.domain.access import Caller, private_namespace
 from fleetmem.memory.domain.models import Attribution, CommitState, Memory, MemoryStatus
 from fleetmem.memory.domain.redaction import redact
@@ -89,6 +90,7 @@ async def remember_many(ctx: ServiceContext, caller: Caller, inputs: Sequence[Me
     namespaces = [resolve_namespace(ctx, caller, inp.namespace) for inp in inputs]
     if mirrors is not None and len(mirrors) != len(inputs):
         raise ValueError("remember_many: one mirrored record per input")
+    tracing.annotate_namespaces(sorted(set(namespaces)))
 
     now = ctx.now()
     prepared: list[_Prepared] = []
@@ -110,7 +112,7 @@ async def remember_many(ctx: ServiceContext, caller: Caller, inputs: Sequence[Me
     # Every chunk is queued for the model at once: chunk i + 1 is encoded while chunk i
     # is deduplicated and written, and the lookups that need no vector (dedup by hash,
     # entity links) run while a chunk is encoded.
-    embeddings = [asyncio.create_task(ctx.embed([p.memory.text for p in chunk]))
+    embeddings = [asyncio.create_task(_embed(ctx, [p.memory.text for p in chunk]))
                   for chunk in chunks]
     seen: dict[str, str] = {}
     try:
@@ -123,8 +125,11 @@ async def remember_many(ctx: ServiceContext, caller: Caller, inputs: Sequence[Me
             for ns, group in groups.items():
                 known, linked = await lookups[ns]
                 async with ctx.namespace_lock(ns):
-                    await _write_group(ctx, caller, _Group(group, linked, known, vectors),
-                                       seen, results, operation)
+                    with tracing.span("remember.group") as span:
+                        tracing.annotate_namespaces([ns])
+                        span.set_attribute("fleetmem.memories", len(group))
+                        await _write_group(ctx, caller, _Group(group, linked, known, vectors),
+                                           seen, results, operation)
     finally:
         for task in embeddings:
             task.cancel()
@@ -143,14 +148,20 @@ class _Group:
     vectors: dict[int, npt.NDArray[np.float32]]
 
 
+async def _embed(ctx: ServiceContext, texts: list[str]) -> npt.NDArray[np.float32]:
+    with tracing.span("remember.embed", {"fleetmem.texts": len(texts)}):
+        return await ctx.embed(texts)
+
+
 async def _lookups(ctx: ServiceContext, group: list[_Prepared]
                    ) -> tuple[dict[str, str], list[Memory]]:
     """What needs no vector: the active memories already holding the group's dedup keys,
     and the group's memories linked to the entities their texts mention."""
-    known, linked = await asyncio.gather(
-        ctx.memories.find_by_hashes(group[0].memory.namespace,
-                                    [p.memory.content_hash for p in group]),
-        _link_entities(ctx, [p.memory for p in group]))
+    with tracing.span("remember.lookup"):
+        known, linked = await asyncio.gather(
+            ctx.memories.find_by_hashes(group[0].memory.namespace,
+                                        [p.memory.content_hash for p in group]),
+            _link_entities(ctx, [p.memory for p in group]))
     return known, linked
 
 
@@ -164,6 +175,35 @@ async def _write_group(ctx: ServiceContext, caller: Caller, group: _Group,
     only a vector without a memory, which recall never returns (hits are read through
     the graph) and the startup count check drops.
     """
+    ns = group.prepared[0].memory.namespace
+    with tracing.span("remember.dedup") as span:
+        fresh = await _dedup(ctx, group, seen, results)
+        span.set_attribute("fleetmem.duplicates", len(group.prepared) - len(fresh))
+    if not fresh:
+        return
+    await check_namespace_quota(ctx, caller, ns, len(fresh))
+    memories = [m for _, m in fresh]
+    vectors = [group.vectors[p.index] for p, _ in fresh]
+    ids = [m.id for m in memories]
+    async with ctx.tier_gate.shared():  # the two tiers differ until the commit (reconcile)
+        with tracing.span("remember.vector_upsert"):
+            await ctx.vectors.upsert([ctx.point(m, v)
+                                      for m, v in zip(memories, vectors, strict=True)])
+        # The graph write and its audit event are one transaction: the write is
+        # acknowledged when it commits.
+        with tracing.span("remember.graph_commit"):
+            await ctx.memories.insert_memories(memories, vectors, [ctx.audit(
+                caller, operation, namespace=ns, target_ids=ids)])
+    for p, _ in fresh:
+        results[p.index] = RememberResult(id=p.memory.id, namespace=ns, redactions=p.redactions)
+    logger.info("%s wrote %d memories in %s", operation, len(ids), ns,
+                extra={"agent_id": caller.agent_id, "workflow_id": caller.workflow_id})
+
+
+async def _dedup(ctx: ServiceContext, group: _Group, seen: dict[str, str],
+                 results: list[RememberResult | None]) -> list[tuple[_Prepared, Memory]]:
+    """The group's memories that are new; duplicates get their results (the existing
+    memory's id) and are reinforced."""
     ns = group.prepared[0].memory.namespace
     fresh: list[tuple[_Prepared, Memory]] = []
     reinforce: list[str] = []
@@ -186,21 +226,7 @@ async def _write_group(ctx: ServiceContext, caller: Caller, group: _Group,
         fresh.append((p, replace(linked, commit_state=CommitState.COMMITTED)))
     if reinforce:
         await ctx.memories.reinforce(reinforce, ctx.now())
-    if not fresh:
-        return
-    await check_namespace_quota(ctx, caller, ns, len(fresh))
-    memories = [m for _, m in fresh]
-    vectors = [group.vectors[p.index] for p, _ in fresh]
-    ids = [m.id for m in memories]
-    async with ctx.tier_gate.shared():  # the two tiers differ until the commit (reconcile)
-        await ctx.vectors.upsert([ctx.point(m, v)
-                                  for m, v in zip(memories, vectors, strict=True)])
-        await ctx.memories.insert_memories(memories, vectors, [ctx.audit(
-            caller, operation, namespace=ns, target_ids=ids)])
-    for p, _ in fresh:
-        results[p.index] = RememberResult(id=p.memory.id, namespace=ns, redactions=p.redactions)
-    logger.info("%s wrote %d memories in %s", operation, len(ids), ns,
-                extra={"agent_id": caller.agent_id, "workflow_id": caller.workflow_id})
+    return fresh
 
 
 async def _find_duplicate(ctx: ServiceContext, memory: Memory,

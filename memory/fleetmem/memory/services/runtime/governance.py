@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from pydantic import TypeAdapter
 
+from fleetmem.memory import tracing
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.errors import Forbidden, InvalidInput, RateLimited
 from fleetmem.memory.services.runtime import accounting, idempotency, request_scope
@@ -107,6 +108,16 @@ def operation(name: str, access: Access, *, also: tuple[str, ...] = (),
             if request_scope.current() is not None:  # nested: part of the outer request
                 authorize(ctx, caller, op)
                 return await fn(*args, **kwargs)
+            with tracing.request(name, caller.agent_id, workflow_id=caller.workflow_id,
+                                 on_behalf_of=caller.on_behalf_of):
+                namespace = arguments.get("namespace") if tracing.enabled() else None
+                if isinstance(namespace, str):
+                    tracing.annotate_namespaces([namespace])
+                return await governed(ctx, caller, arguments,
+                                      lambda: fn(*args, **kwargs))
+
+        async def governed(ctx: ServiceContext, caller: Caller, arguments: dict[str, Any],
+                           run: Callable[[], Awaitable[R]]) -> R:
             key = arguments.get("idempotency_key") if keyed else None
             items = accounting.cost(op, arguments)
             scope = RequestScope(caller, name)
@@ -115,11 +126,10 @@ def operation(name: str, access: Access, *, also: tuple[str, ...] = (),
                 accounting.admit(ctx, caller, op, items)
                 authorize(ctx, caller, op)
                 if key is None:
-                    result = await fn(*args, **kwargs)
+                    result = await run()
                 else:
                     replayed, result = await idempotency.once(
-                        ctx, caller, key, fn.__name__, arguments, result_adapter(),
-                        lambda: fn(*args, **kwargs))
+                        ctx, caller, key, fn.__name__, arguments, result_adapter(), run)
                     if replayed:  # counted as a request; nothing was written
                         ctx.governor.usage_of(caller.agent_id).requests += 1
                         return typing.cast(R, result)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from fleetmem.memory.bootstrap import build_service
 from fleetmem.memory.domain.access import Caller
-from fleetmem.memory.domain.text import content_hash, observation_text
+from fleetmem.memory.domain.text import mirror_key, observation_record, observation_text
 from fleetmem.memory.errors import Conflict, NotFound
 from fleetmem.memory.ports import Embedder, Vector
 from fleetmem.memory.services.graph.entities import EntitySpec
@@ -136,8 +136,8 @@ class RaceWorld:
 
     async def _observed(self, obs: str) -> None:
         text = observation_text(HOST, obs)
-        found = await self.service.ctx.memories.find_by_hash(self.ns,
-                                                             content_hash(self.ns, text))
+        key = mirror_key(self.ns, observation_record(HOST, obs))  # the mirror's dedup key
+        found = await self.service.ctx.memories.find_by_hash(self.ns, key)
         assert found is not None, f"the observation memory for {obs!r} was not written"
         self.ledger.active[found.id] = text
         self.ledger.observed[found.id] = obs

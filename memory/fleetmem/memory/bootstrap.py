@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import cast
 
 from fleetmem.memory.agents import load_policy
-from fleetmem.memory.ports import Clock, Embedder, GraphStore, VectorIndex
+from fleetmem.memory.ports import AuditWitness, Clock, Embedder, GraphStore, VectorIndex
 from fleetmem.memory.services.runtime.context import ServiceContext, SystemClock
 from fleetmem.memory.services.service import MemoryService
 from fleetmem.memory.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+WITNESS_FILE = "audit-witness.log"
+"""The audit witness's file in the data folder (unless `audit.witness_path` says where)."""
 _EMBEDDERS: dict[tuple[str, int], Embedder] = {}
 
 
@@ -53,6 +55,18 @@ def build_vectors(settings: Settings, dimension: int) -> VectorIndex:
     return EdgeVectorIndex(Path(settings.data_dir) / "vectors", dimension)
 
 
+def build_witness(settings: Settings) -> AuditWitness | None:
+    """The audit witness file (None when turned off)."""
+    a = settings.audit
+    if not a.witness:
+        return None
+    from fleetmem.memory.stores.witness import FileWitness
+
+    key = a.witness_key.get_secret_value().encode() if a.witness_key else None
+    return FileWitness(a.witness_path or Path(settings.data_dir) / WITNESS_FILE, key,
+                       a.witness_every)
+
+
 def build_service(settings: Settings, *, embedder: Embedder | None = None,
                   clock: Clock | None = None) -> MemoryService:
     """Assemble a MemoryService (call `await service.start()` before use)."""
@@ -67,7 +81,7 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None,
         embedder=emb, policy=load_policy(settings.agents_file, settings.default_agent),
         limits=settings.limits, gc=settings.gc, governance=settings.governance,
         index_min_unindexed=settings.vector.index_min_unindexed,
-        clock=clock or SystemClock())
+        clock=clock or SystemClock(), witness=build_witness(settings))
     return MemoryService(ctx)
 
 

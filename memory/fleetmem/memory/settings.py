@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -176,6 +176,23 @@ class MetricsSettings(BaseModel):
     off by default because they name who exists and how much each holds."""
 
 
+# --- audit witness (issue 20, part 3) ------------------------------------------------
+class AuditSettings(BaseModel):
+    """The audit witness: the chain's head also written outside the database."""
+
+    witness: bool = True
+    """Anchor the audit chain's head in a file outside the database (detects a cut tail)."""
+    witness_path: Path | None = None
+    """Where; default `<data_dir>/audit-witness.log`. Another disk, or a file with an
+    append-only attribute, is harder to rewrite together with the database."""
+    witness_every: int = Field(default=1, ge=1, le=1_000_000)
+    """Anchor once the head moved this many entries (1: after every commit that appended
+    one, coalesced under load); the last head is always anchored at shutdown."""
+    witness_key: SecretStr | None = None
+    """HMAC-SHA256 key for witness lines (a secret, never logged). When set, a line without
+    a valid HMAC fails verification."""
+
+
 class Settings(BaseSettings):
     """Everything configurable; see the README's configuration table."""
 
@@ -200,3 +217,4 @@ class Settings(BaseSettings):
     gc: GcSettings = Field(default_factory=GcSettings)
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)

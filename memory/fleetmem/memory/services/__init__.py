@@ -29,6 +29,7 @@ from fleetmem.memory.services.views import (
     AgentUsageView,
     AttributionView,
     AuditEventView,
+    AuditHeadView,
     AuditVerification,
     BufferExpiryReport,
     BufferItemView,
@@ -58,11 +59,13 @@ from fleetmem.memory.services.views import (
     RememberResult,
     ResolutionView,
     StatsView,
+    WitnessView,
 )
 
 __all__ = [
-    "AGENT_ID_RE", "AgentUsageView", "AttributionView", "AuditEventView", "AuditVerification",
-    "BufferExpiryReport", "BufferItemView", "Caller", "ClaimView", "CloseSupersededReport",
+    "AGENT_ID_RE", "AgentUsageView", "AttributionView", "AuditEventView", "AuditHeadView",
+    "AuditVerification", "BufferExpiryReport", "BufferItemView", "Caller", "ClaimView",
+    "CloseSupersededReport",
     "ConflictView", "ConsolidateResult", "DecayReport", "EntityBrief", "EntitySpec",
     "EntityView", "fact_texts", "GcItem", "GcReport", "GraphView", "JobSlot", "KEY_RE",
     "KINDS", "MemoryInput", "MemoryService", "MemoryView", "MetricFamily", "migrate",
@@ -71,5 +74,6 @@ __all__ = [
     "OperatorService", "OrphanReport", "PurgeReport", "READ_OPERATIONS", "RecallHit", "RecallQuery",
     "RecallResult", "ReconcileReport", "RelateResult", "RelationSpec", "RelationView",
     "RememberBatchResult", "RememberResult", "ResolutionView", "StatsView", "store_timing",
-    "SYSTEM_CALLER", "usage_metric_families", "WRITE_OPERATIONS",
+    "SYSTEM_CALLER", "usage_metric_families", "WitnessView",
+    "WRITE_OPERATIONS",
 ]

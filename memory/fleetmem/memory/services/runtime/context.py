@@ -18,6 +18,7 @@ from fleetmem.memory.domain.access import AccessPolicy, Caller
 from fleetmem.memory.domain.models import AuditEvent, Memory, MemoryStatus
 from fleetmem.memory.ports import (
     AuditStore,
+    AuditWitness,
     BufferStore,
     Clock,
     Embedder,
@@ -59,6 +60,8 @@ class ServiceContext:
     index_min_unindexed: int = 10_000
     governance: GovernanceSettings = field(default_factory=GovernanceSettings)
     clock: Clock = field(default_factory=SystemClock)
+    witness: AuditWitness | None = None
+    """Where the audit chain's head is anchored outside the store (None: nowhere)."""
     _embed_pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="fleetmem-embed"))
     _ns_locks: defaultdict[str, asyncio.Lock] = field(

@@ -55,9 +55,9 @@ def authorize(ctx: ServiceContext, caller: Caller, op: Operation) -> None:
             return
         if not ctx.policy.principal(caller.agent_id).admin:
             raise Forbidden(
-                f"agent '{caller.agent_id}' may not run GC operations: they act on every "
-                "namespace; use an agent with 'admin: true' in the agents file, or run "
-                "`fleetmem gc` (system principal)", rule="admin_only")
+                f"agent '{caller.agent_id}' may not run operator operations ('{op.name}' "
+                "acts on every namespace); use an agent with 'admin: true' in the agents "
+                "file, or the CLI (`fleetmem gc`, `fleetmem audit`)", rule="admin_only")
     for name in op.names:
         ctx.policy.check_operation(caller.agent_id, name)
 

@@ -14,8 +14,6 @@ from fleetmem.memory.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-WITNESS_FILE = "audit-witness.log"
-"""The audit witness's file in the data folder (unless `audit.witness_path` says where)."""
 _EMBEDDERS: dict[tuple[str, int], Embedder] = {}
 
 
@@ -60,7 +58,7 @@ def build_witness(settings: Settings) -> AuditWitness | None:
     a = settings.audit
     if not a.witness:
         return None
-    from fleetmem.memory.stores.witness import FileWitness
+    from fleetmem.memory.stores.witness import WITNESS_FILE, FileWitness
 
     key = a.witness_key.get_secret_value().encode() if a.witness_key else None
     return FileWitness(a.witness_path or Path(settings.data_dir) / WITNESS_FILE, key,

@@ -21,6 +21,8 @@ from fleetmem.memory.domain import witness as rules
 from fleetmem.memory.domain.witness import Anchor, WitnessLog
 
 logger = logging.getLogger(__name__)
+WITNESS_FILE = "audit-witness.log"
+"""The witness's file name in the data folder (unless `audit.witness_path` says where)."""
 
 
 class FileWitness:

@@ -21,6 +21,7 @@ from fleetmem.memory.domain import witness as rules
 from fleetmem.memory.domain.witness import Anchor, WitnessLog
 
 logger = logging.getLogger(__name__)
+_RETRY_SECONDS = 1.0
 WITNESS_FILE = "audit-witness.log"
 """The witness's file name in the data folder (unless `audit.witness_path` says where)."""
 
@@ -126,9 +127,11 @@ class FileWitness:
                     return
                 head = self._observed
             assert head is not None
-            self._write(head, "anchor")
+            if not self._write(head, "anchor"):
+                with self._cond:  # the disk refused: retry in a while, not in a loop
+                    self._cond.wait(_RETRY_SECONDS)
 
-    def _write(self, head: tuple[int, str], kind: str) -> None:
+    def _write(self, head: tuple[int, str], kind: str) -> bool:
         anchor = Anchor(seq=head[0], hash=head[1], kind=kind,
                         at=datetime.now(UTC).isoformat(timespec="milliseconds"))
         assert self._fd is not None
@@ -140,11 +143,12 @@ class FileWitness:
                 logger.error("cannot write the audit witness %s: %s (the audit tail is not "
                              "anchored until this is fixed)", self.path, exc)
             self._failing = True
-            return
+            return False
         if self._failing:
             logger.warning("audit witness %s writable again", self.path)
         self._failing = False
         self._anchored = anchor
+        return True
 
     def _cut_torn_line(self) -> None:
         """Remove a last line a crash left without its newline (or end it, if the file

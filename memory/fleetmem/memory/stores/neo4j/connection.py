@@ -43,6 +43,15 @@ def note_audit_head(seq: int, digest: str) -> None:
     _written.set((seq, digest))
 
 
+def _noting(fn: TxFn[P, T]) -> TxFn[P, T]:
+    """`fn`, forgetting the head an earlier, failed attempt of the same write noted (a
+    retried attempt may append nothing, e.g. a conflict another writer created first)."""
+    async def attempt(tx: Tx, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        _written.set(None)
+        return await fn(tx, *args, **kwargs)
+    return attempt
+
+
 def translate(exc: Neo4jError | DriverError) -> StorageUnavailable:
     """A driver or server error as the store-neutral StorageUnavailable."""
     retryable = bool(exc.is_retryable())
@@ -127,7 +136,7 @@ class Neo4jConnection:
             async with self.driver.session(database=self.database,
                                            default_access_mode=WRITE_ACCESS,
                                            bookmark_manager=self._bookmarks) as session:
-                result = await session.execute_write(fn, *args, **kwargs)
+                result = await session.execute_write(_noting(fn), *args, **kwargs)
             head, watcher = _written.get(), self.audit_watcher
             if head is not None and watcher is not None:
                 try:

@@ -113,8 +113,11 @@ async def verify_chain(ctx: ServiceContext) -> AuditVerification:
         warnings.append("no audit witness is configured: entries removed from the end of "
                         "the log would go undetected")
     firsts = [s for s in (anchors.first_bad, broken and broken.first_bad_seq) if s]
-    witness = _witness_view(ctx).model_copy(update={
-        "anchors": len(log.anchors), "anchors_checked": anchors.checked})
+    top = log.last  # what the file says, not what this process remembers writing
+    witness = WitnessView(enabled=ctx.witness is not None, anchors=len(log.anchors),
+                          anchors_checked=anchors.checked)
+    if top is not None:
+        witness = witness.model_copy(update={"seq": top.seq, "hash": top.hash, "at": top.at})
     return AuditVerification(
         ok=not problems, checked=checked if broken is None else broken.checked,
         first_bad=None if broken is None else broken.first_bad,

@@ -2,11 +2,12 @@
 (`<data_dir>/audit-witness.log` by default), one JSON line per anchor, fsync'd.
 
 Writes stay fast: a commit only hands its new head to a background thread (a lock and a
-notify); the thread appends the newest head and fsyncs, so under load several commits
-share one anchor. `every` > 1 anchors only once the head moved that many entries; the
-last head is always anchored at `close`. A line torn by a crash is cut off at the next
-start (it never held a complete anchor) or, when the file cannot be truncated (an
-append-only attribute), closed with a newline; either way it is reported, not fatal.
+notify); the thread waits 10 ms for later commits, appends the newest head and fsyncs, so
+under load several commits share one anchor (and one fsync). `every` > 1 anchors only
+once the head moved that many entries; the last head is always anchored at `close`. A
+line torn by a crash is cut off at the next start (it never held a complete anchor) or,
+when the file cannot be truncated (an append-only attribute), closed with a newline;
+either way it is reported, not fatal.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from fleetmem.memory.domain.witness import Anchor, WitnessLog
 
 logger = logging.getLogger(__name__)
 _RETRY_SECONDS = 1.0
+_COALESCE_SECONDS = 0.01
+"""How long the writer waits after a new head for later commits to share its fsync."""
 WITNESS_FILE = "audit-witness.log"
 """The witness's file name in the data folder (unless `audit.witness_path` says where)."""
 
@@ -123,6 +127,9 @@ class FileWitness:
             with self._cond:
                 while not self._closing and not self._due():
                     self._cond.wait()
+                until = time.monotonic() + _COALESCE_SECONDS  # commits of the next
+                while not self._closing and (left := until - time.monotonic()) > 0:
+                    self._cond.wait(left)  # moments share this anchor's fsync
                 if self._closing:
                     return
                 head = self._observed

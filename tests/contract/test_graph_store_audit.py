@@ -69,6 +69,23 @@ async def test_concurrent_audited_writes_keep_one_unbroken_chain(graph: GraphSto
     assert first_broken(events) is None
 
 
+async def test_committed_audit_heads_are_reported_to_the_watcher(graph: GraphStore) -> None:
+    heads: list[tuple[int, str]] = []
+    graph.watch_audit_head(lambda seq, digest: heads.append((seq, digest)))
+    await graph.append_audit([ev("a"), ev("b")])
+    await put(graph, mem("a committed memory"))  # audit appended inside a larger write
+    await graph.buffer_append([item("no audit here")])
+    events = await graph.audit_events(None, 0, 100)
+    assert heads == [(2, events[1].hash), (3, events[2].hash)]
+    await asyncio.gather(*(graph.append_audit([ev(f"op{i}")]) for i in range(4)))
+    assert max(heads)[0] == 7 and len(heads) == 6  # concurrent commits: any order
+    last = await graph.last_audit()
+    assert last is not None and (last.seq, last.hash) in heads
+    graph.watch_audit_head(None)
+    await graph.append_audit([ev("unwatched")])
+    assert len(heads) == 6
+
+
 async def test_stats_count_per_namespace(graph: GraphStore) -> None:
     _, b, _ = await put(graph, mem("one"), mem("two"), mem("three"))
     await graph.set_status([b.id], MemoryStatus.ARCHIVED, at(1), [ev("forget")])

@@ -19,6 +19,8 @@ class RouteCase:
     body: dict[str, Any] | None = None
     params: dict[str, Any] = field(default_factory=dict)
     write: bool = True
+    admin: bool = False
+    """Only admin agents may call it (403 admin_only for anyone else)."""
 
     @property
     def id(self) -> str:
@@ -79,6 +81,8 @@ ROUTES = [
     RouteCase("GET", "/v1/namespaces/{namespace}", "/v1/namespaces/team:atlas", write=False),
     RouteCase("GET", "/v1/stats", "/v1/stats", write=False),
     RouteCase("GET", "/v1/audit/events", "/v1/audit/events", write=False),
+    RouteCase("GET", "/v1/audit/verify", "/v1/audit/verify", write=False, admin=True),
+    RouteCase("GET", "/v1/audit/head", "/v1/audit/head", write=False, admin=True),
     RouteCase("GET", "/v1/conflicts", "/v1/conflicts", write=False),
     RouteCase("POST", "/v1/conflicts/{conflict_id}/resolve", f"/v1/conflicts/{MID}/resolve",
               {"keep": "both"}),

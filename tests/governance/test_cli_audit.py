@@ -1,5 +1,6 @@
 """The CLI door: role allow/deny, `fleetmem audit verify|tail|query` (including a byte
-changed in the SQLite file), `fleetmem conflicts list|resolve`, usage in `fleetmem stats`."""
+changed in the SQLite file and a cut tail caught by the witness), `fleetmem conflicts
+list|resolve`, usage in `fleetmem stats`."""
 
 from __future__ import annotations
 
@@ -105,6 +106,30 @@ async def test_audit_verify_names_a_broken_link_after_a_deleted_entry(data: Path
     report = json.loads(output)
     assert report["first_bad"]["seq"] == seqs[seqs.index(middle) + 1]
     assert "does not link" in report["reason"]
+
+
+async def test_audit_verify_json_names_a_cut_tail(data: Path) -> None:
+    code, output = await invoke("audit", "verify", "--json", "--data-dir", str(data))
+    assert code == 0, output
+    intact = json.loads(output)
+    top = intact["head_seq"]
+    assert intact["ok"] and intact["problems"] == [] and intact["checked"] == top
+    assert intact["witness"]["seq"] == top and intact["witness"]["hash"] == intact["head_hash"]
+    with sqlite3.connect(data / "graph.sqlite3") as conn:
+        conn.execute("DELETE FROM audit WHERE seq > ?", (top - 3,))
+
+    code, output = await invoke("audit", "verify", "--json", "--data-dir", str(data))
+    assert code == 1
+    report = json.loads(output)
+    assert report["ok"] is False and report["first_bad"] is None
+    assert report["head_seq"] == top - 3 and report["first_bad_seq"] == top - 2
+    assert report["witness"]["seq"] == top
+    [problem] = report["problems"]
+    assert problem.endswith(f"entries {top - 2}-{top} were removed"), problem
+    code, output = await invoke("audit", "verify", "--data-dir", str(data))
+    assert code == 1
+    assert f"the audit log ends at seq {top - 3} but the witness anchored seq {top}" in flat(
+        output)
 
 
 async def test_audit_tail_and_query_filters(data: Path) -> None:

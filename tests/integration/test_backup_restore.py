@@ -42,6 +42,24 @@ async def test_online_backup_round_trip(tmp_path: Path, make_service: ServiceFac
     assert await restored.operator.verify_audit() is None
 
 
+async def test_a_forced_restore_keeps_the_old_witness_aside(
+        tmp_path: Path, make_service: ServiceFactory) -> None:
+    data = tmp_path / "d"
+    svc = await make_service(data_dir=data)
+    await svc.remember(ALICE, MemoryInput(text="in the backup"))
+    target = tmp_path / "b.tar.gz"
+    backup_embedded(Settings(data_dir=data), target)
+    for i in range(3):
+        await svc.remember(ALICE, MemoryInput(text=f"after the backup {i}"))
+    await svc.close()
+    manifest = restore_embedded(Settings(data_dir=data), target, force=True)
+    aside = data / str(manifest["witness_moved_to"])
+    assert aside.name.startswith("audit-witness.log.before-restore-") and aside.exists()
+    restored = await make_service(data_dir=data)  # the older log verifies: new witness
+    assert await restored.operator.verify_audit() is None
+    assert (data / "audit-witness.log").exists()
+
+
 async def test_restore_refuses_to_clobber_and_rejects_foreign_files(
         tmp_path: Path, make_service: ServiceFactory) -> None:
     data = tmp_path / "d"

@@ -24,7 +24,13 @@ from fleetmem.cli.common import (
     run_with_service,
     show,
 )
-from fleetmem.memory.services import AuditEventView, Caller, ConflictView, MemoryService
+from fleetmem.memory.services import (
+    AuditEventView,
+    AuditVerification,
+    Caller,
+    ConflictView,
+    MemoryService,
+)
 
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit log.")
 conflicts_app = typer.Typer(no_args_is_help=True,
@@ -50,20 +56,35 @@ def _audit_table(events: list[AuditEventView]) -> None:
 
 
 def verify(data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) -> None:
-    """Check the audit hash chain; exit 1 naming the first entry that fails."""
+    """Check the audit hash chain and compare it with the witness (the head anchored
+    outside the database); exit 1 naming what fails (a changed entry, removed ones)."""
     result = run_with_service(load_settings(data_dir), lambda s: s.operator.verify_audit_chain())
     if as_json:
         emit_json(result)
-    elif result.ok:
-        out.print(f"audit log intact: {result.checked} entries verified")
     else:
-        bad = result.first_bad
-        assert bad is not None
+        _verify_text(result)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _verify_text(result: AuditVerification) -> None:
+    w = result.witness
+    anchored = (f"witness anchored seq {w.seq}" if w.seq is not None
+                else "witness holds no anchor yet" if w.enabled else "no witness")
+    for warning in result.warnings:
+        err.print(f"[yellow]warning[/yellow]: {warning}")
+    if result.ok:
+        out.print(f"audit log intact: {result.checked} entries verified, head seq "
+                  f"{result.head_seq}, {anchored}")
+        return
+    bad = result.first_bad
+    if bad is not None:
         err.print(f"[red]audit log broken[/red] at entry {bad.seq} ({bad.at.isoformat()}, "
                   f"{bad.agent_id} {bad.operation} {bad.outcome}): {result.reason}; "
                   f"{result.checked} entries before it verify")
-    if not result.ok:
-        raise typer.Exit(1)
+    for problem in result.problems:
+        if problem != result.reason:
+            err.print(f"[red]audit log fails the witness[/red]: {problem}")
 
 
 async def _query(s: MemoryService, as_agent: str | None,

@@ -8,7 +8,7 @@ from typing import cast
 
 from fleetmem.memory import tracing
 from fleetmem.memory.agents import load_policy
-from fleetmem.memory.ports import Clock, Embedder, GraphStore, VectorIndex
+from fleetmem.memory.ports import AuditWitness, Clock, Embedder, GraphStore, VectorIndex
 from fleetmem.memory.services.runtime.agents_reload import AgentsFile
 from fleetmem.memory.services.runtime.context import ServiceContext, SystemClock
 from fleetmem.memory.services.service import MemoryService
@@ -55,6 +55,18 @@ def build_vectors(settings: Settings, dimension: int) -> VectorIndex:
     return EdgeVectorIndex(Path(settings.data_dir) / "vectors", dimension)
 
 
+def build_witness(settings: Settings) -> AuditWitness | None:
+    """The audit witness file (None when turned off)."""
+    a = settings.audit
+    if not a.witness:
+        return None
+    from fleetmem.memory.stores.witness import WITNESS_FILE, FileWitness
+
+    key = a.witness_key.get_secret_value().encode() if a.witness_key else None
+    return FileWitness(a.witness_path or Path(settings.data_dir) / WITNESS_FILE, key,
+                       a.witness_every)
+
+
 def build_service(settings: Settings, *, embedder: Embedder | None = None,
                   clock: Clock | None = None) -> MemoryService:
     """Assemble a MemoryService (call `await service.start()` before use); turns traces
@@ -73,7 +85,8 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None,
         graph=graph, vectors=vectors, embedder=emb, policy=policy, agents_file=agents_file,
         limits=settings.limits, gc=settings.gc, governance=settings.governance,
         index_min_unindexed=settings.vector.index_min_unindexed,
-        clock=clock or SystemClock(), metrics=settings.metrics)
+        clock=clock or SystemClock(), metrics=settings.metrics,
+        witness=build_witness(settings))
     return MemoryService(ctx)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -203,6 +203,23 @@ class AgentsReloadSettings(BaseModel):
 # --- end agents-file reload ----------------------------------------------------------------
 
 
+# --- audit witness (issue 20, part 3) ------------------------------------------------
+class AuditSettings(BaseModel):
+    """The audit witness: the chain's head also written outside the database."""
+
+    witness: bool = True
+    """Anchor the audit chain's head in a file outside the database (detects a cut tail)."""
+    witness_path: Path | None = None
+    """Where; default `<data_dir>/audit-witness.log`. Another disk, or a file with an
+    append-only attribute, is harder to rewrite together with the database."""
+    witness_every: int = Field(default=1, ge=1, le=1_000_000)
+    """Anchor once the head moved this many entries (1: after every commit that appended
+    one, coalesced under load); the last head is always anchored at shutdown."""
+    witness_key: SecretStr | None = None
+    """HMAC-SHA256 key for witness lines (a secret, never logged). When set, a line without
+    a valid HMAC fails verification."""
+
+
 class Settings(BaseSettings):
     """Everything configurable; see the README's configuration table."""
 
@@ -228,6 +245,7 @@ class Settings(BaseSettings):
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     agents_reload: AgentsReloadSettings = Field(default_factory=AgentsReloadSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     # --- traces (issue 20, OpenTelemetry): the standard variables, without our prefix ---
     otel_exporter_otlp_endpoint: str = Field(default="", validation_alias=AliasChoices(

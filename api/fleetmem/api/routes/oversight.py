@@ -1,4 +1,5 @@
-"""/v1/audit/events and /v1/conflicts: what happened, and facts agents disagree on."""
+"""/v1/audit/events, /v1/audit/verify|head (admin) and /v1/conflicts: what happened,
+whether the record of it is intact, and facts agents disagree on."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fleetmem.api.deps import CallerDep, IdempotencyKeyDep, ServiceDep
 from fleetmem.api.problems import problem_responses
 from fleetmem.api.responses import AuditEventsResponse, ConflictsResponse
 from fleetmem.api.schemas import NAMESPACE_PATTERN, ResolveConflictRequest
-from fleetmem.memory.services import ConflictView
+from fleetmem.memory.services import AuditHeadView, AuditVerification, ConflictView
 
 router = APIRouter(prefix="/v1", tags=["oversight"])
 
@@ -42,6 +43,38 @@ async def audit_events(
                                        outcome=outcome, after_seq=cursor, limit=limit)
     return AuditEventsResponse(
         items=events, next_cursor=str(events[-1].seq) if len(events) == limit else None)
+
+
+_HASH = "9f2c0b7e" * 8
+_WITNESS = {"enabled": True, "seq": 125, "hash": _HASH, "at": "2026-03-02T10:15:00.000+00:00"}
+
+
+def _example(value: object) -> dict[int | str, dict[str, object]]:
+    return {200: {"content": {"application/json": {"example": value}}}}
+
+
+@router.get("/audit/verify", summary="Verify the audit log (admin)", responses={
+    **_READ, **_example({
+        "ok": False, "checked": 120, "first_bad": None, "reason": "", "first_bad_seq": 121,
+        "head_seq": 120, "head_hash": "4d1e" * 16,
+        "witness": {**_WITNESS, "anchors": 125, "anchors_checked": 125},
+        "problems": ["the audit log ends at seq 120 but the witness anchored seq 125 (hash "
+                     "9f2c0b7e9f2c0b7e…, 2026-03-02T10:15:00.000+00:00): entries 121-125 "
+                     "were removed"], "warnings": []})})
+async def audit_verify(service: ServiceDep, caller: CallerDep) -> AuditVerification:
+    """Check every entry's hash and link, and that the log still holds every head the
+    witness anchored outside the database (a cut tail fails, naming the removed seqs).
+    `ok` false lists the `problems`. Admin agents only (403 otherwise)."""
+    return await service.audit_verify(caller)
+
+
+@router.get("/audit/head", summary="Audit head and witness (admin)", responses={
+    **_READ, **_example({"seq": 125, "hash": _HASH,
+                         "witness": {**_WITNESS, "anchors": None, "anchors_checked": None}})})
+async def audit_head(service: ServiceDep, caller: CallerDep) -> AuditHeadView:
+    """The store's last audit seq and hash, and the last head the witness anchored (for a
+    monitor that keeps its own copy off the machine). Admin agents only."""
+    return await service.audit_head(caller)
 
 
 @router.get("/conflicts", responses=_READ, summary="Conflicts between agents' facts")

@@ -9,7 +9,7 @@ are given either. One narrow port per aggregate (`MemoryStore`, `EntityGraph`,
 `QdrantServerVectorIndex` (VectorIndex), `SentenceTransformerEmbedder` (Embedder).
 """
 
-from fleetmem.memory.ports.audit import AuditStore
+from fleetmem.memory.ports.audit import AuditStore, AuditWitness
 from fleetmem.memory.ports.buffers import BufferStore
 from fleetmem.memory.ports.clock import Clock
 from fleetmem.memory.ports.embedder import Embedder
@@ -30,6 +30,7 @@ from fleetmem.memory.ports.vectors import VectorIndex
 __all__ = [
     "AuditQuery",
     "AuditStore",
+    "AuditWitness",
     "BufferStore",
     "Clock",
     "Embedder",

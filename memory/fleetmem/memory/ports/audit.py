@@ -8,11 +8,12 @@ and their contract suites are the audit and governance ones.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from fleetmem.memory.domain.conflicts import ConflictRecord, ConflictStatus, Resolution
 from fleetmem.memory.domain.models import AuditEvent, NamespaceStats
+from fleetmem.memory.domain.witness import Anchor, WitnessLog
 from fleetmem.memory.ports.values import AuditQuery
 
 
@@ -28,6 +29,13 @@ class AuditStore(Protocol):
     ) -> list[AuditEvent]: ...
 
     async def last_audit(self) -> AuditEvent | None: ...
+
+    def watch_audit_head(self, callback: Callable[[int, str], None] | None) -> None:
+        """Call `callback(seq, hash)` with the new head after every committed transaction
+        that appended audit entries (None stops). It runs on the committing thread or task,
+        must return at once and must not raise; heads of concurrent transactions may
+        arrive out of order."""
+        ...
 
     async def stats(self, namespaces: Sequence[str],
                     buffer_agent: str | None = None) -> list[NamespaceStats]:
@@ -79,4 +87,29 @@ class AuditStore(Protocol):
         to resolved and store `resolution`, appending `audit` in the same transaction, and
         return True. Otherwise change nothing, append nothing, and return False (a
         concurrent resolution won, or there is no such conflict)."""
+        ...
+
+
+class AuditWitness(Protocol):
+    """A record of the audit chain's head kept outside the database (see
+    `fleetmem.memory.domain.witness`), so that a cut tail is detected."""
+
+    def start(self, head: tuple[int, str] | None) -> None:
+        """Open the witness; a new one starts at `head` (the store's current head)."""
+        ...
+
+    def observe(self, seq: int, digest: str) -> None:
+        """A new head was committed (quick: the write to the witness happens later)."""
+        ...
+
+    def read(self) -> WitnessLog:
+        """Everything the witness holds, with its problems (anchors written so far)."""
+        ...
+
+    def last(self) -> Anchor | None:
+        """The highest head anchored so far (None before the first)."""
+        ...
+
+    def close(self) -> None:
+        """Anchor the last observed head, flush to disk and close."""
         ...

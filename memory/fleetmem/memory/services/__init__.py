@@ -33,6 +33,7 @@ from fleetmem.memory.services.views import (
     AgentUsageView,
     AttributionView,
     AuditEventView,
+    AuditHeadView,
     AuditVerification,
     BufferExpiryReport,
     BufferItemView,
@@ -62,12 +63,14 @@ from fleetmem.memory.services.views import (
     RememberResult,
     ResolutionView,
     StatsView,
+    WitnessView,
 )
 from fleetmem.memory.tracing import door as trace_door
 
 __all__ = [
-    "AGENT_ID_RE", "AgentUsageView", "AttributionView", "AuditEventView", "AuditVerification",
-    "BufferExpiryReport", "BufferItemView", "Caller", "ClaimView", "CloseSupersededReport",
+    "AGENT_ID_RE", "AgentUsageView", "AttributionView", "AuditEventView", "AuditHeadView",
+    "AuditVerification", "BufferExpiryReport", "BufferItemView", "Caller", "ClaimView",
+    "CloseSupersededReport",
     "ConflictView", "ConsolidateResult", "DecayReport", "EntityBrief", "EntitySpec",
     "EntityView", "fact_texts", "GcItem", "GcReport", "GraphView", "JobSlot", "KEY_RE",
     "KINDS", "MemoryInput", "MemoryService", "MemoryView", "MetricFamily", "migrate",
@@ -76,6 +79,6 @@ __all__ = [
     "OperatorService", "OrphanReport", "PurgeReport", "READ_OPERATIONS", "RecallHit", "RecallQuery",
     "RecallResult", "ReconcileReport", "RelateResult", "RelationSpec", "RelationView",
     "RememberBatchResult", "RememberResult", "ResolutionView", "StatsView", "store_timing",
-    "SYSTEM_CALLER", "trace_door", "WRITE_OPERATIONS",
+    "SYSTEM_CALLER", "trace_door", "WitnessView", "WRITE_OPERATIONS",
     "agents_reload_background", "PolicyVersion",  # agents-file reload
 ]

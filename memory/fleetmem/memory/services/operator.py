@@ -21,7 +21,7 @@ from fleetmem.memory.services.oversight.usage import agent_usage
 from fleetmem.memory.services.runtime.context import ServiceContext
 from fleetmem.memory.services.runtime.governance import operation
 from fleetmem.memory.services.runtime.operations import META, WRITE
-from fleetmem.memory.services.views.oversight import AuditVerification
+from fleetmem.memory.services.views.oversight import AuditHeadView, AuditVerification
 from fleetmem.memory.services.views.records import AgentUsageView, AuditEventView, MemoryView
 from fleetmem.memory.services.views.reports import (
     BufferExpiryReport,
@@ -83,13 +83,22 @@ class OperatorService:
 
     # audit, usage, counts: for whoever holds the data folder ----------------------------
     async def verify_audit(self) -> int | None:
-        """Check the whole audit chain; return the seq of the first bad entry, or None."""
+        """Check the whole audit chain and the witness; return the first seq that fails (a
+        broken entry, an anchored one missing or changed, the first removed one of a cut
+        tail), or None."""
         result = await audit.verify_chain(self.ctx)
-        return None if result.first_bad is None else result.first_bad.seq
+        if result.ok:
+            return None
+        return result.first_bad_seq or 0  # 0: the witness itself fails (e.g. a bad HMAC)
 
     async def verify_audit_chain(self) -> AuditVerification:
-        """Check every entry's hash and link; name the first entry that fails."""
+        """Check every entry's hash and link, and the store against the witness (a cut
+        tail fails); name what fails."""
         return await audit.verify_chain(self.ctx)
+
+    async def audit_head(self) -> AuditHeadView:
+        """The store's audit head and the last head the witness anchored."""
+        return await audit.head(self.ctx)
 
     async def audit_query(self, *, agent: str | None = None, workflow: str | None = None,
                           memory_id: str | None = None, operation: str | None = None,

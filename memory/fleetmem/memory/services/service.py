@@ -17,6 +17,7 @@ from fleetmem.memory.services.graph.methods import GraphMethods
 from fleetmem.memory.services.maintenance import reconcile
 from fleetmem.memory.services.memories.methods import MemoryMethods
 from fleetmem.memory.services.operator import OperatorService
+from fleetmem.memory.services.oversight import audit
 from fleetmem.memory.services.oversight.methods import OversightMethods
 from fleetmem.memory.services.runtime.agents_reload import PolicyVersion
 from fleetmem.memory.services.runtime.context import ServiceContext
@@ -51,18 +52,21 @@ class MemoryService(MemoryMethods, GraphMethods, OversightMethods):
 
     # lifecycle ----------------------------------------------------------------------
     async def start(self) -> dict[str, int]:
-        """Open the stores, run the repair pass (finish or roll back half-done writes) and
-        build the vector index when many points are unindexed (before serving anyone)."""
+        """Open the stores, start the audit witness at the store's head, run the repair
+        pass (finish or roll back half-done writes) and build the vector index when many
+        points are unindexed (before serving anyone)."""
         await self.ctx.graph.open()
+        await audit.start_witness(self.ctx)
         report = await reconcile.repair(self.ctx)
         report["indexed"] = await self.ctx.vectors.build_index(self.ctx.index_min_unindexed)
         return report
 
     async def close(self) -> None:
-        """Flush batched writes and close the stores."""
+        """Flush batched writes, close the stores, then anchor the last audit head."""
         await self.ctx.reinforcer.close()
         await self.ctx.vectors.close()
         await self.ctx.graph.close()
+        await audit.stop_witness(self.ctx)
 
     async def flush(self) -> None:
         """Write batched reinforcement and read-audit now (tests, shutdown)."""

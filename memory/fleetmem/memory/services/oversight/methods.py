@@ -1,5 +1,5 @@
 """`MemoryService` methods that let an agent see where it stands: its namespaces, counts,
-usage and the audit entries it may read."""
+usage and the audit entries it may read; admin agents verify the audit."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ from fleetmem.memory.services.oversight.usage import usage_for
 from fleetmem.memory.services.runtime.context import ServiceContext
 from fleetmem.memory.services.runtime.governance import operation
 from fleetmem.memory.services.runtime.operations import META, READ
-from fleetmem.memory.services.views.oversight import NamespaceSummaryView
+from fleetmem.memory.services.views.oversight import (
+    AuditHeadView,
+    AuditVerification,
+    NamespaceSummaryView,
+)
 from fleetmem.memory.services.views.records import (
     AgentUsageView,
     AuditEventView,
@@ -66,3 +70,14 @@ class OversightMethods:
         return await audit.query(self.ctx, caller, limit, agent=agent, workflow=workflow,
                                  memory_id=memory_id, operation=operation, outcome=outcome,
                                  after_seq=after_seq, newest_first=newest_first)
+
+    @operation("audit_read", READ, audit_ids=False, admin=True)
+    async def audit_verify(self, caller: Caller) -> AuditVerification:
+        """Verify the whole audit chain and compare it with the witness (admin agents
+        only: it reads every namespace's entries)."""
+        return await audit.verify_chain(self.ctx)
+
+    @operation("audit_read", READ, audit_ids=False, admin=True)
+    async def audit_head(self, caller: Caller) -> AuditHeadView:
+        """The store's audit head and the witness's last anchored head (admin agents)."""
+        return await audit.head(self.ctx)

@@ -18,6 +18,7 @@ from fleetmem.memory.domain.access import AccessPolicy, Caller
 from fleetmem.memory.domain.models import AuditEvent, Memory, MemoryStatus
 from fleetmem.memory.ports import (
     AuditStore,
+    AuditWitness,
     BufferStore,
     Clock,
     Embedder,
@@ -69,6 +70,8 @@ class ServiceContext:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     agents_file: AgentsFile | None = None
     """The agents file `policy` came from; it swaps `policy` when the file changes."""
+    witness: AuditWitness | None = None
+    """Where the audit chain's head is anchored outside the store (None: nowhere)."""
     _embed_pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="fleetmem-embed"))
     _ns_locks: defaultdict[str, asyncio.Lock] = field(

@@ -57,10 +57,9 @@ def authorize(ctx: ServiceContext, caller: Caller, op: Operation) -> None:
             return
         if not ctx.policy.principal(caller.agent_id).admin:
             raise Forbidden(
-                f"agent '{caller.agent_id}' is not an operator: GC operations and "
-                "operator metrics act on or reveal every namespace; use an agent with "
-                "'admin: true' in the agents file, or run `fleetmem gc` (system principal)",
-                rule="admin_only")
+                f"agent '{caller.agent_id}' is not an operator: '{op.name}' acts on or "
+                "reveals every namespace; use an agent with 'admin: true' in the agents "
+                "file, or the CLI (`fleetmem gc`, `fleetmem audit`)", rule="admin_only")
     policy = ctx.policy  # one version of the agents file for the whole check
     for name in op.names:
         policy.check_operation(caller.agent_id, name)

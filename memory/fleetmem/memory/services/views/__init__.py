@@ -1,6 +1,7 @@
 """Every view and report the service returns: plain pydantic models, no behaviour."""
 
 from fleetmem.memory.services.views.oversight import (
+    AuditHeadView,
     AuditVerification,
     ClaimView,
     ConflictView,
@@ -8,6 +9,7 @@ from fleetmem.memory.services.views.oversight import (
     NamespaceSummaryView,
     RelateResult,
     ResolutionView,
+    WitnessView,
 )
 from fleetmem.memory.services.views.records import (
     AgentUsageView,
@@ -40,11 +42,12 @@ from fleetmem.memory.services.views.reports import (
 )
 
 __all__ = [
-    "AgentUsageView", "AttributionView", "AuditEventView", "AuditVerification",
+    "AgentUsageView", "AttributionView", "AuditEventView", "AuditHeadView",
+    "AuditVerification",
     "BufferExpiryReport", "BufferItemView", "ClaimView", "CloseSupersededReport",
     "ConflictView", "ConsolidateResult", "DecayReport", "EntityBrief", "EntityView",
     "GcItem", "GcReport", "GraphView", "MemoryView", "NamespaceSummaryView", "NamespaceView",
     "ObservationResult", "ObservationView", "OrphanReport", "PurgeReport", "RecallHit",
     "RecallResult", "ReconcileReport", "RelateResult", "RelationView", "RememberBatchResult",
-    "RememberResult", "ResolutionView", "StatsView",
+    "RememberResult", "ResolutionView", "StatsView", "WitnessView",
 ]

@@ -85,11 +85,45 @@ class RelateResult(BaseModel):
     created_entities: list[str] = Field(default_factory=list)
 
 
+class WitnessView(BaseModel):
+    """The audit witness: the last head it anchored outside the store."""
+
+    enabled: bool
+    seq: int | None = None
+    hash: str | None = None
+    at: str | None = None
+    anchors: int | None = None
+    """Anchors in the witness (after a verification; None otherwise)."""
+    anchors_checked: int | None = None
+    """Anchors compared with the store's entries (after a verification)."""
+
+
+class AuditHeadView(BaseModel):
+    """The audit chain's head in the store, and the last head the witness anchored."""
+
+    seq: int
+    """The store's last seq (0: no entries)."""
+    hash: str | None = None
+    witness: WitnessView
+
+
 class AuditVerification(BaseModel):
-    """Result of checking the whole audit chain."""
+    """Result of checking the whole audit chain, and the store against the witness."""
 
     ok: bool
     checked: int
-    """Entries verified before the first bad one (all of them when ok)."""
+    """Entries whose hash and link verified before the first bad one (all when intact)."""
     first_bad: AuditEventView | None = None
+    """The first entry whose hash or link fails (None when the chain itself is intact)."""
     reason: str = ""
+    """Why `first_bad` fails."""
+    first_bad_seq: int | None = None
+    """The first seq that fails any check: a broken entry, an anchored entry missing or
+    different, or for a cut tail the first removed seq."""
+    head_seq: int = 0
+    head_hash: str | None = None
+    witness: WitnessView = WitnessView(enabled=False)
+    problems: list[str] = Field(default_factory=list)
+    """Everything that fails, in words (empty when ok)."""
+    warnings: list[str] = Field(default_factory=list)
+    """Reported, not failing (a torn last witness line, no witness configured)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from fleetmem.memory.domain.audit import GENESIS, seal
@@ -14,7 +14,13 @@ from fleetmem.memory.stores.neo4j.codec import (
     buffer_props,
     to_db,
 )
-from fleetmem.memory.stores.neo4j.connection import Neo4jConnection, Tx, rows, run
+from fleetmem.memory.stores.neo4j.connection import (
+    Neo4jConnection,
+    Tx,
+    note_audit_head,
+    rows,
+    run,
+)
 
 
 async def append_audit_tx(tx: Tx, events: Sequence[AuditEvent]) -> None:
@@ -46,6 +52,7 @@ async def append_audit_tx(tx: Tx, events: Sequence[AuditEvent]) -> None:
         """, events=[audit_props(s) for s in sealed])
     await run(tx, "MATCH (h:AuditHead {id: 'audit'}) SET h.seq = $seq, h.hash = $hash "
                   "REMOVE h._lock", seq=seq, hash=prev)
+    note_audit_head(seq, prev)
 
 
 class Neo4jBufferAuditOps:
@@ -125,6 +132,9 @@ class Neo4jBufferAuditOps:
     async def append_audit(self, events: Sequence[AuditEvent]) -> None:
         if events:
             await self.db.write(append_audit_tx, events)
+
+    def watch_audit_head(self, callback: Callable[[int, str], None] | None) -> None:
+        self.db.audit_watcher = callback
 
     async def audit_events(self, namespaces: Sequence[str] | None, after_seq: int,
                            limit: int) -> list[AuditEvent]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from neo4j import (
@@ -30,6 +31,25 @@ Tx = AsyncManagedTransaction
 Row = dict[str, Any]
 TxFn = Callable[Concatenate[Tx, P], Awaitable[T]]
 _SCHEMES = {"bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"}
+
+
+_written: ContextVar[tuple[int, str] | None] = ContextVar("fleetmem_audit_head", default=None)
+"""The audit head the current write transaction appended (the transaction function runs
+in the caller's task, so `write` sees what it noted; a retried attempt notes it again)."""
+
+
+def note_audit_head(seq: int, digest: str) -> None:
+    """Record the head the current transaction appended (reported once it commits)."""
+    _written.set((seq, digest))
+
+
+def _noting(fn: TxFn[P, T]) -> TxFn[P, T]:
+    """`fn`, forgetting the head an earlier, failed attempt of the same write noted (a
+    retried attempt may append nothing, e.g. a conflict another writer created first)."""
+    async def attempt(tx: Tx, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        _written.set(None)
+        return await fn(tx, *args, **kwargs)
+    return attempt
 
 
 def translate(exc: Neo4jError | DriverError) -> StorageUnavailable:
@@ -60,6 +80,8 @@ class Neo4jConnection:
         self._auth = (user, password) if password else None
         self._driver: AsyncDriver | None = None
         self._bookmarks = AsyncGraphDatabase.bookmark_manager()
+        self.audit_watcher: Callable[[int, str], None] | None = None
+        """Told the new audit head after each commit that appended entries."""
 
     @property
     def driver(self) -> AsyncDriver:
@@ -109,13 +131,23 @@ class Neo4jConnection:
 
     async def write(self, fn: TxFn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run `fn(tx, ...)` in a managed write transaction (retried on transient errors)."""
+        token = _written.set(None)
         try:
             async with self.driver.session(database=self.database,
                                            default_access_mode=WRITE_ACCESS,
                                            bookmark_manager=self._bookmarks) as session:
-                return await session.execute_write(fn, *args, **kwargs)
+                result = await session.execute_write(_noting(fn), *args, **kwargs)
+            head, watcher = _written.get(), self.audit_watcher
+            if head is not None and watcher is not None:
+                try:
+                    watcher(*head)
+                except Exception:  # committed: the caller must still see success
+                    logger.exception("the audit head watcher failed")
+            return result
         except (Neo4jError, DriverError) as exc:
             raise translate(exc) from exc
+        finally:
+            _written.reset(token)
 
     async def schema(self, statements: list[str]) -> None:
         """Run schema statements one by one in auto-commit transactions (idempotent DDL)."""

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from fleetmem.memory.domain.audit import GENESIS, seal
 from fleetmem.memory.domain.models import AuditEvent, BufferItem, NamespaceStats
 from fleetmem.memory.stores.sqlite.connection import (
     SqliteConnection,
+    note_audit_head,
     placeholders,
     row_audit,
     row_buffer,
@@ -32,6 +33,7 @@ def append_audit_sync(c: sqlite3.Connection, events: Sequence[AuditEvent]) -> No
                    s.namespace, json.dumps(list(s.target_ids)), s.on_behalf_of, s.workflow_id,
                    s.detail, s.prev_hash, s.hash))
         prev = s.hash
+    note_audit_head(seq, prev)
 
 
 class SqliteBufferAuditOps:
@@ -87,6 +89,9 @@ class SqliteBufferAuditOps:
 
     async def append_audit(self, events: Sequence[AuditEvent]) -> None:
         await self.db.tx(lambda c: append_audit_sync(c, events))
+
+    def watch_audit_head(self, callback: Callable[[int, str], None] | None) -> None:
+        self.db.audit_watcher = callback
 
     async def audit_events(self, namespaces: Sequence[str] | None, after_seq: int,
                            limit: int) -> list[AuditEvent]:

@@ -3,12 +3,15 @@
 The graph file holds everything, vectors included; the Qdrant Edge folder is an index
 rebuilt from it. So a backup is a consistent SQLite snapshot (the online backup API,
 safe while `fleetmem serve` writes) packed with a manifest, and a restore puts the
-snapshot in place and drops the index, which the startup repair rebuilds.
+snapshot in place and drops the index, which the startup repair rebuilds. The audit
+witness of the replaced data is moved aside (kept as evidence): it anchors entries the
+restored log never had, and a new witness starts at the restored head.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import sqlite3
 import tarfile
@@ -17,7 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fleetmem.memory.errors import Conflict, InvalidInput
+from fleetmem.memory.stores.witness import WITNESS_FILE
 
+logger = logging.getLogger(__name__)
 GRAPH_FILE = "graph.sqlite3"
 VECTOR_DIR = "vectors"
 FORMAT = "fleetmem-backup/1"
@@ -78,4 +83,13 @@ def restore(source: Path, data_dir: Path, *, force: bool = False) -> dict[str, o
             (data_dir / stale).unlink(missing_ok=True)
         shutil.rmtree(data_dir / VECTOR_DIR, ignore_errors=True)
         shutil.move(str(Path(tmp) / GRAPH_FILE), data_dir / GRAPH_FILE)
-    return dict(manifest)
+    result = dict(manifest)
+    witness = data_dir / WITNESS_FILE
+    if witness.exists():  # it anchors entries the restored log never had: keep it aside
+        aside = witness.with_name(
+            f"{WITNESS_FILE}.before-restore-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}")
+        witness.rename(aside)
+        logger.warning("restore: the audit witness was moved to %s (it anchors the replaced "
+                       "log); a new one starts at the restored log's head", aside.name)
+        result["witness_moved_to"] = aside.name
+    return result

@@ -192,6 +192,15 @@ def _open_connection(path: Path) -> sqlite3.Connection:
     return conn
 
 
+_written = threading.local()
+"""The audit head the writer thread's open transaction appended (one writer per file)."""
+
+
+def note_audit_head(seq: int, digest: str) -> None:
+    """Record the head the current transaction appended (reported once it commits)."""
+    _written.head = (seq, digest)
+
+
 class SqliteConnection:
     """Owns the database file: the write connection with the thread that uses it, and
     the reader connections (one per reader thread, opened on first use)."""
@@ -206,6 +215,8 @@ class SqliteConnection:
         self._reader_conns: list[sqlite3.Connection] = []
         self._reader_lock = threading.Lock()
         self._trace: Callable[[str], object] | None = None
+        self.audit_watcher: Callable[[int, str], None] | None = None
+        """Told the new audit head after each commit that appended entries."""
 
     def _connect(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -265,6 +276,7 @@ class SqliteConnection:
     async def tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` inside one IMMEDIATE transaction (committed durably, or rolled back)."""
         def wrapped(conn: sqlite3.Connection) -> T:
+            _written.head = None
             conn.execute("BEGIN IMMEDIATE")
             try:
                 result = fn(conn)
@@ -272,6 +284,12 @@ class SqliteConnection:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            head, watcher = _written.head, self.audit_watcher
+            if head is not None and watcher is not None:
+                try:
+                    watcher(*head)
+                except Exception:  # committed: the caller must still see success
+                    logger.exception("the audit head watcher failed")
             return result
 
         return await self.run(wrapped)

@@ -3,7 +3,10 @@ stores in a temporary data dir."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +21,14 @@ from fleetmem.memory.settings import Settings
 from tests.neo4j_fixtures import neo4j_clean, neo4j_server  # noqa: F401  (fixtures)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# One ONNX graph cache for the session and every process it starts (`fleetmem serve`,
+# CLI calls), so the graph is built from the packaged weights once per test run rather
+# than once per data folder (tests/integration/test_onnx_embedder.py covers the default
+# <data_dir>/models location and the rebuild).
+if "FLEETMEM_EMBEDDING__CACHE_DIR" not in os.environ:
+    _MODELS = tempfile.mkdtemp(prefix="fleetmem-test-models-")
+    atexit.register(shutil.rmtree, _MODELS, True)
+    os.environ["FLEETMEM_EMBEDDING__CACHE_DIR"] = _MODELS
 # No GC scheduler in apps built by tests (its interval jobs fire on the wall clock);
 # tests/gc starts schedulers explicitly.
 os.environ.setdefault("FLEETMEM_GC__ENABLED", "false")
@@ -56,7 +67,7 @@ class ManualClock:
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    """The real all-MiniLM-L6-v2 model, loaded once per test session."""
+    """The real all-MiniLM-L6-v2 model (ONNX Runtime), loaded once per test session."""
     return build_embedder(Settings(data_dir=Path("/nonexistent")))
 
 

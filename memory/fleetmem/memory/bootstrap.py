@@ -16,18 +16,30 @@ from fleetmem.memory.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-_EMBEDDERS: dict[tuple[str, int], Embedder] = {}
+_EMBEDDERS: dict[tuple[object, ...], Embedder] = {}
 
 
 def build_embedder(settings: Settings) -> Embedder:
-    """The configured embedder, shared per (model, threads) within the process."""
-    from fleetmem.memory.stores.embedding.sentence_transformer import SentenceTransformerEmbedder
-
+    """The configured embedder, shared per configuration within the process. Nothing of
+    the model loads here: the first `embed` loads it, so commands that never embed stay
+    fast (ONNX Runtime by default; sentence-transformers/torch when configured)."""
     e = settings.embedding
-    key = (e.model_path, e.threads)
+    if e.use_torch:
+        key: tuple[object, ...] = ("torch", e.model_path, e.threads)
+        if key not in _EMBEDDERS:
+            from fleetmem.memory.stores.embedding.sentence_transformer import (
+                SentenceTransformerEmbedder,
+            )
+
+            _EMBEDDERS[key] = SentenceTransformerEmbedder(e.model_path, e.threads,
+                                                          e.batch_size, e.dimension)
+        return _EMBEDDERS[key]
+    cache = e.cache_dir or Path(settings.data_dir) / "models"
+    key = ("onnx", str(cache), e.threads, e.batch_size, e.dimension)
     if key not in _EMBEDDERS:
-        _EMBEDDERS[key] = SentenceTransformerEmbedder(e.model_path, e.threads, e.batch_size,
-                                                      e.dimension)
+        from fleetmem.memory.stores.embedding.onnx_embedder import OnnxEmbedder
+
+        _EMBEDDERS[key] = OnnxEmbedder(cache, e.threads, e.batch_size, e.dimension)
     return _EMBEDDERS[key]
 
 

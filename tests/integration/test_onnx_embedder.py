@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -57,24 +58,26 @@ def test_graph_is_cached_in_the_data_folder_and_rebuilt_when_damaged(tmp_path: P
     settings = Settings(data_dir=tmp_path, embedding=EmbeddingSettings())
     first = build_embedder(settings)
     assert isinstance(first, OnnxEmbedder)
-    vector = first.embed(["the staging database is pg-stage-2"])
-    cached = list((tmp_path / "models").glob("*.onnx"))
-    assert [p.name for p in cached] == ["all-MiniLM-L6-v2.53aa51172d142c89.g1.onnx"]
-    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [
-        cached[0].name, cached[0].name + ".sha256"]  # no temporary file left
-    graph = cached[0].read_bytes()
+    text = ["the staging database is pg-stage-2"]
+    vector = first.embed(text)
+    assert [p.name for p in (tmp_path / "models").iterdir()] == [
+        "all-MiniLM-L6-v2.53aa51172d142c89.g1"]  # no temporary folder left behind
+    cached = tmp_path / "models" / "all-MiniLM-L6-v2.53aa51172d142c89.g1"
+    assert sorted(p.name for p in cached.iterdir()) == ["SHA256SUMS", "model.data",
+                                                        "model.onnx"]
+    files = {p.name: p.read_bytes() for p in cached.iterdir()}
 
-    cached[0].write_bytes(graph[: len(graph) // 2])  # truncated: unreadable
-    again = OnnxEmbedder(tmp_path / "models")
-    assert np.abs(again.embed(["the staging database is pg-stage-2"]) - vector).max() < 1e-6
-    assert cached[0].read_bytes() == graph
+    def damaged_then_rebuilt(name: str, damage: Callable[[bytes], bytes]) -> None:
+        (cached / name).write_bytes(damage(files[name]))
+        again = OnnxEmbedder(tmp_path / "models")
+        assert np.abs(again.embed(text) - vector).max() < 1e-6
+        assert {p.name: p.read_bytes() for p in cached.iterdir()} == files
 
-    damaged = bytearray(graph)  # readable, but some weights changed
-    at = len(damaged) // 2
-    damaged[at:at + 4096] = bytes(4096)
-    cached[0].write_bytes(bytes(damaged))
-    OnnxEmbedder(tmp_path / "models").load()
-    assert cached[0].read_bytes() == graph
+    damaged_then_rebuilt("model.data", lambda b: b[: len(b) // 2])  # truncated
+    middle = len(files["model.data"]) // 2  # some weights changed, size unchanged
+    damaged_then_rebuilt("model.data", lambda b: b[:middle] + bytes(64) + b[middle + 64:])
+    damaged_then_rebuilt("model.onnx", lambda b: b"not a graph")
+    damaged_then_rebuilt("SHA256SUMS", lambda b: b"")
 
 
 def test_an_unwritable_cache_keeps_the_graph_in_memory(tmp_path: Path) -> None:

@@ -3,12 +3,11 @@
 The same vectors as sentence-transformers gives for the bundled model (cosine >= 0.99999,
 tests/integration/test_onnx_embedder.py against a committed reference), so stored data
 and indexes stay valid. On first use the graph is built from the packaged safetensors
-weights (their sha256 checked first, onnx_graph.py) and cached as
-`<cache_dir>/all-MiniLM-L6-v2.<weights sha256 prefix>.g<graph version>.onnx`, its own
-sha256 in a `.sha256` file beside it (each written to a temporary file, then renamed).
-Later starts load the cached graph if its sha256 matches (0.2 s for 90 MB here) and
-rebuild it otherwise (missing, truncated, damaged). Without a writable cache
-folder the graph is built in memory for the process.
+weights (their sha256 checked first, onnx_graph.py) and cached in `cache_dir` (the data
+folder's `models/` by default) with the sha256 of its files (graph_cache.py). Later starts
+load the cached graph if its files match their sha256 (0.1 s for 90 MB here) and rebuild
+it otherwise (missing, truncated, damaged). Without a writable cache folder the graph is
+built in memory for the process.
 
 Tokenisation uses `tokenizers` with the packaged tokenizer.json (its sha256 checked),
 truncating at the model's max_seq_length (256). A call's texts are sorted by token count
@@ -17,11 +16,8 @@ and run in batches of `batch_size`, so padding stays small.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
-import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -106,26 +102,25 @@ class OnnxEmbedder:
         return loaded
 
     def _session(self, folder: Path, config: dict[str, Any]) -> InferenceSession:
-        """The cached graph if it is intact (its sha256 as recorded beside it), else a
-        freshly built one (cached for next time)."""
+        """The cached graph if it is intact, else a freshly built one (cached for next
+        time when the cache folder is writable)."""
+        from fleetmem.memory.stores.embedding import graph_cache
         from fleetmem.memory.stores.embedding.onnx_graph import GRAPH_VERSION
 
-        name = f"{bundled.MODEL_NAME}.{bundled.WEIGHTS_SHA256[:16]}.g{GRAPH_VERSION}.onnx"
-        cached = self._cache_dir / name if self._cache_dir else None
-        if cached is not None and cached.is_file():
-            problem = "its sha256 differs from the one recorded beside it"
+        if self._cache_dir is None:
+            return self._open(_build(folder, config))
+        cached = self._cache_dir / \
+            f"{bundled.MODEL_NAME}.{bundled.WEIGHTS_SHA256[:16]}.g{GRAPH_VERSION}"
+        graph_file = graph_cache.intact_graph(cached)
+        if graph_file is not None:
             try:
-                graph = cached.read_bytes()
-                recorded = _sidecar(cached).read_text().strip()
-                if hashlib.sha256(graph).hexdigest() == recorded:
-                    return self._open(graph)
-            except Exception as exc:  # noqa: BLE001 - any unreadable cache is rebuilt
-                problem = f"it is unreadable: {exc}"
-            logger.warning("rebuilding the cached embedding graph %s: %s", cached, problem)
+                return self._open(str(graph_file))
+            except Exception as exc:  # noqa: BLE001 - an unreadable graph is rebuilt
+                logger.warning("the cached embedding graph %s does not load (%s): "
+                               "rebuilding it", graph_file, exc)
         graph = _build(folder, config)
-        if cached is not None:
-            _write_atomically(cached, graph)
-        return self._open(graph)
+        graph_file = graph_cache.store_graph(cached, graph)
+        return self._open(str(graph_file) if graph_file else graph)
 
     def _open(self, graph: str | bytes) -> InferenceSession:
         import onnxruntime as ort
@@ -152,21 +147,13 @@ class OnnxEmbedder:
             for start in range(0, len(order), self._batch_size):
                 picked = order[start:start + self._batch_size]
                 ids = np.zeros((len(picked), lengths[picked[0]]), dtype=np.int64)
+                mask = np.zeros_like(ids)  # 1 for real tokens, 0 for the padding after them
                 for row, i in enumerate(picked):
                     ids[row, :lengths[i]] = encodings[i].ids
-                mask = _mask(picked, lengths, ids)
+                    mask[row, :lengths[i]] = 1
                 out[picked] = loaded.session.run(
                     ["sentence_embedding"], {"input_ids": ids, "attention_mask": mask})[0]
         return out
-
-
-def _mask(picked: list[int], lengths: list[int], ids: npt.NDArray[np.int64]
-          ) -> npt.NDArray[np.int64]:
-    """1 for each real token of each row, 0 for the padding after it."""
-    mask = np.zeros_like(ids)
-    for row, i in enumerate(picked):
-        mask[row, :lengths[i]] = 1
-    return mask
 
 
 def _build(folder: Path, config: dict[str, Any]) -> bytes:
@@ -179,34 +166,3 @@ def _build(folder: Path, config: dict[str, Any]) -> bytes:
     bundled.check_file(weights_file, bundled.WEIGHTS_SHA256)
     logger.info("building the ONNX graph of %s from %s", bundled.MODEL_NAME, weights_file)
     return build_sentence_encoder(load_file(str(weights_file)), BertShape.from_config(config))
-
-
-def _sidecar(graph: Path) -> Path:
-    """The file beside a cached graph that records its sha256."""
-    return graph.with_name(graph.name + ".sha256")
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write the graph, then its sha256 beside it, each via a temporary file in the same
-    folder and a rename; a failure only logs (the graph then lives in memory for this
-    process)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _replace(path, data)
-        _replace(_sidecar(path), (hashlib.sha256(data).hexdigest() + "\n").encode())
-    except OSError as exc:
-        logger.warning("could not cache the embedding graph at %s (%s): it is kept in "
-                       "memory for this process", path, exc)
-
-
-def _replace(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

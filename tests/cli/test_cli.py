@@ -105,3 +105,37 @@ def test_serve_announces_the_port_it_was_given(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+_MODULES = """
+import sys
+from fleetmem.cli.main import main
+sys.argv = ["fleetmem", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+heavy = ("torch", "sentence_transformers", "transformers", "onnx", "safetensors",
+         "onnxruntime", "tokenizers", "fastapi", "uvicorn", "mcp", "apscheduler")
+print(" ".join(sorted(m for m in heavy if m in sys.modules)), file=sys.stderr)
+"""
+
+
+def _loaded_modules(data_dir: Path, *args: str) -> list[str]:
+    env = {**os.environ, "FLEETMEM_DATA_DIR": str(data_dir)}
+    env.pop("FLEETMEM_AGENTS_FILE", None)
+    r = subprocess.run([sys.executable, "-c", _MODULES, *args], env=env, capture_output=True,
+                       text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    return r.stderr.rstrip("\n").split("\n")[-1].split()
+
+
+def test_one_shot_commands_load_only_what_they_use(tmp_path: Path) -> None:
+    """A command that embeds loads ONNX Runtime and the tokenizer, nothing of torch or of
+    the server; one that does not embed loads no model at all."""
+    r = _run(tmp_path, "remember", "The staging database is called pg-stage-2", "--agent",
+             "alice")  # builds the cached graph if this session has not yet
+    assert r.returncode == 0, r.stderr
+    assert _loaded_modules(tmp_path, "recall", "staging db", "--agent", "alice") == [
+        "onnxruntime", "tokenizers"]
+    assert _loaded_modules(tmp_path, "stats", "--agent", "alice") == []

@@ -1,5 +1,5 @@
-"""`python -m bench all|ceiling|core|quality|peers|profile|setup|tracing` from the repository
-root."""
+"""`python -m bench all|ceiling|core|quality|peers|profile|setup|tracing|embedding_runtime`
+from the repository root."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MEM0_TELEMETRY", "False")
 
-from bench.report import RESULTS, Report, say  # noqa: E402
+from bench.report import RESULTS, WORK_DIR, Report, say  # noqa: E402
 
 FULL_SIZES = (1_000, 10_000, 100_000)
 INCLUDED = ("RELIABILITY.md", "OTHER_RUNS.md", "PROFILE_NOTES.md")
@@ -82,6 +82,19 @@ def parser() -> argparse.ArgumentParser:
     t = sub.add_parser("tracing", help="recall latency: tracing stubbed out, off, on")
     t.add_argument("--memories", type=int, default=300)
     t.add_argument("--recalls", type=int, default=300)
+    er = sub.add_parser("embedding_runtime",
+                        help="ONNX Runtime vs torch: vectors, encode, cold paths, install size")
+    er.add_argument("--data-dir", type=Path, default=None,
+                    help="an existing store for the cold paths (e.g. bench/.work/data/"
+                         "core-10000 after `bench core --size 10k`); none skips them")
+    er.add_argument("--onnx-python", default=sys.executable,
+                    help="python of the install whose `fleetmem` runs ONNX Runtime")
+    er.add_argument("--torch-python", default=None,
+                    help="python of an install with the torch extra (none: not measured)")
+    er.add_argument("--venv", action="append", default=[], metavar="LABEL=PATH",
+                    help="an install to size with du: runtime=PATH (no dev extras) or "
+                         "dev=PATH; repeatable")
+    er.add_argument("--repeats", type=int, default=5)
     return p
 
 
@@ -121,6 +134,19 @@ def main(argv: list[str] | None = None) -> int:
         from bench.profile import run_profile
 
         run_profile(ctx, report, size=args.size)
+    elif args.command == "embedding_runtime":
+        from bench.embedding_runtime import run_embedding_runtime
+
+        run_embedding_runtime(ctx, report, data_dir=args.data_dir,
+                              onnx_python=args.onnx_python, torch_python=args.torch_python,
+                              venvs={k: Path(v) for k, _, v in
+                                     (s.partition("=") for s in args.venv)},
+                              repeats=args.repeats)
+        from bench.machine import header_lines
+
+        out = WORK_DIR / "embedding_runtime.md"
+        out.write_text(report.markdown(header_lines("python -m bench embedding_runtime", {})))
+        say(f"\nwrote {out} (the run's tables and targets, for bench/RESULTS.md)")
     elif args.command == "all":
         return run_all(args, ctx, report)
     return 0

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bench import workload
-from bench.ceiling import Ceiling, measure
+from bench.ceiling import Ceiling, measure_side_by_side
 from bench.core import CoreFigures, cold_start, data_dir_for, ingest
-from bench.report import Report, Target, pct
+from bench.report import Report, Target, fmt, pct
 from fleetmem.memory.bootstrap import build_embedder
 from fleetmem.memory.ports import Embedder
 from fleetmem.memory.settings import Settings
@@ -23,6 +23,7 @@ class RunContext:
     embedder: Embedder
     settings: Settings
     ceiling: Ceiling | None = None
+    torch_ceiling: Ceiling | None = None
     core: dict[int, CoreFigures] | None = None
     peer_latency: dict[str, float] = field(default_factory=dict)
     peer_size: int = 0
@@ -35,25 +36,54 @@ def make_context() -> RunContext:
     return RunContext(embedder=build_embedder(settings), settings=settings)
 
 
+def torch_embedder(settings: Settings) -> Embedder | None:
+    """sentence-transformers on PyTorch with the same settings, when the `torch` extra is
+    installed (its figures stay beside ONNX Runtime's for one release), else None."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None or \
+            importlib.util.find_spec("sentence_transformers") is None:
+        return None
+    e = settings.embedding
+    return build_embedder(settings.model_copy(update={
+        "embedding": e.model_copy(update={"runtime": "torch"})}))
+
+
 def run_ceiling(ctx: RunContext, report: Report, *, sentences: int = 2048, chunk: int = 128,
                 queries: int = 100) -> Ceiling:
-    """Raw encode throughput and single-query latency of the service's embedder."""
+    """Raw encode throughput and single-query latency of the service's embedder (ONNX
+    Runtime: the ceiling), and of sentence-transformers/torch beside it when installed."""
     emb = ctx.settings.embedding
-    c = measure(ctx.embedder, workload.memories(sentences, seed=99),
-                workload.queries(queries, seed=5), chunk=chunk, model_batch=emb.batch_size,
-                threads=emb.threads)
+    texts, qs = workload.memories(sentences, seed=99), workload.queries(queries, seed=5)
+    other = torch_embedder(ctx.settings)
+    both = measure_side_by_side([ctx.embedder, *([other] if other else [])], texts, qs,
+                                chunk=chunk, model_batch=emb.batch_size, threads=emb.threads)
+    c, t = both[0], (both[1] if other else None)
     ctx.ceiling = c
+    ctx.torch_ceiling = t
+
+    def torch_cell(value: float, unit: str) -> str:
+        return f"{value:.2f} {unit}" if t else "- (torch not installed)"
+
     report.table("Ceiling: the embedding model alone", [
-        "what", "value", "how"], [
+        "what", "ONNX Runtime (default)", "torch (for one release)", "ONNX / torch", "how"], [
         ["encode throughput", f"{c.encode_rate:.1f} sentences/s",
+         torch_cell(t.encode_rate if t else 0, "sentences/s"),
+         fmt(c.encode_rate / t.encode_rate) if t else "-",
          f"{c.sentences} memory texts, {c.chunk} per call, model batch {c.model_batch}, "
-         f"{c.threads} torch thread(s)"],
-        ["single-query encode p50", f"{c.query_p50_ms:.2f} ms", f"{queries} questions, one "
-         "per call"],
-        ["single-query encode p95 / p99", f"{c.query_p95_ms:.2f} / {c.query_p99_ms:.2f} ms", ""],
-    ], notes=["The same SentenceTransformerEmbedder instance the service uses "
-              "(memory/fleetmem/memory/stores/embedding/sentence_transformer.py), threads "
-              "and batch size from settings."])
+         f"{c.threads} thread(s)"],
+        ["single-query encode p50", f"{c.query_p50_ms:.2f} ms",
+         torch_cell(t.query_p50_ms if t else 0, "ms"),
+         fmt(c.query_p50_ms / t.query_p50_ms) if t else "-",
+         f"{queries} questions, one per call"],
+        ["single-query encode p95 / p99", f"{c.query_p95_ms:.2f} / {c.query_p99_ms:.2f} ms",
+         f"{t.query_p95_ms:.2f} / {t.query_p99_ms:.2f} ms" if t else "-", "-", ""],
+    ], notes=["ONNX Runtime: the embedder the service uses by default "
+              "(memory/fleetmem/memory/stores/embedding/onnx_embedder.py); every 'x encode' "
+              "ratio in this file is against it. torch: sentence-transformers "
+              "(sentence_transformer.py, FLEETMEM_EMBEDDING__RUNTIME=torch), measured in the "
+              "same run on the same texts, the two interleaved call by call. Threads and batch "
+              "size from settings."])
     return c
 
 

@@ -61,8 +61,8 @@ def test_graph_is_cached_in_the_data_folder_and_rebuilt_when_damaged(tmp_path: P
     text = ["the staging database is pg-stage-2"]
     vector = first.embed(text)
     assert [p.name for p in (tmp_path / "models").iterdir()] == [
-        "all-MiniLM-L6-v2.53aa51172d142c89.g1"]  # no temporary folder left behind
-    cached = tmp_path / "models" / "all-MiniLM-L6-v2.53aa51172d142c89.g1"
+        "all-MiniLM-L6-v2.53aa51172d142c89.g2"]  # no temporary folder left behind
+    cached = tmp_path / "models" / "all-MiniLM-L6-v2.53aa51172d142c89.g2"
     assert sorted(p.name for p in cached.iterdir()) == ["SHA256SUMS", "model.data",
                                                         "model.onnx"]
     files = {p.name: p.read_bytes() for p in cached.iterdir()}

@@ -101,9 +101,7 @@ def serve(host: str | None = typer.Option(None, "--host"),
           port: int | None = typer.Option(None, "--port"),
           data_dir: Path | None = DataDirOption) -> None:
     """Run the service: REST (/v1, /docs), MCP over HTTP (/mcp), scheduler, vault watcher."""
-    import uvicorn
-
-    from fleetmem.api.app import create_app
+    from fleetmem.memory.bootstrap import preload_embedder
 
     loaded = load_settings(data_dir)
     # --host/--port go into the settings so everything that announces the address
@@ -111,6 +109,13 @@ def serve(host: str | None = typer.Option(None, "--host"),
     settings = loaded.model_copy(update={"host": host or loaded.host,
                                          "port": port or loaded.port})
     setup_logging(settings.log_level)
+    # The model loads while the web stack imports (readiness waits for it either way).
+    preload_embedder(settings)
+    import uvicorn
+
+    from fleetmem.api.app import create_app
+
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port,
+    # ws="none": nothing is served over WebSockets, so uvicorn need not import them.
+    uvicorn.run(app, host=settings.host, port=settings.port, ws="none",
                 log_level=settings.log_level.lower())

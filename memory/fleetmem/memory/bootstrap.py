@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import cast
 
@@ -41,6 +42,24 @@ def build_embedder(settings: Settings) -> Embedder:
 
         _EMBEDDERS[key] = OnnxEmbedder(cache, e.threads, e.batch_size, e.dimension)
     return _EMBEDDERS[key]
+
+
+def preload_embedder(settings: Settings) -> None:
+    """Start loading the configured embedder's model in a background thread. For `serve`,
+    which loads it right after start anyway: the load (reading and checking the graph,
+    ONNX Runtime's session) then overlaps with importing the web stack. A failure here is
+    only logged; the first `embed` loads again and reports it."""
+    load = getattr(build_embedder(settings), "load", None)
+    if not callable(load):
+        return
+
+    def run() -> None:
+        try:
+            load()
+        except Exception as exc:  # noqa: BLE001 - reported by the first embed
+            logger.debug("preloading the embedding model failed: %s", exc)
+
+    threading.Thread(target=run, name="fleetmem-model-preload", daemon=True).start()
 
 
 def build_graph(settings: Settings) -> GraphStore:

@@ -32,8 +32,10 @@ def intact_graph(folder: Path) -> Path | None:
     if not folder.is_dir():
         return None
     try:
-        expected = dict(reversed(line.split(maxsplit=1))
-                        for line in (folder / SUMS_FILE).read_text().splitlines() if line)
+        expected: dict[str, str] = {}
+        for line in (folder / SUMS_FILE).read_text().splitlines():
+            digest, _, name = line.partition("  ")
+            expected[name] = digest
         if set(expected) != {GRAPH_FILE, DATA_FILE}:
             raise ValueError(f"{SUMS_FILE} lists {sorted(expected)}")
         for name, digest in expected.items():

@@ -8,6 +8,11 @@ source: nothing is downloaded and no graph is committed. Inputs `input_ids` and
 hidden), unit length. token_type_ids are always 0 for a single sentence, so the graph
 adds that embedding row as a constant.
 
+The dense layers (query/key/value, attention output, feed-forward: almost all of the
+work) run on the real tokens only, packed out of the padded batch; attention and pooling
+run on the padded batch. On length-sorted batches of memory texts this skips ~15% of the
+arithmetic that padding costs sentence-transformers.
+
 `GRAPH_VERSION` names this construction: change it whenever the graph changes, so cached
 copies are rebuilt.
 """
@@ -22,7 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-GRAPH_VERSION = 1
+GRAPH_VERSION = 2
 OPSET = 18  # LayerNormalization (17), reduction axes as inputs (18)
 
 
@@ -64,7 +69,7 @@ class _Graph:
         """An initializer (once per name)."""
         if name not in self._seen:
             self._seen.add(name)
-            self.initializers.append(self._numpy_helper.from_array(np.ascontiguousarray(value),
+            self.initializers.append(self._numpy_helper.from_array(np.array(value, order="C"),
                                                                    name))
         return name
 
@@ -100,22 +105,57 @@ def _f32(value: float) -> npt.NDArray[np.float32]:
     return np.array(value, dtype=np.float32)
 
 
-def _attention(g: _Graph, x: str, mask: str, prefix: str, shape: BertShape) -> str:
-    """Multi-head self-attention of one layer, before its output projection."""
+@dataclass(frozen=True)
+class _Packing:
+    """Where the real tokens of a padded batch are: the dense layers (most of the work)
+    run on those rows only, attention on the padded batch."""
+
+    index: str  # (tokens, 1) int64: positions of real tokens in the flattened batch
+    flat: str  # (1,) int64: batch x tokens
+    batch_tokens: str  # (2,) int64: batch, tokens
+
+
+def _pack(g: _Graph, padded_flat: str, p: _Packing) -> str:
+    """(batch*tokens, width) -> (real tokens, width)."""
+    return g.op("GatherND", padded_flat, p.index)
+
+
+def _unpack(g: _Graph, packed: str, width: int, p: _Packing) -> str:
+    """(real tokens, width) -> (batch*tokens, width), zeros at the padding."""
+    from onnx import TensorProto, helper
+
+    shape = g.op("Concat", p.flat, g.const(f"width_{width}", _i64(width)), axis=0)
+    zeros = g.op("ConstantOfShape", shape,
+                 value=helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0]))
+    return g.op("ScatterND", zeros, p.index, packed)
+
+
+def _attention(g: _Graph, x: str, mask: str, prefix: str, shape: BertShape,
+               p: _Packing) -> str:
+    """Multi-head self-attention of one layer on packed rows, before its output
+    projection. Query, key and value come from one (hidden x 3 hidden) product."""
     head = shape.hidden // shape.heads
-    split = g.const("split_heads", _i64(0, 0, shape.heads, head))
+    name = f"{prefix}.attention.self"
+    w = np.concatenate([np.asarray(g.weights[f"{name}.{part}.weight"], np.float32).T
+                        for part in ("query", "key", "value")], axis=1)
+    b = np.concatenate([np.asarray(g.weights[f"{name}.{part}.bias"], np.float32)
+                        for part in ("query", "key", "value")])
+    qkv = g.op("Add", g.op("MatMul", x, g.const(f"{name}.qkv.weight", w)),
+               g.const(f"{name}.qkv.bias", b))
+    split = g.op("Concat", p.batch_tokens, g.const("qkv_heads", _i64(3, shape.heads, head)),
+                 axis=0)
+    heads = g.op("Transpose", g.op("Reshape", _unpack(g, qkv, 3 * shape.hidden, p), split),
+                 perm=[2, 0, 3, 1, 4])  # 3, batch, heads, tokens, head
 
-    def heads(name: str, perm: list[int]) -> str:
-        projected = g.linear(x, f"{prefix}.attention.self.{name}")
-        return g.op("Transpose", g.op("Reshape", projected, split), perm=perm)
+    def part(i: int) -> str:
+        return g.op("Gather", heads, g.const(f"part_{i}", np.array(i, dtype=np.int64)), axis=0)
 
-    q = heads("query", [0, 2, 1, 3])  # batch, heads, tokens, head
-    k = heads("key", [0, 2, 3, 1])  # batch, heads, head, tokens
-    v = heads("value", [0, 2, 1, 3])
+    q, k, v = part(0), g.op("Transpose", part(1), perm=[0, 1, 3, 2]), part(2)
     scores = g.op("Div", g.op("MatMul", q, k), g.const("head_scale", _f32(math.sqrt(head))))
     probs = g.op("Softmax", g.op("Add", scores, mask), axis=-1)
     context = g.op("Transpose", g.op("MatMul", probs, v), perm=[0, 2, 1, 3])
-    return g.op("Reshape", context, g.const("merge_heads", _i64(0, 0, shape.hidden)))
+    flat = g.op("Reshape", context, g.const("rows", _i64(-1, shape.hidden)))
+    return _pack(g, flat, p)
 
 
 def _gelu(g: _Graph, x: str) -> str:
@@ -134,6 +174,11 @@ def build_sentence_encoder(weights: Mapping[str, npt.NDArray[Any]], shape: BertS
     from onnx import TensorProto, checker, helper
 
     g = _Graph(weights)
+    # Where the real tokens are (attention_mask == 1), to run dense layers on them only.
+    batch_tokens = g.op("Shape", "input_ids")
+    flat_mask = g.op("Reshape", "attention_mask", g.const("flat", _i64(-1)))
+    p = _Packing(index=g.op("Transpose", g.op("NonZero", flat_mask), perm=[1, 0]),
+                 flat=g.op("Shape", flat_mask), batch_tokens=batch_tokens)
     # Embeddings: word + token type 0 + position, then LayerNorm.
     words = g.op("Gather", g.weight("embeddings.word_embeddings.weight"), "input_ids", axis=0)
     type_row = np.asarray(weights["embeddings.token_type_embeddings.weight"], np.float32)[0]
@@ -141,6 +186,7 @@ def build_sentence_encoder(weights: Mapping[str, npt.NDArray[Any]], shape: BertS
     positions = g.op("Slice", g.weight("embeddings.position_embeddings.weight"),
                      g.const("zero", _i64(0)), tokens, g.const("axis0", _i64(0)))
     x = g.op("Add", g.op("Add", words, g.const("token_type_0", type_row)), positions)
+    x = _pack(g, g.op("Reshape", x, g.const("rows", _i64(-1, shape.hidden))), p)
     x = g.layer_norm(x, "embeddings.LayerNorm", shape.layer_norm_eps)
     # Additive attention mask: 0 for tokens, the float32 minimum for padding.
     mask_f = g.op("Cast", "attention_mask", to=TensorProto.FLOAT)
@@ -148,17 +194,21 @@ def build_sentence_encoder(weights: Mapping[str, npt.NDArray[Any]], shape: BertS
     additive = g.op("Mul", inverted, g.const("mask_min", _f32(float(np.finfo(np.float32).min))))
     mask = g.op("Unsqueeze", additive, g.const("axes12", _i64(1, 2)))
     for i in range(shape.layers):
-        p = f"encoder.layer.{i}"
-        attended = g.linear(_attention(g, x, mask, p, shape), f"{p}.attention.output.dense")
-        x = g.layer_norm(g.op("Add", attended, x), f"{p}.attention.output.LayerNorm",
+        pre = f"encoder.layer.{i}"
+        attended = g.linear(_attention(g, x, mask, pre, shape, p),
+                            f"{pre}.attention.output.dense")
+        x = g.layer_norm(g.op("Add", attended, x), f"{pre}.attention.output.LayerNorm",
                          shape.layer_norm_eps)
-        inner = _gelu(g, g.linear(x, f"{p}.intermediate.dense"))
-        x = g.layer_norm(g.op("Add", g.linear(inner, f"{p}.output.dense"), x),
-                         f"{p}.output.LayerNorm", shape.layer_norm_eps)
-    # Mean pooling over real tokens, then x / max(|x|, 1e-12) as torch's normalize.
-    weights3 = g.op("Unsqueeze", mask_f, g.const("axis2", _i64(2)))
-    summed = g.op("ReduceSum", g.op("Mul", x, weights3), g.const("axis1", _i64(1)), keepdims=0)
-    count = g.op("Max", g.op("ReduceSum", weights3, g.const("axis1", _i64(1)), keepdims=0),
+        inner = _gelu(g, g.linear(x, f"{pre}.intermediate.dense"))
+        x = g.layer_norm(g.op("Add", g.linear(inner, f"{pre}.output.dense"), x),
+                         f"{pre}.output.LayerNorm", shape.layer_norm_eps)
+    # Mean pooling over real tokens (padding rows are zeros once unpacked), then
+    # x / max(|x|, 1e-12) as torch's normalize.
+    hidden = g.op("Concat", batch_tokens, g.const("hidden", _i64(shape.hidden)), axis=0)
+    padded = g.op("Reshape", _unpack(g, x, shape.hidden, p), hidden)
+    summed = g.op("ReduceSum", padded, g.const("axis1", _i64(1)), keepdims=0)
+    weights2 = g.op("Unsqueeze", mask_f, g.const("axis2", _i64(2)))
+    count = g.op("Max", g.op("ReduceSum", weights2, g.const("axis1", _i64(1)), keepdims=0),
                  g.const("count_floor", _f32(1e-9)))
     pooled = g.op("Div", summed, count)
     norm = g.op("Max", g.op("ReduceL2", pooled, g.const("axis1", _i64(1)), keepdims=1),

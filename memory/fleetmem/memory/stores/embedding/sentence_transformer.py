@@ -50,6 +50,10 @@ class SentenceTransformerEmbedder:
         commands which never embed need not load the model to open the vector index."""
         return self._dimension
 
+    def load(self) -> None:
+        """Load the model now (otherwise the first `embed` does)."""
+        _ = self.model
+
     @property
     def model(self) -> SentenceTransformer:
         """The loaded model (loaded on first use, once)."""

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("fleetmem", "torch", "sentence-transformers", "transformers", "qdrant-edge-py",
+PACKAGES = ("fleetmem", "onnxruntime", "onnx", "tokenizers", "torch", "sentence-transformers",
+            "transformers", "qdrant-edge-py",
             "numpy", "mcp", "fastapi", "pyinstrument")
 
 

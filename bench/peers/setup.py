@@ -46,7 +46,14 @@ def setup_reference() -> bool:
 
 
 def setup_mem0() -> bool:
-    """A venv for mem0 that reuses the project's torch through a .pth entry."""
+    """A venv for mem0 that reuses the project's torch through a .pth entry (the project
+    venv needs the `torch` extra for this: `EXTRAS=dev,torch ./scripts/setup`)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        say("mem0 reuses the project's torch: install the torch extra first "
+            "(EXTRAS=dev,torch ./scripts/setup); mem0 is skipped")
+        return False
     base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
     if not (MEM0_VENV / "bin" / "python").exists() and \
             not _run([str(base), "-m", "venv", str(MEM0_VENV)]):

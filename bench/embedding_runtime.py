@@ -28,11 +28,12 @@ VENV_LIMITS_MB = {"runtime": 500.0, "dev": 700.0}
 
 def run_embedding_runtime(ctx: RunContext, report: Report, *, data_dir: Path | None,
                           onnx_python: str, torch_python: str | None,
-                          venvs: dict[str, Path], repeats: int = 5) -> None:
+                          venvs: dict[str, Path], repeats: int = 5,
+                          sentences: int = 2048) -> None:
     """Every table and target of the comparison."""
-    c = run_ceiling(ctx, report)
+    c = run_ceiling(ctx, report, sentences=sentences)
     t = ctx.torch_ceiling
-    _agreement(ctx, report)
+    _agreement(ctx, report, sentences)
     if t:
         report.target(Target("single-query encode p50, ONNX Runtime <= 0.5x torch",
                              c.query_p50_ms / t.query_p50_ms, 0.5, False,
@@ -47,7 +48,7 @@ def run_embedding_runtime(ctx: RunContext, report: Report, *, data_dir: Path | N
         _sizes(report, venvs)
 
 
-def _agreement(ctx: RunContext, report: Report) -> None:
+def _agreement(ctx: RunContext, report: Report, sentences: int) -> None:
     ref = json.loads(REFERENCE.read_text())
     got = ctx.embedder.embed(ref["texts"]).astype(np.float64)
     expected = np.array(ref["vectors"], dtype=np.float64)
@@ -56,9 +57,9 @@ def _agreement(ctx: RunContext, report: Report) -> None:
              f"{cos.min():.7f}", f"{np.abs(got - expected).max():.2e}"]]
     other = torch_embedder(ctx.settings)
     if other is not None:
-        texts = workload.memories(2048, seed=99)
+        texts = workload.memories(sentences, seed=99)
         a, b = ctx.embedder.embed(texts), other.embed(texts)
-        rows.append(["2,048 memory texts of the ceiling, torch of this run",
+        rows.append([f"{sentences:,} memory texts of the ceiling, torch of this run",
                      f"{float((a * b).sum(1).min()):.7f}", f"{np.abs(a - b).max():.2e}"])
     report.table("ONNX Runtime vectors against sentence-transformers", [
         "texts", "min cosine", "max abs difference"], rows, notes=[

@@ -3,6 +3,11 @@ asserted)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from bench.__main__ import main
@@ -36,3 +41,21 @@ def test_tracing_benchmark_runs_at_reduced_size(capsys: pytest.CaptureFixture[st
     assert {"baseline", "off", "on"} <= set(rows), out
     assert "spans exported per recall" in out and "verdict:" in out
     assert not tracing.enabled()  # the benchmark leaves tracing as it found it
+
+
+def test_embedding_runtime_benchmark_runs_at_reduced_size(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    env = {**os.environ, "FLEETMEM_DATA_DIR": str(tmp_path)}
+    env.pop("FLEETMEM_AGENTS_FILE", None)
+    r = subprocess.run([str(Path(sys.executable).with_name("fleetmem")), "remember",
+                        "The staging database is called pg-stage-2", "--agent", "local"],
+                       env=env,
+                       capture_output=True, text=True, timeout=300, check=False)
+    assert r.returncode == 0, r.stderr
+    assert main(["embedding_runtime", "--sentences", "64", "--repeats", "1",
+                 "--data-dir", str(tmp_path), "--venv", f"dev={sys.prefix}"]) == 0
+    out = capsys.readouterr().out
+    assert "## ONNX Runtime vectors against sentence-transformers" in out
+    assert "## Cold paths: ONNX Runtime against torch (1 memories)" in out
+    assert "target: one-shot `fleetmem recall` <= 2 s wall" in out
+    assert "## Install size" in out

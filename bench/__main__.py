@@ -95,6 +95,8 @@ def parser() -> argparse.ArgumentParser:
                     help="an install to size with du: runtime=PATH (no dev extras) or "
                          "dev=PATH; repeatable")
     er.add_argument("--repeats", type=int, default=5)
+    er.add_argument("--quality", action="store_true",
+                    help="also score bench/quality.py's set with both runtimes")
     er.add_argument("--sentences", type=int, default=2048,
                     help="texts encoded for the ceiling (default 2048)")
     return p
@@ -143,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
                               onnx_python=args.onnx_python, torch_python=args.torch_python,
                               venvs={k: Path(v) for k, _, v in
                                      (s.partition("=") for s in args.venv)},
-                              repeats=args.repeats, sentences=args.sentences)
+                              repeats=args.repeats, sentences=args.sentences,
+                              quality=args.quality)
         from bench.machine import header_lines
 
         out = WORK_DIR / "embedding_runtime.md"

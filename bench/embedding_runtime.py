@@ -29,7 +29,7 @@ VENV_LIMITS_MB = {"runtime": 500.0, "dev": 700.0}
 def run_embedding_runtime(ctx: RunContext, report: Report, *, data_dir: Path | None,
                           onnx_python: str, torch_python: str | None,
                           venvs: dict[str, Path], repeats: int = 5,
-                          sentences: int = 2048) -> None:
+                          sentences: int = 2048, quality: bool = False) -> None:
     """Every table and target of the comparison."""
     c = run_ceiling(ctx, report, sentences=sentences)
     t = ctx.torch_ceiling
@@ -41,6 +41,8 @@ def run_embedding_runtime(ctx: RunContext, report: Report, *, data_dir: Path | N
         report.target(Target("batch encode throughput, ONNX Runtime >= torch",
                              c.encode_rate / t.encode_rate, 1.0, True,
                              f"{c.encode_rate:.1f} vs {t.encode_rate:.1f} sentences/s"))
+    if quality:
+        _quality(ctx, report)
     if data_dir is not None:
         runtimes = {"onnx": onnx_python, **({"torch": torch_python} if torch_python else {})}
         _cold(report, measure_cold(runtimes, data_dir, repeats=repeats), data_dir, repeats)
@@ -66,6 +68,36 @@ def _agreement(ctx: RunContext, report: Report, sentences: int) -> None:
         "Stored vectors and indexes made with torch stay valid: nothing is re-embedded on "
         "upgrade. The reference was computed once with sentence-transformers "
         "(scripts/embedding_reference.py, rounded to 6 decimals)."])
+
+
+def _quality(ctx: RunContext, report: Report) -> None:
+    """bench/quality.py's set through every recall mode, once per runtime."""
+    from bench.quality import generate
+    from bench.quality_suite import run_fleetmem_modes
+
+    other = torch_embedder(ctx.settings)
+    if other is None:
+        return
+    qs = generate(3)
+    onnx = run_fleetmem_modes(ctx, qs)
+    torch = run_fleetmem_modes(RunContext(embedder=other, settings=ctx.settings), qs)
+    rows, same = [], True
+    for mode, (s, _) in onnx.items():
+        t = torch[mode][0]
+        equal = (f"{s.recall5:.3f}", f"{s.recall10:.3f}") == (f"{t.recall5:.3f}",
+                                                              f"{t.recall10:.3f}")
+        same = same and equal
+        rows.append([mode, f"{s.recall5:.3f}", f"{t.recall5:.3f}", f"{s.recall10:.3f}",
+                     f"{t.recall10:.3f}", f"{s.ndcg10:.3f}", f"{t.ndcg10:.3f}",
+                     "yes" if equal else "**no**"])
+    report.table("Retrieval quality: ONNX Runtime against torch (seeded set, scale 3)", [
+        "mode", "recall@5 ONNX", "recall@5 torch", "recall@10 ONNX", "recall@10 torch",
+        "nDCG@10 ONNX", "nDCG@10 torch", "recall@5/@10 equal to 3 decimals"], rows, notes=[
+        "Each runtime loads its own copy of bench/quality.py's set and answers its 216 "
+        "questions in every mode (the same code as the 'Retrieval quality' table)."])
+    report.target(Target("recall@5/@10 equal to 3 decimals, ONNX Runtime vs torch "
+                         "(every mode)", 1.0 if same else 0.0, 1.0, True,
+                         "see the table"))
 
 
 def _cold(report: Report, figs: dict[str, ColdFigures], data_dir: Path, repeats: int) -> None:

@@ -159,11 +159,15 @@ def _core_targets(report: Report, figs: dict[int, CoreFigures], c: Ceiling) -> N
     big = figs.get(100_000, top)
     note = "" if big.size == 100_000 else f" (measured at {big.size:,}: 100k not run)"
     p50, p99 = pct(big.recall_ms, 50), pct(big.recall_ms, 99)
-    report.target(Target("recall p50 at 100k <= 1.5x single-query encode",
-                         p50 / c.query_p50_ms, 1.5, False,
+    # Against ONNX Runtime's encode since issue 17 (2.5x faster than torch's for one query):
+    # the torch-era limits (1.5x, 3x) would have asked recall's own work to shrink from
+    # half an encode to a fifth; 2.5x / 5x keep recall within the absolute time the old
+    # targets allowed (2.5 x ~6 ms <= 1.5 x ~16 ms).
+    report.target(Target("recall p50 at 100k <= 2.5x single-query encode",
+                         p50 / c.query_p50_ms, 2.5, False,
                          f"{p50:.2f} ms vs {c.query_p50_ms:.2f} ms{note}"))
-    report.target(Target("recall p99 at 100k <= 3x single-query encode",
-                         p99 / c.query_p50_ms, 3.0, False,
+    report.target(Target("recall p99 at 100k <= 5x single-query encode",
+                         p99 / c.query_p50_ms, 5.0, False,
                          f"{p99:.2f} ms vs {c.query_p50_ms:.2f} ms{note}"))
     mcp = top.doors.get("mcp-stdio", {}).get("remember", [])
     mp50 = pct(mcp, 50)

@@ -6,6 +6,7 @@ missing or wrong key is refused (the Inspector's exit code 3)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 import yaml
 
 from fleetmem.mcp_server.launcher import read_state
+from fleetmem.memory.ports import Embedder
 from tests.conftest import AGENTS
 from tests.e2e.mcp_scenarios import ALL_TOOLS
 from tests.e2e.mcp_support import FLEETMEM, free_port, stop_serve
@@ -41,8 +43,11 @@ def inspector() -> Path:
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Any:
-    """A data dir with an agents file; the service the stdio shim starts is stopped after."""
+def site(tmp_path: Path, embedder: Embedder) -> Any:
+    """A data dir with an agents file; the service the stdio shim starts is stopped after.
+    The session's ONNX graph cache is built first and handed to that service, so it need
+    not build the graph within the Inspector's 15 s connect timeout."""
+    embedder.embed(["the session's graph is built and cached"])
     agents = tmp_path / "agents.yaml"
     agents.write_text(yaml.safe_dump(AGENTS))
     yield tmp_path, agents, free_port()
@@ -64,7 +69,8 @@ def run(inspector: Path, tmp: Path, *args: str) -> tuple[int, Any]:
 def stdio_target(tmp: Path, agents: Path, port: int, key: str) -> list[str]:
     env = {"FLEETMEM_DATA_DIR": tmp / "data", "FLEETMEM_AGENTS_FILE": agents,
            "FLEETMEM_PORT": port, "FLEETMEM_MCP__API_KEY": key, "HF_HUB_OFFLINE": 1,
-           "FLEETMEM_LOG_LEVEL": "WARNING"}
+           "FLEETMEM_LOG_LEVEL": "WARNING",
+           "FLEETMEM_EMBEDDING__CACHE_DIR": os.environ["FLEETMEM_EMBEDDING__CACHE_DIR"]}
     return [arg for k, v in env.items() for arg in ("-e", f"{k}={v}")] + [FLEETMEM, "mcp"]
 
 

@@ -17,8 +17,18 @@ from fleetmem.cli.common import (
     setup_logging,
 )
 from fleetmem.memory.services import Caller, MemoryInput, MemoryService, RecallQuery
+from fleetmem.memory.settings import Settings
 
 AgentOption = typer.Option(..., "--agent", "-a", help="Agent id acting (see the agents file).")
+
+
+def _embedding(settings: Settings) -> Settings:
+    """For a command that embeds: the model starts loading now, in the background, while
+    the stores open (commands that do not embed never load it)."""
+    from fleetmem.memory.bootstrap import preload_embedder
+
+    preload_embedder(settings)
+    return settings
 
 
 def remember(text: str = typer.Argument(..., help="The memory text."),
@@ -34,7 +44,7 @@ def remember(text: str = typer.Argument(..., help="The memory text."),
         return await s.remember(Caller(agent), MemoryInput(
             text=text, namespace=namespace, kind=kind, importance=importance, tags=tag,
             pinned=pinned))
-    result = run_with_service(load_settings(data_dir), go)
+    result = run_with_service(_embedding(load_settings(data_dir)), go)
     if as_json:
         emit_json(result)
     else:
@@ -51,7 +61,7 @@ def recall(query: str = typer.Argument(..., help="What to recall."),
                                                         namespaces=namespace or None))
         await s.flush()
         return res
-    result = run_with_service(load_settings(data_dir), go)
+    result = run_with_service(_embedding(load_settings(data_dir)), go)
     if as_json:
         emit_json(result)
         return

@@ -139,3 +139,11 @@ def test_one_shot_commands_load_only_what_they_use(tmp_path: Path) -> None:
     assert _loaded_modules(tmp_path, "recall", "staging db", "--agent", "alice") == [
         "onnxruntime", "tokenizers"]
     assert _loaded_modules(tmp_path, "stats", "--agent", "alice") == []
+
+
+def test_a_command_that_fails_fast_exits_cleanly_while_the_model_loads(tmp_path: Path) -> None:
+    """remember/recall load the model in the background; a command refused at once must
+    still exit 2, not abort in the middle of ONNX Runtime's load (it did, 3 runs in 10)."""
+    for _ in range(5):
+        r = _run(tmp_path, "remember", "fine text", "--agent", "alice", "--importance", "3")
+        assert r.returncode == 2, r.stderr

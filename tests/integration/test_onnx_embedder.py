@@ -141,3 +141,16 @@ def test_the_default_path_imports_no_torch(tmp_path: Path, embedder: Embedder) -
     assert r.returncode == 0, r.stderr
     # `onnx` (the graph builder) is only imported when the cached graph is missing
     assert r.stdout.strip() == "[]", r.stdout
+
+
+def test_concurrent_calls_give_the_same_vectors(embedder: Embedder) -> None:
+    """Two model threads (interactive and bulk) may call the embedder at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [[f"memory {i} about service s{j} on port {7000 + j}" for j in range(i, i + 40)]
+               for i in range(6)]
+    expected = [embedder.embed(b) for b in batches]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        got = list(pool.map(embedder.embed, batches))
+    for e, g in zip(expected, got, strict=True):
+        assert np.abs(e - g).max() < 1e-6

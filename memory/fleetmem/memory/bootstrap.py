@@ -59,7 +59,9 @@ def preload_embedder(settings: Settings) -> None:
         except Exception as exc:  # noqa: BLE001 - reported by the first embed
             logger.debug("preloading the embedding model failed: %s", exc)
 
-    threading.Thread(target=run, name="fleetmem-model-preload", daemon=True).start()
+    # Not a daemon: the interpreter waits for the load before it exits (a command that
+    # fails fast would otherwise tear ONNX Runtime down mid-load and abort).
+    threading.Thread(target=run, name="fleetmem-model-preload", daemon=False).start()
 
 
 def build_graph(settings: Settings) -> GraphStore:

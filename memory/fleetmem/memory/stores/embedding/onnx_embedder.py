@@ -57,7 +57,7 @@ class OnnxEmbedder:
         self._model_dir = model_dir
         self._loaded: _Loaded | None = None
         self._load_lock = threading.Lock()
-        self._run_lock = threading.Lock()
+        self._tokenize_lock = threading.Lock()  # one tokenizer shared by every caller
 
     @property
     def model_name(self) -> str:
@@ -133,26 +133,29 @@ class OnnxEmbedder:
         return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """Return L2-normalised float32 embeddings, one row per text."""
+        """Return L2-normalised float32 embeddings, one row per text. Safe to call from
+        several threads at once (e.g. an interactive and a bulk model thread): ONNX
+        Runtime runs their forward passes concurrently, each on `threads` intra-op
+        threads; only tokenising is serialised."""
         loaded = self._ensure()
         texts = list(texts)
         out = np.empty((len(texts), self._dimension), dtype=np.float32)
         if not texts:
             return out
-        encodings = [loaded.tokenizer.encode(texts[0])] if len(texts) == 1 else \
-            loaded.tokenizer.encode_batch(texts)
+        with self._tokenize_lock:
+            encodings = [loaded.tokenizer.encode(texts[0])] if len(texts) == 1 else \
+                loaded.tokenizer.encode_batch(texts)
         lengths = [len(e.ids) for e in encodings]
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
-        with self._run_lock:  # one encode at a time: no thread oversubscription
-            for start in range(0, len(order), self._batch_size):
-                picked = order[start:start + self._batch_size]
-                ids = np.zeros((len(picked), lengths[picked[0]]), dtype=np.int64)
-                mask = np.zeros_like(ids)  # 1 for real tokens, 0 for the padding after them
-                for row, i in enumerate(picked):
-                    ids[row, :lengths[i]] = encodings[i].ids
-                    mask[row, :lengths[i]] = 1
-                out[picked] = loaded.session.run(
-                    ["sentence_embedding"], {"input_ids": ids, "attention_mask": mask})[0]
+        for start in range(0, len(order), self._batch_size):
+            picked = order[start:start + self._batch_size]
+            ids = np.zeros((len(picked), lengths[picked[0]]), dtype=np.int64)
+            mask = np.zeros_like(ids)  # 1 for real tokens, 0 for the padding after them
+            for row, i in enumerate(picked):
+                ids[row, :lengths[i]] = encodings[i].ids
+                mask[row, :lengths[i]] = 1
+            out[picked] = loaded.session.run(
+                ["sentence_embedding"], {"input_ids": ids, "attention_mask": mask})[0]
         return out
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -80,6 +80,27 @@ class McpSettings(BaseModel):
     (loopback is always accepted; with none given on a non-loopback bind, any host is)."""
     start_timeout: float = Field(default=180.0, gt=0)
     """Seconds `fleetmem mcp` waits for the service it started to answer."""
+
+    # --- streamable HTTP sessions (issue 21: one agent must not starve the fleet) ---
+    sessions_per_agent: int = Field(default=32, ge=1, le=10_000)
+    """Open MCP sessions one agent may hold at /mcp. At the cap, a new `initialize` closes
+    that agent's oldest idle session; with none idle it is refused (HTTP 429)."""
+    session_idle_seconds: float = Field(default=600.0, gt=0, le=86_400)
+    """A session with no request in flight for this long is closed (background sweep)."""
+    max_sessions: int = Field(default=4096, ge=2, le=1_000_000)
+    """Open MCP sessions for all agents together (each holds ~43 KB). Must exceed
+    `sessions_per_agent`, so no single agent can reach it; when it is reached the oldest
+    idle session of the agent holding the most is closed, else refused (HTTP 503)."""
+
+    @model_validator(mode="after")
+    def _one_agent_cannot_fill_the_server(self) -> McpSettings:
+        if self.max_sessions <= self.sessions_per_agent:
+            raise ValueError(
+                f"mcp.max_sessions ({self.max_sessions}) must be greater than "
+                f"mcp.sessions_per_agent ({self.sessions_per_agent}), or one agent could "
+                "hold every MCP session; raise FLEETMEM_MCP__MAX_SESSIONS")
+        return self
+    # --- end of the session block ---
 
 
 class VaultSettings(BaseModel):

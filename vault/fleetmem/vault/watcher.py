@@ -149,7 +149,10 @@ class VaultWatcher:
         try:
             rel = Path(os.path.abspath(raw)).relative_to(os.path.abspath(self.root))
         except ValueError:
-            return None
+            try:  # the vault given through a linked folder: events name the real path
+                rel = Path(os.path.abspath(raw)).relative_to(self.root.resolve())
+            except ValueError:
+                return None
         return rel.as_posix() if rel.parts else None
 
     def _interesting(self, _change: Change, raw: str) -> bool:

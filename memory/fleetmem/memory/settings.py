@@ -124,6 +124,11 @@ class VaultSettings(BaseModel):
     """How often the watcher checks the graph for changes (one cheap audit query)."""
     full_sync_seconds: float = Field(default=600.0, ge=10, le=86_400)
     """A full sync at least this often, whatever the change signals say."""
+    # -- hostile vault files (issue 21) --
+    max_note_bytes: int = Field(default=1_048_576, ge=1024, le=1 << 30)
+    """Notes larger than this are not read: skipped and reported, the sync goes on."""
+    restart_max_seconds: float = Field(default=60.0, ge=0.1, le=3600)
+    """Longest wait before the watcher restarts after an unexpected error (backoff)."""
 
 
 class GcSettings(BaseModel):

@@ -184,3 +184,16 @@ def test_connections_past_the_caps_are_refused_and_fds_never_run_out(
         assert "Too many open files" not in text and "EMFILE" not in text, text[-2000:]
     finally:
         _close(flood)
+
+
+def test_the_caps_are_sized_from_the_open_file_limit() -> None:
+    from fleetmem.api.connections import resolve_limits
+    from fleetmem.memory.settings import ApiSettings
+
+    derived = resolve_limits(ApiSettings(), 512)
+    assert (derived.max_connections, derived.max_per_ip) == (MAX_CONNECTIONS, PER_IP)
+    assert resolve_limits(ApiSettings(), 1 << 20).max_connections == 10_000
+    # a cap the descriptors cannot hold falls back to the derived one; 0 turns per-IP off
+    too_many = resolve_limits(ApiSettings(max_connections=5000, max_connections_per_ip=0), 1024)
+    assert (too_many.max_connections, too_many.max_per_ip) == (512, 0)
+    assert resolve_limits(ApiSettings(max_connections=100), 1024).max_connections == 100

@@ -104,6 +104,7 @@ def serve(host: str | None = typer.Option(None, "--host"),
     import uvicorn
 
     from fleetmem.api.app import create_app
+    from fleetmem.api.connections import server_options
 
     loaded = load_settings(data_dir)
     # --host/--port go into the settings so everything that announces the address
@@ -112,5 +113,6 @@ def serve(host: str | None = typer.Option(None, "--host"),
                                          "port": port or loaded.port})
     setup_logging(settings.log_level)
     app = create_app(settings)
+    # Head, body and keep-alive deadlines and the connection cap (issue 21).
     uvicorn.run(app, host=settings.host, port=settings.port,
-                log_level=settings.log_level.lower())
+                log_level=settings.log_level.lower(), **server_options(settings.api))

@@ -67,6 +67,24 @@ class ApiSettings(BaseModel):
 
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
 
+    # --- connection limits of `fleetmem serve` (issue 21: slowloris, fd exhaustion) ---
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    """A connection whose request head (request line and headers) is not complete this
+    long after its first byte (or after connecting) is closed with 408."""
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """A request whose body is not complete this long after its head is closed."""
+    keep_alive_seconds: float = Field(default=5.0, gt=0, le=600)
+    """An idle keep-alive connection is closed after this long."""
+    max_head_bytes: int = Field(default=65_536, ge=4096, le=1_048_576)
+    """A request head larger than this is answered 431 and closed."""
+    max_connections: int | None = Field(default=None, ge=1)
+    """Open connections at most; more are closed at once. None: half the process fd
+    limit (raised to its hard limit at start), at most 10,000."""
+    max_connections_per_ip: int | None = Field(default=None, ge=0)
+    """Open connections from one client address at most; 0: no per-address cap (set it
+    behind a proxy that shares one address). None: a quarter of max_connections."""
+    # --- end of connection limits ---
+
 
 class McpSettings(BaseModel):
     """MCP door settings (owned by the MCP server)."""

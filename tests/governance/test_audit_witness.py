@@ -236,6 +236,12 @@ async def test_every_n_entries_and_always_at_shutdown(make_service: ServiceFacto
     head = await service.operator.audit_head()
     await service.close()
     lines = _lines(backend)
-    assert lines[-1]["seq"] == head.seq and lines[-1]["kind"] == "shutdown"
-    seqs = [int(str(x["seq"])) for x in lines[:-1]]
+    # The last head is anchored at shutdown, unless the writer thread already anchored it
+    # (the head moved >= 5 past the previous anchor and the thread got there first: a
+    # matter of timing on a loaded machine, which once failed this check as written).
+    assert lines[-1]["seq"] == head.seq
+    assert lines[-1]["kind"] == "shutdown" or (
+        lines[-1]["kind"] == "anchor" and len(lines) > 1
+        and head.seq - int(str(lines[-2]["seq"])) >= 5), lines[-2:]
+    seqs = [int(str(x["seq"])) for x in lines if x["kind"] == "anchor"]
     assert seqs and all(b - a >= 5 for a, b in zip(seqs, seqs[1:], strict=False))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import hashlib
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,11 +46,9 @@ class Served:
     rest: httpx.AsyncClient
 
 
-@pytest.fixture
-async def served(tmp_path: Path, embedder: Embedder) -> AsyncIterator[Served]:
-    path = tmp_path / "agents.yaml"
-    path.write_text(yaml.safe_dump(_agents()))
-    settings = Settings(data_dir=tmp_path / "data", agents_file=path)
+@asynccontextmanager
+async def _serve(settings: Settings, embedder: Embedder) -> AsyncIterator[Served]:
+    """The REST+MCP app served on a free port over a started service."""
     service = build_service(settings, embedder=embedder)
     await service.start()
     try:
@@ -58,6 +57,15 @@ async def served(tmp_path: Path, embedder: Embedder) -> AsyncIterator[Served]:
             yield Served(base, rest)
     finally:
         await service.close()
+
+
+@pytest.fixture
+async def served(tmp_path: Path, embedder: Embedder) -> AsyncIterator[Served]:
+    path = tmp_path / "agents.yaml"
+    path.write_text(yaml.safe_dump(_agents()))
+    async with _serve(Settings(data_dir=tmp_path / "data", agents_file=path),
+                      embedder) as app:
+        yield app
 
 
 async def _remember(s: Served, key: str, on_behalf_of: str) -> httpx.Response:
@@ -113,15 +121,9 @@ async def test_mcp_refuses_spoofed_and_unknown_on_behalf_of(served: Served) -> N
 async def test_without_agents_file_any_well_formed_on_behalf_of_is_recorded(
         tmp_path: Path, embedder: Embedder) -> None:
     settings = Settings(data_dir=tmp_path / "open", agents_file=None)
-    service = build_service(settings, embedder=embedder)
-    await service.start()
-    try:
-        async with serving(create_app(settings, service)) as base, \
-                httpx.AsyncClient(base_url=base, timeout=60) as rest:
-            r = await rest.post("/v1/memories", json={"text": "laptop notes for me"},
+    async with _serve(settings, embedder) as app:
+        r = await app.rest.post("/v1/memories", json={"text": "laptop notes for me"},
                                 headers={"X-On-Behalf-Of": "human:me"})
-            assert r.status_code == 201, r.text
-            got = (await rest.get(f"/v1/memories/{r.json()['id']}")).json()
-            assert got["attribution"]["on_behalf_of"] == "human:me"
-    finally:
-        await service.close()
+        assert r.status_code == 201, r.text
+        got = (await app.rest.get(f"/v1/memories/{r.json()['id']}")).json()
+        assert got["attribution"]["on_behalf_of"] == "human:me"

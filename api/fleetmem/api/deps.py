@@ -67,7 +67,6 @@ async def get_caller(
         raise Unauthenticated(f"{detail}; send 'Authorization: Bearer <api key>' with a key "
                               "configured in the agents file", field="Authorization",
                               rule="api_key")
-    request.state.agent_id = agent_id  # for the request metrics
     return Caller(agent_id=agent_id, on_behalf_of=x_on_behalf_of, workflow_id=x_workflow_id,
                   session_id=x_session_id)
 

@@ -23,6 +23,7 @@ from neo4j import (
 from neo4j.exceptions import DriverError, Neo4jError
 
 from fleetmem.memory.errors import StorageUnavailable
+from fleetmem.memory.stores.audit_head import report_audit_head
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -137,12 +138,7 @@ class Neo4jConnection:
                                            default_access_mode=WRITE_ACCESS,
                                            bookmark_manager=self._bookmarks) as session:
                 result = await session.execute_write(_noting(fn), *args, **kwargs)
-            head, watcher = _written.get(), self.audit_watcher
-            if head is not None and watcher is not None:
-                try:
-                    watcher(*head)
-                except Exception:  # committed: the caller must still see success
-                    logger.exception("the audit head watcher failed")
+            report_audit_head(self.audit_watcher, _written.get())
             return result
         except (Neo4jError, DriverError) as exc:
             raise translate(exc) from exc

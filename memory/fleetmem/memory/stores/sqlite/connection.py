@@ -37,6 +37,7 @@ from fleetmem.memory.domain.models import (
 )
 from fleetmem.memory.errors import StorageUnavailable
 from fleetmem.memory.ports import Vector
+from fleetmem.memory.stores.audit_head import report_audit_head
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -284,12 +285,7 @@ class SqliteConnection:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-            head, watcher = _written.head, self.audit_watcher
-            if head is not None and watcher is not None:
-                try:
-                    watcher(*head)
-                except Exception:  # committed: the caller must still see success
-                    logger.exception("the audit head watcher failed")
+            report_audit_head(self.audit_watcher, _written.head)
             return result
 
         return await self.run(wrapped)

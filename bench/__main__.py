@@ -1,5 +1,5 @@
-"""`python -m bench all|ceiling|core|quality|peers|profile|setup|tracing` from the repository
-root."""
+"""`python -m bench all|ceiling|core|quality|peers|profile|setup|tracing|fairness` from the
+repository root."""
 
 from __future__ import annotations
 
@@ -82,6 +82,8 @@ def parser() -> argparse.ArgumentParser:
     t = sub.add_parser("tracing", help="recall latency: tracing stubbed out, off, on")
     t.add_argument("--memories", type=int, default=300)
     t.add_argument("--recalls", type=int, default=300)
+    f = sub.add_parser("fairness", help="another agent's recall under a flooding agent")
+    f.add_argument("--seconds", type=float, default=20.0)
     return p
 
 
@@ -98,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return tracing_bench.main(["--memories", str(args.memories),
                                    "--recalls", str(args.recalls)])
+    if args.command == "fairness":
+        from bench import fairness
+
+        return fairness.main(["--seconds", str(args.seconds)])
     from bench import suites
 
     report = Report()

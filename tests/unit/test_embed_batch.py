@@ -56,14 +56,52 @@ async def test_requests_arriving_during_an_encode_share_the_next_call() -> None:
     assert model.calls == [["a"], ["bb", "ccc", "dddd"]]
 
 
-async def test_a_lone_request_is_encoded_alone_and_large_ones_are_not_split() -> None:
+async def test_a_lone_request_is_encoded_alone_and_large_ones_are_split_in_order() -> None:
     model = _Recorder()
     model.release.set()
     batcher = EmbedBatcher(model, ThreadPoolExecutor(1), max_texts=4)
     big = [str(i) * (i + 1) for i in range(10)]
     assert [r[0] for r in (await batcher.embed(big)).tolist()] == [len(t) for t in big]
     assert (await batcher.embed(["xy"])).tolist() == [[2.0]]
-    assert model.calls == [big, ["xy"]]
+    assert model.calls == [big[:4], big[4:8], big[8:], ["xy"]]
+
+
+async def test_a_single_text_waits_for_one_chunk_of_another_agents_queue_not_all() -> None:
+    """Agent A queues ten 64-text jobs of long texts; agent B's one question goes in the
+    call right after the one running, and the calls are bounded by the cost budget."""
+    model = _Recorder()
+    batcher = EmbedBatcher(model, ThreadPoolExecutor(1), max_texts=64, max_cost=1024,
+                           quantum=256)
+    first = await _started(batcher, model, ["warm"])
+    long_text = "x" * 4000  # 256 estimated tokens: the model's cap
+    flood = [asyncio.create_task(batcher.embed([long_text] * 64, "a")) for _ in range(10)]
+    await asyncio.sleep(0.01)
+    question = asyncio.create_task(batcher.embed(["what now?"], "b"))
+    await asyncio.sleep(0.01)
+    model.release.set()
+    await first
+    assert (await question).tolist() == [[9.0]]
+    assert not all(task.done() for task in flood)
+    assert model.calls[1][0] == "what now?"  # ahead of A's queue, behind the running call
+    assert all(len(call) <= 4 for call in model.calls[1:])  # 1024 / 256 per call
+    for task in flood:
+        assert (await task).shape == (64, 1)
+
+
+async def test_agents_with_bulk_work_take_turns() -> None:
+    model = _Recorder()
+    batcher = EmbedBatcher(model, ThreadPoolExecutor(1), max_texts=64, max_cost=64,
+                           quantum=16)
+    first = await _started(batcher, model, ["warm"])
+    text = "y" * 60  # 16 estimated tokens: one text per quantum
+    a = asyncio.create_task(batcher.embed(["a" + text] * 40, "a"))
+    b = asyncio.create_task(batcher.embed(["b" + text] * 8, "b"))
+    await asyncio.sleep(0.01)
+    model.release.set()
+    await asyncio.gather(first, a, b)
+    owners = "".join(t[0] for call in model.calls[1:] for t in call)
+    assert owners.startswith("abababababababab")  # B's 8 texts interleaved with A's
+    assert owners.rstrip("a") == "ab" * 8
 
 
 async def test_a_failure_reaches_every_waiter_of_that_call_only() -> None:

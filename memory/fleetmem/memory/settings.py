@@ -217,6 +217,13 @@ class GovernanceSettings(BaseModel):
     """List every id in the audit entries of paged bulk reads (read_graph, exports such as
     the vault sync); by default they record the count only."""
 
+    # fair work (issue 21) -------------------------------------------------------------
+    texts_per_minute: int = Field(default=0, ge=0)
+    """Texts per agent per minute sent to the embedding model (token bucket, bursts up to
+    the limit; each text of a batch counts, a recall counts its question). 0 = unlimited:
+    the embedding queue already serves agents round-robin, so a flood slows only its
+    sender; set it to cap what one agent may spend of the model."""
+
     # conflict resolution policy (issue 20) ------------------------------------------
     conflict_resolution: Literal["any", "third_party"] = "any"
     """Who may resolve a conflict: `any` agent allowed `conflicts_resolve` that may write

@@ -107,6 +107,7 @@ async def remember_many(ctx: ServiceContext, caller: Caller, inputs: Sequence[Me
             content_hash=key, entity_names=tuple(inp.entities),
         ), red.count, mirrors is not None))
 
+    ctx.prepay_texts(len(prepared))  # refused whole (texts_per_minute), before any write
     results: list[RememberResult | None] = [None] * len(prepared)
     chunks = [prepared[i:i + EMBED_CHUNK] for i in range(0, len(prepared), EMBED_CHUNK)]
     # Every chunk is queued for the model at once: chunk i + 1 is encoded while chunk i

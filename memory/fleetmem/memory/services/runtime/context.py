@@ -34,6 +34,7 @@ from fleetmem.memory.services.runtime import request_scope
 from fleetmem.memory.services.runtime.agents_reload import AgentsFile
 from fleetmem.memory.services.runtime.background import Reinforcer
 from fleetmem.memory.services.runtime.batching import EmbedBatcher
+from fleetmem.memory.services.runtime.operations import SYSTEM_PREFIX
 from fleetmem.memory.services.runtime.quotas import Governor
 from fleetmem.memory.services.runtime.tiergate import TierGate
 from fleetmem.memory.settings import (
@@ -123,12 +124,54 @@ class ServiceContext:
         """Current time from the injected clock."""
         return self.clock.now()
 
-    async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """Embed off the event loop: one encode at a time (CPU-bound), and requests that
-        arrive while one runs are encoded together in the next (see `EmbedBatcher`)."""
+    async def embed(self, texts: Sequence[str], *, agent: str | None = None
+                    ) -> npt.NDArray[np.float32]:
+        """Embed off the event loop: one encode at a time (CPU-bound), scheduled fairly
+        between agents, requests that arrive while one runs encoded together in the next
+        (see `EmbedBatcher`). `agent` is whose work it is: by default the caller of the
+        request in progress. Charged to that caller's `texts_per_minute` unless the
+        request prepaid its texts (see `prepay_texts`).
+
+        Raises:
+            RateLimited: the caller's first embedding in this request is over its limit.
+        """
+        scope = request_scope.current()
+        if scope is not None:
+            if scope.prepaid_texts >= len(texts):
+                scope.prepaid_texts -= len(texts)
+            else:
+                self._charge_texts(scope, len(texts) - scope.prepaid_texts)
+                scope.prepaid_texts = 0
         self.embed_calls += 1
         request_scope.note_embed(len(texts))
-        return await self._batcher.embed(texts)
+        if agent is None:
+            agent = scope.caller.agent_id if scope is not None else ""
+        return await self._batcher.embed(texts, agent)
+
+    def prepay_texts(self, count: int) -> None:
+        """Charge `count` texts the request is about to embed (over several calls) to the
+        caller's `texts_per_minute` at once: refused whole, before anything is written,
+        rather than part-way through.
+
+        Raises:
+            RateLimited: rule `texts_per_minute`.
+        """
+        scope = request_scope.current()
+        if scope is not None and count > 0:
+            self._charge_texts(scope, count)
+            scope.prepaid_texts += count
+
+    def _charge_texts(self, scope: request_scope.RequestScope, count: int) -> None:
+        """Only a request's first charge may be refused; later ones (a use case embedding
+        again) are taken on credit so a request is never refused half done."""
+        caller = scope.caller
+        if caller.agent_id.startswith(SYSTEM_PREFIX):
+            return
+        per_minute = self.governor.limits_for(
+            self.policy.principal(caller.agent_id)).texts_per_minute
+        self.governor.take_texts(caller.agent_id, per_minute, count, self.now(),
+                                 may_refuse=not scope.texts_charged)
+        scope.texts_charged = True
 
     def namespace_lock(self, namespace: str) -> asyncio.Lock:
         """Serialises dedup-then-insert within one namespace in this process."""

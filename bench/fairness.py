@@ -21,7 +21,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,7 @@ from bench.report import pct, say
 from fleetmem.memory.bootstrap import build_embedder, build_service
 from fleetmem.memory.ports import Embedder
 from fleetmem.memory.services import Caller, MemoryInput, MemoryService, RecallQuery
+from fleetmem.memory.services.runtime.workshare import WorkShare
 from fleetmem.memory.settings import Settings
 
 Vectors = npt.NDArray[np.float32]
@@ -155,13 +156,14 @@ async def run(seconds: float, chars: int, data_dir: Path) -> list[tuple[str, str
         rng = random.Random(1)
         await service.remember_batch(BOB, [MemoryInput(text=_text(rng, 200, f"bob-{i}"))
                                            for i in range(200)])
-        fair = service.ctx._batcher
+        fair, share = service.ctx._batcher, service.ctx.work_share
+        fifo = FifoBatcher(service.ctx.embedder, ThreadPoolExecutor(1))
         for mode in ("new", "old"):
-            if mode == "old":
-                service.ctx._batcher = FifoBatcher(  # type: ignore[assignment]
-                    service.ctx.embedder, service.ctx._embed_pool)
+            if mode == "old":  # the queue before issue 21, and no per-agent slots
+                service.ctx._batcher = fifo  # type: ignore[assignment]
+                service.ctx.work_share = WorkShare(0, 0)
             else:
-                service.ctx._batcher = fair
+                service.ctx._batcher, service.ctx.work_share = fair, share
             for clients in (0, 1, 3):
                 phase = "idle" if clients == 0 else f"flood x{clients}"
                 times, _ = await _phase(service, clients, seconds if clients else

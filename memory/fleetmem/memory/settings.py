@@ -223,6 +223,16 @@ class GovernanceSettings(BaseModel):
     the limit; each text of a batch counts, a recall counts its question). 0 = unlimited:
     the embedding queue already serves agents round-robin, so a flood slows only its
     sender; set it to cap what one agent may spend of the model."""
+    concurrent_requests_per_agent: int = Field(default=16, ge=0)
+    """Service calls of one agent in progress at once; more wait, in the agent's own
+    queue, for one of them to finish (0 = unlimited). Bounds one agent's share of the
+    stores' worker threads whatever number of connections it opens."""
+    concurrent_batches_per_agent: int = Field(default=1, ge=0)
+    """Of those, batches (more than 4 items, e.g. `remember_batch`) in progress at once;
+    an agent's further batches wait their turn (0 = unlimited)."""
+    bulk_embed_nice: int = Field(default=10, ge=0, le=19)
+    """How much lower the CPU priority of the bulk embedding thread is than the rest of
+    the process (Linux), so batches give way to questions and to the event loop."""
 
     # conflict resolution policy (issue 20) ------------------------------------------
     conflict_resolution: Literal["any", "third_party"] = "any"

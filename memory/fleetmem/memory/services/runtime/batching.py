@@ -1,34 +1,34 @@
 """Schedules embedding work fairly between agents and coalesces it into model calls.
 
-The model runs on one worker thread (it is CPU-bound; a second one would fight it for the
-cores), so every request waits for the model call in progress. What it waits for after
-that is decided here, per model call:
+The model runs on two worker threads, one per lane, so a question never waits for a bulk
+batch's model call:
 
-- Two lanes, each holding one FIFO queue per agent: small jobs (at most
-  `INTERACTIVE_TEXTS` texts: a recall's question, a single remember) go in the
-  interactive lane, larger ones in the bulk lane. Each call is filled from the
-  interactive lane first, so a recall never waits behind bulk batch chunks, only behind
-  the call already running.
-- Within a lane, agents are served round-robin: each pass gives every agent with work up
-  to `quantum` cost units (deficit round-robin by estimated tokens, at least one text),
-  so an agent's share does not grow with how much it queues; the agent served last goes
-  to the back of the turn.
-- A call holds at most `max_texts` texts and `max_cost` estimated tokens (one text always
-  fits), so a bulk job is split and yields between sub-chunks: the call running when a
-  small job arrives is short, whatever an agent queued. Short texts still coalesce up to
-  `max_texts` in one call, which costs little more than one of them (the model's per-call
-  overhead and padding dominate short texts). A lone caller sees no difference.
-- When bulk work waits, the interactive lane leaves at least one quantum of each call to
-  it, so a flood of single-text requests cannot starve batches either.
+- Small jobs (at most `INTERACTIVE_TEXTS` texts and `INTERACTIVE_COST` estimated tokens:
+  a recall's question, a short remember) go in the interactive lane, everything else in
+  the bulk lane. Each lane has its own thread and runs one model call at a time, so a
+  recall waits at most for the interactive call in progress, which is small by
+  construction. The bulk thread runs at a lower CPU priority (`bulk_nice`), so on a
+  busy machine a bulk call gives way to questions and to the event loop.
+- Each lane holds one FIFO queue per agent, served round-robin: each pass gives every
+  agent with work up to `quantum` cost units (deficit round-robin by estimated tokens,
+  at least one text), so an agent's share does not grow with how much it queues; the
+  agent served last goes to the back of the turn.
+- A call holds at most `max_texts` texts and its lane's cost budget (one text always
+  fits), so a bulk job is split and yields between sub-chunks to other agents' bulk
+  work. Short texts still coalesce up to `max_texts` in one call, which costs little more
+  than one of them (the model's per-call overhead and padding dominate short texts). A
+  lone caller sees no difference.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,7 +41,9 @@ logger = logging.getLogger(__name__)
 Vectors = npt.NDArray[np.float32]
 
 INTERACTIVE_TEXTS = 4
-"""Jobs of at most this many texts go in the interactive lane."""
+"""Jobs of at most this many texts (and `INTERACTIVE_COST`) go in the interactive lane."""
+INTERACTIVE_COST = 128
+"""Most estimated tokens (about 512 characters) of a job in the interactive lane."""
 TEXT_COST_CAP = 256
 """Most tokens a text costs: the model truncates longer ones (MiniLM's max_seq_length)."""
 
@@ -50,6 +52,28 @@ def text_cost(text: str) -> int:
     """Estimated model tokens of one text (about 4 characters a token, capped at what
     the model reads)."""
     return min(TEXT_COST_CAP, 1 + len(text) // 4)
+
+
+def is_interactive(texts: Sequence[str]) -> bool:
+    """Whether a job of these texts goes in the interactive lane."""
+    return len(texts) <= INTERACTIVE_TEXTS and \
+        sum(text_cost(t) for t in texts) <= INTERACTIVE_COST
+
+
+def model_pools(bulk_nice: int = 10) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
+    """The interactive and the bulk model thread (one worker each); the bulk thread's
+    CPU priority is lowered by `bulk_nice` where the platform allows (Linux: per thread)."""
+    def lower() -> None:
+        if bulk_nice <= 0 or not hasattr(os, "setpriority"):
+            return
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
+                           min(19, os.getpriority(os.PRIO_PROCESS, 0) + bulk_nice))
+        except OSError as exc:  # not permitted here: same priority as the rest
+            logger.debug("could not lower the bulk embedding thread's priority: %s", exc)
+
+    return (ThreadPoolExecutor(1, thread_name_prefix="fleetmem-embed"),
+            ThreadPoolExecutor(1, thread_name_prefix="fleetmem-embed-bulk", initializer=lower))
 
 
 @dataclass(eq=False)
@@ -144,19 +168,28 @@ class _Call:
         return [t for p in self.pieces for t in p.job.texts[p.start:p.end]]
 
 
-class EmbedBatcher:
-    """Fair, coalescing queue of embedding requests drained by one task (see the module)."""
+class _Worker:
+    """One lane, its thread and its call budget."""
 
-    def __init__(self, embedder: Embedder, pool: Executor, max_texts: int = 64,
-                 max_cost: int = 2048, quantum: int = 512) -> None:
+    def __init__(self, pool: Executor, max_cost: int) -> None:
+        self.lane = _Lane()
+        self.pool = pool
+        self.max_cost = max_cost
+        self.draining = False
+
+
+class EmbedBatcher:
+    """Fair, coalescing queues of embedding requests, one per lane, each drained by its
+    own task onto its own model thread (see the module)."""
+
+    def __init__(self, embedder: Embedder, interactive_pool: Executor, bulk_pool: Executor,
+                 max_texts: int = 64, max_cost: int = 2048, quantum: int = 512,
+                 interactive_cost: int = 512) -> None:
         self._embedder = embedder
-        self._pool = pool
         self._max_texts = max_texts
-        self._max_cost = max_cost
         self._quantum = quantum
-        self._interactive = _Lane()
-        self._bulk = _Lane()
-        self._draining = False
+        self._interactive = _Worker(interactive_pool, interactive_cost)
+        self._bulk = _Worker(bulk_pool, max_cost)
         self.model_calls = 0
 
     async def embed(self, texts: Sequence[str], agent: str = "") -> Vectors:
@@ -164,17 +197,18 @@ class EmbedBatcher:
         work it is (its queue; "" for work of no agent, e.g. the warm-up)."""
         loop = asyncio.get_running_loop()
         if not texts:
-            return await loop.run_in_executor(self._pool, self._embedder.embed, [])
+            return await loop.run_in_executor(self._interactive.pool, self._embedder.embed,
+                                              [])
         future: asyncio.Future[Vectors] = loop.create_future()
         job = _Job(list(texts), future)
-        lane = self._interactive if len(job.texts) <= INTERACTIVE_TEXTS else self._bulk
-        lane.push(agent, job)
-        if not self._draining:
-            self._draining = True
-            loop.create_task(self._drain(), name="fleetmem-embed-batch")
+        worker = self._interactive if is_interactive(job.texts) else self._bulk
+        worker.lane.push(agent, job)
+        if not worker.draining:
+            worker.draining = True
+            loop.create_task(self._drain(worker), name="fleetmem-embed-batch")
         return await future
 
-    def _fill(self, lane: _Lane, call: _Call, cost_limit: int) -> None:
+    def _fill(self, lane: _Lane, call: _Call) -> None:
         """Round-robin passes over the lane's agents until the call is full or the lane
         is empty."""
         while lane:
@@ -183,31 +217,24 @@ class EmbedBatcher:
                 job = lane.front(agent)
                 if job is None:
                     continue
-                if not call.take(job, self._quantum, cost_limit):
+                if not call.take(job, self._quantum, call.max_cost):
                     return
                 lane.served(agent)
                 progressed = True
             if not progressed:
                 return
 
-    def _next_call(self) -> _Call:
-        call = _Call(self._max_texts, self._max_cost)
-        # Leave the bulk lane a quantum of every call it has work for.
-        reserve = self._quantum if self._bulk else 0
-        self._fill(self._interactive, call, max(1, self._max_cost - reserve))
-        self._fill(self._bulk, call, self._max_cost)
-        return call
-
-    async def _drain(self) -> None:
+    async def _drain(self, worker: _Worker) -> None:
         loop = asyncio.get_running_loop()
         try:
-            while self._interactive or self._bulk:
-                call = self._next_call()
+            while worker.lane:
+                call = _Call(self._max_texts, worker.max_cost)
+                self._fill(worker.lane, call)
                 if not call.pieces:
                     continue
                 self.model_calls += 1
                 try:
-                    vectors = await loop.run_in_executor(self._pool, self._embedder.embed,
+                    vectors = await loop.run_in_executor(worker.pool, self._embedder.embed,
                                                          call.flat())
                 except BaseException as exc:  # each waiter of this call gets the failure
                     for piece in call.pieces:
@@ -220,8 +247,8 @@ class EmbedBatcher:
                     continue
                 self._deliver(call, vectors)
         finally:
-            self._draining = False
-            for job in self._interactive.abandon() + self._bulk.abandon():
+            worker.draining = False
+            for job in worker.lane.abandon():
                 if not job.future.done():  # only left over when the drain was cancelled
                     job.future.set_exception(RuntimeError("embedding queue stopped"))
 

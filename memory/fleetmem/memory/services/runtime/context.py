@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -33,10 +35,11 @@ from fleetmem.memory.ports import (
 from fleetmem.memory.services.runtime import request_scope
 from fleetmem.memory.services.runtime.agents_reload import AgentsFile
 from fleetmem.memory.services.runtime.background import Reinforcer
-from fleetmem.memory.services.runtime.batching import EmbedBatcher
+from fleetmem.memory.services.runtime.batching import EmbedBatcher, model_pools
 from fleetmem.memory.services.runtime.operations import SYSTEM_PREFIX
 from fleetmem.memory.services.runtime.quotas import Governor
 from fleetmem.memory.services.runtime.tiergate import TierGate
+from fleetmem.memory.services.runtime.workshare import WorkShare
 from fleetmem.memory.settings import (
     GcSettings,
     GovernanceSettings,
@@ -73,8 +76,6 @@ class ServiceContext:
     """The agents file `policy` came from; it swaps `policy` when the file changes."""
     witness: AuditWitness | None = None
     """Where the audit chain's head is anchored outside the store (None: nowhere)."""
-    _embed_pool: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="fleetmem-embed"))
     _ns_locks: defaultdict[str, asyncio.Lock] = field(
         default_factory=lambda: defaultdict(asyncio.Lock))
     tier_gate: TierGate = field(default_factory=TierGate)
@@ -83,12 +84,18 @@ class ServiceContext:
     embed_calls: int = 0
     reinforcer: Reinforcer = field(init=False)
     _batcher: EmbedBatcher = field(init=False, repr=False)
+    _model_pools: tuple[ThreadPoolExecutor, ThreadPoolExecutor] = field(init=False, repr=False)
     governor: Governor = field(init=False)
+    work_share: WorkShare = field(init=False)
+    """Per-agent slots for calls in progress (see `workshare`)."""
 
     def __post_init__(self) -> None:
         self.reinforcer = Reinforcer(self.graph, self.graph)
         self.governor = Governor(self.governance)
-        self._batcher = EmbedBatcher(self.embedder, self._embed_pool)
+        self._model_pools = model_pools(self.governance.bulk_embed_nice)
+        self._batcher = EmbedBatcher(self.embedder, *self._model_pools)
+        self.work_share = WorkShare(self.governance.concurrent_requests_per_agent,
+                                    self.governance.concurrent_batches_per_agent)
 
     # The narrow ports: each is `graph` itself, typed as the one aggregate a use case
     # needs, so a use case's calls say which part of the store it depends on. `graph`
@@ -147,6 +154,13 @@ class ServiceContext:
         if agent is None:
             agent = scope.caller.agent_id if scope is not None else ""
         return await self._batcher.embed(texts, agent)
+
+    def work_slot(self, caller: Caller, items: int) -> AbstractAsyncContextManager[None]:
+        """Hold one of the caller's slots for a call of `items` items (system principals
+        hold none): its further calls wait in its own queue (see `workshare`)."""
+        if caller.agent_id.startswith(SYSTEM_PREFIX):
+            return contextlib.nullcontext()
+        return self.work_share.slot(caller.agent_id, items)
 
     def prepay_texts(self, count: int) -> None:
         """Charge `count` texts the request is about to embed (over several calls) to the

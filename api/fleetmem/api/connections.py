@@ -23,7 +23,7 @@ import resource
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -214,6 +214,24 @@ def _busy(protocol: Any) -> Callable[[], bool]:
     return busy
 
 
+class _Guard(asyncio.Protocol):
+    """What both protocol flavours share: admit or refuse a connection as it opens,
+    stop its deadlines when it closes (mixed in before uvicorn's class)."""
+
+    limits: ConnectionLimits
+    counts: _Counts
+    watch: _Watch
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.watch = _Watch(self.limits, self.counts, _busy(self))
+        super().connection_made(transport)
+        self.watch.admit(cast(asyncio.Transport, transport), getattr(self, "client", None))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.watch.stop()
+        super().connection_lost(exc)
+
+
 def guarded_protocol(limits: ConnectionLimits, impl: str = "auto") -> type[asyncio.Protocol]:
     """uvicorn's HTTP protocol class with the guards above, for one server; `impl` is
     "httptools", "h11" or "auto" (httptools when installed, like uvicorn's own choice)."""
@@ -227,18 +245,7 @@ def guarded_protocol(limits: ConnectionLimits, impl: str = "auto") -> type[async
             raise
         return _h11_guarded(limits, counts)
 
-    class GuardedHttpTools(HttpToolsProtocol):
-        watch: _Watch
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            self.watch = _Watch(limits, counts, _busy(self))
-            super().connection_made(transport)
-            self.watch.admit(transport, self.client)
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self.watch.stop()
-            super().connection_lost(exc)
-
+    class GuardedHttpTools(_Guard, HttpToolsProtocol):
         def data_received(self, data: bytes) -> None:
             if self.transport.is_closing():
                 return
@@ -259,24 +266,14 @@ def guarded_protocol(limits: ConnectionLimits, impl: str = "auto") -> type[async
             self.watch.body_done()
             super().on_message_complete()
 
+    GuardedHttpTools.limits, GuardedHttpTools.counts = limits, counts
     return GuardedHttpTools
 
 
 def _h11_guarded(limits: ConnectionLimits, counts: _Counts) -> type[asyncio.Protocol]:
     import h11
 
-    class GuardedH11(H11Protocol):
-        watch: _Watch
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            self.watch = _Watch(limits, counts, _busy(self))
-            super().connection_made(transport)
-            self.watch.admit(transport, self.client)
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self.watch.stop()
-            super().connection_lost(exc)
-
+    class GuardedH11(_Guard, H11Protocol):
         def data_received(self, data: bytes) -> None:
             if self.transport.is_closing():
                 return
@@ -290,6 +287,7 @@ def _h11_guarded(limits: ConnectionLimits, counts: _Counts) -> type[asyncio.Prot
                 self.watch.head_done()
                 self.watch.body_done()
 
+    GuardedH11.limits, GuardedH11.counts = limits, counts
     return GuardedH11
 
 

@@ -23,6 +23,7 @@ p95 under attack is at most 3x his idle p95.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import signal
@@ -95,6 +96,11 @@ QUICK = Sizes(idle_seconds=8, attack_seconds=30, sessions=300, slow_connections=
               vault_files=100)
 FULL = Sizes(idle_seconds=60, attack_seconds=120, sessions=10_000, slow_connections=3_000,
              vault_files=1_000)
+
+
+def hostile_sizes(attack_seconds: float) -> Sizes:
+    """The full sizes with the attack phase given (`--hostile-seconds`)."""
+    return dataclasses.replace(FULL, attack_seconds=attack_seconds)
 
 
 def key_of(agent: str) -> str:

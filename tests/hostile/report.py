@@ -72,7 +72,7 @@ def hostile_lines(r: HostileResult, command: str) -> list[str]:
         f"| entities deleted by the crafted state | **{len(v.missing_entities)}** |",
         f"| after the fuzz: syncing / note -> REST / REST -> note | "
         f"{_secs(v.syncing_after)} / {_secs(v.legit_note_seconds)} / "
-        f"{_secs(v.rest_note_seconds)} |",
+        f"{_secs(v.rest_note_seconds)} (the REST write: {v.rest_write}) |",
         f"| serve log | {_counts(r.log_findings)} |",
         f"| serve stop (SIGTERM) after the attack | exit code {r.exit_code} after "
         f"{r.stop_seconds:.0f} s (-9: still busy after {STOP_SECONDS:.0f} s, killed) |",

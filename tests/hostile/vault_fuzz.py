@@ -102,6 +102,8 @@ class VaultOutcome:
     syncing_after: float | None = None
     legit_note_seconds: float | None = None
     rest_note_seconds: float | None = None
+    rest_write: str = ""
+    """The REST write's answer and how long it took (part of rest_note_seconds)."""
 
 
 def _name(rng: random.Random, i: int) -> str:
@@ -295,9 +297,11 @@ async def after_fuzz(layout: VaultLayout, bob: httpx.AsyncClient, readyz: httpx.
         return r.status_code == 200
 
     out.legit_note_seconds = await until(legit_in_graph, left())
+    started = loop.time()
     r = await bob.post("/v1/entities", json={"namespace": "team:atlas", "entities": [{
         "name": "After Fuzz", "entityType": "service",
         "observations": ["written over REST after the fuzz"]}]})
+    out.rest_write = f"{r.status_code} in {loop.time() - started:.1f} s"
     note = layout.vault / TEAM_FOLDER / "After Fuzz.md"
 
     async def note_written() -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import resource
 import sys
 import traceback
@@ -52,7 +53,9 @@ async def _progress(path: Path, hoarded: Hoard, slow: SlowConnections,
 
 
 async def _until_stop_file(path: Path, stop: asyncio.Event) -> None:
-    while not path.exists():
+    """Until the stop file exists, or the orchestrator is gone (never outlive it)."""
+    parent = os.getppid()
+    while not path.exists() and os.getppid() == parent:
         await asyncio.sleep(0.2)
     stop.set()
 

@@ -202,18 +202,22 @@ async def _attack(serve: ServeProcess, bob: httpx.AsyncClient, probe: httpx.Asyn
                                   stdin=subprocess.DEVNULL, stdout=driver_log,
                                   stderr=driver_log)
     stop = asyncio.Event()
-    side = [asyncio.create_task(poll_readyz(probe, stop, result.probes)),
-            asyncio.create_task(_victim_mcp(serve.base_url, stop,
-                                            Path(str(out) + ".progress"), result))]
-    vault = asyncio.create_task(fuzz(layout, log, bob, probe, sizes.vault_files,
-                                     sizes.attack_seconds, VaultSettings().max_note_bytes,
-                                     result.vault))
+    side: list[asyncio.Task[None]] = []
+    vault: asyncio.Task[None] | None = None
+    # Before issue 21 there was no size cap: the huge files are then just big notes.
+    max_note_bytes = getattr(VaultSettings(), "max_note_bytes", 1 << 20)
     try:
+        side += [asyncio.create_task(poll_readyz(probe, stop, result.probes)),
+                 asyncio.create_task(_victim_mcp(serve.base_url, stop,
+                                                 Path(str(out) + ".progress"), result))]
+        vault = asyncio.create_task(fuzz(layout, log, bob, probe, sizes.vault_files,
+                                         sizes.attack_seconds, max_note_bytes, result.vault))
+        fuzzing = vault
         await asyncio.sleep(1.0)  # the flood's first batches are on their way
         started = time.monotonic()
         result.attack = await recalls(bob, sizes.attack_seconds, 0,
                                       sizes.attack_seconds + 180,
-                                      busy=lambda: not vault.done())
+                                      busy=lambda: not fuzzing.done())
         result.attack_seconds = time.monotonic() - started
         async with client(serve.base_url, VICTIM_ADDRESS, 60, key_of("bob")) as http:
             await open_victim_session(http, result.mcp_probes)  # mallory's still held
@@ -221,10 +225,10 @@ async def _attack(serve: ServeProcess, bob: httpx.AsyncClient, probe: httpx.Asyn
         stop.set()
         stop_file.touch()
         await asyncio.gather(*side, return_exceptions=True)
-        if not vault.done():
+        if vault is not None and not vault.done():
             vault.cancel()
             result.problems.append("the vault fuzz did not finish in time")
-        elif vault.exception() is not None:
+        elif vault is not None and vault.exception() is not None:
             result.problems.append(f"the vault fuzz failed: {vault.exception()!r}")
         try:
             await asyncio.to_thread(driver.wait, 120)

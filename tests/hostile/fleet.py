@@ -306,7 +306,8 @@ def check(r: HostileResult) -> None:
         p.append(f"the hostile driver failed: {r.driver['error']}")
     else:
         sessions = r.driver["hoard"]["opened"].get("200", 0)
-        if sessions <= McpSettings().sessions_per_agent:
+        # (before issue 21 there was no per-agent cap: any number shows the hoarding)
+        if sessions <= getattr(McpSettings(), "sessions_per_agent", 0):
             p.append(f"mallory opened only {sessions} MCP sessions: the per-agent cap was "
                      "never reached, the case was not exercised")
         if not r.driver["slow"]["most_open"]:

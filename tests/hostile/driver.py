@@ -68,17 +68,13 @@ async def run(plan: dict[str, Any], out_path: Path) -> dict[str, Any]:
     slow = SlowConnections(target=min(plan["slow_connections"], raise_fd_limit() - 300))
     async with client(base, FLOOD_ADDRESS, 900, plan["keys"]["alice"],
                       connections=plan["flood_clients"]) as alice, \
-            client(base, HOARD_ADDRESS, 60, plan["keys"]["mallory"],
-                   connections=max(16, plan["sessions"] // 200)) as mal:
+            client(base, HOARD_ADDRESS, 60, plan["keys"]["mallory"], connections=16) as mal:
         shape = (floods.batch_size, floods.text_chars)
         tasks = [asyncio.create_task(flood(alice, n, stop, floods, shape))
                  for n in range(plan["flood_clients"])]
         tasks += [asyncio.create_task(slow_connection(port, stop, slow))
                   for _ in range(slow.target)]
-        # 8 at a time take ~2 minutes for 2,300 sessions under the flood: scale with the
-        # target so the full size reaches its 10,000 within the attack
-        workers = max(8, plan["sessions"] // 200)
-        waiters = [asyncio.create_task(hoard(mal, plan["sessions"], stop, hoarded, workers)),
+        waiters = [asyncio.create_task(hoard(mal, plan["sessions"], stop, hoarded)),
                    asyncio.create_task(_progress(Path(str(out_path) + ".progress"),
                                                  hoarded, slow, stop))]
         await _until_stop_file(Path(plan["stop_file"]), stop)

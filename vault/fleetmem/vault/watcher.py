@@ -22,7 +22,7 @@ from typing import Any
 from watchfiles import Change, awatch
 
 from fleetmem.memory.errors import FleetmemError, Forbidden
-from fleetmem.memory.services import READ_OPERATIONS, MemoryService
+from fleetmem.memory.services import READ_OPERATIONS, AuditEventView, MemoryService
 from fleetmem.memory.settings import Settings, VaultSettings
 from fleetmem.vault import layout
 from fleetmem.vault.guard import REPORTED
@@ -55,12 +55,14 @@ class VaultWatcher:
                  path: Path | None = None) -> None:
         self.service, self.cfg = service, cfg
         self.root = vault_root(cfg, path)
-        self.viewer = principals(cfg)[0]
+        self.viewer, self.human = principals(cfg)
         self.audit_seq = 0
         self.audit_ok = True
         self.last_sync = 0.0
         self.syncs = 0
         self.restarts = 0
+        self.missed = False
+        """Other agents wrote while the last sync ran: sync again."""
         self.status = VaultStatus()
         SYNCING.set(0)
         self._lock = asyncio.Lock()
@@ -73,6 +75,7 @@ class VaultWatcher:
     async def sync(self, why: str) -> SyncReport | None:
         """One two-way sync; failures are logged, never raised (the watcher keeps going)."""
         async with self._lock:
+            await self.graph_changed()  # the sync reads the graph: it covers writes so far
             try:
                 report = await run(self.service, self.cfg, "sync", self.root)
             except FleetmemError as exc:
@@ -87,7 +90,9 @@ class VaultWatcher:
             finally:
                 self.last_sync = time.monotonic()
                 self.syncs += 1
-            await self.graph_changed()  # consume the audit events of this sync itself
+            # Skip this sync's own writes, but not other agents' writes that landed while
+            # it ran (after it read the graph): those need another sync.
+            self.missed = await self.graph_changed(skip_own=True)
         self._set("syncing", None)
         level = logging.WARNING if report.conflicts else logging.INFO
         if report.summary() != "vault sync: nothing to do":
@@ -98,8 +103,13 @@ class VaultWatcher:
             REPORTED.log(self.root, line.split(": ", 1)[0], line)
         return report
 
-    async def graph_changed(self) -> bool:
-        """Whether the audit log holds writes in the viewer's namespaces since last asked."""
+    def _own(self, event: AuditEventView) -> bool:
+        """Whether an audit event is a write of the vault sync itself."""
+        return event.agent_id == self.human.agent_id and event.workflow_id == "vault"
+
+    async def graph_changed(self, *, skip_own: bool = False) -> bool:
+        """Whether the audit log holds writes in the viewer's namespaces since last asked
+        (with `skip_own`, other than the vault sync's own)."""
         if not self.audit_ok:
             return False
         changed = False
@@ -115,7 +125,7 @@ class VaultWatcher:
                 return changed
             self.audit_seq = events[-1].seq
             changed = changed or any(e.operation not in READ_OPERATIONS and e.outcome == "ok"
-                                     for e in events)
+                                     and not (skip_own and self._own(e)) for e in events)
             if len(events) < 1000:
                 return changed
 
@@ -177,7 +187,7 @@ class VaultWatcher:
                 await self.sync("vault edited")
             elif time.monotonic() - self.last_sync >= self.cfg.full_sync_seconds:
                 await self.sync("periodic")
-            elif await self.graph_changed():
+            elif self.missed or await self.graph_changed():
                 await self.sync("graph changed")
 
 

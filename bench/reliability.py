@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import random
@@ -344,9 +345,17 @@ async def run_reconcile_only(work: Path, args: argparse.Namespace) -> int:
 
 async def run_hostile_only(work: Path, args: argparse.Namespace) -> int:
     """`--only-hostile`: the hostile-fleet tier alone; prints its section."""
-    r = await run_hostile_fleet(work / "hostile", hostile_sizes(args.hostile_seconds))
-    sys.stdout.write("\n".join(hostile_lines(r, f"python -m bench.reliability --only-hostile "
-                                                f"--hostile-seconds {args.hostile_seconds:g}")))
+    sizes = hostile_sizes(args.hostile_seconds)
+    command = f"python -m bench.reliability --only-hostile --hostile-seconds " \
+        f"{args.hostile_seconds:g}"
+    if args.hostile_without:  # one attacker's share: leave the others out
+        left_out = set(args.hostile_without.split(","))
+        sizes = dataclasses.replace(
+            sizes, slow_connections=0 if "slow" in left_out else sizes.slow_connections,
+            vault_files=0 if "random-files" in left_out else sizes.vault_files)
+        command += f" --hostile-without {args.hostile_without}"
+    r = await run_hostile_fleet(work / "hostile", sizes)
+    sys.stdout.write("\n".join(hostile_lines(r, command)))
     return 1 if r.problems or not r.latency_ok else 0
 
 
@@ -365,6 +374,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="attack phase of the hostile-fleet tier (full sizes otherwise)")
     p.add_argument("--only-hostile", action="store_true",
                    help="run only the hostile-fleet tier and print its section")
+    p.add_argument("--hostile-without", default="", choices=["", "slow", "random-files",
+                                                             "slow,random-files"],
+                   help="with --only-hostile: leave out the unfinished request heads "
+                        "(slow) and/or the random vault files, to measure the rest alone")
     p.add_argument("--soak-workers", type=int, default=4)
     p.add_argument("--no-neo4j", action="store_true", help="skip the crash run on Neo4j")
     p.add_argument("--security-summary", default="",

@@ -310,7 +310,7 @@ def check(r: HostileResult) -> None:
         if sessions <= getattr(McpSettings(), "sessions_per_agent", 0):
             p.append(f"mallory opened only {sessions} MCP sessions: the per-agent cap was "
                      "never reached, the case was not exercised")
-        if not r.driver["slow"]["most_open"]:
+        if r.sizes.slow_connections and not r.driver["slow"]["most_open"]:
             p.append("no slow connection was ever open: the case was not exercised")
     v = r.vault
     p += [f"written outside the vault: {c}" for c in v.outside_changes]

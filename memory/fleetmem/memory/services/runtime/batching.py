@@ -141,7 +141,7 @@ class _Call:
         self.max_texts = max_texts
         self.max_cost = max_cost
 
-    def take(self, job: _Job, quantum: int, cost_limit: int) -> bool:
+    def take(self, job: _Job, quantum: int) -> bool:
         """Add the job's next texts, up to `quantum` cost units (at least one text when
         the call has room); False when nothing fitted."""
         end, taken = job.pos, 0
@@ -151,7 +151,7 @@ class _Call:
             if self.texts >= self.max_texts:
                 break
             if (self.pieces or not first) and (  # the call's first text always fits
-                    self.cost + cost > cost_limit or (not first and taken + cost > quantum)):
+                    self.cost + cost > self.max_cost or (not first and taken + cost > quantum)):
                 break
             self.texts += 1
             self.cost += cost
@@ -217,7 +217,7 @@ class EmbedBatcher:
                 job = lane.front(agent)
                 if job is None:
                     continue
-                if not call.take(job, self._quantum, call.max_cost):
+                if not call.take(job, self._quantum):
                     return
                 lane.served(agent)
                 progressed = True

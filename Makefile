@@ -26,15 +26,16 @@ test: setup lint typecheck
 bench: setup
 	$(PY) -m bench all
 
-# The full reliability tier (about 57 min): the security suite's full profile (150
+# The full reliability tier (about 65 min): the security suite's full profile (150
 # isolation examples, ~15 min), then 50 kill -9 cycles on each backend, 8 agent processes
-# for 120 s, writes racing a reconcile loop for 120 s and a 10-minute soak; writes
-# bench/RELIABILITY.md (its section of RESULTS.md).
+# for 120 s, writes racing a reconcile loop for 120 s, a 10-minute soak and the hostile
+# fleet (120 s attack, docs/reliability.md); writes bench/RELIABILITY.md (its section of
+# RESULTS.md).
 reliability: setup
 	FLEETMEM_HYPOTHESIS_PROFILE=full FLEETMEM_SECURITY_SUMMARY=bench/.work/security-full.txt \
 		$(PY) -m pytest -p no:cacheprovider tests/security
 	$(PY) -m bench.reliability --cycles 50 --concurrency-seconds 120 --reconcile-seconds 120 \
-		--soak-seconds 600 \
+		--soak-seconds 600 --hostile-seconds 120 \
 		--security-summary bench/.work/security-full.txt --write bench/RELIABILITY.md
 
 clean:

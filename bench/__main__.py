@@ -1,5 +1,5 @@
-"""`python -m bench all|ceiling|core|quality|peers|profile|setup|tracing|embedding_runtime`
-from the repository root."""
+"""`python -m bench all|ceiling|core|quality|peers|profile|setup|tracing|fairness|
+embedding_runtime` from the repository root."""
 
 from __future__ import annotations
 
@@ -99,6 +99,8 @@ def parser() -> argparse.ArgumentParser:
                     help="also score bench/quality.py's set with both runtimes")
     er.add_argument("--sentences", type=int, default=2048,
                     help="texts encoded for the ceiling (default 2048)")
+    f = sub.add_parser("fairness", help="another agent's recall under a flooding agent")
+    f.add_argument("--seconds", type=float, default=20.0)
     return p
 
 
@@ -115,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return tracing_bench.main(["--memories", str(args.memories),
                                    "--recalls", str(args.recalls)])
+    if args.command == "fairness":
+        from bench import fairness
+
+        return fairness.main(["--seconds", str(args.seconds)])
     from bench import suites
 
     report = Report()

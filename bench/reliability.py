@@ -6,7 +6,9 @@ any invariant broke.
     .venv/bin/python -m bench.reliability --cycles 50 --concurrency-seconds 120 \\
         --reconcile-seconds 120 --soak-seconds 600
 
-`--only-reconcile` runs the concurrent-reconcile part alone and prints its row.
+`--only-reconcile` runs the concurrent-reconcile part alone and prints its row;
+`--only-hostile` runs the hostile-fleet tier alone (tests/hostile: a flooding agent, a
+session hoarder, unfinished request heads and hostile vault files at once, issue 21).
 
 The soak runs `fleetmem serve` in one process and the load in this one: workers doing
 remember, recall, correct, forget, buffer appends and consolidation, and graph operations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import random
@@ -38,6 +41,8 @@ from bench import workload
 from bench.machine import git_commit
 from fleetmem.memory.bootstrap import build_embedder
 from fleetmem.memory.settings import Settings
+from tests.hostile.fleet import hostile_sizes, run_hostile_fleet
+from tests.hostile.report import hostile_lines
 from tests.reliability.concurrency import ConcurrencyResult, run_concurrency
 from tests.reliability.crash import WRITERS, CrashResult, run_crash
 from tests.reliability.reconcile_race import RaceResult, run_reconcile_race
@@ -46,7 +51,7 @@ from tests.reliability.serve import ServeProcess, serving
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 logger = logging.getLogger("bench.reliability")
 COMMAND = ("python -m bench.reliability --cycles {cycles} --concurrency-seconds {conc:g} "
-           "--reconcile-seconds {rec:g} --soak-seconds {soak:g}")
+           "--reconcile-seconds {rec:g} --soak-seconds {soak:g} --hostile-seconds {hostile:g}")
 EXPECTED = {"remember": 201, "recall": 200, "get": 200, "correct": 201, "forget": 200,
             "buffer_append": 201, "consolidate": 200, "create_entities": 201,
             "add_observations": 201, "relate": 201, "read_graph": 200, "search_nodes": 200,
@@ -248,9 +253,11 @@ def _summary(crashes: dict[str, CrashResult], conc: ConcurrencyResult, race: Rac
     problems = [p for c in crashes.values() for p in c.problems] + conc.problems + \
         race.problems
     command = COMMAND.format(cycles=args.cycles, conc=args.concurrency_seconds,
-                             rec=args.reconcile_seconds, soak=args.soak_seconds)
+                             rec=args.reconcile_seconds, soak=args.soak_seconds,
+                             hostile=args.hostile_seconds)
     full = args.cycles >= 50 and args.concurrency_seconds >= 120 and \
-        args.reconcile_seconds >= 120 and args.soak_seconds >= 600
+        args.reconcile_seconds >= 120 and args.soak_seconds >= 600 and \
+        args.hostile_seconds >= 120
     lines = [f"## Reliability ({'full tier' if full else 'reduced sizes'})", "",
              f"Reproduce: `{command}`; commit {git_commit()}, "
              f"{os.cpu_count()} cores, load average at start {load[0]:.2f}. The quick tier "
@@ -312,12 +319,16 @@ async def run_all(work: Path, args: argparse.Namespace) -> int:
                                     embedder)
     logger.info("soak: %g s", args.soak_seconds)
     soak = await run_soak(work, args.soak_seconds, workers=args.soak_workers)
-    section = "\n".join(_summary(crashes, conc, race, soak, args)) + "\n"
+    hostile = await run_hostile_fleet(work / "hostile", hostile_sizes(args.hostile_seconds))
+    section = "\n".join(_summary(crashes, conc, race, soak, args) + [""] + hostile_lines(
+        hostile, f"python -m bench.reliability --only-hostile --hostile-seconds "
+        f"{args.hostile_seconds:g}")) + "\n"
     sys.stdout.write(section)
     if args.write:
         Path(args.write).write_text(section)
     broken = any(c.problems or c.lost_writes for c in crashes.values()) or conc.problems \
-        or race.problems or soak.errors or soak.server_errors
+        or race.problems or soak.errors or soak.server_errors or hostile.problems \
+        or not hostile.latency_ok
     return 1 if broken else 0
 
 
@@ -332,6 +343,22 @@ async def run_reconcile_only(work: Path, args: argparse.Namespace) -> int:
     return 1 if race.problems else 0
 
 
+async def run_hostile_only(work: Path, args: argparse.Namespace) -> int:
+    """`--only-hostile`: the hostile-fleet tier alone; prints its section."""
+    sizes = hostile_sizes(args.hostile_seconds)
+    command = f"python -m bench.reliability --only-hostile --hostile-seconds " \
+        f"{args.hostile_seconds:g}"
+    if args.hostile_without:  # one attacker's share: leave the others out
+        left_out = set(args.hostile_without.split(","))
+        sizes = dataclasses.replace(
+            sizes, slow_connections=0 if "slow" in left_out else sizes.slow_connections,
+            vault_files=0 if "random-files" in left_out else sizes.vault_files)
+        command += f" --hostile-without {args.hostile_without}"
+    r = await run_hostile_fleet(work / "hostile", sizes)
+    sys.stdout.write("\n".join(hostile_lines(r, command)))
+    return 1 if r.problems or not r.latency_ok else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m bench.reliability`: run everything, print the Markdown section."""
     p = argparse.ArgumentParser(prog="python -m bench.reliability", description=__doc__,
@@ -343,6 +370,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only-reconcile", action="store_true",
                    help="run only the concurrent-reconcile part and print its row")
     p.add_argument("--soak-seconds", type=float, default=600.0)
+    p.add_argument("--hostile-seconds", type=float, default=120.0,
+                   help="attack phase of the hostile-fleet tier (full sizes otherwise)")
+    p.add_argument("--only-hostile", action="store_true",
+                   help="run only the hostile-fleet tier and print its section")
+    p.add_argument("--hostile-without", default="", choices=["", "slow", "random-files",
+                                                             "slow,random-files"],
+                   help="with --only-hostile: leave out the unfinished request heads "
+                        "(slow) and/or the random vault files, to measure the rest alone")
     p.add_argument("--soak-workers", type=int, default=4)
     p.add_argument("--no-neo4j", action="store_true", help="skip the crash run on Neo4j")
     p.add_argument("--security-summary", default="",
@@ -356,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="fleetmem-reliability-") as tmp:
-        run = run_reconcile_only if args.only_reconcile else run_all
+        run = run_reconcile_only if args.only_reconcile else \
+            run_hostile_only if args.only_hostile else run_all
         return asyncio.run(run(Path(tmp), args))
 
 

@@ -16,12 +16,14 @@ GOVERNANCE_AGENTS["roles"].update({
     "throttled": {"allow": ["*"], "limits": {"requests_per_minute": 3}},
     "metered": {"allow": ["*"], "limits": {"writes_per_day": 2}},
     "boxed": {"allow": ["*"], "limits": {"memories_per_namespace": 2}},
+    "bulky": {"allow": ["*"], "limits": {"texts_per_minute": 10}},
 })
 GOVERNANCE_AGENTS["agents"].update({
     "crawly": {"roles": ["crawler"], "teams": ["atlas"]},
     "speedy": {"roles": ["throttled"]},
     "meter": {"roles": ["metered"]},
     "boxy": {"roles": ["boxed"]},
+    "bulk": {"roles": ["bulky"]},
     "ops": {"roles": ["writer"], "admin": True},
 })
 

@@ -44,7 +44,7 @@ async def _started(batcher: EmbedBatcher, model: _Recorder, texts: list[str]
 
 async def test_requests_arriving_during_an_encode_share_the_next_call() -> None:
     model = _Recorder()
-    batcher = EmbedBatcher(model, ThreadPoolExecutor(1), max_texts=64)
+    batcher = EmbedBatcher(model, ThreadPoolExecutor(1), ThreadPoolExecutor(1), max_texts=64)
     first = await _started(batcher, model, ["a"])
     waiting = [asyncio.create_task(batcher.embed(["bb", "ccc"])),
                asyncio.create_task(batcher.embed(["dddd"]))]
@@ -56,19 +56,69 @@ async def test_requests_arriving_during_an_encode_share_the_next_call() -> None:
     assert model.calls == [["a"], ["bb", "ccc", "dddd"]]
 
 
-async def test_a_lone_request_is_encoded_alone_and_large_ones_are_not_split() -> None:
+async def test_a_lone_request_is_encoded_alone_and_large_ones_are_split_in_order() -> None:
     model = _Recorder()
     model.release.set()
-    batcher = EmbedBatcher(model, ThreadPoolExecutor(1), max_texts=4)
+    batcher = EmbedBatcher(model, ThreadPoolExecutor(1), ThreadPoolExecutor(1), max_texts=4)
     big = [str(i) * (i + 1) for i in range(10)]
     assert [r[0] for r in (await batcher.embed(big)).tolist()] == [len(t) for t in big]
     assert (await batcher.embed(["xy"])).tolist() == [[2.0]]
-    assert model.calls == [big, ["xy"]]
+    assert model.calls == [big[:4], big[4:8], big[8:], ["xy"]]
+
+
+async def test_a_question_is_encoded_while_another_agents_bulk_call_runs() -> None:
+    """Agent A queues ten 64-text jobs of long texts and its first model call hangs; agent
+    B's question is answered meanwhile on the interactive thread. Bulk calls stay within
+    the cost budget."""
+    model = _Recorder()
+    batcher = EmbedBatcher(model, ThreadPoolExecutor(1), ThreadPoolExecutor(1),
+                           max_texts=64, max_cost=1024, quantum=256)
+    long_text = "x" * 4000  # 256 estimated tokens: the model's cap
+    flood = [asyncio.create_task(batcher.embed([long_text] * 64, "a")) for _ in range(10)]
+    while not model.calls:  # A's first bulk call is now running (and held)
+        await asyncio.sleep(0.001)
+    question = await asyncio.wait_for(batcher.embed(["what now?"], "b"), 5)
+    assert question.tolist() == [[9.0]]
+    assert model.calls[1] == ["what now?"]
+    assert not any(task.done() for task in flood)
+    model.release.set()
+    for task in flood:
+        assert (await task).shape == (64, 1)
+    assert all(len(call) <= 4 for call in model.calls)  # 1024 / 256 per call
+
+
+async def test_long_or_many_texts_go_to_the_bulk_lane() -> None:
+    model = _Recorder()
+    batcher = EmbedBatcher(model, ThreadPoolExecutor(1), ThreadPoolExecutor(1))
+    held = asyncio.create_task(batcher.embed(["a " * 300], "a"))  # one long text: bulk
+    while not model.calls:
+        await asyncio.sleep(0.001)
+    five = await asyncio.wait_for(batcher.embed(["q"] * 4, "b"), 5)  # four short: interactive
+    assert five.shape == (4, 1)
+    assert not held.done()
+    model.release.set()
+    assert (await held).shape == (1, 1)
+
+
+async def test_agents_with_bulk_work_take_turns() -> None:
+    model = _Recorder()
+    batcher = EmbedBatcher(model, ThreadPoolExecutor(1), ThreadPoolExecutor(1), max_texts=64,
+                           max_cost=64, quantum=16)
+    first = await _started(batcher, model, ["warm"])
+    text = "y" * 60  # 16 estimated tokens: one text per quantum
+    a = asyncio.create_task(batcher.embed(["a" + text] * 40, "a"))
+    b = asyncio.create_task(batcher.embed(["b" + text] * 8, "b"))
+    await asyncio.sleep(0.01)
+    model.release.set()
+    await asyncio.gather(first, a, b)
+    owners = "".join(t[0] for call in model.calls[1:] for t in call)
+    assert owners.startswith("abababababababab")  # B's 8 texts interleaved with A's
+    assert owners.rstrip("a") == "ab" * 8
 
 
 async def test_a_failure_reaches_every_waiter_of_that_call_only() -> None:
     model = _Recorder(fail_on="boom")
-    batcher = EmbedBatcher(model, ThreadPoolExecutor(1), max_texts=64)
+    batcher = EmbedBatcher(model, ThreadPoolExecutor(1), ThreadPoolExecutor(1), max_texts=64)
     first = await _started(batcher, model, ["ok"])
     doomed = [asyncio.create_task(batcher.embed(["boom"])),
               asyncio.create_task(batcher.embed(["fine"]))]
@@ -83,7 +133,7 @@ async def test_a_failure_reaches_every_waiter_of_that_call_only() -> None:
 
 async def test_a_cancelled_waiter_is_skipped() -> None:
     model = _Recorder()
-    batcher = EmbedBatcher(model, ThreadPoolExecutor(1), max_texts=64)
+    batcher = EmbedBatcher(model, ThreadPoolExecutor(1), ThreadPoolExecutor(1), max_texts=64)
     first = await _started(batcher, model, ["a"])
     gone = asyncio.create_task(batcher.embed(["never"]))
     kept = asyncio.create_task(batcher.embed(["kept"]))

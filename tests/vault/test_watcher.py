@@ -7,7 +7,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
+
+import pytest
 
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.services.graph.entities import EntitySpec
@@ -93,3 +95,35 @@ async def test_own_writes_are_not_changes(make_service: Callable[..., Awaitable[
     assert not watcher.files_changed([(Change.modified, str(note))])
     note.write_text(note.read_text() + "- sings\n")
     assert watcher.files_changed([(Change.modified, str(note))])
+
+
+async def test_a_write_landing_during_a_sync_is_synced_next(
+        make_service: Callable[..., Awaitable[MemoryService]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another agent writes after the sync read the graph and before it finished: the
+    watcher must see that write as a change (it used to skip it with the sync's own
+    writes, leaving it out of the vault until the next periodic full sync)."""
+    import fleetmem.vault.watcher as watcher_module
+
+    service = await make_service(clock=ManualClock())
+    await service.create_entities(ALICE, [EntitySpec("Bob", "person", ["plays bass"])], TEAM)
+    real_run = watcher_module.run
+    late: list[str] = []
+
+    async def run_then_write(*args: Any, **kwargs: Any) -> Any:
+        report = await real_run(*args, **kwargs)
+        if not late:  # the sync has read and written the vault; now alice writes
+            late.append("Erin")
+            await service.create_entities(ALICE, [EntitySpec("Erin", "person", ["drums"])],
+                                          TEAM)
+        return report
+
+    monkeypatch.setattr(watcher_module, "run", run_then_write)
+    watcher = VaultWatcher(service, VaultSettings(path=tmp_path / "v", human="dana"))
+    await watcher.sync("test")
+    assert not (tmp_path / "v" / "team atlas" / "Erin.md").exists()
+    assert watcher.missed or await watcher.graph_changed()  # it is seen as a change
+    await watcher.sync("graph changed")
+    assert (tmp_path / "v" / "team atlas" / "Erin.md").exists()
+    assert not watcher.missed  # its own writes alone are not a change
+    assert not await watcher.graph_changed()

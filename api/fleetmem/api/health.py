@@ -31,12 +31,18 @@ def _agents_file(service: MemoryService) -> dict[str, object] | None:
 async def readyz(request: Request) -> JSONResponse:
     """503 with the failing store when a store cannot answer; both answers say which
     agents file version is in force (`agents_file`, null without one). A failed reload
-    does not make the service unready: the last good version stays in force."""
+    does not make the service unready: the last good version stays in force. With a vault
+    watcher running, `vault` says `{status: syncing|starting|degraded, since, reason}`; a
+    degraded vault does not make the service unready (every other door still serves)."""
     service: MemoryService = request.app.state.service
     agents = _agents_file(service)
+    extra: dict[str, object] = {}
+    vault = getattr(request.app.state, "vault_status", None)
+    if callable(vault):  # set by the vault watcher; a degraded vault keeps the service ready
+        extra["vault"] = vault()
     try:
         await service.ready()
     except StorageUnavailable as exc:
         return JSONResponse({"status": "unavailable", "detail": exc.message,
-                             "agents_file": agents}, status_code=503)
-    return JSONResponse({"status": "ready", "agents_file": agents})
+                             "agents_file": agents, **extra}, status_code=503)
+    return JSONResponse({"status": "ready", "agents_file": agents, **extra})

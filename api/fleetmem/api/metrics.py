@@ -31,6 +31,7 @@ from fleetmem.api.deps import bearer, get_caller
 from fleetmem.api.problems import problem_responses
 from fleetmem.gc import metrics as gc_metrics
 from fleetmem.memory.services import MemoryService, MetricFamily, store_timing
+from fleetmem.vault import metrics as vault_metrics
 
 _UNMATCHED = "unmatched"
 
@@ -101,6 +102,7 @@ def base_registry() -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(gc_metrics.REGISTRY)
     registry.register(store_timing.REGISTRY)
+    registry.register(vault_metrics.REGISTRY)
     return registry
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI
 
 from fleetmem.api import metrics, problems
 from fleetmem.api.body_limit import BodyLimitMiddleware, Utf8UrlMiddleware
+from fleetmem.api.disconnect import DisconnectGuard
 from fleetmem.api.routes import buffers, graph, memories, namespaces, oversight
 from fleetmem.api.trace_door import TraceDoorMiddleware
 from fleetmem.memory.services import MemoryService
@@ -36,6 +37,7 @@ def build_router() -> APIRouter:
 def register(app: FastAPI, service: MemoryService, settings: Settings) -> None:
     """Add the REST API to the app (called once by `create_app`)."""
     problems.install(app)
+    app.add_middleware(DisconnectGuard)  # innermost: the outer ones see a 499
     # Added last = outermost: the metrics also count requests refused for their size.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(Utf8UrlMiddleware)

@@ -30,7 +30,7 @@ JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 def setup_logging(level: str = "INFO") -> None:
     """Log to stderr (stdout is reserved for results and the MCP stdio wire)."""
-    logging.basicConfig(level=level, stream=sys.stderr,
+    logging.basicConfig(level=level, stream=sys.stderr, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 

@@ -124,8 +124,10 @@ def serve(host: str | None = typer.Option(None, "--host"),
     import uvicorn
 
     from fleetmem.api.app import create_app
+    from fleetmem.api.connections import server_options
 
     app = create_app(settings)
-    # ws="none": nothing is served over WebSockets, so uvicorn need not import them.
-    uvicorn.run(app, host=settings.host, port=settings.port, ws="none",
-                log_level=settings.log_level.lower())
+    # Head, body and keep-alive deadlines and the connection cap (issue 21); ws="none"
+    # among them: nothing is served over WebSockets, so uvicorn need not import them.
+    uvicorn.run(app, host=settings.host, port=settings.port,
+                log_level=settings.log_level.lower(), **server_options(settings.api))

@@ -100,6 +100,15 @@ class Identity:
     """The service's key check, re-run on every call: a session keeps working only while
     its key still names the same agent in the agents file in force."""
 
+    def session_owner(self, headers: Mapping[str, str], key_agent: str | None) -> str:
+        """The agent a new MCP session counts against: the agent the service's
+        `authenticate()` found for the bearer key (`key_agent`), else the `X-Agent-Id`
+        header where it is trusted, else the default agent."""
+        if key_agent is not None:
+            return key_agent
+        claimed = headers.get(AGENT_HEADER) if self.trust_agent_header else None
+        return claimed[:128] if claimed else self.default_agent
+
     def caller(self, ctx: Context[Any, Any]) -> Caller:
         """The caller of the current request (InvalidInput for a malformed header,
         Unauthenticated when the session's key no longer matches its agent)."""

@@ -92,6 +92,24 @@ class ApiSettings(BaseModel):
 
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
 
+    # --- connection limits of `fleetmem serve` (issue 21: slowloris, fd exhaustion) ---
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    """A connection whose request head (request line and headers) is not complete this
+    long after its first byte (or after connecting) is closed with 408."""
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """A request whose body is not complete this long after its head is closed."""
+    keep_alive_seconds: float = Field(default=5.0, gt=0, le=600)
+    """An idle keep-alive connection is closed after this long."""
+    max_head_bytes: int = Field(default=65_536, ge=4096, le=1_048_576)
+    """A request head larger than this is answered 431 and closed."""
+    max_connections: int | None = Field(default=None, ge=1)
+    """Open connections at most; more are closed at once. None: half the process fd
+    limit (raised to its hard limit at start), at most 10,000."""
+    max_connections_per_ip: int | None = Field(default=None, ge=0)
+    """Open connections from one client address at most; 0: no per-address cap (set it
+    behind a proxy that shares one address). None: a quarter of max_connections."""
+    # --- end of connection limits ---
+
 
 class McpSettings(BaseModel):
     """MCP door settings (owned by the MCP server)."""
@@ -105,6 +123,27 @@ class McpSettings(BaseModel):
     (loopback is always accepted; with none given on a non-loopback bind, any host is)."""
     start_timeout: float = Field(default=180.0, gt=0)
     """Seconds `fleetmem mcp` waits for the service it started to answer."""
+
+    # --- streamable HTTP sessions (issue 21: one agent must not starve the fleet) ---
+    sessions_per_agent: int = Field(default=32, ge=1, le=10_000)
+    """Open MCP sessions one agent may hold at /mcp. At the cap, a new `initialize` closes
+    that agent's oldest idle session; with none idle it is refused (HTTP 429)."""
+    session_idle_seconds: float = Field(default=600.0, gt=0, le=86_400)
+    """A session with no request in flight for this long is closed (background sweep)."""
+    max_sessions: int = Field(default=4096, ge=2, le=1_000_000)
+    """Open MCP sessions for all agents together (each holds ~43 KB). Must exceed
+    `sessions_per_agent`, so no single agent can reach it; when it is reached the oldest
+    idle session of the agent holding the most is closed, else refused (HTTP 503)."""
+
+    @model_validator(mode="after")
+    def _one_agent_cannot_fill_the_server(self) -> McpSettings:
+        if self.max_sessions <= self.sessions_per_agent:
+            raise ValueError(
+                f"mcp.max_sessions ({self.max_sessions}) must be greater than "
+                f"mcp.sessions_per_agent ({self.sessions_per_agent}), or one agent could "
+                "hold every MCP session; raise FLEETMEM_MCP__MAX_SESSIONS")
+        return self
+    # --- end of the session block ---
 
 
 class VaultSettings(BaseModel):
@@ -128,6 +167,11 @@ class VaultSettings(BaseModel):
     """How often the watcher checks the graph for changes (one cheap audit query)."""
     full_sync_seconds: float = Field(default=600.0, ge=10, le=86_400)
     """A full sync at least this often, whatever the change signals say."""
+    # -- hostile vault files (issue 21) --
+    max_note_bytes: int = Field(default=1_048_576, ge=1024, le=1 << 30)
+    """Notes larger than this are not read: skipped and reported, the sync goes on."""
+    restart_max_seconds: float = Field(default=60.0, ge=0.1, le=3600)
+    """Longest wait before the watcher restarts after an unexpected error (backoff)."""
 
 
 class GcSettings(BaseModel):
@@ -197,6 +241,23 @@ class GovernanceSettings(BaseModel):
     audit_bulk_read_ids: bool = False
     """List every id in the audit entries of paged bulk reads (read_graph, exports such as
     the vault sync); by default they record the count only."""
+
+    # fair work (issue 21) -------------------------------------------------------------
+    texts_per_minute: int = Field(default=0, ge=0)
+    """Texts per agent per minute sent to the embedding model (token bucket, bursts up to
+    the limit; each text of a batch counts, a recall counts its question). 0 = unlimited:
+    the embedding queue already serves agents round-robin, so a flood slows only its
+    sender; set it to cap what one agent may spend of the model."""
+    concurrent_requests_per_agent: int = Field(default=16, ge=0)
+    """Service calls of one agent in progress at once; more wait, in the agent's own
+    queue, for one of them to finish (0 = unlimited). Bounds one agent's share of the
+    stores' worker threads whatever number of connections it opens."""
+    concurrent_batches_per_agent: int = Field(default=1, ge=0)
+    """Of those, batches (more than 4 items, e.g. `remember_batch`) in progress at once;
+    an agent's further batches wait their turn (0 = unlimited)."""
+    bulk_embed_nice: int = Field(default=10, ge=0, le=19)
+    """How much lower the CPU priority of the bulk embedding thread is than the rest of
+    the process (Linux), so batches give way to questions and to the event loop."""
 
     # conflict resolution policy (issue 20) ------------------------------------------
     conflict_resolution: Literal["any", "third_party"] = "any"

@@ -7,6 +7,7 @@ only the same memory changed on both sides is a conflict.
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from fleetmem.memory.errors import FleetmemError
@@ -52,7 +53,7 @@ async def _import_day(ic: ImportContext, path: str) -> None:
     elsewhere = _ids_elsewhere(ic, path)
     clashes: list[str] = []
     seen: set[str] = set()
-    for line in parse_day(ic.texts[path]):
+    for line in await asyncio.to_thread(parse_day, ic.texts[path]):  # off the loop
         mine = sha(line.text)
         current = graph.get(line.id) if line.id else None
         if line.id:

@@ -7,6 +7,7 @@ entity also changed in the graph is a conflict, kept on both sides and reported.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field, replace
 
@@ -108,6 +109,17 @@ class ImportContext:
         self.hold.add(path)
 
 
+def _parse_all(texts: dict[str, str]) -> dict[str, EntityNote | FleetmemError]:
+    """Each note parsed, or the error that refused it."""
+    out: dict[str, EntityNote | FleetmemError] = {}
+    for path, text in texts.items():
+        try:
+            out[path] = parse_entity(text)
+        except FleetmemError as exc:
+            out[path] = exc
+    return out
+
+
 def note_name(path: str, note: EntityNote, entry: NoteState | None, old_path: str) -> str:
     """The entity name a note stands for: a renamed file renames the entity, and so does an
     edited `name` property; otherwise the name stays what it was."""
@@ -122,11 +134,13 @@ def note_name(path: str, note: EntityNote, entry: NoteState | None, old_path: st
 async def import_entities(ic: ImportContext, changed: list[str], missing: list[str]) -> None:
     """Apply changed, new, renamed and deleted entity notes."""
     parsed: dict[str, EntityNote] = {}
-    for path in changed:
-        try:
-            parsed[path] = parse_entity(ic.texts[path])
-        except FleetmemError as exc:
-            ic.error(path, exc)
+    # Parsed off the event loop: even a bounded parse of many notes must not stall requests.
+    outcomes = await asyncio.to_thread(_parse_all, {p: ic.texts[p] for p in changed})
+    for path, outcome in outcomes.items():
+        if isinstance(outcome, FleetmemError):
+            ic.error(path, outcome)
+        else:
+            parsed[path] = outcome
     for path, note in parsed.items():
         if note.ignored:
             ic.report.warnings.append(f"{path}: properties {', '.join(note.ignored)} are not "

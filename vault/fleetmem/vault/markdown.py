@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from fleetmem.memory.errors import InvalidInput
+from fleetmem.vault.guard import load_frontmatter
 
 _FRONTMATTER = re.compile(r"\A---[ \t]*\n(.*?)(?:\n)?^---[ \t]*(?:\n|\Z)", re.DOTALL | re.M)
 _LINK = re.compile(r"\[\[([^\[\]|#^]*)(?:[#^][^\[\]|]*)?(?:\|([^\[\]]*))?\]\]")
@@ -132,18 +133,14 @@ def split_frontmatter(text: str) -> tuple[dict[str, Any], str]:
     """(frontmatter mapping, body) of a note; a note without frontmatter has `{}`.
 
     Raises:
-        InvalidInput: the frontmatter is not valid YAML or not a mapping.
+        InvalidInput: the frontmatter is not valid YAML or not a mapping, or breaks the
+            budgets of `fleetmem.vault.guard` (size, aliases, depth).
     """
     text = text.replace("\r\n", "\n").lstrip("\ufeff")
     m = _FRONTMATTER.match(text)
     if not m:
         return {}, text
-    try:
-        data = yaml.safe_load(m.group(1)) or {}
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"the properties (frontmatter) are not valid YAML: {exc}; fix or "
-                           "remove the block between the two '---' lines",
-                           field="frontmatter", rule="yaml") from exc
+    data = load_frontmatter(m.group(1)) or {}
     if not isinstance(data, dict):
         raise InvalidInput("the properties (frontmatter) must be 'key: value' lines",
                            field="frontmatter", rule="yaml")

@@ -27,6 +27,8 @@ class SyncReport(BaseModel):
     pending: list[str] = Field(default_factory=list)
     """Edits not applied (export only, or waiting for a conflict to be resolved)."""
     errors: list[str] = Field(default_factory=list)
+    skipped: list[str] = Field(default_factory=list)
+    """Files not read (no regular file, outside the vault, too large); left untouched."""
     warnings: list[str] = Field(default_factory=list)
 
     @property
@@ -39,6 +41,7 @@ class SyncReport(BaseModel):
         parts = [f"{len(v)} {k}" for k, v in (
             ("created", self.created), ("updated", self.updated), ("renamed", self.renamed),
             ("deleted", self.deleted), ("written", self.written), ("trashed", self.trashed),
-            ("conflicts", self.conflicts), ("pending", self.pending), ("errors", self.errors))
+            ("conflicts", self.conflicts), ("pending", self.pending), ("errors", self.errors),
+            ("skipped", self.skipped))
             if v]
         return f"vault {self.mode}: " + (", ".join(parts) or "nothing to do")

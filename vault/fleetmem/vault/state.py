@@ -15,11 +15,49 @@ from pathlib import Path
 
 from fleetmem.memory.errors import Conflict, InvalidInput
 from fleetmem.vault import layout
+from fleetmem.vault.guard import REPORTED, read_checked
 from fleetmem.vault.projection import sha
 
 logger = logging.getLogger(__name__)
 STATE_FILE = "state.json"
 _VERSION = 1
+_KINDS = frozenset({"entity", "day", "index"})
+_STR_FIELDS = ("kind", "namespace", "key", "name", "file", "graph")
+DEFAULT_MAX_BYTES = 1_048_576
+
+
+def state_dir(root: Path) -> Path:
+    """The vault's `.fleetmem` folder, refused when it or its state/trash is a symlink
+    (sync would otherwise read or write wherever the link points).
+
+    Raises:
+        InvalidInput: one of them is a symlink (rule `symlink`).
+    """
+    folder = root / layout.STATE_DIR
+    for path in (folder, folder / STATE_FILE, folder / "trash"):
+        if path.is_symlink():
+            raise InvalidInput(f"refusing the vault: {path.relative_to(root).as_posix()} is a "
+                               "symlink; replace it with a plain folder/file inside the vault",
+                               field="vault", rule="symlink")
+    return folder
+
+
+def _note_state(rel: object, raw: object) -> NoteState | None:
+    """A state entry when its key is a safe note path and its value has the right shape."""
+    if not isinstance(rel, str) or not layout.is_safe_relative(rel) \
+            or layout.classify(rel) is None or not isinstance(raw, dict):
+        return None
+    if any(not isinstance(raw.get(f), str) for f in _STR_FIELDS) or raw["kind"] not in _KINDS:
+        return None
+    memories = raw.get("memories", {})
+    if not isinstance(memories, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in memories.items()):
+        return None
+    conflict = raw.get("conflict", False)
+    if not isinstance(conflict, bool) or set(raw) - {*_STR_FIELDS, "memories", "conflict"}:
+        return None
+    return NoteState(raw["kind"], raw["namespace"], raw["key"], raw["name"], raw["file"],
+                     raw["graph"], memories=dict(memories), conflict=conflict)
 
 
 @dataclass
@@ -47,26 +85,48 @@ class VaultState:
     human: str = ""
     audit_seq: int = 0
     notes: dict[str, NoteState] = field(default_factory=dict)
+    dropped: list[str] = field(default_factory=list)
+    """Entries of the state file that were dropped (bad path or shape); never saved."""
 
     @classmethod
     def load(cls, root: Path) -> VaultState:
-        """The saved state, or an empty one for a new vault."""
-        path = root / layout.STATE_DIR / STATE_FILE
+        """The saved state, or an empty one for a new vault. Entries whose path leaves the
+        vault or is no note path, or whose value has an unexpected shape, are dropped with
+        a warning (the note is then treated as never synced).
+
+        Raises:
+            InvalidInput: the file is not JSON of the right outline, or is a symlink.
+        """
+        path = state_dir(root) / STATE_FILE
         if not path.exists():
             return cls()
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            notes = {p: NoteState(**n) for p, n in data.get("notes", {}).items()}
-            return cls(viewer=data.get("viewer", ""), human=data.get("human", ""),
-                       audit_seq=int(data.get("audit_seq", 0)), notes=notes)
-        except (ValueError, TypeError) as exc:
+            raw_notes = data.get("notes", {})
+            if not isinstance(raw_notes, dict):
+                raise TypeError("'notes' is not an object")
+            notes: dict[str, NoteState] = {}
+            dropped: list[str] = []
+            for rel, raw in raw_notes.items():
+                entry = _note_state(rel, raw)
+                if entry is None:
+                    dropped.append(f"{layout.STATE_DIR}/{STATE_FILE}: dropped the entry "
+                                   f"{str(rel)[:200]!r} (not a note path inside the vault, "
+                                   "or an unexpected shape)")
+                else:
+                    notes[rel] = entry
+            for line in dropped:
+                logger.warning("vault: %s", line)
+            return cls(viewer=str(data.get("viewer", "")), human=str(data.get("human", "")),
+                       audit_seq=int(data.get("audit_seq", 0)), notes=notes, dropped=dropped)
+        except (ValueError, TypeError, AttributeError) as exc:
             raise InvalidInput(f"the vault state file {path} is damaged ({exc}); delete it and "
                                "sync again (unchanged notes will be recognised)",
                                field="vault", rule="state_file") from exc
 
     def save(self, root: Path) -> None:
         """Write the state atomically."""
-        folder = root / layout.STATE_DIR
+        folder = state_dir(root)
         folder.mkdir(parents=True, exist_ok=True)
         data = {"version": _VERSION, "viewer": self.viewer, "human": self.human,
                 "audit_seq": self.audit_seq,
@@ -80,8 +140,11 @@ class VaultState:
 class VaultFiles:
     """Note files of one vault; every path is checked to stay inside the vault."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.root = root
+        self.max_bytes = max_bytes
+        self.refused: dict[str, str] = {}
+        """Note paths skipped this run (hostile or unreadable) -> why."""
         self._real = root.resolve()
         self._stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
 
@@ -102,11 +165,14 @@ class VaultFiles:
         return full
 
     def read(self, rel: str) -> str | None:
-        """The text of a note, or None when it does not exist."""
-        try:
-            return self.path(rel).read_bytes().decode("utf-8", errors="replace")
-        except FileNotFoundError:
-            return None
+        """The text of a note, or None when it does not exist.
+
+        Raises:
+            InvalidInput: the file is no regular file, leaves the vault or is too large.
+        """
+        self.path(rel)
+        data = read_checked(self.root, rel, self.max_bytes)
+        return None if data is None else data.decode("utf-8", errors="replace")
 
     def exists(self, rel: str) -> bool:
         """Whether a file exists at a vault-relative path."""
@@ -117,10 +183,20 @@ class VaultFiles:
         text = self.read(rel)
         return None if text is None else sha(text)
 
+    def _checksum_or_none(self, rel: str) -> str | None:
+        """The checksum, or a value matching nothing when the file may not be read."""
+        try:
+            return self.checksum(rel)
+        except InvalidInput as exc:
+            if exc.rule != "hostile_file":
+                raise
+            return "refused"
+
     def write(self, rel: str, content: str, expected: str | None) -> bool:
         """Write a note only if it still holds what was read (`expected` checksum, None for
-        "must not exist"); return False, writing nothing, when it changed meanwhile."""
-        if self.checksum(rel) != expected:
+        "must not exist"); return False, writing nothing, when it changed meanwhile (or
+        is no longer a file sync may read)."""
+        if self._checksum_or_none(rel) != expected:
             return False
         full = self.path(rel)
         full.parent.mkdir(parents=True, exist_ok=True)
@@ -131,7 +207,7 @@ class VaultFiles:
 
     def trash(self, rel: str, expected: str | None) -> bool:
         """Move a note into `.fleetmem/trash/` if it still holds what was read."""
-        if expected is None or self.checksum(rel) != expected:
+        if expected is None or self._checksum_or_none(rel) != expected:
             return False
         target = self._trash_path(rel)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +221,16 @@ class VaultFiles:
         target.write_bytes(content.encode())
 
     def _trash_path(self, rel: str) -> Path:
-        return Path(self.root, layout.STATE_DIR, "trash", self._stamp, rel)
+        if not layout.is_safe_relative(rel):
+            raise InvalidInput(f"refusing to trash {rel!r}: it leaves the vault folder",
+                               field="path", rule="path_traversal")
+        trash = state_dir(self.root) / "trash"
+        target = Path(trash, self._stamp, rel)
+        real_trash = (self._real / layout.STATE_DIR / "trash").resolve()
+        if not target.resolve().is_relative_to(real_trash):
+            raise InvalidInput(f"refusing to trash {rel!r}: the trash would leave the vault",
+                               field="path", rule="path_traversal")
+        return target
 
     def scan(self) -> tuple[dict[str, str], list[str]]:
         """(vault-relative path -> text) of every note file, and paths that are ignored."""
@@ -160,19 +245,32 @@ class VaultFiles:
                 if top.name.endswith(layout.NOTE_EXT):
                     ignored.append(top.name)
                 continue
-            for rel, full in _notes_under(Path(top.path), top.name):
+            for rel, _full in _notes_under(Path(top.path), top.name):
                 if layout.classify(rel) is None and not layout.is_conflict_file(rel):
                     ignored.append(rel)
                     continue
-                with contextlib.suppress(FileNotFoundError):  # deleted while scanning
-                    notes[rel] = full.read_bytes().decode("utf-8", errors="replace")
+                try:
+                    text = self.read(rel)
+                except InvalidInput as exc:
+                    self.refused[rel] = exc.message
+                    REPORTED.log(self.root, rel, exc.message)
+                    continue
+                except OSError as exc:  # unreadable: skipped like a hostile file
+                    self.refused[rel] = f"{rel}: cannot be read ({exc.strerror})"
+                    REPORTED.log(self.root, rel, self.refused[rel])
+                    continue
+                if text is not None:  # None: deleted while scanning
+                    notes[rel] = text
         return notes, ignored
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the vault's sync lock (one sync at a time per vault, across processes)."""
-        folder = self.root / layout.STATE_DIR
+        folder = state_dir(self.root)
         folder.mkdir(parents=True, exist_ok=True)
+        if (folder / "lock").is_symlink():
+            raise InvalidInput(f"refusing the vault: {layout.STATE_DIR}/lock is a symlink",
+                               field="vault", rule="symlink")
         with open(folder / "lock", "a+") as handle:
             try:
                 import fcntl
@@ -199,5 +297,5 @@ def _notes_under(folder: Path, name: str) -> Iterator[tuple[str, Path]]:
             continue
         if entry.is_dir():
             yield from _notes_under(Path(entry.path), rel)
-        elif entry.name.endswith(layout.NOTE_EXT) and entry.is_file():
-            yield rel, Path(entry.path)
+        elif entry.name.endswith(layout.NOTE_EXT):
+            yield rel, Path(entry.path)  # read() refuses what is no regular file

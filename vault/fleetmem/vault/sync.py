@@ -52,20 +52,22 @@ async def run(service: MemoryService, cfg: VaultSettings, mode: Mode,
     root = vault_root(cfg, path)
     viewer, human = principals(cfg)
     root.mkdir(parents=True, exist_ok=True)
-    files = VaultFiles(root)
+    files = VaultFiles(root, cfg.max_note_bytes)
     with files.locked():
-        state = VaultState.load(root)
+        state = await asyncio.to_thread(VaultState.load, root)
         before = await build(service, viewer, cfg)
         texts, ignored = await asyncio.to_thread(files.scan)
         report = SyncReport(mode=mode, vault=str(root), viewer=viewer.agent_id,
                             human=human.agent_id, namespaces=sorted(before.folders))
-        report.warnings += before.warnings
+        report.warnings += before.warnings + state.dropped
+        report.skipped += sorted(files.refused.values())
         report.warnings += [f"{p}: not a note of a shown namespace folder; ignored"
                             for p in ignored]
         if state.viewer and state.viewer != viewer.agent_id:
             report.warnings.append(f"the vault was last synced for {state.viewer}; it now "
                                    f"shows {viewer.agent_id}'s view")
         ic = ImportContext(service, viewer, human, cfg, files, state, before, texts, report)
+        ic.hold.update(files.refused)  # a skipped file is neither imported, deleted nor written
         changed, missing = _changes(ic)
         if mode != "export":
             await import_entities(ic, changed["entity"], missing["entity"])
@@ -98,6 +100,8 @@ def _changes(ic: ImportContext) -> tuple[dict[str, list[str]], dict[str, list[st
             continue
         changed[kind[0]].append(path)
     for path, entry in ic.state.notes.items():
+        if path in ic.files.refused:
+            continue  # present but skipped: not a deletion
         if path not in ic.texts and not (entry.conflict and _pending(ic, path)):
             missing.setdefault(entry.kind, []).append(path)
     ic.report.warnings += [f"folder {f!r} is not a namespace this vault shows; ignored"

@@ -33,7 +33,8 @@ WRITE_OPERATIONS = frozenset(
 )
 ALL_OPERATIONS = READ_OPERATIONS | WRITE_OPERATIONS
 # Per-agent limits a role may set in the agents file (0 = unlimited).
-LIMIT_NAMES = ("requests_per_minute", "writes_per_day", "memories_per_namespace")
+LIMIT_NAMES = ("requests_per_minute", "writes_per_day", "memories_per_namespace",
+               "texts_per_minute")
 
 
 def private_namespace(agent_id: str) -> str:

@@ -44,6 +44,8 @@ from fleetmem.memory.services.views.records import RememberResult
 logger = logging.getLogger(__name__)
 
 EMBED_CHUNK = 64
+PREPARE_INLINE_CHARS = 64_000
+"""Batches holding more text than this are redacted and hashed on a worker thread."""
 """Memories per model call within one write: the model's own batch size, so chunking
 costs no encode throughput and lets writing one chunk overlap encoding the next."""
 
@@ -92,20 +94,13 @@ async def remember_many(ctx: ServiceContext, caller: Caller, inputs: Sequence[Me
         raise ValueError("remember_many: one mirrored record per input")
     tracing.annotate_namespaces(sorted(set(namespaces)))
 
-    now = ctx.now()
-    prepared: list[_Prepared] = []
-    for i, (inp, ns) in enumerate(zip(inputs, namespaces, strict=True)):
-        red = redact(inp.text)
-        a = Attribution(created_by=caller.agent_id, created_at=now,
-                        on_behalf_of=caller.on_behalf_of, workflow_id=caller.workflow_id,
-                        session_id=caller.session_id)
-        key = content_hash(ns, red.text) if mirrors is None else mirror_key(ns, mirrors[i])
-        prepared.append(_Prepared(i, Memory(
-            id=new_id(), namespace=ns, text=red.text.strip(), kind=check_kind(inp.kind),
-            importance=float(inp.importance), tags=check_tags(inp.tags, ctx.limits),
-            attribution=a, updated_at=now, valid_from=inp.valid_from or now, pinned=inp.pinned,
-            content_hash=key, entity_names=tuple(inp.entities),
-        ), red.count, mirrors is not None))
+    if sum(len(inp.text) for inp in inputs) > PREPARE_INLINE_CHARS:
+        # Redaction and hashing of a large batch run on a worker thread, so the event
+        # loop keeps serving other requests (other agents' questions) meanwhile.
+        prepared = await asyncio.to_thread(_prepare, ctx, caller, inputs, namespaces, mirrors)
+    else:
+        prepared = _prepare(ctx, caller, inputs, namespaces, mirrors)
+    ctx.prepay_texts(len(prepared))  # refused whole (texts_per_minute), before any write
 
     results: list[RememberResult | None] = [None] * len(prepared)
     chunks = [prepared[i:i + EMBED_CHUNK] for i in range(0, len(prepared), EMBED_CHUNK)]
@@ -135,6 +130,26 @@ async def remember_many(ctx: ServiceContext, caller: Caller, inputs: Sequence[Me
             task.cancel()
     final = [r for r in results if r is not None]
     return final
+
+
+def _prepare(ctx: ServiceContext, caller: Caller, inputs: Sequence[MemoryInput],
+             namespaces: list[str], mirrors: Sequence[str] | None) -> list[_Prepared]:
+    """The memories to write: redacted, attributed, with their dedup keys."""
+    now = ctx.now()
+    prepared: list[_Prepared] = []
+    for i, (inp, ns) in enumerate(zip(inputs, namespaces, strict=True)):
+        red = redact(inp.text)
+        a = Attribution(created_by=caller.agent_id, created_at=now,
+                        on_behalf_of=caller.on_behalf_of, workflow_id=caller.workflow_id,
+                        session_id=caller.session_id)
+        key = content_hash(ns, red.text) if mirrors is None else mirror_key(ns, mirrors[i])
+        prepared.append(_Prepared(i, Memory(
+            id=new_id(), namespace=ns, text=red.text.strip(), kind=check_kind(inp.kind),
+            importance=float(inp.importance), tags=check_tags(inp.tags, ctx.limits),
+            attribution=a, updated_at=now, valid_from=inp.valid_from or now, pinned=inp.pinned,
+            content_hash=key, entity_names=tuple(inp.entities),
+        ), red.count, mirrors is not None))
+    return prepared
 
 
 @dataclass(frozen=True, slots=True)

@@ -124,14 +124,16 @@ def operation(name: str, access: Access, *, also: tuple[str, ...] = (),
             try:
                 accounting.admit(ctx, caller, op, items)
                 authorize(ctx, caller, op)
-                if key is None:
-                    result = await run()
-                else:
-                    replayed, result = await idempotency.once(
-                        ctx, caller, key, fn.__name__, arguments, result_adapter(), run)
-                    if replayed:  # counted as a request; nothing was written
-                        ctx.governor.usage_of(caller.agent_id).requests += 1
-                        return typing.cast(R, result)
+                replayed = False
+                async with ctx.work_slot(caller, items):  # the agent's own queue
+                    if key is None:
+                        result = await run()
+                    else:
+                        replayed, result = await idempotency.once(
+                            ctx, caller, key, fn.__name__, arguments, result_adapter(), run)
+                if replayed:  # counted as a request; nothing was written
+                    ctx.governor.usage_of(caller.agent_id).requests += 1
+                    return result
             except Forbidden as exc:
                 await accounting.record_refusal(ctx, caller, name, exc, arguments, "denied")
                 raise

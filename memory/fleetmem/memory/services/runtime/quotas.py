@@ -51,6 +51,7 @@ class EffectiveLimits:
     requests_per_minute: int
     writes_per_day: int
     memories_per_namespace: int
+    texts_per_minute: int = 0
 
 
 def _when(at: datetime) -> str:
@@ -58,11 +59,13 @@ def _when(at: datetime) -> str:
 
 
 class Governor:
-    """Token buckets per agent (requests per minute), UTC-day write counters, usage."""
+    """Token buckets per agent (requests and embedded texts per minute), UTC-day write
+    counters, usage."""
 
     def __init__(self, settings: GovernanceSettings) -> None:
         self.settings = settings
         self._buckets: dict[str, _Bucket] = {}
+        self._text_buckets: dict[str, _Bucket] = {}
         self._day_writes: dict[str, tuple[date, int]] = {}
         self.usage: dict[str, AgentUsage] = {}
 
@@ -72,7 +75,7 @@ class Governor:
             value = principal.limit(name)
             return int(getattr(self.settings, name)) if value is None else value
         return EffectiveLimits(pick("requests_per_minute"), pick("writes_per_day"),
-                               pick("memories_per_namespace"))
+                               pick("memories_per_namespace"), pick("texts_per_minute"))
 
     def usage_of(self, agent_id: str) -> AgentUsage:
         """The (mutable) usage counters of an agent."""
@@ -102,6 +105,38 @@ class Governor:
             f"retry after {wait:g} s (at {_when(now + timedelta(seconds=wait))})",
             retry_after=wait, rule="requests_per_minute")
 
+    def take_texts(self, agent_id: str, per_minute: int, count: int, now: datetime, *,
+                   may_refuse: bool = True) -> None:
+        """Spend `count` embedded-text tokens (each text of a batch counts); raise
+        RateLimited saying when that many are available. With `may_refuse` False the texts
+        are taken on credit (the bucket goes below zero and the agent's next request waits
+        longer): for the later embeds of a request already under way.
+        """
+        if per_minute <= 0 or count <= 0:
+            return
+        rate = per_minute / 60.0
+        bucket = self._text_buckets.get(agent_id)
+        if bucket is None:
+            self._prune(now, self._text_buckets)
+            bucket = self._text_buckets[agent_id] = _Bucket(float(per_minute), now)
+        elapsed = max(0.0, (now - bucket.updated).total_seconds())
+        bucket.tokens = min(float(per_minute), bucket.tokens + elapsed * rate)
+        bucket.updated = now
+        if bucket.tokens >= count or not may_refuse:
+            bucket.tokens -= count
+            return
+        if count > per_minute:
+            raise RateLimited(
+                f"agent '{agent_id}' may embed at most {per_minute} texts per minute and this "
+                f"request holds {count}; split it into requests of at most {per_minute} texts",
+                retry_after=60.0, rule="texts_per_minute")
+        wait = math.ceil((count - bucket.tokens) / rate * 10) / 10
+        raise RateLimited(
+            f"agent '{agent_id}' exceeded its limit of {per_minute} embedded texts per minute "
+            f"(each text of a batch counts; this request holds {count}); retry after "
+            f"{wait:g} s (at {_when(now + timedelta(seconds=wait))}) or send smaller batches",
+            retry_after=wait, rule="texts_per_minute")
+
     def check_writes(self, agent_id: str, per_day: int, cost: int, now: datetime) -> None:
         """Refuse a write of `cost` items that would exceed today's (UTC) quota."""
         if per_day <= 0:
@@ -127,11 +162,12 @@ class Governor:
         day, used = self._day_writes.get(agent_id, (now.date(), 0))
         return used if day == now.date() else 0
 
-    def _prune(self, now: datetime) -> None:
+    def _prune(self, now: datetime, buckets: dict[str, _Bucket] | None = None) -> None:
         """Forget buckets idle long enough to be full again (bounds memory when any agent
         id is accepted, as without an agents file)."""
-        if len(self._buckets) < _MAX_TRACKED:
+        buckets = self._buckets if buckets is None else buckets
+        if len(buckets) < _MAX_TRACKED:
             return
-        for agent_id, b in list(self._buckets.items()):
-            if (now - b.updated).total_seconds() > 60:
-                del self._buckets[agent_id]
+        for agent_id, b in list(buckets.items()):
+            if (now - b.updated).total_seconds() > 60 and b.tokens >= 0:
+                del buckets[agent_id]

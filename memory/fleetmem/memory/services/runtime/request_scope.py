@@ -20,6 +20,10 @@ class RequestScope:
     """Whether the use case built an audit event of its own."""
     embed_calls: int = 0
     embedded_texts: int = 0
+    prepaid_texts: int = 0
+    """Texts charged to `texts_per_minute` ahead of the embeds that use them."""
+    texts_charged: bool = False
+    """Whether the request has been charged texts already (later charges are not refused)."""
 
 
 _current: ContextVar[RequestScope | None] = ContextVar("fleetmem_request", default=None)

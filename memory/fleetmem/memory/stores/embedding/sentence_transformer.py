@@ -38,6 +38,8 @@ class SentenceTransformerEmbedder:
         self._batch_size = batch_size
         self._model: SentenceTransformer | None = None
         self._lock = threading.Lock()
+        """Held while loading, and around what is not safe from two threads at once
+        (tokenizing; `encode` of a model other than the mean-pooled kind)."""
 
     @property
     def model_name(self) -> str:
@@ -87,11 +89,13 @@ class SentenceTransformerEmbedder:
             return self._model
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """Return L2-normalised float32 embeddings, one row per text."""
+        """Return L2-normalised float32 embeddings, one row per text. Safe to call from
+        two threads at once (the service's interactive and bulk model threads): the
+        forward pass of the mean-pooled kind runs concurrently, the rest is serialised."""
         model = self.model
-        with self._lock:  # torch on a shared model: one encode at a time, no oversubscription
-            if _is_mean_pooled(model):
-                return self._forward(model, list(texts))
+        if _is_mean_pooled(model):
+            return self._forward(model, list(texts))
+        with self._lock:
             out = model.encode(list(texts), batch_size=self._batch_size,
                                normalize_embeddings=True, convert_to_numpy=True,
                                show_progress_bar=False)
@@ -111,9 +115,10 @@ class SentenceTransformerEmbedder:
         with torch.inference_mode():
             for start in range(0, len(order), self._batch_size):
                 picked = order[start:start + self._batch_size]
-                batch = model.tokenizer([texts[i] for i in picked], padding=True,
-                                        truncation=True, max_length=model.max_seq_length,
-                                        return_tensors="pt")
+                with self._lock:  # a fast tokenizer may not be used by two threads
+                    batch = model.tokenizer([texts[i] for i in picked], padding=True,
+                                            truncation=True, max_length=model.max_seq_length,
+                                            return_tensors="pt")
                 tokens = transformer(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(tokens.dtype)
                 pooled = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)

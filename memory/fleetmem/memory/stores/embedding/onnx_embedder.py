@@ -57,7 +57,6 @@ class OnnxEmbedder:
         self._model_dir = model_dir
         self._loaded: _Loaded | None = None
         self._load_lock = threading.Lock()
-        self._tokenize_lock = threading.Lock()  # one tokenizer shared by every caller
 
     @property
     def model_name(self) -> str:
@@ -93,6 +92,9 @@ class OnnxEmbedder:
                 rule="dimension_mismatch")
         bundled.check_file(folder / "tokenizer.json", bundled.TOKENIZER_SHA256)
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        # Configured here once, before any caller sees it, and never changed after:
+        # concurrent encode calls then only share-borrow it (the binding refuses a
+        # concurrent borrow only when one of them reconfigures it), so no lock is needed.
         tokenizer.no_padding()  # the packaged file pads to 128: we pad per batch instead
         st_config = json.loads((folder / "sentence_bert_config.json").read_text())
         tokenizer.enable_truncation(max_length=int(st_config["max_seq_length"]))
@@ -123,28 +125,35 @@ class OnnxEmbedder:
         return self._open(str(graph_file) if graph_file else graph)
 
     def _open(self, graph: str | bytes) -> InferenceSession:
+        """A session on `threads` intra-op threads: the caller's own plus a pool of
+        `threads - 1` workers shared by concurrent calls (none at the default of 1). The
+        pool's workers sleep instead of spinning between calls: two model threads and the
+        event loop share the cores, and a spinning worker takes them from both."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = self._threads
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3  # errors only, on stderr
         return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """Return L2-normalised float32 embeddings, one row per text. Safe to call from
-        several threads at once (e.g. an interactive and a bulk model thread): ONNX
-        Runtime runs their forward passes concurrently, each on `threads` intra-op
-        threads; only tokenising is serialised."""
+        several threads at once (the interactive and the bulk model thread) without a
+        lock: the tokenizer and the ONNX Runtime session are only read after loading, and
+        `InferenceSession.run` may be called concurrently. With `threads=1` (the default)
+        each call computes on its caller's thread, so two calls use two cores and the bulk
+        thread's lowered priority applies to its own work; with more, the calls share the
+        session's pool of `threads - 1` workers (see `_open`)."""
         loaded = self._ensure()
         texts = list(texts)
         out = np.empty((len(texts), self._dimension), dtype=np.float32)
         if not texts:
             return out
-        with self._tokenize_lock:
-            encodings = [loaded.tokenizer.encode(texts[0])] if len(texts) == 1 else \
-                loaded.tokenizer.encode_batch(texts)
+        encodings = [loaded.tokenizer.encode(texts[0])] if len(texts) == 1 else \
+            loaded.tokenizer.encode_batch(texts)
         lengths = [len(e.ids) for e in encodings]
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
         for start in range(0, len(order), self._batch_size):

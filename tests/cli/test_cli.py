@@ -83,6 +83,15 @@ def test_serve_answers_health_and_openapi(tmp_path: Path) -> None:
                            json={"text": "the staging database is db-stage-2"})
         assert write.status_code == 201, write.text
         assert "/healthz" in httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()["paths"]
+        # MCP loads once the service is ready; a request sent meanwhile waits for it
+        assert ready.json()["mcp"] in ("starting", "ready")
+        init = httpx.post(f"http://127.0.0.1:{port}/mcp", timeout=60, json={
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                       "clientInfo": {"name": "t", "version": "1"}}},
+            headers={"Accept": "application/json, text/event-stream"})
+        assert init.status_code == 200 and "fleetmem" in init.text, init.text
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz").json()["mcp"] == "ready"
     finally:
         proc.terminate()
         proc.wait(timeout=60)

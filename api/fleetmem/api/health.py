@@ -40,6 +40,9 @@ async def readyz(request: Request) -> JSONResponse:
     vault = getattr(request.app.state, "vault_status", None)
     if callable(vault):  # set by the vault watcher; a degraded vault keeps the service ready
         extra["vault"] = vault()
+    mcp = getattr(request.app.state, "mcp_status", None)
+    if callable(mcp):  # set by the MCP door
+        extra["mcp"] = mcp()
     try:
         await service.ready()
     except StorageUnavailable as exc:

@@ -39,25 +39,26 @@ BackgroundWork = Callable[["FastAPI", MemoryService, Settings],
 
 def background_work() -> tuple[BackgroundWork, ...]:
     """What runs for the served app's lifetime, entered in this order and left in reverse:
-    the MCP session manager (a mounted sub-app's own lifespan never runs), serve.json for
+    the MCP door (loaded in the background, then its session manager), serve.json for
     the stdio shims, the agents-file reload, the GC scheduler, the vault watcher, the
     loopback operator metrics port (when `metrics.operator_port` is set)."""
     from fleetmem.api.operator_port import operator_metrics_port
     from fleetmem.gc.scheduler import gc_background
-    from fleetmem.mcp_server.http import announce, run_sessions
+    from fleetmem.mcp_server.deferred import announce, run_mcp
     from fleetmem.vault.watcher import vault_background
 
-    return (run_sessions, announce, agents_reload_background, gc_background, vault_background,
+    return (run_mcp, announce, agents_reload_background, gc_background, vault_background,
             operator_metrics_port)
 
 
 def install_doors(app: FastAPI, service: MemoryService, settings: Settings) -> None:
-    """Add the REST API (/v1, /metrics) and MCP over HTTP (/mcp) to the served app."""
+    """Add the REST API (/v1, /metrics) and MCP over HTTP (/mcp) to the served app; the
+    MCP SDK is imported by the door's background work while the app starts."""
     from fleetmem.api import v1
-    from fleetmem.mcp_server.http import mount_mcp
+    from fleetmem.mcp_server.deferred import mount_deferred
 
     v1.register(app, service, settings)
-    mount_mcp(app, service, settings)
+    mount_deferred(app)
 
 
 @asynccontextmanager

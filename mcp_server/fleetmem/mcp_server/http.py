@@ -1,9 +1,10 @@
 """MCP over streamable HTTP at /mcp inside `fleetmem serve`, next to REST.
 
-`mount_mcp` mounts the MCP app (bearer agent keys via the SDK's token verifier when an
-agents file is configured); `run_sessions` runs its session manager for the app's lifetime
-(a mounted sub-app's own lifespan never runs); `announce` writes `<data_dir>/serve.json`
-so that `fleetmem mcp` shims find it. `fleetmem.cli.composition` calls all three.
+`build_mcp` builds the MCP app (bearer agent keys via the SDK's token verifier when an
+agents file is configured) with the session gate in front of its session manager;
+`serve_sessions` runs that manager and the idle sweep (a mounted sub-app's own lifespan
+never runs). Imported by deferred.py in a worker thread while the service starts, since
+this module imports the MCP SDK.
 """
 
 from __future__ import annotations
@@ -12,18 +13,18 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import anyio
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
 from starlette.datastructures import Headers
-from starlette.routing import Route
 from starlette.types import Scope
 
 from fleetmem.mcp_server.door import Identity
-from fleetmem.mcp_server.launcher import ServeInfo, remove_state, write_state
+from fleetmem.mcp_server.launcher import ServeInfo
 from fleetmem.mcp_server.server import build_server
 from fleetmem.mcp_server.session_gate import SessionGate
 from fleetmem.mcp_server.session_policy import SessionLedger
@@ -53,8 +54,10 @@ def transport_security(settings: Settings) -> TransportSecuritySettings | None:
                                      allowed_origins=_LOOPBACK_ORIGINS + origins)
 
 
-def mount_mcp(app: Any, service: MemoryService, settings: Settings) -> None:
-    """Build the MCP server over `service` and route /mcp (and its auth metadata) to it."""
+def build_mcp(service: MemoryService, settings: Settings
+              ) -> tuple[MCPServer[Any], Starlette, SessionGate]:
+    """The MCP server over `service`, its app (serving /mcp and, with agent keys, its
+    auth metadata, on the full path) and the session gate in front of its manager."""
     open_access = service.open_access_agent is not None
     identity = Identity(default_agent=service.open_access_agent or settings.default_agent,
                         trust_agent_header=open_access, authenticate=service.authenticate)
@@ -67,13 +70,7 @@ def mount_mcp(app: Any, service: MemoryService, settings: Settings) -> None:
                                          transport_security=transport_security(settings),
                                          session_idle_timeout=None,
                                          max_sessions=caps.max_sessions + caps.sessions_per_agent)
-    app.state.mcp_server = server
-    app.state.mcp_sessions = gate_sessions(server.session_manager, identity, settings)
-    # The sub-app keeps its own middleware (bearer auth); it routes on the full path.
-    for route in mcp_app.routes:
-        path = getattr(route, "path", None)
-        if path:
-            app.router.routes.append(Route(path, endpoint=mcp_app, include_in_schema=False))
+    return server, mcp_app, gate_sessions(server.session_manager, identity, settings)
 
 
 def gate_sessions(manager: Any, identity: Identity, settings: Settings) -> SessionGate:
@@ -93,22 +90,11 @@ def gate_sessions(manager: Any, identity: Identity, settings: Settings) -> Sessi
 
 
 @asynccontextmanager
-async def run_sessions(app: Any, service: MemoryService, settings: Settings) -> AsyncIterator[None]:
-    """Run the MCP session manager, and the sweep of idle sessions, for the app's lifetime."""
-    async with app.state.mcp_server.session_manager.run(), anyio.create_task_group() as tg:
-        tg.start_soon(app.state.mcp_sessions.sweep)
+async def serve_sessions(server: MCPServer[Any], gate: SessionGate) -> AsyncIterator[None]:
+    """Run the MCP session manager, and the sweep of idle sessions, while in the block."""
+    async with server.session_manager.run(), anyio.create_task_group() as tg:
+        tg.start_soon(gate.sweep)
         try:
             yield
         finally:
             tg.cancel_scope.cancel()
-
-
-@asynccontextmanager
-async def announce(app: Any, service: MemoryService, settings: Settings) -> AsyncIterator[None]:
-    """Write `<data_dir>/serve.json` while the service runs, so stdio shims find it."""
-    data_dir, pid = Path(settings.data_dir), os.getpid()
-    write_state(data_dir, ServeInfo(pid, settings.host, settings.port))
-    try:
-        yield
-    finally:
-        remove_state(data_dir, pid)

@@ -21,8 +21,6 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import httpx
-
 from fleetmem.memory.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -100,6 +98,8 @@ def healthy(info: ServeInfo) -> bool:
     """Whether the announced process lives and answers /healthz."""
     if not _alive(info.pid):
         return False
+    import httpx  # here: `serve` imports this module for serve.json and needs no client
+
     try:
         return httpx.get(f"{info.base_url}/healthz", timeout=2.0).status_code == 200
     except httpx.HTTPError:

@@ -31,6 +31,7 @@ class MemoryService(MemoryMethods, GraphMethods, OversightMethods):
         self.operator = OperatorService(ctx)
         self._warming = False
         self._model_ready = False
+        self._warmed = asyncio.Event()
 
     # identity -------------------------------------------------------------------------
     def authenticate(self, api_key: str | None) -> str | None:
@@ -78,8 +79,19 @@ class MemoryService(MemoryMethods, GraphMethods, OversightMethods):
         pay for them; `ready` reports not-ready until the model is loaded. Servers call it
         in the background right after `start`."""
         self._warming = True
-        await asyncio.gather(self.ctx.embed(["warm-up"]), asyncio.to_thread(redact, "warm-up"))
-        self._model_ready = True
+        try:
+            await asyncio.gather(self.ctx.embed(["warm-up"]),
+                                 asyncio.to_thread(redact, "warm-up"))
+            self._model_ready = True
+        finally:
+            self._warmed.set()
+
+    async def warmed(self) -> None:
+        """Return once `warm_up` has finished (loaded or failed), at once when it has not
+        begun: a door that loads heavy code of its own waits for it, so as not to slow
+        the service's readiness (they share the interpreter and the cores)."""
+        if self._warming:
+            await self._warmed.wait()
 
     async def ready(self) -> None:
         """Raise StorageUnavailable unless every store answers (and, once `warm_up` has

@@ -33,7 +33,10 @@ async def readyz(request: Request) -> JSONResponse:
     agents file version is in force (`agents_file`, null without one). A failed reload
     does not make the service unready: the last good version stays in force. With a vault
     watcher running, `vault` says `{status: syncing|starting|degraded, since, reason}`; a
-    degraded vault does not make the service unready (every other door still serves)."""
+    degraded vault does not make the service unready (every other door still serves).
+    `mcp` says `starting|ready|failed`: the MCP door loads once the service is ready
+    (about a second later; requests to /mcp wait for it meanwhile), so it is reported,
+    not waited for: ready means REST serves and the model is loaded."""
     service: MemoryService = request.app.state.service
     agents = _agents_file(service)
     extra: dict[str, object] = {}

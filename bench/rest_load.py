@@ -45,17 +45,21 @@ async def client_load(base: str, clients: int, seconds: float) -> dict[str, list
     """N concurrent clients, each looping remember/recall/recall/recall until time is up."""
     out: dict[str, list[float]] = {"remember": [], "recall": [], "errors": []}
     questions = workload.queries(200)
+    # Each client's texts are made before the clock starts: making 100,000 a client inside
+    # the timed loop blocked the event loop for most of a 30 s run (no recall finished).
+    most = 4 * 2_000  # requests a client may send: far more than it can in the time
+    texts = [iter(workload.memories(most // 4, offset=30_000_000 + n * 100_000))
+             for n in range(clients)]
     deadline = time.monotonic() + seconds
 
     async def one(n: int) -> None:
-        texts = iter(workload.memories(100_000, offset=30_000_000 + n * 100_000))
         async with httpx.AsyncClient(base_url=base, timeout=60,
                                      headers={"X-Workflow-Id": f"load-{n}"}) as c:
             i = 0
-            while time.monotonic() < deadline and i < 100_000:
+            while time.monotonic() < deadline and i < most:
                 t0 = time.perf_counter()
                 if i % 4 == 0:
-                    r = await c.post("/v1/memories", json={"text": next(texts)})
+                    r = await c.post("/v1/memories", json={"text": next(texts[n])})
                     kind = "remember"
                 else:
                     r = await c.post("/v1/memories/recall",

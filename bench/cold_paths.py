@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from bench import workload
+from bench.doors import stop_process
 from bench.report import pct
 
 ROOTS = ("memory", "api", "mcp_server", "vault", "gc", "cli")
@@ -112,12 +113,7 @@ def serve_once(fig: ColdFigures, data_dir: Path, queries: list[str]) -> None:
                             ).raise_for_status()
             fig.busy_rss_mib.append(_rss_mib(proc.pid))
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=60)
 
 
 def recall_once(fig: ColdFigures, data_dir: Path, query: str, **extra: str) -> float:

@@ -46,6 +46,16 @@ def _env(data_dir: Path, port: int) -> dict[str, str]:
     return env
 
 
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Terminate a started process; kill it if it has not exited within `timeout`."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _fleetmem() -> str:
     return str(Path(sys.executable).with_name("fleetmem"))
 
@@ -76,11 +86,7 @@ def measure_doors(data_dir: Path, queries: Sequence[str], singles: int) -> dict[
 
             out["mcp-stdio"] = anyio.run(measure_mcp, _fleetmem(), env, queries, singles)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_process(server)
         log.close()
     return out
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from bench import workload
-from bench.doors import _env, _fleetmem, _free_port, _wait_ready
+from bench.doors import _env, _fleetmem, _free_port, _wait_ready, stop_process
 from fleetmem.memory.bootstrap import build_service
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.services.inputs import MemoryInput
@@ -145,11 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                               timeout=args.seconds + 300)
         load = json.loads(done.stdout)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_process(server)
     lines = [f"## REST under concurrent load ({args.clients} clients in a second process, "
              f"{args.seconds:.0f} s, {args.size} memories)",
              "| operation | where | n | ops/s | p50 ms | p95 ms | p99 ms |",

@@ -13,12 +13,13 @@ file lets ONNX Runtime open the session in half the time of a single 90 MB file.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from fleetmem.memory.stores.embedding.bundled import sha256_of
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def intact_graph(folder: Path) -> Path | None:
         if set(expected) != {GRAPH_FILE, DATA_FILE}:
             raise ValueError(f"{SUMS_FILE} lists {sorted(expected)}")
         for name, digest in expected.items():
-            if _sha256(folder / name) != digest:
+            if sha256_of(folder / name) != digest:
                 raise ValueError(f"{name} does not match its sha256")
     except (OSError, ValueError) as exc:
         logger.warning("the cached embedding graph in %s is damaged (%s): rebuilding it",
@@ -61,7 +62,7 @@ def store_graph(folder: Path, graph: bytes) -> Path | None:
         save_model(load_model_from_string(graph), tmp / GRAPH_FILE,
                    save_as_external_data=True, all_tensors_to_one_file=True,
                    location=DATA_FILE, size_threshold=1024)
-        sums = "".join(f"{_sha256(tmp / n)}  {n}\n" for n in (GRAPH_FILE, DATA_FILE))
+        sums = "".join(f"{sha256_of(tmp / n)}  {n}\n" for n in (GRAPH_FILE, DATA_FILE))
         (tmp / SUMS_FILE).write_text(sums)
         for name in (GRAPH_FILE, DATA_FILE, SUMS_FILE):
             with (tmp / name).open("rb") as f:
@@ -80,11 +81,3 @@ def store_graph(folder: Path, graph: bytes) -> Path | None:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
     return folder / GRAPH_FILE
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -7,8 +7,9 @@ any invariant broke.
         --reconcile-seconds 120 --soak-seconds 600
 
 `--only-reconcile` runs the concurrent-reconcile part alone and prints its row;
-`--only-hostile` runs the hostile-fleet tier alone (tests/hostile: a flooding agent, a
-session hoarder, unfinished request heads and hostile vault files at once, issue 21).
+`--only-hostile` runs the hostile-fleet tier alone (tests/hostile/cases.py, issue 21: a
+flooding agent with a session hoarder, unfinished request heads, and the vault fuzz, each
+on its own, then all at once).
 
 The soak runs `fleetmem serve` in one process and the load in this one: workers doing
 remember, recall, correct, forget, buffer appends and consolidation, and graph operations
@@ -23,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 import random
@@ -41,6 +41,7 @@ from bench import workload
 from bench.machine import git_commit
 from fleetmem.memory.bootstrap import build_embedder
 from fleetmem.memory.settings import Settings
+from tests.hostile.cases import PARTS, hostile_section, parse_without, run_cases, without
 from tests.hostile.fleet import hostile_sizes, run_hostile_fleet
 from tests.hostile.report import hostile_lines
 from tests.reliability.concurrency import ConcurrencyResult, run_concurrency
@@ -319,16 +320,15 @@ async def run_all(work: Path, args: argparse.Namespace) -> int:
                                     embedder)
     logger.info("soak: %g s", args.soak_seconds)
     soak = await run_soak(work, args.soak_seconds, workers=args.soak_workers)
-    hostile = await run_hostile_fleet(work / "hostile", hostile_sizes(args.hostile_seconds))
-    section = "\n".join(_summary(crashes, conc, race, soak, args) + [""] + hostile_lines(
-        hostile, f"python -m bench.reliability --only-hostile --hostile-seconds "
-        f"{args.hostile_seconds:g}")) + "\n"
+    hostile = await run_cases(work / "hostile", args.hostile_seconds)
+    section = "\n".join(_summary(crashes, conc, race, soak, args) + [""] + hostile_section(
+        hostile, args.hostile_seconds)) + "\n"
     sys.stdout.write(section)
     if args.write:
         Path(args.write).write_text(section)
     broken = any(c.problems or c.lost_writes for c in crashes.values()) or conc.problems \
-        or race.problems or soak.errors or soak.server_errors or hostile.problems \
-        or not hostile.latency_ok
+        or race.problems or soak.errors or soak.server_errors \
+        or not all(cr.ok for cr in hostile)
     return 1 if broken else 0
 
 
@@ -344,18 +344,18 @@ async def run_reconcile_only(work: Path, args: argparse.Namespace) -> int:
 
 
 async def run_hostile_only(work: Path, args: argparse.Namespace) -> int:
-    """`--only-hostile`: the hostile-fleet tier alone; prints its section."""
-    sizes = hostile_sizes(args.hostile_seconds)
-    command = f"python -m bench.reliability --only-hostile --hostile-seconds " \
-        f"{args.hostile_seconds:g}"
-    if args.hostile_without:  # one attacker's share: leave the others out
-        left_out = set(args.hostile_without.split(","))
-        sizes = dataclasses.replace(
-            sizes, slow_connections=0 if "slow" in left_out else sizes.slow_connections,
-            vault_files=0 if "random-files" in left_out else sizes.vault_files)
-        command += f" --hostile-without {args.hostile_without}"
-    r = await run_hostile_fleet(work / "hostile", sizes)
-    sys.stdout.write("\n".join(hostile_lines(r, command)))
+    """`--only-hostile`: the hostile-fleet tier alone (every case, or one run without the
+    attackers `--hostile-without` names); prints its section."""
+    if not args.hostile_without:
+        results = await run_cases(work / "hostile", args.hostile_seconds)
+        sys.stdout.write("\n".join(hostile_section(results, args.hostile_seconds)))
+        return 0 if all(cr.ok for cr in results) else 1
+    left_out = frozenset(args.hostile_without.split(","))
+    r = await run_hostile_fleet(work / "hostile",
+                                without(hostile_sizes(args.hostile_seconds), left_out))
+    sys.stdout.write("\n".join(hostile_lines(
+        r, f"python -m bench.reliability --only-hostile --hostile-seconds "
+        f"{args.hostile_seconds:g} --hostile-without {args.hostile_without}")))
     return 1 if r.problems or not r.latency_ok else 0
 
 
@@ -374,10 +374,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="attack phase of the hostile-fleet tier (full sizes otherwise)")
     p.add_argument("--only-hostile", action="store_true",
                    help="run only the hostile-fleet tier and print its section")
-    p.add_argument("--hostile-without", default="", choices=["", "slow", "random-files",
-                                                             "slow,random-files"],
-                   help="with --only-hostile: leave out the unfinished request heads "
-                        "(slow) and/or the random vault files, to measure the rest alone")
+    p.add_argument("--hostile-without", default="", type=parse_without,
+                   help="with --only-hostile: one run leaving these attackers out, to measure "
+                        "the rest alone (comma-separated: " + ", ".join(PARTS) + ")")
     p.add_argument("--soak-workers", type=int, default=4)
     p.add_argument("--no-neo4j", action="store_true", help="skip the crash run on Neo4j")
     p.add_argument("--security-summary", default="",

@@ -67,7 +67,7 @@ async def run(plan: dict[str, Any], out_path: Path) -> dict[str, Any]:
     floods.batch_size, floods.text_chars = plan["flood_shape"]
     slow = SlowConnections(target=min(plan["slow_connections"], raise_fd_limit() - 300))
     async with client(base, FLOOD_ADDRESS, 900, plan["keys"]["alice"],
-                      connections=plan["flood_clients"]) as alice, \
+                      connections=max(1, plan["flood_clients"])) as alice, \
             client(base, HOARD_ADDRESS, 60, plan["keys"]["mallory"], connections=16) as mal:
         shape = (floods.batch_size, floods.text_chars)
         tasks = [asyncio.create_task(flood(alice, n, stop, floods, shape))

@@ -307,7 +307,7 @@ def check(r: HostileResult) -> None:
     else:
         sessions = r.driver["hoard"]["opened"].get("200", 0)
         # (before issue 21 there was no per-agent cap: any number shows the hoarding)
-        if sessions <= getattr(McpSettings(), "sessions_per_agent", 0):
+        if r.sizes.sessions and sessions <= getattr(McpSettings(), "sessions_per_agent", 0):
             p.append(f"mallory opened only {sessions} MCP sessions: the per-agent cap was "
                      "never reached, the case was not exercised")
         if r.sizes.slow_connections and not r.driver["slow"]["most_open"]:

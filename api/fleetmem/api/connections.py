@@ -82,12 +82,40 @@ def resolve_limits(api: ApiSettings, fd_limit: int) -> ConnectionLimits:
                             max_per_ip=per_ip)
 
 
+REFUSAL_LOG_SECONDS = 10.0
+"""Refused connections are logged once, then summed up at most this often: under a flood
+of reconnects, a line per refusal would cost the event loop more than the refusal."""
+
+
+@dataclass
+class _Refusals:
+    """Refused connections not yet logged, by reason (the reasons name caps, never who)."""
+
+    pending: Counter[str] = field(default_factory=Counter)
+    next_log: float = 0.0
+
+    def note(self, reason: str, now: float) -> None:
+        """Count one refusal; log what was counted when the summary is due."""
+        self.pending[reason] += 1
+        if now < self.next_log:
+            return
+        self.next_log = now + REFUSAL_LOG_SECONDS
+        for why, n in self.pending.items():
+            if n == 1:
+                logger.warning("connection refused: %s", why)
+            else:
+                logger.warning("%d connections refused in the last %.0f s: %s", n,
+                               REFUSAL_LOG_SECONDS, why)
+        self.pending.clear()
+
+
 @dataclass
 class _Counts:
     """Open admitted connections of one server, in total and per client address."""
 
     total: int = 0
     per_ip: Counter[str] = field(default_factory=Counter)
+    refused: _Refusals = field(default_factory=_Refusals)
 
 
 def _reply(transport: asyncio.Transport, status: bytes, text: str) -> None:
@@ -134,7 +162,7 @@ class _Watch:
             self.admitted = True
             self.head_started()
             return True
-        logger.warning("connection refused: %s", reason)
+        counts.refused.note(reason, self.loop.time())
         _reply(transport, b"503 Service Unavailable", reason + "\n")
         return False
 
@@ -221,15 +249,29 @@ class _Guard(asyncio.Protocol):
     limits: ConnectionLimits
     counts: _Counts
     watch: _Watch
+    transport: asyncio.Transport
+    made = False
+    """Whether uvicorn's connection set-up ran (not for a refused connection)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Admission comes first: a refused connection is answered and closed without
+        # uvicorn's per-connection set-up (address look-ups, flow control, tracking),
+        # which a reconnect flood at the caps would otherwise pay for every time.
         self.watch = _Watch(self.limits, self.counts, _busy(self))
-        super().connection_made(transport)
-        self.watch.admit(cast(asyncio.Transport, transport), getattr(self, "client", None))
+        peer = transport.get_extra_info("peername")
+        client = (str(peer[0]), int(peer[1])) if isinstance(peer, tuple) else None
+        if self.watch.admit(cast(asyncio.Transport, transport), client):
+            self.made = True
+            super().connection_made(transport)
+
+    def live(self) -> bool:
+        """Whether bytes received are to be parsed (admitted and not closing)."""
+        return self.made and not self.transport.is_closing()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.watch.stop()
-        super().connection_lost(exc)
+        if self.made:
+            super().connection_lost(exc)
 
 
 def guarded_protocol(limits: ConnectionLimits, impl: str = "auto") -> type[asyncio.Protocol]:
@@ -247,7 +289,7 @@ def guarded_protocol(limits: ConnectionLimits, impl: str = "auto") -> type[async
 
     class GuardedHttpTools(_Guard, HttpToolsProtocol):
         def data_received(self, data: bytes) -> None:
-            if self.transport.is_closing():
+            if not self.live():
                 return
             super().data_received(data)
             # Whole chunks read while a head is open count towards it (a pipelined
@@ -275,7 +317,7 @@ def _h11_guarded(limits: ConnectionLimits, counts: _Counts) -> type[asyncio.Prot
 
     class GuardedH11(_Guard, H11Protocol):
         def data_received(self, data: bytes) -> None:
-            if self.transport.is_closing():
+            if not self.live():
                 return
             super().data_received(data)
             state = self.conn.their_state

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import json
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -32,6 +31,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fleetmem.mcp_server.launcher import ServeInfo, remove_state, write_state
+from fleetmem.mcp_server.rpc_errors import send_rpc_error
 from fleetmem.memory.services import MemoryService
 from fleetmem.memory.settings import Settings
 
@@ -83,14 +83,8 @@ class DeferredMcp:
             await self._app(scope, receive, send)
             return
         reason = self._error or f"the MCP door did not load within {WAIT_SECONDS:.0f} s"
-        body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {
-            "code": -32603, "message": f"MCP is unavailable: {reason}; REST (/v1) still "
-                                       "serves, see the service log"}}).encode()
-        await send({"type": "http.response.start", "status": 503,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"retry-after", b"5"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await send_rpc_error(send, 503, -32603, f"MCP is unavailable: {reason}; REST (/v1) "
+                             "still serves, see the service log", retry_after=5)
 
 
 def mount_deferred(app: Any) -> None:

@@ -10,7 +10,6 @@ closes idle sessions in the background while the service runs.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fleetmem.mcp_server.rpc_errors import send_rpc_error
 from fleetmem.mcp_server.session_policy import Evict, Refuse, SessionLedger
 
 logger = logging.getLogger(__name__)
@@ -159,12 +159,7 @@ def _closer(scope: Scope, session_id: str) -> Scope:
 
 async def _refusal(refused: Refuse, send: Send) -> None:
     """The refusal as a JSON-RPC error body (no request id), which MCP clients surface."""
-    body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {
-        "code": -32000, "message": refused.message,
-        "data": {"setting": refused.setting, "limit": refused.limit}}}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if refused.status == 503:
-        headers.append((b"retry-after", b"5"))
-    await send({"type": "http.response.start", "status": refused.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send_rpc_error(send, refused.status, -32000, refused.message,
+                         {"setting": refused.setting, "limit": refused.limit},
+                         retry_after=5 if refused.status == 503 else None)
 

@@ -9,6 +9,7 @@ import anyio
 import typer
 
 from fleetmem.cli.common import DataDirOption, err, load_settings, setup_logging, started
+from fleetmem.cli.reach import refuse_if_owned
 from fleetmem.memory.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ def mcp(data_dir: Path | None = DataDirOption,
     settings = load_settings(data_dir)
     setup_logging("WARNING" if settings.log_level.upper() == "INFO" else settings.log_level)
     if direct:
+        refuse_if_owned(Path(settings.data_dir), "fleetmem mcp --direct")
         anyio.run(_run_direct, settings, agent)
         return
     from fleetmem.mcp_server.launcher import LaunchError, ensure_serve

@@ -22,8 +22,8 @@ from starlette.datastructures import Headers
 from starlette.routing import Route
 from starlette.types import Scope
 
+from fleetmem.api.owner import ServeInfo, remove_state, write_state
 from fleetmem.mcp_server.door import Identity
-from fleetmem.mcp_server.launcher import ServeInfo, remove_state, write_state
 from fleetmem.mcp_server.server import build_server
 from fleetmem.mcp_server.session_gate import SessionGate
 from fleetmem.mcp_server.session_policy import SessionLedger
@@ -105,9 +105,11 @@ async def run_sessions(app: Any, service: MemoryService, settings: Settings) -> 
 
 @asynccontextmanager
 async def announce(app: Any, service: MemoryService, settings: Settings) -> AsyncIterator[None]:
-    """Write `<data_dir>/serve.json` while the service runs, so stdio shims find it."""
+    """Write `<data_dir>/serve.json` while the service runs, so stdio shims and the CLI
+    find it (with the local socket, when `fleetmem.api.local_door` runs one)."""
     data_dir, pid = Path(settings.data_dir), os.getpid()
-    write_state(data_dir, ServeInfo(pid, settings.host, settings.port))
+    write_state(data_dir, ServeInfo(pid, settings.host, settings.port,
+                                    getattr(app.state, "local_socket", None)))
     try:
         yield
     finally:

@@ -148,6 +148,9 @@ def list_conflicts(agent: str = ActingAgent,
                    limit=limit)
     if as_json:
         emit_json(items)
+    elif not items:
+        out.print(f"no {'' if status == 'all' else status + ' '}conflicts in the namespaces "
+                  f"{agent} can read")
     else:
         _conflicts_table(items)
 

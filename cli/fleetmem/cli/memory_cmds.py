@@ -95,7 +95,8 @@ def stats(agent: str = AgentOption,
         return
     table = Table("namespace", "access", "memories", "entities", "relations", "buffer")
     for ns in result.namespaces:
-        table.add_row(ns.namespace, ns.access, str(ns.memories), str(ns.entities),
+        memories = ", ".join(f"{n} {status}" for status, n in ns.memories.items()) or "0"
+        table.add_row(ns.namespace, ns.access, memories, str(ns.entities),
                       str(ns.relations), str(ns.buffer_items))
     out.print(table)
     out.print(f"total memories: {result.total_memories}; model: {result.embedding_model}")

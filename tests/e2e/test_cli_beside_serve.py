@@ -132,11 +132,18 @@ def test_a_stale_serve_json_is_reported_and_the_stores_opened(data_dir: Path) ->
     data_dir.mkdir(parents=True)
     dead = subprocess.Popen(["true"])
     dead.wait()
-    (data_dir / "serve.json").write_text(json.dumps(
-        {"pid": dead.pid, "host": "127.0.0.1", "port": 9, "socket": str(data_dir / "x")}))
-    done = cli(data_dir)("stats", "--json")
-    assert json.loads(done.stdout)["agent_id"] == "local"
-    assert f"pid {dead.pid}, which is no longer running" in done.stderr
+    other = subprocess.Popen(["sleep", "300"])  # the pid reused by another program
+    try:
+        for pid, says in ((dead.pid, "which is no longer running"),
+                          (other.pid, "which is now another program")):
+            (data_dir / "serve.json").write_text(json.dumps(
+                {"pid": pid, "host": "127.0.0.1", "port": 9, "socket": str(data_dir / "x")}))
+            done = cli(data_dir)("stats", "--json")
+            assert json.loads(done.stdout)["agent_id"] == "local"
+            assert f"pid {pid}, {says}" in done.stderr
+    finally:
+        other.kill()
+        other.wait()
 
 
 @pytest.fixture

@@ -112,17 +112,21 @@ def running(data_dir: Path) -> ServeInfo | None:
     return info if info is not None and healthy(info) else None
 
 
-def owner_pid(data_dir: Path) -> int | None:
-    """The pid of a live process announced as the folder's owner (answering or not)."""
-    info = read_state(data_dir)
-    return info.pid if info is not None and alive(info.pid) else None
+def reused(pid: int) -> bool:
+    """Whether `pid` now belongs to a process that is no fleetmem (a pid reused after a
+    crash or a reboot); False when the command line cannot be read."""
+    try:
+        return b"fleetmem" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def locate(data_dir: Path, wait: float = 0.0) -> ServeInfo | None:
     """The decision every local door makes first: the live owner of `data_dir` to go
     through, or None when no process owns it (then the caller may open the stores).
 
-    A stale `serve.json` (its pid is gone) is logged as such and ignored. A live owner
+    A stale `serve.json` (its pid is gone, or now another program's) is logged as such
+    and ignored. A live owner
     that does not answer yet (starting, or a loaded machine) is waited for up to `wait`
     seconds, never bypassed: its engines hold the folder's locks.
 
@@ -144,6 +148,10 @@ def locate(data_dir: Path, wait: float = 0.0) -> ServeInfo | None:
             return None
         if healthy(current):
             return current
+        if reused(current.pid):
+            logger.warning("%s names pid %d, which is now another program (a stale file); "
+                           "opening the stores directly", data_dir / STATE_FILE, current.pid)
+            return None
         if time.monotonic() >= deadline:
             raise OwnerUnreachable(current.pid,
                 f"fleetmem serve (pid {current.pid}) owns {data_dir} but does not answer at "

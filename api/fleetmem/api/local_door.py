@@ -61,13 +61,8 @@ def local_app(service: MemoryService) -> FastAPI:
     return app
 
 
-def socket_path(data_dir: Path) -> tuple[Path, Path | None]:
-    """Where to listen, and the private folder to remove afterwards (None: the data dir)."""
-    path = data_dir / SOCKET_FILE
-    if len(os.fsencode(path)) <= _MAX_SOCKET_PATH:
-        return path, None
-    private = Path(tempfile.mkdtemp(prefix="fleetmem-"))  # mode 0700
-    return private / SOCKET_FILE, private
+def _private_folder() -> Path:
+    return Path(tempfile.mkdtemp(prefix="fleetmem-"))  # mode 0700: this user only
 
 
 def _bind(path: Path) -> socket.socket:
@@ -81,6 +76,30 @@ def _bind(path: Path) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def listen(data_dir: Path) -> tuple[socket.socket, Path, Path | None]:
+    """The listening socket, its path, and the private folder to remove afterwards (None:
+    it is in the data folder). A data folder whose path is too long for a socket name, or
+    whose filesystem has no sockets (some network and container mounts), gets a private
+    temporary folder instead.
+
+    Raises:
+        OSError: no socket could be made at all.
+    """
+    path = data_dir / SOCKET_FILE
+    if len(os.fsencode(path)) <= _MAX_SOCKET_PATH:
+        try:
+            return _bind(path), path, None
+        except OSError as exc:
+            logger.info("no socket in %s (%s); using a private temporary folder", data_dir,
+                        exc.strerror)
+    private = _private_folder()
+    try:
+        return _bind(private / SOCKET_FILE), private / SOCKET_FILE, private
+    except OSError:
+        shutil.rmtree(private, ignore_errors=True)
+        raise
 
 
 @contextlib.asynccontextmanager
@@ -97,8 +116,13 @@ async def local_socket(app: FastAPI, service: MemoryService,
 
     data_dir = Path(settings.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    path, private = socket_path(data_dir)
-    sock = _bind(path)
+    try:
+        sock, path, private = listen(data_dir)
+    except OSError as exc:  # the service still serves; the CLI says what is missing
+        logger.warning("no local socket for the CLI (%s): CLI commands on %s will be "
+                       "refused while this service runs", exc, data_dir)
+        yield
+        return
     server = _Server(uvicorn.Config(local_app(service), lifespan="off",
                                     log_config=None, log_level=None, access_log=False))
     task = asyncio.create_task(server.serve(sockets=[sock]), name="fleetmem-local-socket")

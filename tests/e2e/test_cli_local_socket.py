@@ -12,7 +12,17 @@ import pytest
 from fastapi import FastAPI
 
 from fleetmem.api.local_door import local_socket
-from fleetmem.api.local_ops import FORGET, STATS
+from fleetmem.api.local_ops import (
+    AUDIT_QUERY,
+    AUDIT_VERIFY,
+    CONFLICTS_LIST,
+    FORGET,
+    GC_RUN,
+    RECALL,
+    REMEMBER,
+    STATS,
+    to_jsonable,
+)
 from fleetmem.api.owner import ServeInfo
 from fleetmem.cli.reach import ServiceError, call_owner
 from fleetmem.memory.settings import Settings
@@ -37,3 +47,23 @@ async def test_a_long_data_folder_path_gets_a_private_socket(make_service: Servi
                                     {"agent": "alice", "memory_id": "not-an-id"})
         assert bad.value.code == "invalid_input" and "UUID" in bad.value.message
     assert not path.exists() and not path.parent.exists()
+
+
+async def test_json_output_is_the_same_on_both_paths(make_service: ServiceFactory,
+                                                      tmp_path: Path) -> None:
+    """What `--json` prints over the socket (the result read back from the service's JSON)
+    is what it prints on stores opened here (the result itself)."""
+    service = await make_service(data_dir=tmp_path / "data")
+    calls = [(REMEMBER, {"agent": "alice", "text": "The VPN gateway is vpn-2",
+                         "namespace": None, "kind": "fact", "importance": 0.5, "tags": ["net"],
+                         "pinned": False}),
+             (RECALL, {"agent": "alice", "query": "vpn gateway", "k": 5, "namespaces": None}),
+             (STATS, {"agent": "alice"}),
+             (AUDIT_VERIFY, {}),
+             (AUDIT_QUERY, {"as_agent": None, "limit": 10, "newest_first": True}),
+             (CONFLICTS_LIST, {"agent": "alice", "status": None, "namespace": None,
+                               "limit": 10}),
+             (GC_RUN, {"job": None, "dry_run": True, "slot": None, "owner": "test"})]
+    for op, arguments in calls:
+        local = to_jsonable(await op.run(service, **arguments))
+        assert to_jsonable(op.result.validate_python(local)) == local, op.name

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from pydantic import ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from fleetmem.gc.jobs import job_names, run_job
 from fleetmem.memory.services import (
@@ -138,9 +138,8 @@ OPS: dict[str, Op[Any]] = {op.name: op for op in (
 
 
 def to_jsonable(value: Any) -> Any:
-    """Pydantic models (and lists and dicts of them) as plain JSON values."""
-    from pydantic import BaseModel
-
+    """Pydantic models (and lists and dicts of them) as plain JSON values: what the socket
+    answers and what `--json` prints."""
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", by_alias=True)
     if isinstance(value, list):

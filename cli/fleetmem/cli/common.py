@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 
-from fleetmem.api.local_ops import Op
+from fleetmem.api.local_ops import Op, to_jsonable
 from fleetmem.memory.errors import FleetmemError
 from fleetmem.memory.services import MemoryService
 from fleetmem.memory.settings import Settings
@@ -93,17 +92,6 @@ def show(value: Any, as_json: bool, text: str) -> None:
         emit_json(value)
     else:
         out.print(text)
-
-
-def to_jsonable(value: Any) -> Any:
-    """Pydantic models (and lists of them) as plain JSON values."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", by_alias=True)
-    if isinstance(value, list):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: to_jsonable(v) for k, v in value.items()}
-    return value
 
 
 def emit_json(value: Any) -> None:

@@ -152,7 +152,8 @@ def served(tmp_path: Path, data_dir: Path) -> Iterator[ServeProcess]:
         yield serve
 
 
-def test_the_stdio_shim_exits_when_stdin_closes(served: ServeProcess) -> None:
+def test_the_stdio_shim_exits_when_stdin_closes_and_direct_modes_refuse(
+        served: ServeProcess) -> None:
     env = {**os.environ, "FLEETMEM_DATA_DIR": str(served.data_dir), "HF_HUB_OFFLINE": "1"}
     init = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {},
@@ -171,6 +172,7 @@ def test_the_stdio_shim_exits_when_stdin_closes(served: ServeProcess) -> None:
     finally:
         shim.kill()
         shim.wait()
-    # the direct mode refuses while the service owns the folder
-    direct = cli(served.data_dir)("mcp", "--direct", ok=False)
-    assert direct.returncode == 2 and f"pid {served.pid}" in direct.stderr
+    # what needs the folder to itself refuses while the service owns it, naming its pid
+    for args in (("mcp", "--direct"), ("serve", "--port", "9"), ("vault", "watch")):
+        refused = cli(served.data_dir)(*args, ok=False)
+        assert refused.returncode == 2 and f"pid {served.pid}" in refused.stderr, args

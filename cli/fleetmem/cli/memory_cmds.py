@@ -19,7 +19,7 @@ from fleetmem.cli.common import (
     out,
     setup_logging,
 )
-from fleetmem.cli.reach import refuse_if_owned
+from fleetmem.cli.reach import embedded, refuse_if_owned
 from fleetmem.memory.services import RememberResult
 
 
@@ -119,7 +119,8 @@ def serve(host: str | None = typer.Option(None, "--host"),
     from fleetmem.api.connections import server_options
 
     loaded = load_settings(data_dir)
-    refuse_if_owned(Path(loaded.data_dir), "fleetmem serve")
+    if embedded(loaded):  # server backends serve any number of replicas
+        refuse_if_owned(Path(loaded.data_dir), "fleetmem serve")
     # --host/--port go into the settings so everything that announces the address
     # (serve.json for the MCP stdio shim, the MCP auth metadata) tells the truth.
     settings = loaded.model_copy(update={"host": host or loaded.host,

@@ -86,6 +86,12 @@ def _problem(info: ServeInfo, response: httpx.Response) -> ServiceError:
                             f"{response.status_code}: {response.text[:500]}")
 
 
+def embedded(settings: Settings) -> bool:
+    """Whether a store lives in the data folder (SQLite graph or Qdrant Edge vectors),
+    locked to one process; server backends are shared by any number of processes."""
+    return settings.graph.backend == "sqlite" or settings.vector.backend == "edge"
+
+
 def refuse_if_owned(data_dir: Path, command: str) -> None:
     """End a command that needs the folder to itself while a service owns it (naming the
     pid); a stale `serve.json` is reported and does not stop it."""

@@ -19,7 +19,7 @@ from fleetmem.cli.common import (
     setup_logging,
     started,
 )
-from fleetmem.cli.reach import refuse_if_owned
+from fleetmem.cli.reach import embedded, refuse_if_owned
 from fleetmem.memory.errors import FleetmemError
 from fleetmem.memory.settings import Settings, VaultSettings
 from fleetmem.vault.report import SyncReport
@@ -99,7 +99,8 @@ def watch(path: Path | None = PathOption, agent: str | None = ViewerOption,
     from fleetmem.vault.watcher import watching
 
     settings = load_settings(data_dir)
-    refuse_if_owned(Path(settings.data_dir), "fleetmem vault watch")  # serve watches already
+    if embedded(settings):  # the service owns the stores (and watches its own vault)
+        refuse_if_owned(Path(settings.data_dir), "fleetmem vault watch")
     setup_logging(settings.log_level)
     cfg = _vault_settings(settings, path, agent, human, namespace, include_private)
 

@@ -3,7 +3,8 @@ servers (Neo4j graph, Qdrant vectors), verified by counts.
 
 The target comes from the normal configuration (FLEETMEM_GRAPH__BACKEND=neo4j,
 FLEETMEM_GRAPH__NEO4J_URI, FLEETMEM_VECTOR__BACKEND=qdrant, FLEETMEM_VECTOR__QDRANT_URL,
-...). Stop `fleetmem serve` on the source folder first: the copy reads a still store.
+...). The copy reads a still store: it is refused, naming the pid, while `fleetmem serve`
+owns the source folder.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy.typing as npt
 import typer
 
 from fleetmem.cli.common import JsonOption, emit_json, err, out
+from fleetmem.cli.reach import refuse_if_owned
 from fleetmem.memory.bootstrap import build_embedder, build_graph, build_vectors
 from fleetmem.memory.errors import FleetmemError
 from fleetmem.memory.services import MigrationReport, migrate
@@ -64,6 +66,7 @@ def migrate_cmd(
     empty); exits 1 when the copy's counts do not match."""
     target = Settings()
     source = from_data_dir.expanduser().resolve()
+    refuse_if_owned(source, "fleetmem migrate")  # the copy reads a still store
     if not (source / SOURCE_GRAPH_FILE).is_file():
         err.print(f"[red]error[/red]: no embedded store in {source} "
                   f"({SOURCE_GRAPH_FILE} is missing); pass the folder `fleetmem serve` used")

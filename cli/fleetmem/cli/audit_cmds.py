@@ -2,63 +2,61 @@
 
 The audit commands read the whole log as the operator (whoever holds the data folder);
 `--as AGENT` shows only what that agent may see. Conflict commands act as `--agent`.
-With embedded stores the data folder belongs to one process: run these while
-`fleetmem serve` is stopped (or use the REST/MCP doors of the running service).
+While `fleetmem serve` owns the data folder they run on it (its local socket), else on
+the stores opened here.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
+from fleetmem.api.local_ops import AUDIT_QUERY, AUDIT_VERIFY, CONFLICTS_LIST, CONFLICTS_RESOLVE
 from fleetmem.cli.common import (
+    AgentOption,
     DataDirOption,
     JsonOption,
     emit_json,
     err,
+    invoke,
     load_settings,
     out,
-    run_with_service,
     show,
 )
-from fleetmem.memory.services import (
-    AuditEventView,
-    AuditVerification,
-    Caller,
-    ConflictView,
-    MemoryService,
-)
+from fleetmem.memory.services import AuditEventView, AuditVerification, ConflictView
 
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit log.")
 conflicts_app = typer.Typer(no_args_is_help=True,
                             help="Contradictions between agents' facts, for review.")
 
 AsOption = typer.Option(None, "--as", help="Show only what this agent may see.")
-ActingAgent = typer.Option(..., "--agent", "-a", help="Agent (or human:<name>) acting.")
+ActingAgent = AgentOption
 
 
 def _audit_table(events: list[AuditEventView]) -> None:
-    table = Table()
-    for name in ("seq", "time", "agent", "operation", "outcome", "namespace", "workflow",
-                 "targets", "detail"):
-        table.add_column(name, overflow="fold")  # never cut an id or a rule short
+    """One row per entry; target ids in full, one per line (they stay copyable)."""
+    table = Table("seq", "entry", "targets")
+    table.columns[1].overflow = "fold"
+    table.columns[2].no_wrap = True
     for e in events:
-        targets = ", ".join(t[:8] for t in e.target_ids[:4])
-        if len(e.target_ids) > 4:
-            targets += f" (+{len(e.target_ids) - 4})"
         who = e.agent_id + (f" for {e.on_behalf_of}" if e.on_behalf_of else "")
-        table.add_row(str(e.seq), e.at.strftime("%Y-%m-%d %H:%M:%S"), who, e.operation,
-                      e.outcome, e.namespace or "", e.workflow_id or "", targets, e.detail)
+        where = " · ".join(x for x in (e.namespace, e.workflow_id) if x)
+        entry = Text.assemble((f"{e.at:%Y-%m-%d %H:%M:%S}", "dim"), f" {who} {e.operation} ",
+                              (e.outcome, "green" if e.outcome == "ok" else "yellow"))
+        for line in (where, e.detail):
+            if line:
+                entry.append(f"\n{line}")
+        table.add_row(str(e.seq), entry, "\n".join(e.target_ids))
     out.print(table)
 
 
 def verify(data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) -> None:
     """Check the audit hash chain and compare it with the witness (the head anchored
     outside the database); exit 1 naming what fails (a changed entry, removed ones)."""
-    result = run_with_service(load_settings(data_dir), lambda s: s.operator.verify_audit_chain())
+    result = invoke(load_settings(data_dir), AUDIT_VERIFY)
     if as_json:
         emit_json(result)
     else:
@@ -87,13 +85,6 @@ def _verify_text(result: AuditVerification) -> None:
             err.print(f"[red]audit log fails the witness[/red]: {problem}")
 
 
-async def _query(s: MemoryService, as_agent: str | None,
-                 **filters: Any) -> list[AuditEventView]:
-    if as_agent:
-        return await s.audit_query(Caller(as_agent), **filters)
-    return await s.operator.audit_query(**filters)
-
-
 def _show(events: list[AuditEventView], as_json: bool) -> None:
     if as_json:
         emit_json(events)
@@ -105,8 +96,8 @@ def tail(n: int = typer.Option(20, "-n", "--lines", min=1, max=1000),
          as_agent: str | None = AsOption, data_dir: Path | None = DataDirOption,
          as_json: bool = JsonOption) -> None:
     """The last entries of the audit log, oldest first."""
-    events = run_with_service(load_settings(data_dir), lambda s: _query(
-        s, as_agent, limit=n, newest_first=True))
+    events = invoke(load_settings(data_dir), AUDIT_QUERY, as_agent=as_agent, limit=n,
+                    newest_first=True)
     _show(list(reversed(events)), as_json)
 
 
@@ -122,21 +113,26 @@ def query(agent: str | None = typer.Option(None, "--agent", help="Entries by thi
           as_agent: str | None = AsOption, data_dir: Path | None = DataDirOption,
           as_json: bool = JsonOption) -> None:
     """Audit entries filtered by agent, workflow, target id, operation or outcome."""
-    events = run_with_service(load_settings(data_dir), lambda s: _query(
-        s, as_agent, agent=agent, workflow=workflow, memory_id=memory_id,
-        operation=operation, outcome=outcome, after_seq=after, limit=limit))
+    events = invoke(load_settings(data_dir), AUDIT_QUERY, as_agent=as_agent, agent=agent,
+                    workflow=workflow, memory_id=memory_id, operation=operation,
+                    outcome=outcome, after_seq=after, limit=limit)
     _show(events, as_json)
 
 
 def _conflicts_table(items: list[ConflictView]) -> None:
-    table = Table("id", "namespace", "subject", "attribute", "a (earlier)", "b (newer)",
-                  "status", "resolution")
+    """One row per conflict: its full id (for `conflicts resolve`), both claims, status."""
+    table = Table("id", "conflict", "status")
+    table.columns[0].no_wrap = True
+    table.columns[0].min_width = 36
+    table.columns[1].overflow = "fold"
+    table.columns[2].overflow = "fold"
     for c in items:
         r = c.resolution
-        table.add_row(c.id, c.namespace, c.subject, c.attribute,
-                      f"{c.a.value} ({c.a.agent_id})", f"{c.b.value} ({c.b.agent_id})",
-                      c.status, "" if r is None else f"kept {r.keep} by {r.resolved_by}"
-                      + (f": {r.note}" if r.note else ""))
+        table.add_row(c.id, f"{c.namespace}: {c.subject} {c.attribute}\n"
+                      f"a (earlier): {c.a.value} ({c.a.agent_id})\n"
+                      f"b (newer): {c.b.value} ({c.b.agent_id})",
+                      c.status if r is None else f"{c.status}: kept {r.keep} by "
+                      f"{r.resolved_by}" + (f": {r.note}" if r.note else ""))
     out.print(table)
 
 
@@ -147,11 +143,14 @@ def list_conflicts(agent: str = ActingAgent,
                    limit: int = typer.Option(100, "--limit", min=1, max=1000),
                    data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) -> None:
     """Conflicts in the namespaces the agent can read."""
-    items = run_with_service(load_settings(data_dir), lambda s: s.conflicts_list(
-        Caller(agent), status=None if status == "all" else status, namespace=namespace,
-        limit=limit))
+    items = invoke(load_settings(data_dir), CONFLICTS_LIST, agent=agent,
+                   status=None if status == "all" else status, namespace=namespace,
+                   limit=limit)
     if as_json:
         emit_json(items)
+    elif not items:
+        out.print(f"no {'' if status == 'all' else status + ' '}conflicts in the namespaces "
+                  f"{agent} can read")
     else:
         _conflicts_table(items)
 
@@ -162,8 +161,8 @@ def resolve(conflict_id: str = typer.Argument(..., help="Id from `fleetmem confl
             agent: str = ActingAgent, data_dir: Path | None = DataDirOption,
             as_json: bool = JsonOption) -> None:
     """Resolve a conflict; the choice, who made it and the note are recorded."""
-    done = run_with_service(load_settings(data_dir), lambda s: s.conflicts_resolve(
-        Caller(agent), conflict_id, keep, note))
+    done = invoke(load_settings(data_dir), CONFLICTS_RESOLVE, agent=agent,
+                  conflict_id=conflict_id, keep=keep, note=note)
     show(done, as_json, f"resolved {done.id}: kept {keep} ({done.subject} {done.attribute})")
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from fleetmem.cli.common import DataDirOption, JsonOption, exit_on_error, load_settings, show
+from fleetmem.cli.reach import refuse_if_owned
 from fleetmem.memory.bootstrap import backup_embedded, restore_embedded
 
 
@@ -20,9 +21,11 @@ def backup(to: Path = typer.Option(..., "--to", help="Backup file to write (tar.
 def restore(source: Path = typer.Option(..., "--from", help="Backup file to restore."),
             force: bool = typer.Option(False, "--force", help="Replace existing data."),
             data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) -> None:
-    """Restore a backup (stop the service first); the vector index rebuilds on next start."""
-    manifest = exit_on_error(lambda: restore_embedded(load_settings(data_dir), source,
-                                                      force=force))
+    """Restore a backup into a folder no service owns (refused, naming the pid, while
+    `fleetmem serve` runs on it); the vector index rebuilds on next start."""
+    settings = load_settings(data_dir)
+    refuse_if_owned(Path(settings.data_dir), "fleetmem restore")
+    manifest = exit_on_error(lambda: restore_embedded(settings, source, force=force))
     show(manifest, as_json, f"restored {source}: {manifest}")
 
 

@@ -1,4 +1,5 @@
-"""Shared CLI plumbing: settings from options, a started service, JSON or rich output."""
+"""Shared CLI plumbing: settings from options, the service (the folder's running owner or
+stores opened here, see `invoke`), JSON or rich output."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 
+from fleetmem.api.local_ops import Op, to_jsonable
 from fleetmem.memory.errors import FleetmemError
 from fleetmem.memory.services import MemoryService
 from fleetmem.memory.settings import Settings
@@ -26,6 +27,8 @@ err = Console(stderr=True)
 DataDirOption = typer.Option(None, "--data-dir", envvar="FLEETMEM_DATA_DIR",
                              help="Data folder (default: a per-user data folder).")
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
+AgentOption = typer.Option("local", "--agent", "-a", envvar="FLEETMEM_DEFAULT_AGENT",
+                           help="Agent id (or human:<name>) acting; default: the local agent.")
 
 
 def setup_logging(level: str = "INFO") -> None:
@@ -52,6 +55,22 @@ async def started(settings: Settings) -> AsyncIterator[MemoryService]:
         await service.close()
 
 
+def invoke(settings: Settings, op: Op[T], **arguments: Any) -> T:
+    """Run one of the CLI's operations where the data folder is: on the `fleetmem serve`
+    that owns it (over its local socket), else on stores opened here. Either way a
+    service error is printed on stderr, worded by the service, and exits with code 2."""
+    from fleetmem.cli.reach import call_owner, owner_of
+
+    info = owner_of(settings)
+    if info is None:
+        if op.embeds:  # the model loads in the background while the stores open
+            from fleetmem.memory.bootstrap import preload_embedder
+
+            preload_embedder(settings)
+        return run_with_service(settings, lambda s: op.run(s, **arguments))
+    return exit_on_error(lambda: call_owner(info, op, arguments))
+
+
 def run_with_service(settings: Settings, fn: Callable[[MemoryService], Awaitable[T]]) -> T:
     """Run one coroutine against a started service; service errors exit with code 2."""
     async def main() -> T:
@@ -66,7 +85,8 @@ def exit_on_error(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except FleetmemError as exc:
-        err.print(f"[red]error[/red] ({exc.code}): {exc.message}")
+        err.print(f"[red]error[/red] ({exc.code}): ", end="")
+        err.print(exc.message, soft_wrap=True, highlight=False, markup=False)
         raise typer.Exit(2) from exc
 
 
@@ -76,17 +96,6 @@ def show(value: Any, as_json: bool, text: str) -> None:
         emit_json(value)
     else:
         out.print(text)
-
-
-def to_jsonable(value: Any) -> Any:
-    """Pydantic models (and lists of them) as plain JSON values."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", by_alias=True)
-    if isinstance(value, list):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: to_jsonable(v) for k, v in value.items()}
-    return value
 
 
 def emit_json(value: Any) -> None:

@@ -39,16 +39,18 @@ BackgroundWork = Callable[["FastAPI", MemoryService, Settings],
 
 def background_work() -> tuple[BackgroundWork, ...]:
     """What runs for the served app's lifetime, entered in this order and left in reverse:
-    the MCP door (loaded in the background, then its session manager), serve.json for
-    the stdio shims, the agents-file reload, the GC scheduler, the vault watcher, the
-    loopback operator metrics port (when `metrics.operator_port` is set)."""
+    the MCP door (loaded in the background, then its session manager), the local socket
+    for the CLI, serve.json for the stdio shims and the CLI, the agents-file reload, the GC
+    scheduler, the vault watcher, the loopback operator metrics port (when
+    `metrics.operator_port` is set)."""
+    from fleetmem.api.local_door import local_socket
     from fleetmem.api.operator_port import operator_metrics_port
     from fleetmem.gc.scheduler import gc_background
     from fleetmem.mcp_server.deferred import announce, run_mcp
     from fleetmem.vault.watcher import vault_background
 
-    return (run_mcp, announce, agents_reload_background, gc_background, vault_background,
-            operator_metrics_port)
+    return (run_mcp, local_socket, announce, agents_reload_background, gc_background,
+            vault_background, operator_metrics_port)
 
 
 def install_doors(app: FastAPI, service: MemoryService, settings: Settings) -> None:

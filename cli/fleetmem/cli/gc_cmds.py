@@ -1,8 +1,8 @@
 """`fleetmem gc run [JOB] [--dry-run] [--json]` and `fleetmem gc restore ID`.
 
-For cron or a Kubernetes CronJob; the jobs act as the system principal. With embedded
-stores the data folder belongs to one process: run these while `fleetmem serve` is
-stopped, or let its scheduler run the jobs.
+For cron or a Kubernetes CronJob; the jobs act as the system principal. While
+`fleetmem serve` owns the data folder they run in it (over its local socket), else on the
+stores opened here.
 """
 
 from __future__ import annotations
@@ -15,16 +15,10 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from fleetmem.cli.common import (
-    DataDirOption,
-    JsonOption,
-    emit_json,
-    load_settings,
-    out,
-    run_with_service,
-)
-from fleetmem.gc.jobs import JOBS, job_names, run_job
-from fleetmem.memory.services import SYSTEM_CALLER, GcReport, JobSlot, MemoryService, MemoryView
+from fleetmem.api.local_ops import GC_RESTORE, GC_RUN
+from fleetmem.cli.common import DataDirOption, JsonOption, emit_json, invoke, load_settings, out
+from fleetmem.gc.jobs import JOBS
+from fleetmem.memory.services import GcReport
 
 gc_app = typer.Typer(no_args_is_help=True, help="Decay, retention and repair jobs "
                      "(run as the system principal).")
@@ -41,14 +35,18 @@ def _num(value: float | None, digits: int) -> str:
 def print_report(report: GcReport) -> None:
     """A table of the items, then one summary line."""
     if report.items:
+        # Three columns fit 80 columns: the id never wraps (it must stay copyable), the
+        # details wrap (before, seven narrow columns wrapped one character per line).
         table = Table(title=f"{report.job}{' (dry run)' if report.dry_run else ''}")
-        table.add_column("action")
-        table.add_column("id", no_wrap=True, min_width=36)  # ids must stay copyable
-        for name in ("namespace", "kind", "score", "age (d)", "last access", "reason"):
-            table.add_column(name, overflow="fold")
+        table.add_column("id", no_wrap=True, min_width=36)
+        table.add_column("action", no_wrap=True)
+        table.add_column("details", overflow="fold", ratio=1)
         for i in report.items:
-            table.add_row(i.action, i.id, i.namespace or "", i.kind or "", _num(i.score, 4),
-                          _num(i.age_days, 1), _when(i.last_access), i.reason)
+            facts = [f"{i.namespace or ''} {i.kind or ''}".strip(),
+                     f"score {_num(i.score, 4)}" if i.score is not None else "",
+                     f"age {_num(i.age_days, 1)} d" if i.age_days is not None else "",
+                     f"last access {_when(i.last_access)}" if i.last_access else ""]
+            table.add_row(i.id, i.action, " · ".join(f for f in facts if f) + f"\n{i.reason}")
         out.print(table)
     counts = ", ".join(f"{k} {v}" for k, v in report.counts().items())
     state = f"skipped: {report.skipped}" if report.skipped else counts
@@ -69,13 +67,8 @@ def run(job: str | None = typer.Argument(
             "another runner claimed it (replicated cron), e.g. the scheduled hour."),
         data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) -> None:
     """Run GC jobs now."""
-    async def go(service: MemoryService) -> list[GcReport]:
-        owner = f"cli:{socket.gethostname()}:{os.getpid()}"
-        claim = JobSlot(key=slot, owner=owner) if slot else None
-        return [await run_job(service, name, dry_run=dry_run, slot=claim, caller=SYSTEM_CALLER)
-                for name in job_names(job)]
-
-    reports = run_with_service(load_settings(data_dir), go)
+    reports = invoke(load_settings(data_dir), GC_RUN, job=job, dry_run=dry_run, slot=slot,
+                     owner=f"cli:{socket.gethostname()}:{os.getpid()}")
     if as_json:
         emit_json(reports)
         return
@@ -87,14 +80,12 @@ def run(job: str | None = typer.Argument(
 def restore(memory_id: str = typer.Argument(..., help="Id of an archived memory."),
             data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) -> None:
     """Bring an archived memory back (any namespace)."""
-    async def go(service: MemoryService) -> MemoryView:
-        return await service.operator.gc_restore(SYSTEM_CALLER, memory_id)
-
-    view = run_with_service(load_settings(data_dir), go)
+    view = invoke(load_settings(data_dir), GC_RESTORE, memory_id=memory_id)
     if as_json:
         emit_json(view)
     else:
-        out.print(f"restored {view.id} in {view.namespace}: {view.text}")
+        out.print(f"restored {view.id} in {view.namespace}: {view.text}", soft_wrap=True,
+                  highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

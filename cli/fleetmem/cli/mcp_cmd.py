@@ -9,6 +9,7 @@ import anyio
 import typer
 
 from fleetmem.cli.common import DataDirOption, err, load_settings, setup_logging, started
+from fleetmem.cli.reach import embedded, refuse_if_owned
 from fleetmem.memory.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -25,11 +26,15 @@ def mcp(data_dir: Path | None = DataDirOption,
         direct: bool = typer.Option(
             False, "--direct", help="Open the stores in this process instead of forwarding "
                                     "(only when no other process uses the data dir, or with "
-                                    "server backends).")) -> None:
+                                    "server backends; with embedded stores it is refused "
+                                    "while a service owns the data dir).")
+        ) -> None:
     """Serve MCP over stdio, forwarding to the data dir's `fleetmem serve` (started if needed)."""
     settings = load_settings(data_dir)
     setup_logging("WARNING" if settings.log_level.upper() == "INFO" else settings.log_level)
     if direct:
+        if embedded(settings):
+            refuse_if_owned(Path(settings.data_dir), "fleetmem mcp --direct")
         anyio.run(_run_direct, settings, agent)
         return
     from fleetmem.mcp_server.launcher import LaunchError, ensure_serve

@@ -6,29 +6,32 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
+from fleetmem.api.local_ops import FORGET, RECALL, REMEMBER, STATS
 from fleetmem.cli.common import (
+    AgentOption,
     DataDirOption,
     JsonOption,
     emit_json,
+    invoke,
     load_settings,
     out,
-    run_with_service,
     setup_logging,
 )
-from fleetmem.memory.services import Caller, MemoryInput, MemoryService, RecallQuery
-from fleetmem.memory.settings import Settings
-
-AgentOption = typer.Option(..., "--agent", "-a", help="Agent id acting (see the agents file).")
+from fleetmem.cli.reach import embedded, refuse_if_owned
+from fleetmem.memory.services import RememberResult
 
 
-def _embedding(settings: Settings) -> Settings:
-    """For a command that embeds: the model starts loading now, in the background, while
-    the stores open (commands that do not embed never load it)."""
-    from fleetmem.memory.bootstrap import preload_embedder
-
-    preload_embedder(settings)
-    return settings
+def remember_line(result: RememberResult) -> str:
+    """`remember`'s one line: the full id (paste it into forget or correct) and what
+    happened to the text."""
+    what = "reinforced the existing memory" if result.deduplicated else "remembered"
+    notes = [f"{result.redactions} secret(s) redacted"] if result.redactions else []
+    if result.status != "active":
+        notes.append(f"status {result.status}")
+    return f"{what} {result.id} in {result.namespace}" + (f" ({'; '.join(notes)})"
+                                                            if notes else "")
 
 
 def remember(text: str = typer.Argument(..., help="The memory text."),
@@ -40,15 +43,13 @@ def remember(text: str = typer.Argument(..., help="The memory text."),
              pinned: bool = typer.Option(False, "--pinned"),
              data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) -> None:
     """Write one memory."""
-    async def go(s: MemoryService) -> object:
-        return await s.remember(Caller(agent), MemoryInput(
-            text=text, namespace=namespace, kind=kind, importance=importance, tags=tag,
-            pinned=pinned))
-    result = run_with_service(_embedding(load_settings(data_dir)), go)
+    result = invoke(load_settings(data_dir), REMEMBER, agent=agent, text=text,
+                    namespace=namespace, kind=kind, importance=importance, tags=tag,
+                    pinned=pinned)
     if as_json:
         emit_json(result)
     else:
-        out.print(result)
+        out.print(remember_line(result), soft_wrap=True, highlight=False, markup=False)
 
 
 def recall(query: str = typer.Argument(..., help="What to recall."),
@@ -56,20 +57,21 @@ def recall(query: str = typer.Argument(..., help="What to recall."),
            namespace: list[str] = typer.Option([], "--namespace", "-n"),
            data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) -> None:
     """Recall memories by meaning, keywords and graph."""
-    async def go(s: MemoryService) -> object:
-        res = await s.recall(Caller(agent), RecallQuery(query=query, k=k,
-                                                        namespaces=namespace or None))
-        await s.flush()
-        return res
-    result = run_with_service(_embedding(load_settings(data_dir)), go)
+    result = invoke(load_settings(data_dir), RECALL, agent=agent, query=query, k=k,
+                    namespaces=namespace or None)
     if as_json:
         emit_json(result)
         return
-    table = Table("score", "text", "namespace", "by", "when", "id")
-    for h in result.hits:  # type: ignore[attr-defined]
+    # The id never wraps (it must stay copyable); the memory's text and facts wrap.
+    table = Table("id", "score", "memory")
+    table.columns[0].no_wrap = True
+    table.columns[0].min_width = 36
+    table.columns[2].overflow = "fold"
+    for h in result.hits:
         m = h.memory
-        table.add_row(f"{h.score:.4f}", m.text, m.namespace, m.attribution.created_by,
-                      m.attribution.created_at.strftime("%Y-%m-%d %H:%M"), m.id)
+        table.add_row(m.id, f"{h.score:.3f}", Text.assemble(
+            m.text, "\n", (f"{m.namespace} · by {m.attribution.created_by} · "
+                           f"{m.attribution.created_at:%Y-%m-%d %H:%M}", "dim")))
     out.print(table)
 
 
@@ -77,29 +79,29 @@ def forget(memory_id: str = typer.Argument(..., help="Id of the memory to archiv
            agent: str = AgentOption, data_dir: Path | None = DataDirOption,
            as_json: bool = JsonOption) -> None:
     """Archive a memory (restorable with `fleetmem gc restore`)."""
-    result = run_with_service(load_settings(data_dir),
-                              lambda s: s.forget(Caller(agent), memory_id))
+    result = invoke(load_settings(data_dir), FORGET, agent=agent, memory_id=memory_id)
     if as_json:
         emit_json(result)
     else:
-        out.print(f"archived {result.id}")
+        out.print(f"archived {result.id}", soft_wrap=True, highlight=False)
 
 
-def stats(agent: str = typer.Option("local", "--agent", "-a"),
+def stats(agent: str = AgentOption,
           data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) -> None:
     """Counts per namespace the agent may read."""
-    result = run_with_service(load_settings(data_dir), lambda s: s.stats(Caller(agent)))
+    result = invoke(load_settings(data_dir), STATS, agent=agent)
     if as_json:
         emit_json(result)
         return
     table = Table("namespace", "access", "memories", "entities", "relations", "buffer")
     for ns in result.namespaces:
-        table.add_row(ns.namespace, ns.access, str(ns.memories), str(ns.entities),
+        memories = ", ".join(f"{n} {status}" for status, n in ns.memories.items()) or "0"
+        table.add_row(ns.namespace, ns.access, memories, str(ns.entities),
                       str(ns.relations), str(ns.buffer_items))
     out.print(table)
     out.print(f"total memories: {result.total_memories}; model: {result.embedding_model}")
     usage = Table("agent", "stored memories", "stored bytes", "writes", "reads", "denied",
-                  "rate limited", "embed calls", title="usage (counters: this process)")
+                  "rate limited", "embed calls", title="usage (counters of the serving process)")
     for u in result.usage:
         usage.add_row(u.agent_id, *(str(v) for v in (
             u.stored_memories, u.stored_bytes, u.writes, u.reads, u.denied, u.rate_limited,
@@ -114,6 +116,8 @@ def serve(host: str | None = typer.Option(None, "--host"),
     from fleetmem.memory.bootstrap import preload_embedder
 
     loaded = load_settings(data_dir)
+    if embedded(loaded):  # server backends serve any number of replicas
+        refuse_if_owned(Path(loaded.data_dir), "fleetmem serve")
     # --host/--port go into the settings so everything that announces the address
     # (serve.json for the MCP stdio shim, the MCP auth metadata) tells the truth.
     settings = loaded.model_copy(update={"host": host or loaded.host,

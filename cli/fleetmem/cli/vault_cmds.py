@@ -7,22 +7,23 @@ from pathlib import Path
 
 import typer
 
+from fleetmem.api.local_ops import VAULT
 from fleetmem.cli.common import (
     DataDirOption,
     JsonOption,
     emit_json,
     err,
+    invoke,
     load_settings,
     out,
-    run_with_service,
     setup_logging,
     started,
 )
+from fleetmem.cli.reach import embedded, refuse_if_owned
 from fleetmem.memory.errors import FleetmemError
-from fleetmem.memory.services import MemoryService
 from fleetmem.memory.settings import Settings, VaultSettings
 from fleetmem.vault.report import SyncReport
-from fleetmem.vault.sync import Mode, run
+from fleetmem.vault.sync import Mode
 
 vault_app = typer.Typer(no_args_is_help=True, help="Two-way sync with an Obsidian vault.")
 
@@ -76,10 +77,8 @@ def _command(mode: Mode):  # type: ignore[no-untyped-def]
         settings = load_settings(data_dir)
         cfg = _vault_settings(settings, path, agent, human, namespace, include_private)
 
-        async def go(service: MemoryService) -> SyncReport:
-            return await run(service, cfg, mode, path)
-
-        report = run_with_service(settings, go)
+        report = invoke(settings, VAULT, mode=mode, vault=cfg.model_dump(mode="json"),
+                        path=str(path) if path else None)
         _show(report, as_json)
         if report.errors:
             raise typer.Exit(1)
@@ -100,6 +99,8 @@ def watch(path: Path | None = PathOption, agent: str | None = ViewerOption,
     from fleetmem.vault.watcher import watching
 
     settings = load_settings(data_dir)
+    if embedded(settings):  # the service owns the stores (and watches its own vault)
+        refuse_if_owned(Path(settings.data_dir), "fleetmem vault watch")
     setup_logging(settings.log_level)
     cfg = _vault_settings(settings, path, agent, human, namespace, include_private)
 

@@ -30,7 +30,7 @@ import anyio
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fleetmem.mcp_server.launcher import ServeInfo, remove_state, write_state
+from fleetmem.api.owner import ServeInfo, remove_state, write_state
 from fleetmem.mcp_server.rpc_errors import send_rpc_error
 from fleetmem.memory.services import MemoryService
 from fleetmem.memory.settings import Settings
@@ -142,9 +142,11 @@ async def _serve(door: DeferredMcp, app: Any, service: MemoryService, settings: 
 
 @asynccontextmanager
 async def announce(app: Any, service: MemoryService, settings: Settings) -> AsyncIterator[None]:
-    """Write `<data_dir>/serve.json` while the service runs, so stdio shims find it."""
+    """Write `<data_dir>/serve.json` while the service runs, so stdio shims and the CLI
+    find it (with the local socket, when `fleetmem.api.local_door` runs one)."""
     data_dir, pid = Path(settings.data_dir), os.getpid()
-    write_state(data_dir, ServeInfo(pid, settings.host, settings.port))
+    write_state(data_dir, ServeInfo(pid, settings.host, settings.port,
+                                    getattr(app.state, "local_socket", None)))
     try:
         yield
     finally:

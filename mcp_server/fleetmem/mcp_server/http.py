@@ -23,8 +23,8 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
+from fleetmem.api.owner import ServeInfo
 from fleetmem.mcp_server.door import Identity
-from fleetmem.mcp_server.launcher import ServeInfo
 from fleetmem.mcp_server.server import build_server
 from fleetmem.mcp_server.session_gate import SessionGate
 from fleetmem.mcp_server.session_policy import SessionLedger

@@ -1,16 +1,16 @@
 """Finding, or starting, the one `fleetmem serve` that owns a data dir.
 
 Both embedded engines lock their folder to one process, so every `fleetmem mcp` of a data
-dir forwards to the same service. `serve` announces itself in `<data_dir>/serve.json`
-(pid, host, port); a stdio shim that finds no live service takes `<data_dir>/serve.lock`
-(so only one shim starts it), starts `fleetmem serve` detached, and waits for /healthz.
+dir forwards to the same service. Whether one runs is decided by `fleetmem.api.owner`
+(the same code path the CLI uses); a stdio shim that finds no live service takes
+`<data_dir>/serve.lock` (so only one shim starts it), starts `fleetmem serve` detached,
+and waits for /healthz.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import socket
@@ -18,98 +18,34 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from fleetmem.api.owner import (
+    STATE_FILE,
+    OwnerUnreachable,
+    ServeInfo,
+    alive,
+    locate,
+    read_state,
+    remove_state,
+    running,
+    write_state,
+)
 from fleetmem.memory.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-STATE_FILE = "serve.json"
 LOCK_FILE = "serve.lock"
 LOG_FILE = "serve.log"
 START_MARK = "--- starting fleetmem serve"
 _WILDCARDS = {"0.0.0.0", "::", ""}
 
+__all__ = ["LOCK_FILE", "LOG_FILE", "STATE_FILE", "LaunchError", "ServeInfo", "ensure_serve",
+           "read_state", "remove_state", "running", "write_state"]
+
 
 class LaunchError(RuntimeError):
     """The service could not be found or started; the message says what to check."""
-
-
-@dataclass(frozen=True)
-class ServeInfo:
-    """Where a running `fleetmem serve` listens."""
-
-    pid: int
-    host: str
-    port: int
-
-    @property
-    def base_url(self) -> str:
-        """The URL a local client uses (a wildcard bind is reached over loopback)."""
-        host = "127.0.0.1" if self.host in _WILDCARDS else self.host
-        host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.port}"
-
-    @property
-    def mcp_url(self) -> str:
-        """The streamable HTTP MCP endpoint."""
-        return f"{self.base_url}/mcp"
-
-
-def write_state(data_dir: Path, info: ServeInfo) -> None:
-    """Announce a running service (atomically: readers never see half a file)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    tmp = data_dir / f".{STATE_FILE}.{info.pid}"
-    tmp.write_text(json.dumps(asdict(info)))
-    tmp.replace(data_dir / STATE_FILE)
-
-
-def remove_state(data_dir: Path, pid: int) -> None:
-    """Withdraw the announcement, if it is still this process's."""
-    info = read_state(data_dir)
-    if info is not None and info.pid == pid:
-        (data_dir / STATE_FILE).unlink(missing_ok=True)
-
-
-def read_state(data_dir: Path) -> ServeInfo | None:
-    """The announced service, or None when there is no (readable) announcement."""
-    try:
-        data = json.loads((data_dir / STATE_FILE).read_text())
-        return ServeInfo(pid=int(data["pid"]), host=str(data["host"]), port=int(data["port"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed child its parent has not reaped yet is a zombie, not a service
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def healthy(info: ServeInfo) -> bool:
-    """Whether the announced process lives and answers /healthz."""
-    if not _alive(info.pid):
-        return False
-    import httpx  # here: `serve` imports this module for serve.json and needs no client
-
-    try:
-        return httpx.get(f"{info.base_url}/healthz", timeout=2.0).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def running(data_dir: Path) -> ServeInfo | None:
-    """The live service of `data_dir`, or None."""
-    info = read_state(data_dir)
-    return info if info is not None and healthy(info) else None
 
 
 @contextlib.contextmanager
@@ -168,9 +104,10 @@ def ensure_serve(settings: Settings) -> ServeInfo:
         LaunchError: the service did not answer within `mcp.start_timeout` seconds.
     """
     data_dir = Path(settings.data_dir)
-    found = running(data_dir)
-    if found is not None:
-        return found
+    with contextlib.suppress(OwnerUnreachable):  # a live owner still starting: waited for below
+        found = locate(data_dir)  # the decision the CLI makes too (stale files reported)
+        if found is not None:
+            return found
     with _start_lock(data_dir):
         found = running(data_dir)  # another shim may have started it while we waited
         if found is not None:
@@ -179,7 +116,7 @@ def ensure_serve(settings: Settings) -> ServeInfo:
         announced = read_state(data_dir)
         # A live owner that is slow to answer (a loaded machine) is waited for, never
         # doubled: a second serve would only fail on the engines' folder locks.
-        child = None if announced is not None and _alive(announced.pid) else \
+        child = None if announced is not None and alive(announced.pid) else \
             _spawn(settings, _free_port(settings.host, settings.port))
         while time.monotonic() < deadline:
             found = running(data_dir)

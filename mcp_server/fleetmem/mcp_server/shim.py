@@ -145,8 +145,8 @@ async def _downward(service: ReadStream[SessionMessage | Exception],
 
 
 async def relay(url: str, headers: dict[str, str]) -> None:
-    """Relay one stdio MCP connection to the endpoint at `url` until the client leaves;
-    leave the process (see `lost`) when the service does.
+    """Relay one stdio MCP connection to the endpoint at `url` until the client leaves
+    (closes stdin); leave the process (see `lost`) when the service does.
 
     stdio is entered first and left last: its stdin reader waits in a thread that cannot
     be cancelled, so a failing upstream must end the process from inside it rather than
@@ -166,6 +166,9 @@ async def relay(url: str, headers: dict[str, str]) -> None:
         except Exception:  # noqa: BLE001 - the upstream failed: leave now (see `lost`)
             logger.exception("the connection to %s failed", url)
             lost(url)
+        # The client closed stdin: close our side of stdout too, or stdio_server's writer
+        # waits for more messages forever and the process never exits.
+        await to_client.aclose()
 
 
 async def watch(http: httpx2.AsyncClient, url: str) -> None:

@@ -1,6 +1,7 @@
 """Knowledge-graph tools: the reference memory server's nine tools with the same names and
 argument shapes (so existing agent prompts work unchanged), plus optional `namespace`
-and paging arguments, and the native `relate`."""
+and paging arguments, and the native `relate`; `tools_entities` adds the per-entity
+tools."""
 
 from typing import Annotated, Any
 
@@ -104,9 +105,15 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
         return EntitiesResponse(entities=made)
 
     @mcp.tool(annotations=IDEMPOTENT_WRITE, title="Create relations")
-    async def create_relations(ctx: Context[Any, Any], relations: list[RelationInput],
-                               namespace: Namespace = None,
-                               idempotency_key: IdempotencyKey = None) -> RelationsResponse:
+    async def create_relations(
+        ctx: Context[Any, Any], relations: list[RelationInput], namespace: Namespace = None,
+        one_valued: Annotated[bool, Field(
+            description="Each relation has one current value (e.g. works_at): your current "
+                        "relations of the same type from the same entity end now, kept as "
+                        "history (another agent's stay current and a conflict is opened).")]
+        = False,
+        idempotency_key: IdempotencyKey = None,
+    ) -> RelationsResponse:
         """Create multiple new relations between existing entities of one namespace.
         Relations should be in active voice (from 'Alice' relationType 'works_at' to
         'Acme'). An entity that does not exist in the namespace is an error naming it and
@@ -114,7 +121,8 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
         already exists is not created twice."""
         with door.calling(ctx) as caller:
             made = await door.service.create_relations(
-                caller, [r.spec() for r in relations], namespace, idempotency_key=idempotency_key)
+                caller, [r.spec() for r in relations], namespace, one_valued=one_valued,
+                idempotency_key=idempotency_key)
         return RelationsResponse(relations=made)
 
     @mcp.tool(annotations=IDEMPOTENT_WRITE, title="Add observations")

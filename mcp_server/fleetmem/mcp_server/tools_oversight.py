@@ -116,7 +116,8 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
     ) -> ConflictView:
         """Settle a conflict between two agents' facts: the claim not kept stops being
         current (kept as history). Who chose what, when and why is recorded. Fails when
-        the conflict was already resolved."""
+        the conflict was already resolved, or when the namespace's policy wants someone
+        other than the two agents who made the claims."""
         with door.calling(ctx) as caller:
             return await door.service.conflicts_resolve(caller, conflict_id, keep, note,
                                                         idempotency_key=idempotency_key)

@@ -1,8 +1,8 @@
 """The service-level suites re-run with the graph on a real Neo4j.
 
 The core service tests (isolation, team sharing, dedup, supersede/history, forget and
-restore, buffers, idempotency, graph expansion, validation) and the GC job tests are
-imported here and run unchanged: `make_service` below overrides the shared fixture so
+restore, buffers, idempotency, graph expansion, validation, relation ends) and the GC job
+tests are imported here and run unchanged: `make_service` below overrides the shared fixture so
 every service built in this module stores its graph in Neo4j (emptied per test), with the
 vector tier on embedded Qdrant Edge. Tests that poke at SQLite internals are left out.
 """
@@ -20,6 +20,7 @@ from tests.gc.test_housekeeping_jobs import (  # noqa: F401
     test_reconcile_repairs_a_broken_vector_tier,
 )
 from tests.integration.test_core_service import *  # noqa: F403
+from tests.integration.test_graph_ends import *  # noqa: F403
 from tests.neo4j_fixtures import Neo4jTarget
 
 pytestmark = pytest.mark.neo4j

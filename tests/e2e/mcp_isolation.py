@@ -7,6 +7,7 @@ from typing import Any
 
 from mcp import Client
 
+from tests.e2e.mcp_parity_scenarios import parity_isolation
 from tests.e2e.mcp_scenarios import (
     all_entities,
     ok,
@@ -95,4 +96,4 @@ async def isolation_through_every_tool(a: Client, b: Client, tag: str) -> set[st
     assert "codename heliotrope" in entity["entities"][[e["name"] for e in
                                                         entity["entities"]].index(project)][
         "observations"]
-    return tried
+    return tried | await parity_isolation(a, b, tag, sid, project, session)

@@ -13,7 +13,15 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import TextResourceContents
 
-ALL_TOOLS = frozenset({
+from tests.e2e.mcp_calls import ok, refused, state, text_of, whoami  # noqa: F401 - re-exported
+from tests.e2e.mcp_parity_scenarios import (
+    PARITY_DESTRUCTIVE,
+    PARITY_READ_ONLY,
+    PARITY_TOOLS,
+    exercise_parity_tools,
+)
+
+BASE_TOOLS = frozenset({
     "remember", "recall", "forget", "correct", "relate", "buffer_append", "buffer_read",
     "consolidate", "history", "list_namespaces", "share",
     "create_entities", "create_relations", "add_observations", "delete_entities",
@@ -23,45 +31,8 @@ READ_ONLY_TOOLS = frozenset({"recall", "history", "buffer_read", "list_namespace
                              "read_graph", "search_nodes", "open_nodes"})
 DESTRUCTIVE_TOOLS = frozenset({"forget", "delete_entities", "delete_observations",
                                "delete_relations"})
+ALL_TOOLS = BASE_TOOLS | PARITY_TOOLS
 ERAS = {"auto": "2026-07-28", "legacy": "2025-11-25"}
-
-
-def text_of(result: Any) -> str:
-    """All text content of a tool result."""
-    return "\n".join(getattr(block, "text", "") for block in result.content)
-
-
-async def ok(c: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
-    """Call a tool that must succeed; return its structured output."""
-    result = await c.call_tool(tool, args)
-    assert not result.is_error, f"{tool}({args}) failed: {text_of(result)}"
-    assert isinstance(result.structured_content, dict), f"{tool} returned no structured output"
-    return result.structured_content
-
-
-async def state(c: Client) -> dict[str, Any]:
-    """Counts of everything the caller can see (memories by status, entities, relations,
-    buffer items), per namespace."""
-    out = await ok(c, "list_namespaces", {})
-    return {n["namespace"]: (n["memories"], n["entities"], n["relations"], n["buffer_items"])
-            for n in out["namespaces"]}
-
-
-async def refused(c: Client, tool: str, args: dict[str, Any], *needles: str) -> str:
-    """Call a tool that must fail with a tool error naming `needles`, changing nothing."""
-    before = await state(c)
-    result = await c.call_tool(tool, args)
-    message = text_of(result)
-    assert result.is_error, f"{tool} accepted {args}: {message}"
-    for needle in needles:
-        assert needle in message, f"{tool} error lacks {needle!r}: {message}"
-    assert await state(c) == before, f"{tool} changed the store although it failed"
-    return message
-
-
-async def whoami(c: Client) -> str:
-    """The agent id the server sees for this client."""
-    return str((await ok(c, "list_namespaces", {}))["agent_id"])
 
 
 async def all_entities(c: Client, **args: Any) -> list[dict[str, Any]]:
@@ -79,15 +50,17 @@ async def all_entities(c: Client, **args: Any) -> list[dict[str, Any]]:
 
 def check_tool_listing(tools: list[Any]) -> None:
     """Names, descriptions, schemas and annotations of the published tools."""
+    read_only, destructive = READ_ONLY_TOOLS | PARITY_READ_ONLY, \
+        DESTRUCTIVE_TOOLS | PARITY_DESTRUCTIVE
     by_name = {t.name: t for t in tools}
     assert set(by_name) == ALL_TOOLS
     for t in tools:
         assert t.description and len(t.description) > 40 and "\n" not in t.description, t.name
         assert t.output_schema is not None, f"{t.name} has no output schema"
         assert t.annotations is not None, f"{t.name} has no annotations"
-        assert t.annotations.read_only_hint is (t.name in READ_ONLY_TOOLS), t.name
-        if t.name not in READ_ONLY_TOOLS:
-            assert t.annotations.destructive_hint is (t.name in DESTRUCTIVE_TOOLS), t.name
+        assert t.annotations.read_only_hint is (t.name in read_only), t.name
+        if t.name not in read_only:
+            assert t.annotations.destructive_hint is (t.name in destructive), t.name
             assert t.annotations.idempotent_hint is not None, t.name
 
     def props(tool: str, *path: str) -> set[str]:
@@ -110,6 +83,7 @@ def check_tool_listing(tools: list[Any]) -> None:
     assert "names" in props("open_nodes")
     assert not by_name["read_graph"].input_schema.get("required")
     assert {"cursor", "limit"} <= props("read_graph")
+    assert "one_valued" in props("create_relations")
 
 
 async def exercise_all_tools(c: Client, tag: str) -> set[str]:
@@ -259,7 +233,7 @@ async def exercise_all_tools(c: Client, tag: str) -> set[str]:
     names = [n["namespace"] for n in (await ok(c, "list_namespaces", {}))["namespaces"]]
     assert private in names and "global" in names
     done.add("list_namespaces")  # takes no input, so it has no bad-input path
-    return done
+    return done | await exercise_parity_tools(c, tag)
 
 
 async def resource_json(c: Client, uri: str) -> Any:

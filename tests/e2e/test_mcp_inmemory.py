@@ -53,6 +53,9 @@ async def test_resources_and_prompt(service: MemoryService, mode: str) -> None:
         await ok(c, "create_entities", {"entities": [
             {"name": "Payments API", "entityType": "service",
              "observations": ["runs on port 8443"]}]})
+        # A relation joins entities of one namespace: the team copy is made explicitly.
+        await ok(c, "create_entities", {"entities": [
+            {"name": "Payments API", "entityType": "service"}], "namespace": "team:atlas"})
         await ok(c, "relate", {"from_entity": "Payments API", "relation_type": "owned_by",
                                "to_entity": "Atlas", "namespace": "team:atlas"})
         entity = await resource_json(c, "memory://entity/Payments%20API")

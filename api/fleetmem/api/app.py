@@ -1,5 +1,8 @@
 """The FastAPI application of `fleetmem serve`: REST under /v1, MCP at /mcp, health.
 
+`/docs` (Swagger UI) and `/redoc` load their scripts, styles and favicon from the service
+itself (`fastapi-offline` ships them), so they work without internet access.
+
 The lifespan owns the one MemoryService of the process and the background work (GC
 scheduler, vault watcher, MCP session manager); which doors are installed and which
 background work runs is written once, in `fleetmem.cli.composition`. Routes reach the
@@ -14,6 +17,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from fleetmem.api.health import router as health_router
 from fleetmem.cli.composition import install_doors, run_background
@@ -22,6 +26,9 @@ from fleetmem.memory.services import MemoryService
 from fleetmem.memory.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+DOCS_ASSETS = "/docs-assets"
+"""Where the Swagger UI and Redoc scripts, styles and favicon are served from."""
 
 
 def create_app(settings: Settings | None = None, service: MemoryService | None = None) -> FastAPI:
@@ -47,8 +54,11 @@ def create_app(settings: Settings | None = None, service: MemoryService | None =
         if owned:
             await svc.close()
 
-    app = FastAPI(title="fleetmem", version="0.1.0", lifespan=lifespan,
-                  description="Knowledge-graph memory for fleets of AI agents.")
+    # FastAPI's own /docs and /redoc pull Swagger UI and Redoc from a CDN (blank offline);
+    # FastAPIOffline serves the same pages with the assets mounted from its package.
+    app = FastAPIOffline(title="fleetmem", version="0.1.0", lifespan=lifespan,
+                         description="Knowledge-graph memory for fleets of AI agents.",
+                         static_url=DOCS_ASSETS)
     app.state.service = svc
     app.state.settings = cfg
     app.include_router(health_router)

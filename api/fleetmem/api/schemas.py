@@ -188,7 +188,8 @@ class RelationRequest(BaseModel):
 
 
 class CreateRelationsRequest(BaseModel):
-    """Relations between existing entities; duplicates are skipped."""
+    """Relations between existing entities of the namespace (a missing one is a 404 naming
+    it); a relation already current is not created twice."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "relations": [{"from": "alice", "to": "payments", "relationType": "maintains"}]}]})
@@ -210,7 +211,8 @@ class DeleteRelationsRequest(BaseModel):
 
 
 class RelateRequest(BaseModel):
-    """One relation; missing endpoint entities are created."""
+    """One relation; missing endpoint entities are created in the namespace (409 when one
+    exists only in another namespace you can read)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, json_schema_extra={
         "examples": [{"from": "alice", "relationType": "works_at", "to": "Acme",

@@ -12,7 +12,15 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools.base import Tool
 from pydantic import ValidationError
 
-from fleetmem.mcp_server import prompts, resources, tools_graph, tools_memories, tools_session
+from fleetmem.mcp_server import (
+    prompts,
+    resources,
+    tools_entities,
+    tools_graph,
+    tools_memories,
+    tools_oversight,
+    tools_session,
+)
 from fleetmem.mcp_server.door import Door, Identity, KeyVerifier, one_line
 from fleetmem.mcp_server.errors import describe_arguments
 from fleetmem.memory.services import MemoryService
@@ -58,6 +66,8 @@ def build_server(service: MemoryService, identity: Identity, *,
     tools_memories.register(mcp, door)
     tools_graph.register(mcp, door)
     tools_session.register(mcp, door)
+    tools_entities.register(mcp, door)
+    tools_oversight.register(mcp, door)
     resources.register(mcp, door)
     prompts.register(mcp)
     # Docstrings are the descriptions; models read them better without the indentation.

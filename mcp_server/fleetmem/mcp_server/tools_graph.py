@@ -1,6 +1,7 @@
 """Knowledge-graph tools: the reference memory server's nine tools with the same names and
 argument shapes (so existing agent prompts work unchanged), plus optional `namespace`
-and paging arguments, and the native `relate`."""
+and paging arguments, and the native `relate`; `tools_entities` adds the per-entity
+tools."""
 
 from typing import Annotated, Any
 
@@ -69,7 +70,7 @@ class EntitiesResponse(BaseModel):
 
 
 class RelationsResponse(BaseModel):
-    """The relations created (existing ones and ones with a missing endpoint are skipped)."""
+    """The relations created (a relation already current is not created twice)."""
 
     relations: list[RelationView]
 
@@ -104,15 +105,24 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
         return EntitiesResponse(entities=made)
 
     @mcp.tool(annotations=IDEMPOTENT_WRITE, title="Create relations")
-    async def create_relations(ctx: Context[Any, Any], relations: list[RelationInput],
-                               namespace: Namespace = None,
-                               idempotency_key: IdempotencyKey = None) -> RelationsResponse:
-        """Create multiple new relations between existing entities. Relations should be in
-        active voice (from 'Alice' relationType 'works_at' to 'Acme'). Relations whose
-        entities do not exist yet are skipped: create the entities first, or use relate."""
+    async def create_relations(
+        ctx: Context[Any, Any], relations: list[RelationInput], namespace: Namespace = None,
+        one_valued: Annotated[bool, Field(
+            description="Each relation has one current value (e.g. works_at): your current "
+                        "relations of the same type from the same entity end now, kept as "
+                        "history (another agent's stay current and a conflict is opened).")]
+        = False,
+        idempotency_key: IdempotencyKey = None,
+    ) -> RelationsResponse:
+        """Create multiple new relations between existing entities of one namespace.
+        Relations should be in active voice (from 'Alice' relationType 'works_at' to
+        'Acme'). An entity that does not exist in the namespace is an error naming it and
+        nothing is written: create the entities first, or use relate. A relation that
+        already exists is not created twice."""
         with door.calling(ctx) as caller:
             made = await door.service.create_relations(
-                caller, [r.spec() for r in relations], namespace, idempotency_key=idempotency_key)
+                caller, [r.spec() for r in relations], namespace, one_valued=one_valued,
+                idempotency_key=idempotency_key)
         return RelationsResponse(relations=made)
 
     @mcp.tool(annotations=IDEMPOTENT_WRITE, title="Add observations")
@@ -221,8 +231,11 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
         idempotency_key: IdempotencyKey = None,
     ) -> RelateResult:
         """Record that from_entity relation_type to_entity (e.g. Alice works_at Acme),
-        creating either entity if it does not exist yet. Facts change over time: set
-        exclusive=true to close the previous value instead of keeping both as current."""
+        creating either entity in the namespace if it does not exist yet. Both ends live in
+        one namespace: when an entity exists only in another namespace you can read (e.g.
+        your team's), relate refuses rather than create a second copy; relate in that
+        namespace instead. Facts change over time: set exclusive=true to close the previous
+        value instead of keeping both as current."""
         with door.calling(ctx) as caller:
             return await door.service.relate(caller, from_entity, relation_type, to_entity,
                                              namespace=namespace, from_type=from_type,

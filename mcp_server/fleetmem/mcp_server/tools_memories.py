@@ -1,4 +1,5 @@
-"""Native memory tools: remember, recall, forget, correct, history, share.
+"""Native memory tools: remember, remember_batch, recall, get_memory, list_memories,
+forget, restore, correct, history, share.
 
 Each body parses the arguments, makes one `MemoryService` call and returns the service's
 view (published as the tool's output schema).
@@ -10,7 +11,14 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
-from fleetmem.mcp_server.door import DESTRUCTIVE, READ, WRITE, Door, IdempotencyKey
+from fleetmem.mcp_server.door import (
+    DESTRUCTIVE,
+    IDEMPOTENT_WRITE,
+    READ,
+    WRITE,
+    Door,
+    IdempotencyKey,
+)
 from fleetmem.memory.services import (
     KINDS,
     MODES,
@@ -33,6 +41,20 @@ class HistoryResponse(BaseModel):
     """The versions of a memory, oldest first."""
 
     versions: list[MemoryView]
+
+
+class RememberBatchResponse(BaseModel):
+    """One result per memory, in input order."""
+
+    results: list[RememberResult]
+
+
+class MemoriesPage(BaseModel):
+    """A page of memories ordered by id."""
+
+    items: list[MemoryView]
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null "
+                                    "when this was the last one.")
 
 
 def register(mcp: MCPServer[Any], door: Door) -> None:
@@ -64,6 +86,21 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
                 text=text, kind=kind, importance=importance, tags=tags or [],
                 namespace=namespace, pinned=pinned, entities=entities or []),
                 idempotency_key=idempotency_key)
+
+    @mcp.tool(annotations=WRITE, title="Remember several facts")
+    async def remember_batch(
+        ctx: Context[Any, Any],
+        memories: Annotated[list[MemoryInput], Field(
+            description="The memories to write, each like remember's arguments (text, "
+                        "kind, importance, tags, namespace, pinned, entities).")],
+        idempotency_key: IdempotencyKey = None,
+    ) -> RememberBatchResponse:
+        """Store several long-term memories in one call (e.g. the facts of a finished
+        task). All are validated before any is written, so a bad one writes nothing;
+        each is deduplicated and redacted as with remember. Results in input order."""
+        with door.calling(ctx) as caller:
+            return RememberBatchResponse(results=await door.service.remember_batch(
+                caller, memories, idempotency_key=idempotency_key))
 
     @mcp.tool(annotations=READ, title="Recall memories")
     async def recall(
@@ -99,14 +136,46 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
                 session_id=session_id, include_archived=include_archived,
                 modes=MODES if modes is None else frozenset(modes)))
 
+    @mcp.tool(annotations=READ, title="Get a memory")
+    async def get_memory(ctx: Context[Any, Any], id: MemoryId) -> MemoryView:
+        """Read one memory by id, with who wrote it, when, on whose behalf, its status and
+        validity."""
+        with door.calling(ctx) as caller:
+            return await door.service.get(caller, id)
+
+    @mcp.tool(annotations=READ, title="List memories")
+    async def list_memories(
+        ctx: Context[Any, Any],
+        namespaces: ReadNamespaces = None,
+        cursor: Annotated[str | None, Field(description="next_cursor from the previous "
+                                            "page; omit for the first page.",
+                                            max_length=64)] = None,
+        limit: Annotated[int, Field(description="Memories per page (1..1000).")] = 100,
+    ) -> MemoriesPage:
+        """List the active memories you can read, ordered by id, one page at a time (an
+        inventory, not a search: use recall to find memories by meaning)."""
+        with door.calling(ctx) as caller:
+            items = await door.service.list_memories(caller, namespaces, cursor, limit)
+        return MemoriesPage(items=items,
+                            next_cursor=items[-1].id if len(items) == limit else None)
+
     @mcp.tool(annotations=DESTRUCTIVE, title="Forget a memory")
     async def forget(ctx: Context[Any, Any], id: MemoryId,
                      idempotency_key: IdempotencyKey = None) -> MemoryView:
         """Forget a memory that is wrong or no longer useful: it leaves recall but is
-        archived, not destroyed (an operator can restore it). To replace a wrong fact with
+        archived, not destroyed (restore brings it back). To replace a wrong fact with
         the right one, use correct instead."""
         with door.calling(ctx) as caller:
             return await door.service.forget(caller, id, idempotency_key=idempotency_key)
+
+    @mcp.tool(annotations=IDEMPOTENT_WRITE, title="Restore a forgotten memory")
+    async def restore(ctx: Context[Any, Any], id: MemoryId,
+                      idempotency_key: IdempotencyKey = None) -> MemoryView:
+        """Bring back a memory that was forgotten (archived), e.g. by mistake: it returns
+        to recall. A version corrected before it was forgotten returns to its history as
+        superseded, not to recall. Fails when the memory is not archived."""
+        with door.calling(ctx) as caller:
+            return await door.service.restore(caller, id, idempotency_key=idempotency_key)
 
     @mcp.tool(annotations=WRITE, title="Correct a memory")
     async def correct(

@@ -1,11 +1,12 @@
-"""Short-term buffer tools (buffer_append, buffer_read, consolidate) and list_namespaces."""
+"""Short-term buffer tools (buffer_append, buffer_read, buffer_clear, consolidate) and
+list_namespaces."""
 
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
-from fleetmem.mcp_server.door import READ, WRITE, Door, IdempotencyKey
+from fleetmem.mcp_server.door import DESTRUCTIVE, READ, WRITE, Door, IdempotencyKey
 from fleetmem.memory.services import BufferItemView, ConsolidateResult, NamespaceView
 
 SessionId = Annotated[str, Field(description="Your current session or conversation id; "
@@ -16,6 +17,12 @@ class BufferResponse(BaseModel):
     """The session's short-term items, oldest first."""
 
     items: list[BufferItemView]
+
+
+class ClearedResponse(BaseModel):
+    """How many buffer items were deleted."""
+
+    count: int
 
 
 class NamespacesResponse(BaseModel):
@@ -62,6 +69,15 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
         with door.calling(ctx) as caller:
             return BufferResponse(items=await door.service.buffer_read(caller, session_id,
                                                                        limit))
+
+    @mcp.tool(annotations=DESTRUCTIVE, title="Clear the short-term buffer")
+    async def buffer_clear(ctx: Context[Any, Any], session_id: SessionId,
+                           idempotency_key: IdempotencyKey = None) -> ClearedResponse:
+        """End a session's short-term buffer: its items are consolidated into long-term
+        memory first (as consolidate does), then deleted. count is the items deleted."""
+        with door.calling(ctx) as caller:
+            return ClearedResponse(count=await door.service.buffer_clear(
+                caller, session_id, idempotency_key=idempotency_key))
 
     @mcp.tool(annotations=WRITE, title="Consolidate a session")
     async def consolidate(

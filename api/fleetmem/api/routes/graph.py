@@ -142,8 +142,10 @@ async def neighbours(name: EntityName, service: ServiceDep, caller: CallerDep,
 async def create_relations(body: CreateRelationsRequest, service: ServiceDep,
                            caller: CallerDep,
                            idempotency_key: IdempotencyKeyDep = None) -> RelationsResponse:
-    """Create relations between existing entities (duplicates and relations to missing
-    entities are skipped; use `/v1/relate` to create missing endpoints)."""
+    """Create relations between existing entities of one namespace; a relation already
+    current is not created twice. 404 names an entity missing from the namespace (and the
+    namespace holding it, if you can read one) and nothing is written; use `/v1/relate` to
+    create missing endpoints."""
     relations = await service.create_relations(caller, _relations(body), body.namespace,
                                                one_valued=body.one_valued,
                                                idempotency_key=idempotency_key)
@@ -164,7 +166,9 @@ async def delete_relations(body: DeleteRelationsRequest, service: ServiceDep,
              summary="Relate two entities (creating missing ones)")
 async def relate(body: RelateRequest, service: ServiceDep, caller: CallerDep,
                  idempotency_key: IdempotencyKeyDep = None) -> RelateResult:
-    """Store one relation; missing endpoints are created; `exclusive` closes old values."""
+    """Store one relation; missing endpoints are created in the namespace; `exclusive`
+    closes old values. 409 (`other_namespace`) when a missing endpoint exists in another
+    namespace you can read: relate there, or create the copy first."""
     return await service.relate(caller, body.from_, body.relationType, body.to,
                                 namespace=body.namespace, from_type=body.fromType,
                                 to_type=body.toType, exclusive=body.exclusive,

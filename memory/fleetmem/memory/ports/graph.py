@@ -41,7 +41,9 @@ class EntityGraph(Protocol):
 
     async def create_relations(self, relations: Sequence[Relation]) -> list[Relation]:
         """Create relations whose (namespace, from, type, to) is not current yet; the
-        endpoints must exist (missing ones are skipped). Return the new ones."""
+        endpoints must exist (a relation whose end is missing is skipped: the service
+        refuses such a request before calling this, so only an end deleted concurrently
+        is skipped here). Return the new ones."""
         ...
 
     async def delete_relations(self, relations: Sequence[Relation], at: datetime) -> int: ...

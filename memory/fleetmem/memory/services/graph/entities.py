@@ -24,7 +24,7 @@ from fleetmem.memory.domain.text import (
 )
 from fleetmem.memory.errors import InvalidInput, NotFound
 from fleetmem.memory.ports import EntityRef
-from fleetmem.memory.services.graph import conflicts, mirrors
+from fleetmem.memory.services.graph import conflicts, endpoints, mirrors
 from fleetmem.memory.services.graph.mirrors import Mirror, remember_mirrors
 from fleetmem.memory.services.inputs import check_name, check_tags
 from fleetmem.memory.services.memories.remember import resolve_namespace
@@ -163,7 +163,11 @@ async def add_observations(ctx: ServiceContext, caller: Caller,
 async def create_relations(ctx: ServiceContext, caller: Caller, specs: Sequence[RelationSpec],
                            namespace: str | None = None, *,
                            one_valued: bool = False) -> list[RelationView]:
-    """Create relations between existing entities (duplicates are skipped).
+    """Create relations between existing entities of the namespace; a relation already
+    current is not created twice (the result lists only new ones).
+
+    An end missing from the namespace refuses the whole call before anything is written
+    (NotFound naming it; see `endpoints`): nothing is skipped silently.
 
     With `one_valued` (or a type listed in `governance.one_valued_relations`), a new
     relation closes the validity of the caller's current relations of the same type from
@@ -180,6 +184,8 @@ async def create_relations(ctx: ServiceContext, caller: Caller, specs: Sequence[
                                                    f"relations[{i}].relationType"),
                           attribution=a, valid_from=a.created_at)
                  for i, s in enumerate(specs)]
+    await endpoints.require_endpoints(ctx, caller, ns, [
+        (r.from_entity, r.to_entity, f"relations[{i}]") for i, r in enumerate(relations)])
     contested: list[conflicts.Contested] = []
     for r in relations:
         if conflicts.is_one_valued(ctx, r.relation_type, one_valued):

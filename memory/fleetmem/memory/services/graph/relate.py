@@ -1,13 +1,16 @@
 """`relate`: one typed relation between two entities, creating missing endpoints first.
 
-The reference server's `create_relations` silently skips relations whose endpoints do not
-exist; an agent saying "Alice works_at Acme" expects the fact to be stored, so `relate`
-creates the missing entities and can close the previous value of a one-valued relation.
+`create_relations` refuses relations whose endpoints do not exist; an agent saying "Alice
+works_at Acme" expects the fact to be stored, so `relate` creates the missing entities and
+can close the previous value of a one-valued relation. It does not create an endpoint
+whose name another readable namespace holds (that would silently shadow it with a second
+copy): see `endpoints.refuse_copies`.
 """
 
 from __future__ import annotations
 
 from fleetmem.memory.domain.access import Caller
+from fleetmem.memory.services.graph import endpoints
 from fleetmem.memory.services.graph import entities as graph_ops
 from fleetmem.memory.services.graph.entities import EntitySpec, RelationSpec
 from fleetmem.memory.services.inputs import check_name
@@ -24,11 +27,16 @@ async def relate(ctx: ServiceContext, caller: Caller, from_entity: str, relation
 
     With `exclusive`, the relation is one-valued: the current relations of the same type
     from `from_entity` to other entities are closed (kept as history).
+
+    Raises:
+        Conflict: an endpoint missing from the namespace exists in another readable one.
     """
     spec = RelationSpec(check_name(from_entity, "from"), check_name(to_entity, "to"),
                         check_name(relation_type, "relationType"))
     types = (check_name(from_type, "fromType"), check_name(to_type, "toType"))
     ns = resolve_namespace(ctx, caller, namespace)
+    await endpoints.refuse_copies(ctx, caller, ns, [("from", spec.from_entity),
+                                                    ("to", spec.to_entity)])
     made = await graph_ops.create_entities(
         ctx, caller, [EntitySpec(spec.from_entity, types[0]),
                       EntitySpec(spec.to_entity, types[1])], ns)

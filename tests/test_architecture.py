@@ -15,9 +15,11 @@ ROOTS = ("memory", "api", "mcp_server", "vault", "gc", "cli")
 DOORS = ("api", "mcp_server", "vault", "gc", "cli")
 DOOR_PACKAGES = tuple(f"fleetmem.{door}" for door in DOORS)
 # What a door may import of the core: the services' public surface (the package itself,
-# not its submodules), the error tree, the settings and the one place that builds adapters.
+# not its submodules), the error tree, the settings, the one place that builds adapters,
+# and the process's logging set-up (format, handler, the service call's ids on each line).
 PUBLIC_CORE = frozenset({"fleetmem.memory.services", "fleetmem.memory.errors",
-                         "fleetmem.memory.settings", "fleetmem.memory.bootstrap"})
+                         "fleetmem.memory.settings", "fleetmem.memory.bootstrap",
+                         "fleetmem.memory.logs"})
 MAX_LINES = 400
 # Not part of the size rule: the Maven launcher project, benchmark scratch space, tools.
 NOT_SOURCE = (".venv", ".git", "tests/neo4j_launcher", "bench/.work")

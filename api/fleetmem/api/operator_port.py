@@ -73,9 +73,10 @@ async def operator_metrics_port(app: FastAPI, service: MemoryService,
 
     registry = getattr(app.state, "metrics_registry", None) or base_registry()
     sock = _bind(port)
-    # No log_config/log_level: uvicorn would reconfigure the main server's loggers.
+    # No log_config/log_level/access_log=False: uvicorn would reconfigure the main server's
+    # loggers (access_log=False empties uvicorn.access for every server in the process).
     server = _Server(uvicorn.Config(operator_app(service, registry), lifespan="off",
-                                    log_config=None, log_level=None, access_log=False))
+                                    log_config=None, log_level=None))
     task = asyncio.create_task(server.serve(sockets=[sock]), name="fleetmem-operator-port")
     try:
         async with asyncio.timeout(_START_SECONDS):

@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
-import sys
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +15,7 @@ import typer
 from rich.console import Console
 
 from fleetmem.api.local_ops import Op, to_jsonable
+from fleetmem.memory import logs
 from fleetmem.memory.errors import FleetmemError
 from fleetmem.memory.services import MemoryService
 from fleetmem.memory.settings import Settings
@@ -31,10 +31,10 @@ AgentOption = typer.Option("local", "--agent", "-a", envvar="FLEETMEM_DEFAULT_AG
                            help="Agent id (or human:<name>) acting; default: the local agent.")
 
 
-def setup_logging(level: str = "INFO") -> None:
-    """Log to stderr (stdout is reserved for results and the MCP stdio wire)."""
-    logging.basicConfig(level=level, stream=sys.stderr, force=True,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def setup_logging(level: str = "INFO", fmt: str | None = None) -> None:
+    """Log to stderr (stdout is reserved for results and the MCP stdio wire) as text or
+    JSON lines (`fmt`; default `FLEETMEM_LOG_FORMAT`, read before the settings load)."""
+    logs.configure(level, fmt or os.environ.get("FLEETMEM_LOG_FORMAT", "text"))
 
 
 def load_settings(data_dir: Path | None) -> Settings:
@@ -55,10 +55,13 @@ async def started(settings: Settings) -> AsyncIterator[MemoryService]:
         await service.close()
 
 
-def invoke(settings: Settings, op: Op[T], **arguments: Any) -> T:
+def invoke(settings: Settings, op: Op[T], *, progress_title: str | None = None,
+           **arguments: Any) -> T:
     """Run one of the CLI's operations where the data folder is: on the `fleetmem serve`
     that owns it (over its local socket), else on stores opened here. Either way a
-    service error is printed on stderr, worded by the service, and exits with code 2."""
+    service error is printed on stderr, worded by the service, and exits with code 2.
+    With `progress_title`, an operation run here shows a progress bar on a terminal (its
+    `run` takes `progress`); one run by the service shows none (the work is there)."""
     from fleetmem.cli.reach import call_owner, owner_of
 
     info = owner_of(settings)
@@ -67,7 +70,13 @@ def invoke(settings: Settings, op: Op[T], **arguments: Any) -> T:
             from fleetmem.memory.bootstrap import preload_embedder
 
             preload_embedder(settings)
-        return run_with_service(settings, lambda s: op.run(s, **arguments))
+        if progress_title is None:
+            return run_with_service(settings, lambda s: op.run(s, **arguments))
+        from fleetmem.cli.progress import bar
+
+        with bar(progress_title) as progress:
+            return run_with_service(settings, lambda s: op.run(s, progress=progress,
+                                                                **arguments))
     return exit_on_error(lambda: call_owner(info, op, arguments))
 
 

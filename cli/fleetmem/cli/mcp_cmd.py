@@ -31,7 +31,8 @@ def mcp(data_dir: Path | None = DataDirOption,
         ) -> None:
     """Serve MCP over stdio, forwarding to the data dir's `fleetmem serve` (started if needed)."""
     settings = load_settings(data_dir)
-    setup_logging("WARNING" if settings.log_level.upper() == "INFO" else settings.log_level)
+    setup_logging("WARNING" if settings.log_level.upper() == "INFO" else settings.log_level,
+                  settings.log_format)
     if direct:
         if embedded(settings):
             refuse_if_owned(Path(settings.data_dir), "fleetmem mcp --direct")

@@ -122,7 +122,7 @@ def serve(host: str | None = typer.Option(None, "--host"),
     # (serve.json for the MCP stdio shim, the MCP auth metadata) tells the truth.
     settings = loaded.model_copy(update={"host": host or loaded.host,
                                          "port": port or loaded.port})
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     # The model loads while the web stack imports (readiness waits for it either way).
     preload_embedder(settings)
     import uvicorn
@@ -133,5 +133,7 @@ def serve(host: str | None = typer.Option(None, "--host"),
     app = create_app(settings)
     # Head, body and keep-alive deadlines and the connection cap (issue 21); ws="none"
     # among them: nothing is served over WebSockets, so uvicorn need not import them.
-    uvicorn.run(app, host=settings.host, port=settings.port,
+    # No logging config of uvicorn's own: its lines (access log included) propagate to the
+    # handler set above, in FLEETMEM_LOG_FORMAT like every other line.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
                 log_level=settings.log_level.lower(), **server_options(settings.api))

@@ -320,6 +320,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=1, le=65535)
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    """stderr lines as text, or one JSON object per line (ts, level, logger, message, the
+    agent, workflow and request ids when known, and the fields of structured lines)."""
     graph: GraphSettings = Field(default_factory=GraphSettings)
     vector: VectorSettings = Field(default_factory=VectorSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from pydantic import TypeAdapter
 
-from fleetmem.memory import tracing
+from fleetmem.memory import logs, tracing
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.errors import Forbidden, InvalidInput, RateLimited
 from fleetmem.memory.services.runtime import accounting, idempotency, request_scope
@@ -107,8 +107,9 @@ def operation(name: str, access: Access, *, also: tuple[str, ...] = (),
             if request_scope.current() is not None:  # nested: part of the outer request
                 authorize(ctx, caller, op)
                 return await fn(*args, **kwargs)
-            with tracing.request(name, caller.agent_id, workflow_id=caller.workflow_id,
-                                 on_behalf_of=caller.on_behalf_of):
+            with logs.bound(caller.agent_id, caller.workflow_id), \
+                    tracing.request(name, caller.agent_id, workflow_id=caller.workflow_id,
+                                    on_behalf_of=caller.on_behalf_of):
                 namespace = arguments.get("namespace") if tracing.enabled() else None
                 if isinstance(namespace, str):
                     tracing.annotate_namespaces([namespace])

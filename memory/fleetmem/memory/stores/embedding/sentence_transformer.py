@@ -9,6 +9,7 @@ that never embed stay fast.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -63,6 +64,10 @@ class SentenceTransformerEmbedder:
             if self._model is None:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                # No model-loading bars on stderr ("Loading weights", downloads): serve's
+                # log is lines, and a bar is not one.
+                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                os.environ.setdefault("TRANSFORMERS_NO_TQDM", "1")
                 try:
                     import torch
                     from sentence_transformers import SentenceTransformer
@@ -73,6 +78,10 @@ class SentenceTransformerEmbedder:
                         "FLEETMEM_EMBEDDING__MODEL_PATH/RUNTIME for the built-in ONNX runtime",
                         field="embedding.runtime", rule="torch_missing") from exc
 
+                with contextlib.suppress(ImportError, AttributeError):
+                    from transformers.utils import logging as hf_logging
+
+                    hf_logging.disable_progress_bar()
                 torch.set_num_threads(self._threads)
                 path = self._path or str(bundled_model_path())
                 logger.info("loading embedding model from %s (%d threads)", path, self._threads)

@@ -36,6 +36,13 @@ class SyncReport(BaseModel):
         """Whether the run changed the graph."""
         return bool(self.created or self.updated or self.renamed or self.deleted)
 
+    def changes(self) -> dict[str, int]:
+        """How many of each change the run made: to the graph (created, updated, renamed,
+        deleted) and to the notes (written, trashed)."""
+        return {k: len(v) for k, v in (
+            ("created", self.created), ("updated", self.updated), ("renamed", self.renamed),
+            ("deleted", self.deleted), ("written", self.written), ("trashed", self.trashed))}
+
     def summary(self) -> str:
         """One line for logs and the CLI."""
         parts = [f"{len(v)} {k}" for k, v in (

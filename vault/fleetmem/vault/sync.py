@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 from typing import Literal
 
+from fleetmem.memory import logs
 from fleetmem.memory.errors import InvalidInput
-from fleetmem.memory.services import Caller, MemoryService
+from fleetmem.memory.services import Caller, MemoryService, ProgressFn, no_progress
 from fleetmem.memory.settings import VaultSettings
 from fleetmem.vault import layout
 from fleetmem.vault.dayimport import import_days
@@ -47,8 +49,10 @@ def vault_root(cfg: VaultSettings, path: Path | None) -> Path:
 
 
 async def run(service: MemoryService, cfg: VaultSettings, mode: Mode,
-              path: Path | None = None) -> SyncReport:
-    """One export, import or sync of the vault; see the module docstring."""
+              path: Path | None = None, progress: ProgressFn = no_progress) -> SyncReport:
+    """One export, import or sync of the vault; see the module docstring. `progress`
+    hears the notes checked and written ("notes", done, total)."""
+    started = time.perf_counter()
     root = vault_root(cfg, path)
     viewer, human = principals(cfg)
     root.mkdir(parents=True, exist_ok=True)
@@ -74,10 +78,23 @@ async def run(service: MemoryService, cfg: VaultSettings, mode: Mode,
             await import_days(ic, changed["day"], missing["day"])
         after = await build(service, viewer, cfg) if report.graph_changed else before
         state.viewer, state.human = viewer.agent_id, human.agent_id
-        await asyncio.to_thread(_export, ic, after, mode)
+        await asyncio.to_thread(_export, ic, after, mode, progress)
         await asyncio.to_thread(state.save, root)
-    logger.info("%s", report.summary(), extra={"agent_id": human.agent_id})
+    _log(report, len(texts), time.perf_counter() - started)
     return report
+
+
+def _log(report: SyncReport, files: int, seconds: float) -> None:
+    """One line per run (files read, changes each way, conflicts, duration), WARNING when
+    it left conflicts; then a line per conflict, saying which notes to merge."""
+    logs.event(logger, "vault_sync", f"{report.summary()} ({files} notes read) in "
+               f"{seconds:.3f}s", level=logging.WARNING if report.conflicts else logging.INFO,
+               mode=report.mode, vault=report.vault, files=files, changes=report.changes(),
+               conflicts=len(report.conflicts), errors=len(report.errors),
+               duration_seconds=round(seconds, 6), agent_id=report.human,
+               workflow_id="vault")
+    for line in report.conflicts:
+        logger.warning("vault: %s", line)
 
 
 def _changes(ic: ImportContext) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -124,7 +141,8 @@ def _record(state: VaultState, spec: NoteSpec, file_sha: str) -> None:
                                        file_sha, spec.sha, dict(spec.memory_texts))
 
 
-def _export(ic: ImportContext, after: Projection, mode: Mode) -> None:
+def _export(ic: ImportContext, after: Projection, mode: Mode,
+            progress: ProgressFn = no_progress) -> None:
     """Write the notes whose graph version changed; trash the notes the graph dropped."""
     state, report, files = ic.state, ic.report, ic.files
     targets: dict[str, str] = {}
@@ -134,7 +152,10 @@ def _export(ic: ImportContext, after: Projection, mode: Mode) -> None:
             targets[path] = after.entity_paths[entity.id]
     refresh = set(ic.imported) | set(targets.values())
     moved: list[tuple[str, str]] = []
-    for path in sorted(set(after.notes) | set(state.notes) | set(ic.imported)):
+    paths = sorted(set(after.notes) | set(state.notes) | set(ic.imported))
+    for done, path in enumerate(paths, 1):
+        if done % 50 == 0 or done == len(paths):
+            progress("notes", done, len(paths))
         if path in ic.hold:
             continue
         entry = state.notes.get(path)

@@ -94,11 +94,7 @@ class VaultWatcher:
             # it ran (after it read the graph): those need another sync.
             self.missed = await self.graph_changed(skip_own=True)
         self._set("syncing", None)
-        level = logging.WARNING if report.conflicts else logging.INFO
-        if report.summary() != "vault sync: nothing to do":
-            logger.log(level, "%s (%s)", report.summary(), why)
-        for line in report.conflicts:
-            logger.warning("vault: %s", line)
+        logger.debug("vault sync (%s) done", why)  # `run` logged the sync's own line
         for line in report.errors:  # a note that keeps failing is logged once per version
             REPORTED.log(self.root, line.split(": ", 1)[0], line)
         return report

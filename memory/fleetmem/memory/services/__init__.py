@@ -28,6 +28,7 @@ from fleetmem.memory.services.runtime.agents_reload import (
     agents_reload_background,
 )
 from fleetmem.memory.services.runtime.idempotency import KEY_RE
+from fleetmem.memory.services.runtime.progress import ProgressFn, no_progress
 from fleetmem.memory.services.service import MemoryService
 from fleetmem.memory.services.views import (
     AgentUsageView,
@@ -81,4 +82,5 @@ __all__ = [
     "RememberBatchResult", "RememberResult", "ResolutionView", "StatsView", "store_timing",
     "SYSTEM_CALLER", "trace_door", "WitnessView", "WRITE_OPERATIONS",
     "agents_reload_background", "PolicyVersion",  # agents-file reload
+    "ProgressFn", "no_progress",  # long jobs report how far they got
 ]

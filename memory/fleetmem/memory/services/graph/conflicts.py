@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from fleetmem.memory import logs
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.domain.conflicts import (
     KEEP_CHOICES,
@@ -80,8 +81,10 @@ async def _open(ctx: ServiceContext, caller: Caller, namespace: str, kind: Confl
         caller, "conflict_open", namespace=namespace,
         target_ids=[record.id, *record.memory_ids()], detail=detail)])
     if stored.id == record.id:
-        logger.warning("conflict %s opened in %s: %s", record.id, namespace, detail,
-                       extra={"agent_id": caller.agent_id, "workflow_id": caller.workflow_id})
+        logs.event(logger, "conflict_opened",
+                   f"conflict {record.id} opened in {namespace}: {detail}",
+                   level=logging.WARNING, conflict_id=record.id, namespace=namespace,
+                   kind=str(kind), agent_id=caller.agent_id, workflow_id=caller.workflow_id)
     return stored
 
 
@@ -197,6 +200,10 @@ async def resolve(ctx: ServiceContext, caller: Caller, conflict_id: str, keep: s
     loser = {"a": record.b, "b": record.a}.get(keep)
     if loser is not None:
         await _retire(ctx, caller, record, loser, now)
+    logs.event(logger, "conflict_resolved",
+               f"conflict {record.id} resolved in {record.namespace} by {caller.agent_id}: "
+               f"{detail}", conflict_id=record.id, namespace=record.namespace,
+               kind=str(record.kind), keep=keep, resolved_by=caller.agent_id)
     return ConflictView.of(ConflictRecord(
         id=record.id, namespace=record.namespace, kind=record.kind, subject=record.subject,
         attribute=record.attribute, a=record.a, b=record.b, created_at=record.created_at,

@@ -11,12 +11,14 @@ runner to claim (job, slot key) in the shared store runs it, the others skip.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from fleetmem.memory import logs
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.domain.models import MemoryStatus
 from fleetmem.memory.domain.text import validate_id
@@ -25,6 +27,7 @@ from fleetmem.memory.services.maintenance import decay, reconcile, tidy
 from fleetmem.memory.services.memories.lifecycle import restored_status
 from fleetmem.memory.services.runtime.context import ServiceContext
 from fleetmem.memory.services.runtime.operations import GC_AGENT
+from fleetmem.memory.services.runtime.progress import ProgressFn, no_progress
 from fleetmem.memory.services.views.records import MemoryView
 from fleetmem.memory.services.views.reports import (
     BufferExpiryReport,
@@ -54,23 +57,40 @@ class JobSlot:
 
 async def _run(ctx: ServiceContext, caller: Caller, report: R, slot: JobSlot | None,
                body: Callable[[ServiceContext, Caller, R], Awaitable[None]]) -> R:
-    """Claim the slot (real runs only), run the body, time it and log it (the caller was
-    authorised by the `OperatorService` method's declaration)."""
+    """Claim the slot (real runs only), run the body, time it and log one line of the run
+    (the caller was authorised by the `OperatorService` method's declaration)."""
     started = time.perf_counter()
     if slot is not None:
         report.slot = slot.key
         if not report.dry_run and not await ctx.upkeep.claim_job_slot(
                 report.job, slot.key, slot.owner, report.at):
             report.skipped = f"slot {slot.key} was already claimed by another runner"
-            logger.info("gc %s: skipped, slot %s claimed elsewhere", report.job, slot.key,
-                        extra={"agent_id": caller.agent_id})
+            _log_run(report, "skipped", time.perf_counter() - started,
+                     f"slot {slot.key} claimed elsewhere")
             return report
-    await body(ctx, caller, report)
+    try:
+        await body(ctx, caller, report)
+    except Exception as exc:
+        _log_run(report, "error", time.perf_counter() - started,
+                 f"{type(exc).__name__}: {exc}")
+        raise
     report.duration_seconds = round(time.perf_counter() - started, 6)
-    logger.info("gc %s%s: %s in %.3fs", report.job, " (dry run)" if report.dry_run else "",
-                report.counts(), report.duration_seconds,
-                extra={"agent_id": caller.agent_id, "workflow_id": caller.workflow_id})
+    _log_run(report, "dry_run" if report.dry_run else "ok", report.duration_seconds)
     return report
+
+
+def _log_run(report: GcReport, outcome: str, seconds: float, why: str | None = None) -> None:
+    """One line per job run: job, outcome (ok, dry_run, skipped, error; the labels of
+    `fleetmem_gc_runs_total`), counts and duration; the caller's ids come with the call."""
+    counts = report.counts()
+    shown = ", ".join(f"{k} {v}" for k, v in counts.items())
+    message = f"gc {report.job}: {outcome}" + (f" ({why})" if why else "") + \
+        (f", {shown}" if outcome in ("ok", "dry_run") else "") + f" in {seconds:.3f}s"
+    logs.event(logger, "gc_run", message,
+               level=logging.ERROR if outcome == "error" else logging.INFO,
+               job=report.job, outcome=outcome, counts=counts,
+               duration_seconds=round(seconds, 6), errors=len(report.errors),
+               **({"reason": why} if why else {}))
 
 
 # decay sweep ---------------------------------------------------------------------------
@@ -150,7 +170,9 @@ async def clean_orphans(ctx: ServiceContext, caller: Caller, *, dry_run: bool = 
 
 
 async def reconcile_tiers(ctx: ServiceContext, caller: Caller, *, dry_run: bool = False,
-                          slot: JobSlot | None = None) -> ReconcileReport:
+                          slot: JobSlot | None = None,
+                          progress: ProgressFn = no_progress) -> ReconcileReport:
     """Re-index memories missing from the vector tier; drop vectors whose memory is gone."""
     report = ReconcileReport(job="reconcile", dry_run=dry_run, at=ctx.now())
-    return await _run(ctx, caller, report, slot, reconcile.reconcile_job)
+    return await _run(ctx, caller, report, slot,
+                      functools.partial(reconcile.reconcile_job, progress=progress))

@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from fleetmem.memory import logs
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.domain.models import Memory, MemoryStatus
 from fleetmem.memory.ports import Vector
 from fleetmem.memory.services.runtime.context import ServiceContext
+from fleetmem.memory.services.runtime.progress import ProgressFn, no_progress
 from fleetmem.memory.services.views.reports import GcItem, ReconcileReport
 
 logger = logging.getLogger(__name__)
@@ -44,6 +47,7 @@ async def repair(ctx: ServiceContext) -> dict[str, int]:
     without one are rolled back. Then, when counts differ, missing vectors are re-indexed
     from the graph and vectors whose memory is gone are dropped.
     """
+    started = time.perf_counter()
     finished = rolled_back = unindexable = 0
     while True:
         pending = await ctx.upkeep.pending_memories(500)
@@ -65,8 +69,13 @@ async def repair(ctx: ServiceContext) -> dict[str, int]:
             unindexable += len(damaged)
     report = {"finished": finished, "rolled_back": rolled_back, "unindexable": unindexable}
     report.update(await align(ctx, force=False))
-    if finished or rolled_back or unindexable or report["reindexed"] or report["dropped"]:
-        logger.warning("repair pass: %s", report)
+    seconds = time.perf_counter() - started
+    fixed = any(report.values())
+    logs.event(logger, "store_repair",
+               f"store repair at start: {', '.join(f'{k} {v}' for k, v in report.items())} "
+               f"in {seconds:.3f}s", level=logging.WARNING if fixed else logging.INFO,
+               outcome="repaired" if fixed else "clean", counts=report,
+               duration_seconds=round(seconds, 6))
     return report
 
 
@@ -125,16 +134,20 @@ async def differences(ctx: ServiceContext) -> Differences:
     return Differences(sorted(want - have), sorted(have - want), len(want | have))
 
 
-async def fix(ctx: ServiceContext, diff: Differences) -> tuple[list[str], list[str]]:
-    """Re-check and fix the candidates chunk by chunk; the ids re-indexed and dropped."""
+async def fix(ctx: ServiceContext, diff: Differences,
+              progress: ProgressFn = no_progress) -> tuple[list[str], list[str]]:
+    """Re-check and fix the candidates chunk by chunk; the ids re-indexed and dropped.
+    `progress` hears the candidates done ("re-index", "drop") after each chunk."""
     reindexed: list[str] = []
     dropped: list[str] = []
     for start in range(0, len(diff.missing), CHUNK):
         reindexed += await _reindex(ctx, diff.missing[start:start + CHUNK])
+        progress("re-index", min(start + CHUNK, len(diff.missing)), len(diff.missing))
     if diff.extra and ctx.gc.reconcile_settle_seconds > 0:
         await asyncio.sleep(ctx.gc.reconcile_settle_seconds)  # see the module docstring
     for start in range(0, len(diff.extra), CHUNK):
         dropped += await _drop(ctx, diff.extra[start:start + CHUNK])
+        progress("drop", min(start + CHUNK, len(diff.extra)), len(diff.extra))
     return reindexed, dropped
 
 
@@ -188,7 +201,8 @@ async def _drop(ctx: ServiceContext, ids: list[str]) -> list[str]:
     return drop
 
 
-async def reconcile_job(ctx: ServiceContext, caller: Caller, r: ReconcileReport) -> None:
+async def reconcile_job(ctx: ServiceContext, caller: Caller, r: ReconcileReport,
+                        progress: ProgressFn = no_progress) -> None:
     """The scheduled job: list the differences between the tiers, then fix those that are
     still differences when re-checked (writes in flight are left to finish)."""
     diff = await differences(ctx)
@@ -197,7 +211,7 @@ async def reconcile_job(ctx: ServiceContext, caller: Caller, r: ReconcileReport)
     if r.dry_run:
         r.reindexed, r.dropped = len(missing), len(extra)
     else:
-        missing, extra = await fix(ctx, diff)
+        missing, extra = await fix(ctx, diff, progress)
         r.reindexed, r.dropped = len(missing), len(extra)
         r.in_flight = len(diff.missing) + len(diff.extra) - r.reindexed - r.dropped
         r.indexed = await ctx.vectors.build_index(ctx.index_min_unindexed)

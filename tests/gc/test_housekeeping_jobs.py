@@ -143,8 +143,11 @@ async def test_reconcile_repairs_a_broken_vector_tier(make_service: ServiceFacto
     assert {(i.id, i.action) for i in dry.items} == {(a.id, "reindex"), (stray, "drop")}
     assert await service.ctx.vectors.existing([a.id, stray]) == {stray}
 
-    real = await service.operator.gc_reconcile(SYSTEM_CALLER)
+    heard: list[tuple[str, int, int | None]] = []
+    real = await service.operator.gc_reconcile(
+        SYSTEM_CALLER, progress=lambda *step: heard.append(step))
     assert (real.reindexed, real.dropped) == (1, 1)
+    assert heard == [("re-index", 1, 1), ("drop", 1, 1)]  # what `fleetmem gc run` shows
     assert await service.ctx.vectors.all_ids() == await service.ctx.graph.indexable_ids()
     dense = await service.recall(ALICE, RecallQuery(query="who gets paged by alerts",
                                                     modes=frozenset({"dense"})))

@@ -130,10 +130,17 @@ async def test_migrate_into_neo4j_and_the_qdrant_server_adapter(
     await src.open()
     await dst.open()
     try:
-        report = await migrate(src, dst, vectors)
+        heard: dict[str, tuple[int, int | None]] = {}
+        report = await migrate(src, dst, vectors,
+                               progress=lambda stage, done, total: heard.update(
+                                   {stage: (done, total)}))
         assert report.verified, report.mismatches
         assert report.vectors == await vectors.count() == await src.count_indexable()
         assert report.reembedded == 0
+        # the last step of each stage, as `fleetmem migrate`'s bars show it
+        assert heard["memories"] == (report.memories, report.memories)
+        assert heard["entities"] == (report.entities, None)
+        assert heard["audit events"] == (report.audit_events, None)
     finally:
         await vectors.close()
         await dst.close()

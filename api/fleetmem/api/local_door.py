@@ -52,6 +52,9 @@ def local_app(service: MemoryService) -> FastAPI:
         if op is None:
             raise NotFound(f"no local operation {name!r}; operations: {', '.join(OPS)}",
                            field="name", rule="enum")
+        if "progress" in arguments:  # a callback of the CLI's own process, never sent
+            raise InvalidInput(f"{name}: progress is not an argument over the socket",
+                               field="progress", rule="arguments")
         try:
             inspect.signature(op.run).bind(service, **arguments)
         except TypeError as exc:  # a CLI of another version: name the mismatch
@@ -123,8 +126,10 @@ async def local_socket(app: FastAPI, service: MemoryService,
                        "refused while this service runs", exc, data_dir)
         yield
         return
+    # No log_config/log_level/access_log=False: uvicorn would reconfigure the main server's
+    # loggers (access_log=False empties uvicorn.access for every server in the process).
     server = _Server(uvicorn.Config(local_app(service), lifespan="off",
-                                    log_config=None, log_level=None, access_log=False))
+                                    log_config=None, log_level=None))
     task = asyncio.create_task(server.serve(sockets=[sock]), name="fleetmem-local-socket")
     try:
         async with asyncio.timeout(_START_SECONDS):

@@ -29,10 +29,12 @@ from fleetmem.memory.services import (
     MemoryInput,
     MemoryService,
     MemoryView,
+    ProgressFn,
     RecallQuery,
     RecallResult,
     RememberResult,
     StatsView,
+    no_progress,
 )
 from fleetmem.memory.settings import VaultSettings
 from fleetmem.vault.report import SyncReport
@@ -105,9 +107,10 @@ async def _conflicts_resolve(s: MemoryService, agent: str, conflict_id: str, kee
 
 
 async def _gc_run(s: MemoryService, job: str | None, dry_run: bool, slot: str | None,
-                  owner: str) -> list[GcReport]:
+                  owner: str, progress: ProgressFn = no_progress) -> list[GcReport]:
     claim = JobSlot(key=slot, owner=owner) if slot else None
-    return [await run_job(s, name, dry_run=dry_run, slot=claim, caller=SYSTEM_CALLER)
+    return [await run_job(s, name, dry_run=dry_run, slot=claim, caller=SYSTEM_CALLER,
+                          progress=progress)
             for name in job_names(job)]
 
 
@@ -116,9 +119,9 @@ async def _gc_restore(s: MemoryService, memory_id: str) -> MemoryView:
 
 
 async def _vault(s: MemoryService, mode: Mode, vault: dict[str, Any],
-                 path: str | None) -> SyncReport:
+                 path: str | None, progress: ProgressFn = no_progress) -> SyncReport:
     return await vault_run(s, VaultSettings.model_validate(vault), mode,
-                           Path(path) if path else None)
+                           Path(path) if path else None, progress)
 
 
 REMEMBER = Op("remember", _remember, TypeAdapter(RememberResult), embeds=True)

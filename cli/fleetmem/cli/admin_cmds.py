@@ -19,10 +19,11 @@ import numpy.typing as npt
 import typer
 
 from fleetmem.cli.common import JsonOption, emit_json, err, out
+from fleetmem.cli.progress import bar
 from fleetmem.cli.reach import refuse_if_owned
 from fleetmem.memory.bootstrap import build_embedder, build_graph, build_vectors
 from fleetmem.memory.errors import FleetmemError
-from fleetmem.memory.services import MigrationReport, migrate
+from fleetmem.memory.services import MigrationReport, ProgressFn, migrate, no_progress
 from fleetmem.memory.settings import GraphSettings, Settings, VectorSettings
 
 SOURCE_GRAPH_FILE = "graph.sqlite3"  # what bootstrap.build_graph opens in a data folder
@@ -34,8 +35,9 @@ def source_settings(target: Settings, data_dir: Path) -> Settings:
                                      "vector": VectorSettings()})
 
 
-async def run_migration(target: Settings, data_dir: Path) -> MigrationReport:
-    """Open both sides, copy, verify, close."""
+async def run_migration(target: Settings, data_dir: Path,
+                        progress: ProgressFn = no_progress) -> MigrationReport:
+    """Open both sides, copy, verify, close; `progress` hears the copy advance."""
     src = build_graph(source_settings(target, data_dir))
     dst = build_graph(target)
     embedder = build_embedder(target)
@@ -49,7 +51,7 @@ async def run_migration(target: Settings, data_dir: Path) -> MigrationReport:
     try:
         await dst.open()
         try:
-            return await migrate(src, dst, vectors, embed=embed)
+            return await migrate(src, dst, vectors, embed=embed, progress=progress)
         finally:
             await vectors.close()
             await dst.close()
@@ -76,7 +78,8 @@ def migrate_cmd(
                   "first (FLEETMEM_GRAPH__BACKEND=neo4j, FLEETMEM_VECTOR__BACKEND=qdrant, ...)")
         raise typer.Exit(2)
     try:
-        report = asyncio.run(run_migration(target, source))
+        with bar("migrate") as progress:
+            report = asyncio.run(run_migration(target, source, progress))
     except FleetmemError as exc:
         err.print(f"[red]error[/red] ({exc.code}): {exc.message}")
         raise typer.Exit(2) from exc

@@ -68,7 +68,8 @@ def run(job: str | None = typer.Argument(
         data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) -> None:
     """Run GC jobs now."""
     reports = invoke(load_settings(data_dir), GC_RUN, job=job, dry_run=dry_run, slot=slot,
-                     owner=f"cli:{socket.gethostname()}:{os.getpid()}")
+                     owner=f"cli:{socket.gethostname()}:{os.getpid()}",
+                     progress_title="gc reconcile")
     if as_json:
         emit_json(reports)
         return

@@ -78,7 +78,7 @@ def _command(mode: Mode):  # type: ignore[no-untyped-def]
         cfg = _vault_settings(settings, path, agent, human, namespace, include_private)
 
         report = invoke(settings, VAULT, mode=mode, vault=cfg.model_dump(mode="json"),
-                        path=str(path) if path else None)
+                        path=str(path) if path else None, progress_title=f"vault {mode}")
         _show(report, as_json)
         if report.errors:
             raise typer.Exit(1)
@@ -101,7 +101,7 @@ def watch(path: Path | None = PathOption, agent: str | None = ViewerOption,
     settings = load_settings(data_dir)
     if embedded(settings):  # the service owns the stores (and watches its own vault)
         refuse_if_owned(Path(settings.data_dir), "fleetmem vault watch")
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     cfg = _vault_settings(settings, path, agent, human, namespace, include_private)
 
     async def main() -> None:

@@ -14,6 +14,8 @@ from fleetmem.memory.services import (
     JobSlot,
     MemoryService,
     OperatorService,
+    ProgressFn,
+    no_progress,
 )
 
 JobCall = Callable[..., Awaitable[GcReport]]
@@ -46,12 +48,15 @@ def job_names(job: str | None) -> list[str]:
 
 
 async def run_job(service: MemoryService, job: str, *, dry_run: bool = False,
-                  slot: JobSlot | None = None, caller: Caller = SYSTEM_CALLER) -> GcReport:
-    """Run one job through its service method and record its metrics."""
+                  slot: JobSlot | None = None, caller: Caller = SYSTEM_CALLER,
+                  progress: ProgressFn = no_progress) -> GcReport:
+    """Run one job through its service method and record its metrics; `progress` hears
+    the re-indexing of `reconcile` (the other jobs are short)."""
     call = JOBS[job_names(job)[0]]
+    extra = {"progress": progress} if job == "reconcile" else {}
     finished = False
     try:
-        report = await call(service.operator, caller, dry_run=dry_run, slot=slot)
+        report = await call(service.operator, caller, dry_run=dry_run, slot=slot, **extra)
         finished = True
     finally:
         if not finished:

@@ -21,6 +21,7 @@ from fleetmem.memory.services.oversight.usage import agent_usage
 from fleetmem.memory.services.runtime.context import ServiceContext
 from fleetmem.memory.services.runtime.governance import operation
 from fleetmem.memory.services.runtime.operations import META, WRITE
+from fleetmem.memory.services.runtime.progress import ProgressFn, no_progress
 from fleetmem.memory.services.views.oversight import AuditHeadView, AuditVerification
 from fleetmem.memory.services.views.records import AgentUsageView, AuditEventView, MemoryView
 from fleetmem.memory.services.views.reports import (
@@ -72,9 +73,12 @@ class OperatorService:
 
     @operation("gc", WRITE, admin=True)
     async def gc_reconcile(self, caller: Caller, *, dry_run: bool = False,
-                           slot: JobSlot | None = None) -> ReconcileReport:
-        """Re-align the vector tier with the graph and report the differences."""
-        return await jobs.reconcile_tiers(self.ctx, caller, dry_run=dry_run, slot=slot)
+                           slot: JobSlot | None = None,
+                           progress: ProgressFn = no_progress) -> ReconcileReport:
+        """Re-align the vector tier with the graph (re-index what is missing, drop what is
+        gone) and report the differences; `progress` hears the re-indexing advance."""
+        return await jobs.reconcile_tiers(self.ctx, caller, dry_run=dry_run, slot=slot,
+                                          progress=progress)
 
     @operation("restore", WRITE, admin=True)
     async def gc_restore(self, caller: Caller, memory_id: str) -> MemoryView:

@@ -31,6 +31,7 @@ from fleetmem.memory.ports import (
     VectorIndex,
 )
 from fleetmem.memory.services.runtime.context import ServiceContext
+from fleetmem.memory.services.runtime.progress import ProgressFn, no_progress
 
 logger = logging.getLogger(__name__)
 Embed = Callable[[Sequence[str]], Awaitable[npt.NDArray[np.float32]]]
@@ -72,12 +73,14 @@ async def _require_empty(graph: GraphStore, vectors: VectorIndex) -> None:
                        field="target", rule="target_not_empty")
 
 
-async def _copy_entities(src: EntityGraph, dst: EntityGraph, namespaces: list[str]) -> int:
+async def _copy_entities(src: EntityGraph, dst: EntityGraph, namespaces: list[str],
+                         progress: ProgressFn) -> int:
     copied, cursor = 0, None
     while True:
         page = await src.read_graph(namespaces, cursor, _PAGE)
         if page.entities:
             copied += len(await dst.create_entities(list(page.entities)))
+            progress("entities", copied, None)
         cursor = page.next_cursor
         if cursor is None:
             return copied
@@ -92,13 +95,14 @@ async def _all_relations(graph: EntityGraph) -> list[Relation]:
     return out
 
 
-async def _copy_relations(src: EntityGraph, dst: EntityGraph) -> int:
+async def _copy_relations(src: EntityGraph, dst: EntityGraph, progress: ProgressFn) -> int:
     relations = await _all_relations(src)
     # Closed relations first: a current duplicate would make create_relations skip them.
     ordered = sorted(relations, key=lambda r: (r.valid_to is None, r.valid_from, r.id))
     copied = 0
     for start in range(0, len(ordered), _PAGE):
         copied += len(await dst.create_relations(ordered[start:start + _PAGE]))
+        progress("relations", min(start + _PAGE, len(ordered)), len(ordered))
     return copied
 
 
@@ -118,8 +122,11 @@ async def _with_vectors(src: MemoryStore, memories: list[Memory], embed: Embed |
 
 async def _copy_memories(src: GraphStore, dst: GraphStore, vectors: VectorIndex,
                          namespaces: list[str], embed: Embed | None,
-                         report: MigrationReport) -> None:
+                         report: MigrationReport, progress: ProgressFn) -> None:
     flt = MemoryFilter(namespaces=tuple(namespaces), statuses=_ALL_STATUSES)
+    listed = {status.value for status in _ALL_STATUSES}
+    total = sum(n for ns in await src.stats(namespaces)
+                for status, n in ns.memories_by_status.items() if status in listed)
     after: str | None = None
     while page := await src.list_memories(flt, after, _PAGE):
         vecs = await _with_vectors(src, page, embed, report)
@@ -129,6 +136,7 @@ async def _copy_memories(src: GraphStore, dst: GraphStore, vectors: VectorIndex,
         await vectors.upsert(points)
         report.memories += len(page)
         report.vectors += len(points)
+        progress("memories", report.memories, max(total, report.memories))
         after = page[-1].id
     # Unacknowledged writes stay pending: the target's repair pass finishes them.
     pending = await src.pending_memories(1_000_000)
@@ -149,11 +157,12 @@ async def _copy_buffers(src: BufferStore, dst: BufferStore) -> int:
     return copied
 
 
-async def _copy_audit(src: AuditStore, dst: AuditStore) -> int:
+async def _copy_audit(src: AuditStore, dst: AuditStore, progress: ProgressFn) -> int:
     copied, after = 0, 0
     while events := await src.audit_events(None, after, 2_000):
         await dst.append_audit(events)
         copied += len(events)
+        progress("audit events", copied, None)
         after = events[-1].seq
     return copied
 
@@ -189,8 +198,10 @@ async def _verify(src: GraphStore, dst: GraphStore, vectors: VectorIndex,
 
 
 async def migrate(src: GraphStore, dst: GraphStore, vectors: VectorIndex, *,
-                  embed: Embed | None = None) -> MigrationReport:
-    """Copy everything from `src` into the empty `dst` and `vectors`, then verify.
+                  embed: Embed | None = None,
+                  progress: ProgressFn = no_progress) -> MigrationReport:
+    """Copy everything from `src` into the empty `dst` and `vectors`, then verify;
+    `progress` hears how many entities, relations, memories and audit events are copied.
 
     Raises:
         Conflict: the target is not empty, or a memory lacks a vector and `embed` is None.
@@ -198,12 +209,12 @@ async def migrate(src: GraphStore, dst: GraphStore, vectors: VectorIndex, *,
     await _require_empty(dst, vectors)
     namespaces = await src.all_namespaces()
     report = MigrationReport(namespaces=len(namespaces))
-    report.entities = await _copy_entities(src, dst, namespaces)
-    report.relations = await _copy_relations(src, dst)
-    await _copy_memories(src, dst, vectors, namespaces, embed, report)
+    report.entities = await _copy_entities(src, dst, namespaces, progress)
+    report.relations = await _copy_relations(src, dst, progress)
+    await _copy_memories(src, dst, vectors, namespaces, embed, report, progress)
     report.buffer_items = await _copy_buffers(src, dst)
     report.conflicts = await _copy_conflicts(src, dst, namespaces)
-    report.audit_events = await _copy_audit(src, dst)
+    report.audit_events = await _copy_audit(src, dst, progress)
     await vectors.flush()
     await _verify(src, dst, vectors, namespaces, report)
     logger.info("migration copied %s", report)

@@ -116,3 +116,40 @@ async def test_without_agents_file_requests_without_key_act_as_the_local_agent(
             assert_problem(bad, 401)
     finally:
         await service.close()
+
+
+async def test_without_agents_file_x_agent_id_names_the_agent(
+        tmp_path: Path, embedder: Embedder) -> None:
+    """Open access (as MCP's trusted agent header): X-Agent-Id says who writes and reads."""
+    settings = Settings(data_dir=tmp_path / "open", agents_file=None)
+    service = build_service(settings, embedder=embedder)
+    await service.start()
+    try:
+        async with build_app_client(service, settings) as client:
+            alice = {"X-Agent-Id": "alice"}
+            r = await client.post("/v1/memories", headers=alice,
+                                  json={"text": "the staging cluster is in Frankfurt"})
+            assert r.status_code == 201, r.text
+            assert r.json()["namespace"] == "agent:alice"
+            got = await client.get(f"/v1/memories/{r.json()['id']}", headers=alice)
+            assert got.json()["attribution"]["created_by"] == "alice"
+            # another agent does not read alice's private namespace
+            other = await client.get(f"/v1/memories/{r.json()['id']}",
+                                     headers={"X-Agent-Id": "bob"})
+            assert other.status_code in (403, 404), other.text
+            assert_problem(await client.get("/v1/stats", headers={"X-Agent-Id": "system:gc"}),
+                           422, field="X-Agent-Id")
+    finally:
+        await service.close()
+
+
+async def test_with_agents_file_x_agent_id_must_match_the_key(api: RestApi) -> None:
+    same = await api.client.get("/v1/stats", headers={**ALICE, "X-Agent-Id": "alice"})
+    assert same.status_code == 200, same.text
+    body = assert_problem(await api.client.get(
+        "/v1/stats", headers={**ALICE, "X-Agent-Id": "bob"}), 400, field="X-Agent-Id",
+        rule="agent_header")
+    assert "'bob'" in body["detail"] and "'alice'" in body["detail"]
+    assert "key" in body["detail"]
+    # no key: the header alone is no identity where an agents file is in force
+    assert_problem(await api.client.get("/v1/stats", headers={"X-Agent-Id": "alice"}), 401)

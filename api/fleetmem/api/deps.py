@@ -1,8 +1,10 @@
 """Request dependencies: the service, the authenticated Caller, the Idempotency-Key.
 
-Identity comes only from the bearer API key (hashed and matched by the access policy);
-`X-On-Behalf-Of`, `X-Workflow-Id` and `X-Session-Id` are recorded in attribution. With no
-agents file, requests without a key act as the local agent.
+Identity comes from the bearer API key (hashed and matched by the access policy); with no
+agents file, a request without a key acts as the agent its `X-Agent-Id` names, else as the
+local agent. With an agents file, an `X-Agent-Id` other than the key's agent is refused
+(400): the service's `identify` decides both. `X-On-Behalf-Of`, `X-Workflow-Id` and
+`X-Session-Id` are recorded in attribution.
 """
 
 from __future__ import annotations
@@ -55,13 +57,20 @@ async def get_caller(
         alias="X-Session-Id", pattern=_TOKEN_PATTERN,
         description="The agent's session: recall also searches its short-term buffer.",
         examples=["s-1"])] = None,
+    x_agent_id: Annotated[str | None, Header(
+        alias="X-Agent-Id", pattern=AGENT_ID_RE.pattern, max_length=80,
+        description="Without an agents file: the agent a request without a key acts as "
+        "(default: the local agent). With an agents file the API key says who is calling; "
+        "this header may repeat that agent, and naming another is refused (400).",
+        examples=["alice"])] = None,
 ) -> Caller:
-    """Authenticate the bearer key and build the Caller (401 when it matches no agent)."""
+    """Authenticate the bearer key and build the Caller (401 when it matches no agent,
+    400 when `X-Agent-Id` contradicts the key)."""
     token = credentials.credentials if credentials is not None else None
     if token is None and request.headers.get("authorization"):
         raise Unauthenticated("the Authorization header must be 'Bearer <api key>'",
                               field="Authorization", rule="bearer_format")
-    agent_id = service.authenticate(token)
+    agent_id = service.identify(token, x_agent_id)
     if agent_id is None:
         detail = "the API key matches no agent" if token else "an API key is required"
         raise Unauthenticated(f"{detail}; send 'Authorization: Bearer <api key>' with a key "

@@ -58,7 +58,8 @@ class ProblemResponse(BaseModel):
 
 
 _DESCRIPTIONS = {
-    400: "The body could not be read (send UTF-8 encoded JSON).",
+    400: "The body could not be read (send UTF-8 encoded JSON), or `X-Agent-Id` names "
+         "another agent than the API key.",
     401: "No valid API key (`Authorization: Bearer <key>`).",
     403: "The caller's role or namespaces do not allow this.",
     404: "Not found among the namespaces the caller can read.",

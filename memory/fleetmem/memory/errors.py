@@ -38,6 +38,14 @@ class InvalidInput(FleetmemError):
     code = "invalid_input"
 
 
+class BadRequest(InvalidInput):
+    """The request contradicts itself (e.g. an `X-Agent-Id` naming another agent than the
+    API key's); a kind of invalid input that HTTP answers with 400."""
+
+    status = 400
+    code = "bad_request"
+
+
 class NotFound(FleetmemError):
     """The target does not exist, or the caller may not know that it exists."""
 

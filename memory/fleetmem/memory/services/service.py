@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 
 from fleetmem.memory.domain.redaction import redact
-from fleetmem.memory.errors import StorageUnavailable
+from fleetmem.memory.errors import BadRequest, StorageUnavailable
 from fleetmem.memory.services.graph.methods import GraphMethods
 from fleetmem.memory.services.maintenance import reconcile
 from fleetmem.memory.services.memories.methods import MemoryMethods
@@ -38,6 +38,28 @@ class MemoryService(MemoryMethods, GraphMethods, OversightMethods):
         """The agent an API key belongs to; without a key, the open-access agent when no
         agents file is configured; None when nobody matches (the door answers 401)."""
         return self.ctx.policy.authenticate(api_key)
+
+    def identify(self, api_key: str | None, claimed_agent: str | None) -> str | None:
+        """The agent a request acts as, from its API key and the agent it claims (REST's
+        `X-Agent-Id`): with no agents file and no key, the claimed agent (any well-formed
+        id, as `fleetmem mcp` and the CLI's `--agent`) or else the local agent; otherwise
+        the key's agent, which a claim may repeat but not contradict. None: the key matches
+        nobody, or there is no key where one is needed (the door answers 401).
+
+        Raises:
+            BadRequest: the claim names another agent than the key's (rule `agent_header`).
+        """
+        agent = self.authenticate(api_key)
+        if agent is None or not claimed_agent:
+            return agent
+        if not api_key and self.open_access_agent is not None:
+            return claimed_agent
+        if claimed_agent != agent:
+            raise BadRequest(f"X-Agent-Id names {claimed_agent!r} but the API key is "
+                             f"{agent!r}'s: with an agents file the key alone says who is "
+                             "calling; drop the header or send that agent's key",
+                             field="X-Agent-Id", rule="agent_header")
+        return agent
 
     @property
     def open_access_agent(self) -> str | None:

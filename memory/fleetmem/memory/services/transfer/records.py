@@ -19,10 +19,10 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from fleetmem.memory.domain.access import validate_namespace
 from fleetmem.memory.errors import InvalidInput
@@ -49,10 +49,18 @@ class LineError(Exception):
         self.message = message
 
 
+def _aware(value: datetime | None) -> datetime | None:
+    """Times without a zone are taken as UTC (every stored time carries one)."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+Time = Annotated[datetime | None, AfterValidator(_aware)]
+
+
 class _Attribution(BaseModel):
     model_config = ConfigDict(extra="ignore")
     created_by: str | None = None
-    created_at: datetime | None = None
+    created_at: Time = None
     on_behalf_of: str | None = None
     workflow_id: str | None = None
     session_id: str | None = None
@@ -72,11 +80,11 @@ class FleetmemLine(BaseModel):
     status: str = "active"
     pinned: bool = False
     attribution: _Attribution = Field(default_factory=_Attribution)
-    updated_at: datetime | None = None
-    valid_from: datetime | None = None
-    valid_to: datetime | None = None
+    updated_at: Time = None
+    valid_from: Time = None
+    valid_to: Time = None
     access_count: int = Field(default=0, ge=0)
-    last_accessed_at: datetime | None = None
+    last_accessed_at: Time = None
     supersedes: str | None = None
     superseded_by: str | None = None
     entities: list[str] = Field(default_factory=list)
@@ -106,8 +114,8 @@ class Mem0Line(BaseModel):
     run_id: str | None = None
     metadata: dict[str, Any] | None = None
     categories: list[str] | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created_at: Time = None
+    updated_at: Time = None
 
 
 @dataclass(frozen=True)

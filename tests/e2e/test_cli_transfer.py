@@ -7,10 +7,14 @@ processes, real stores."""
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
+import subprocess
 from pathlib import Path
 
 from tests.e2e.test_cli_beside_serve import cli
-from tests.reliability.serve import serving
+from tests.reliability.serve import FLEETMEM, serving
 
 
 def _records(text: str) -> dict[str, dict[str, object]]:
@@ -100,3 +104,40 @@ def test_import_export_beside_a_running_serve(tmp_path: Path) -> None:
     again = json.loads(run("import", str(mine), "--json").stdout)
     assert again["skipped"] == 300
     assert _records(run("export").stdout) == _records(exported)
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
+    path = tmp_path / "few.jsonl"
+    path.write_text("".join(json.dumps({"text": f"Progress fact {i}"}) + "\n"
+                            for i in range(5)))
+    quiet = cli(tmp_path / "a")("import", str(path))
+    assert "importing" not in quiet.stderr and "5/5" not in quiet.stderr  # a pipe: no bar
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("FLEETMEM_") or k.startswith("FLEETMEM_TEST_")}
+    env.update({"FLEETMEM_DATA_DIR": str(tmp_path / "b"), "HF_HUB_OFFLINE": "1",
+                "TERM": "xterm-256color", "COLUMNS": "100"})
+    env.pop("NO_COLOR", None)
+    master, slave = pty.openpty()
+    seen = b""
+    try:  # read the terminal while the command runs (a full pty would block it)
+        with subprocess.Popen([FLEETMEM, "import", str(path)], env=env,
+                              stdout=subprocess.PIPE, stderr=slave, text=True) as done:
+            os.close(slave)
+            while True:
+                if select.select([master], [], [], 0.2)[0]:
+                    try:
+                        chunk = os.read(master, 65536)
+                    except OSError:  # the command closed its end
+                        chunk = b""
+                    seen += chunk
+                    if chunk:
+                        continue
+                if done.poll() is not None:
+                    break
+            stdout = done.stdout.read() if done.stdout is not None else ""
+    finally:
+        os.close(master)
+    assert done.returncode == 0, seen.decode(errors="replace")
+    shown = seen.decode(errors="replace")
+    assert "importing few.jsonl" in shown and "5/5" in shown, shown
+    assert "imported 5" in stdout

@@ -18,10 +18,10 @@ relations).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from fleetmem.memory.domain.access import Caller, private_namespace
+from fleetmem.memory.domain.access import Caller, private_namespace, validate_namespace
 from fleetmem.memory.domain.models import Attribution, CommitState, Memory, MemoryStatus
 from fleetmem.memory.domain.redaction import redact
 from fleetmem.memory.domain.text import content_hash, validate_id
@@ -110,7 +110,8 @@ def target_namespaces(ctx: ServiceContext, caller: Caller,
     Raises:
         Forbidden: rule `namespace_write`, naming the first such namespace.
     """
-    return sorted({resolve_namespace(ctx, caller, ns) for ns in namespaces})
+    return sorted({resolve_namespace(ctx, caller, None if ns is None else
+                                     validate_namespace(ns)) for ns in namespaces})
 
 
 async def import_lines(ctx: ServiceContext, graph: GraphCalls, caller: Caller,
@@ -249,8 +250,6 @@ async def _absent(run: _Run, built: list[tuple[MemoryRecord, Memory, int]]
     """The built memories not in the store yet: present ids (and, for other formats, the
     same text already active in the namespace) are skipped; an id held in another
     namespace is mapped to a stable new one."""
-    from dataclasses import replace
-
     ctx = run.ctx
     everywhere = await ctx.upkeep.all_namespaces()
     found = {m.id: m.namespace for m in await ctx.memories.get_memories(

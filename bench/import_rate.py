@@ -56,7 +56,7 @@ async def _started(data_dir: Path, embedder: Embedder) -> MemoryService:
 
 async def ingest(texts: list[str], embedder: Embedder, batch: int) -> tuple[float, int]:
     """remember_batch over a fresh store: (seconds, memories stored)."""
-    service = await _started(_fresh("import-rate-ingest"), embedder)
+    service = await _started(_fresh(f"import-rate-ingest-{len(texts)}"), embedder)
     try:
         stored = 0
         start = time.perf_counter()
@@ -69,9 +69,9 @@ async def ingest(texts: list[str], embedder: Embedder, batch: int) -> tuple[floa
         await service.close()
 
 
-async def export(embedder: Embedder, path: Path) -> tuple[float, int]:
+async def export(embedder: Embedder, path: Path, size: int) -> tuple[float, int]:
     """Export the ingested store to `path`: (seconds, lines)."""
-    service = await _started(WORK_DIR / "data" / "import-rate-ingest", embedder)
+    service = await _started(WORK_DIR / "data" / f"import-rate-ingest-{size}", embedder)
 
     async def page(after: str | None) -> list[MemoryView]:
         return await service.export_memories(AGENT, None, after, 1000)
@@ -88,9 +88,10 @@ async def export(embedder: Embedder, path: Path) -> tuple[float, int]:
         await service.close()
 
 
-async def import_file(path: Path, embedder: Embedder) -> tuple[float, ImportReport]:
+async def import_file(path: Path, embedder: Embedder, size: int
+                      ) -> tuple[float, ImportReport]:
     """Import `path` into a fresh store as `fleetmem import` does with no service running."""
-    service = await _started(_fresh("import-rate-import"), embedder)
+    service = await _started(_fresh(f"import-rate-import-{size}"), embedder)
     source = file_source(path)
 
     async def check(namespaces: list[str | None]) -> list[str]:
@@ -120,11 +121,11 @@ async def run(lines: int, batch: int) -> float:
     ingest_rate = stored / seconds
     say(f"batch ingest (remember_batch, {batch} a call): {stored} memories in {seconds:.1f} s"
         f" = {ingest_rate:.1f} memories/s")
-    path = WORK_DIR / "import-rate.jsonl"
-    seconds, exported = await export(embedder, path)
+    path = WORK_DIR / f"import-rate-{lines}.jsonl"
+    seconds, exported = await export(embedder, path, lines)
     say(f"export: {exported} lines in {seconds:.2f} s = {exported / seconds:.0f} lines/s "
         f"({path.stat().st_size / 2**20:.1f} MiB)")
-    seconds, report = await import_file(path, embedder)
+    seconds, report = await import_file(path, embedder, lines)
     import_rate = report.imported / seconds
     say(f"import (scan, check, import_lines 256 lines a call): {report.imported} imported, "
         f"{report.skipped} skipped, {len(report.rejected)} rejected in {seconds:.1f} s = "

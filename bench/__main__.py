@@ -1,5 +1,5 @@
 """`python -m bench all|ceiling|core|quality|peers|profile|setup|tracing|fairness|
-embedding_runtime` from the repository root."""
+embedding_runtime|import_rate` from the repository root."""
 
 from __future__ import annotations
 
@@ -99,6 +99,10 @@ def parser() -> argparse.ArgumentParser:
                     help="also score bench/quality.py's set with both runtimes")
     er.add_argument("--sentences", type=int, default=2048,
                     help="texts encoded for the ceiling (default 2048)")
+    ir = sub.add_parser("import_rate", help="fleetmem import of a JSONL file vs batch ingest "
+                        "of the same texts, in one run")
+    ir.add_argument("--lines", type=int, default=10_000)
+    ir.add_argument("--batch", type=int, default=128, help="remember_batch size")
     f = sub.add_parser("fairness", help="another agent's recall under a flooding agent")
     f.add_argument("--seconds", type=float, default=20.0)
     return p
@@ -117,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return tracing_bench.main(["--memories", str(args.memories),
                                    "--recalls", str(args.recalls)])
+    if args.command == "import_rate":
+        from bench import import_rate
+
+        return import_rate.main(args.lines, args.batch)
     if args.command == "fairness":
         from bench import fairness
 

@@ -31,6 +31,14 @@ def test_core_benchmark_runs_at_reduced_size(capsys: pytest.CaptureFixture[str])
     assert (RESULTS.read_text() if RESULTS.exists() else None) == before
 
 
+def test_import_rate_benchmark_runs_at_reduced_size(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import_rate", "--lines", "40"]) == 0
+    out = capsys.readouterr().out
+    assert "import (scan, check, import_lines 256 lines a call): 40 imported" in out, out
+    assert "import / batch ingest = " in out
+
+
 def test_tracing_benchmark_runs_at_reduced_size(capsys: pytest.CaptureFixture[str]) -> None:
     from fleetmem.memory import tracing
 

@@ -46,6 +46,9 @@ ROUTES = [
     RouteCase("POST", "/v1/memories/{memory_id}/restore", f"/v1/memories/{MID}/restore"),
     RouteCase("POST", "/v1/memories/{memory_id}/share", f"/v1/memories/{MID}/share",
               {"namespace": "team:atlas"}),
+    RouteCase("GET", "/v1/export", "/v1/export", write=False),
+    # an NDJSON body of one line (httpx writes the JSON on one line)
+    RouteCase("POST", "/v1/import", "/v1/import", {"text": "Deploys happen on Tuesdays"}),
     RouteCase("POST", "/v1/entities", "/v1/entities", {"entities": [ENTITY]}),
     RouteCase("POST", "/v1/entities/observations", "/v1/entities/observations",
               {"observations": [{"entityName": "payments", "contents": ["written in Go"]}]}),

@@ -48,6 +48,12 @@ OPERATOR_ONLY = {
     # monitors (also `fleetmem audit verify`); no agent acts on them.
     "audit_verify": "admin integrity check",
     "audit_head": "admin monitor anchor",
+    # Bulk import and export of whole files (NDJSON streams, `fleetmem import|export`):
+    # migrations an operator or a user runs, not something an agent does mid-task; agents
+    # write with remember_batch and page with list_memories (docs/import-export.md).
+    "export_memories": "bulk export (NDJSON stream)",
+    "import_check": "bulk import (NDJSON stream)",
+    "import_lines": "bulk import (NDJSON stream)",
 }
 # Routes outside /v1: probes, metrics and the API's own documentation, not agent work.
 TRANSPORT_ROUTES = {"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect",

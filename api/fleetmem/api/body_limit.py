@@ -16,17 +16,21 @@ from fleetmem.api.problems import problem
 class BodyLimitMiddleware:
     """ASGI middleware bounding the body of requests under `prefix`."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, prefix: str = "/v1") -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, prefix: str = "/v1",
+                 exempt: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.prefix = prefix
+        self.exempt = exempt
+        """Paths that bound their bodies themselves (/v1/import streams to disk)."""
 
     def _detail(self) -> str:
         return (f"the request body exceeds {self.max_bytes} bytes; send less per request "
                 "(e.g. split a batch)")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(self.prefix):
+        path = str(scope.get("path", ""))
+        if scope["type"] != "http" or not path.startswith(self.prefix) or path in self.exempt:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")

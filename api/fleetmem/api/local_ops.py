@@ -25,6 +25,7 @@ from fleetmem.memory.services import (
     Caller,
     ConflictView,
     GcReport,
+    ImportReport,
     JobSlot,
     MemoryInput,
     MemoryService,
@@ -124,6 +125,23 @@ async def _vault(s: MemoryService, mode: Mode, vault: dict[str, Any],
                            Path(path) if path else None, progress)
 
 
+async def _import_check(s: MemoryService, agent: str,
+                        namespaces: list[str | None]) -> list[str]:
+    return await s.import_check(Caller(agent), namespaces)
+
+
+async def _import_lines(s: MemoryService, agent: str, lines: list[tuple[int, str]],
+                        record_format: str, namespace: str | None,
+                        strict: bool) -> ImportReport:
+    return await s.import_lines(Caller(agent), [(int(n), str(t)) for n, t in lines],
+                                record_format, namespace, strict)
+
+
+async def _export_page(s: MemoryService, agent: str, namespaces: list[str] | None,
+                       after_id: str | None, limit: int) -> list[MemoryView]:
+    return await s.export_memories(Caller(agent), namespaces, after_id, limit)
+
+
 REMEMBER = Op("remember", _remember, TypeAdapter(RememberResult), embeds=True)
 RECALL = Op("recall", _recall, TypeAdapter(RecallResult), embeds=True)
 FORGET = Op("forget", _forget, TypeAdapter(MemoryView))
@@ -135,10 +153,15 @@ CONFLICTS_RESOLVE = Op("conflicts_resolve", _conflicts_resolve, TypeAdapter(Conf
 GC_RUN: Op[list[GcReport]] = Op("gc_run", _gc_run, TypeAdapter(list[AnyGcReport]))  # type: ignore[arg-type]
 GC_RESTORE = Op("gc_restore", _gc_restore, TypeAdapter(MemoryView))
 VAULT = Op("vault", _vault, TypeAdapter(SyncReport))
+# Import and export go batch by batch (one call per batch of lines or page of memories),
+# so a large file never travels in one request and the CLI can show progress.
+IMPORT_CHECK = Op("import_check", _import_check, TypeAdapter(list[str]))
+IMPORT_LINES = Op("import_lines", _import_lines, TypeAdapter(ImportReport), embeds=True)
+EXPORT_PAGE = Op("export_page", _export_page, TypeAdapter(list[MemoryView]))
 
 OPS: dict[str, Op[Any]] = {op.name: op for op in (
     REMEMBER, RECALL, FORGET, STATS, AUDIT_VERIFY, AUDIT_QUERY, CONFLICTS_LIST,
-    CONFLICTS_RESOLVE, GC_RUN, GC_RESTORE, VAULT)}
+    CONFLICTS_RESOLVE, GC_RUN, GC_RESTORE, VAULT, IMPORT_CHECK, IMPORT_LINES, EXPORT_PAGE)}
 
 
 def to_jsonable(value: Any) -> Any:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 from fleetmem.api import metrics, problems
 from fleetmem.api.body_limit import BodyLimitMiddleware, Utf8UrlMiddleware
 from fleetmem.api.disconnect import DisconnectGuard
-from fleetmem.api.routes import buffers, graph, memories, namespaces, oversight
+from fleetmem.api.routes import buffers, graph, memories, namespaces, oversight, transfer
 from fleetmem.api.trace_door import TraceDoorMiddleware
 from fleetmem.memory.services import MemoryService
 from fleetmem.memory.settings import Settings
@@ -29,7 +29,7 @@ def build_router() -> APIRouter:
     """Every /v1 route (each route file carries the full prefix, so that a route's own
     `path` is its full template: the request metrics label requests with it)."""
     router = APIRouter()
-    for module in (memories, graph, buffers, namespaces, oversight):
+    for module in (memories, transfer, graph, buffers, namespaces, oversight):
         router.include_router(module.router)
     return router
 
@@ -39,7 +39,8 @@ def register(app: FastAPI, service: MemoryService, settings: Settings) -> None:
     problems.install(app)
     app.add_middleware(DisconnectGuard)  # innermost: the outer ones see a 499
     # Added last = outermost: the metrics also count requests refused for their size.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes,
+                       exempt=("/v1/import",))
     app.add_middleware(Utf8UrlMiddleware)
     app.add_middleware(TraceDoorMiddleware)
     metrics.install(app)

@@ -80,6 +80,41 @@ def invoke(settings: Settings, op: Op[T], *, progress_title: str | None = None,
     return exit_on_error(lambda: call_owner(info, op, arguments))
 
 
+Call = Callable[[Op[Any], dict[str, Any]], Awaitable[Any]]
+
+
+def invoke_many(settings: Settings, body: Callable[[Call], Awaitable[T]], *,
+                embeds: bool = False) -> T:
+    """Run a command that makes many operation calls (import and export, batch by batch)
+    on one service: the folder's owner over its local socket, else stores opened here once
+    for the whole command. `body` gets the function that runs one operation; service errors
+    exit with code 2 as for `invoke`."""
+    from fleetmem.cli.reach import call_owner, owner_of
+
+    info = owner_of(settings)
+    if info is None:
+        if embeds:
+            from fleetmem.memory.bootstrap import preload_embedder
+
+            preload_embedder(settings)
+
+        async def here(service: MemoryService) -> T:
+            async def call(op: Op[Any], arguments: dict[str, Any]) -> Any:  # noqa: ANN401
+                return await op.run(service, **arguments)
+            return await body(call)
+
+        return run_with_service(settings, here)
+    owner = info
+
+    async def remote(op: Op[Any], arguments: dict[str, Any]) -> Any:  # noqa: ANN401
+        return await asyncio.to_thread(call_owner, owner, op, arguments)
+
+    async def main() -> T:
+        return await body(remote)
+
+    return exit_on_error(lambda: asyncio.run(main()))
+
+
 def run_with_service(settings: Settings, fn: Callable[[MemoryService], Awaitable[T]]) -> T:
     """Run one coroutine against a started service; service errors exit with code 2."""
     async def main() -> T:

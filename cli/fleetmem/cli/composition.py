@@ -25,6 +25,7 @@ from fleetmem.cli import (
     gc_cmds,
     mcp_cmd,
     memory_cmds,
+    transfer_cmds,
     vault_cmds,
 )
 from fleetmem.memory.services import MemoryService, agents_reload_background
@@ -88,4 +89,5 @@ def build_cli() -> typer.Typer:
     admin_cmds.register(cli)
     backup_cmds.register(cli)
     audit_cmds.register(cli)
+    transfer_cmds.register(cli)
     return cli

@@ -91,6 +91,9 @@ class ApiSettings(BaseModel):
     """REST door settings (owned by the REST API)."""
 
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
+    max_import_bytes: int = Field(default=1 << 30, ge=1024)
+    """`POST /v1/import` streams its body to a temporary file up to this size (the body
+    limit above does not apply to it)."""
 
     # --- connection limits of `fleetmem serve` (issue 21: slowloris, fd exhaustion) ---
     header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)

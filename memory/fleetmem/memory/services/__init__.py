@@ -30,6 +30,21 @@ from fleetmem.memory.services.runtime.agents_reload import (
 from fleetmem.memory.services.runtime.idempotency import KEY_RE
 from fleetmem.memory.services.runtime.progress import ProgressFn, no_progress
 from fleetmem.memory.services.service import MemoryService
+from fleetmem.memory.services.transfer.driver import (
+    ImportSource,
+    export_lines,
+    file_source,
+    read_lines,
+    run_import,
+)
+from fleetmem.memory.services.transfer.methods import EXPORT_PAGE_MAX
+from fleetmem.memory.services.transfer.records import (
+    FORMATS,
+    ImportReport,
+    LineError,
+    RejectedLine,
+    derived_id,
+)
 from fleetmem.memory.services.views import (
     AgentUsageView,
     AttributionView,
@@ -83,4 +98,6 @@ __all__ = [
     "SYSTEM_CALLER", "trace_door", "WitnessView", "WRITE_OPERATIONS",
     "agents_reload_background", "PolicyVersion",  # agents-file reload
     "ProgressFn", "no_progress",  # long jobs report how far they got
+    "EXPORT_PAGE_MAX", "export_lines", "file_source", "FORMATS", "ImportReport",  # transfer
+    "ImportSource", "LineError", "read_lines", "RejectedLine", "run_import", "derived_id",
 ]

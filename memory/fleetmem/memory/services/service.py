@@ -21,9 +21,10 @@ from fleetmem.memory.services.oversight import audit
 from fleetmem.memory.services.oversight.methods import OversightMethods
 from fleetmem.memory.services.runtime.agents_reload import PolicyVersion
 from fleetmem.memory.services.runtime.context import ServiceContext
+from fleetmem.memory.services.transfer.methods import TransferMethods
 
 
-class MemoryService(MemoryMethods, GraphMethods, OversightMethods):
+class MemoryService(MemoryMethods, GraphMethods, OversightMethods, TransferMethods):
     """Every memory operation, for every caller, through one set of rules."""
 
     def __init__(self, ctx: ServiceContext) -> None:

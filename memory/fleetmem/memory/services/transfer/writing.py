@@ -1,0 +1,65 @@
+"""Writing imported memories as they are: ids, attribution, times, validity and status
+kept (nothing is deduplicated or re-attributed here; `importing` decided what to write).
+
+The same batch write as `remember_batch`: texts are embedded in chunks of the model's batch
+size, every chunk queued at once so encoding chunk i + 1 overlaps writing chunk i; per
+namespace, the vectors go in first, then the memories with their audit event in one graph
+transaction (a crash in between leaves only vectors, which recall never returns and the
+startup count check drops). Archived memories get no vector point, as after `forget`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from fleetmem.memory.domain.access import Caller
+from fleetmem.memory.domain.models import Memory, MemoryStatus
+from fleetmem.memory.services.memories.remember import EMBED_CHUNK
+from fleetmem.memory.services.runtime.accounting import check_namespace_quota
+
+if TYPE_CHECKING:
+    from fleetmem.memory.services.runtime.context import ServiceContext
+
+logger = logging.getLogger(__name__)
+_INDEXED = (MemoryStatus.ACTIVE, MemoryStatus.SUPERSEDED)
+
+
+async def write_memories(ctx: ServiceContext, caller: Caller, memories: Sequence[Memory]
+                         ) -> None:
+    """Write complete memories (see the module docstring).
+
+    Raises:
+        RateLimited: the caller's texts_per_minute or a namespace's memory quota (checked
+            before anything of a namespace's share is written).
+    """
+    if not memories:
+        return
+    ctx.prepay_texts(len(memories))
+    chunks = [list(memories[i:i + EMBED_CHUNK]) for i in range(0, len(memories), EMBED_CHUNK)]
+    embeddings = [asyncio.create_task(ctx.embed([m.text for m in chunk])) for chunk in chunks]
+    try:
+        for chunk, embedding in zip(chunks, embeddings, strict=True):
+            vectors = list(await embedding)
+            for ns in sorted({m.namespace for m in chunk}):
+                pairs = [(m, v) for m, v in zip(chunk, vectors, strict=True)
+                         if m.namespace == ns]
+                group = [m for m, _ in pairs]
+                async with ctx.namespace_lock(ns):
+                    await check_namespace_quota(
+                        ctx, caller, ns, sum(m.status is MemoryStatus.ACTIVE for m in group))
+                    async with ctx.tier_gate.shared():
+                        await ctx.vectors.upsert([ctx.point(m, v) for m, v in pairs
+                                                  if m.status in _INDEXED])
+                        await ctx.memories.insert_memories(
+                            group, [v for _, v in pairs],
+                            [ctx.audit(caller, "import", namespace=ns,
+                                       target_ids=[m.id for m in group])])
+                logger.info("import wrote %d memories in %s", len(group), ns,
+                            extra={"agent_id": caller.agent_id,
+                                   "workflow_id": caller.workflow_id})
+    finally:
+        for task in embeddings:
+            task.cancel()

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from fleetmem.api import metrics, problems
 from fleetmem.api.body_limit import BodyLimitMiddleware, Utf8UrlMiddleware
@@ -25,13 +25,9 @@ TAGS = [
 ]
 
 
-def build_router() -> APIRouter:
-    """Every /v1 route (each route file carries the full prefix, so that a route's own
-    `path` is its full template: the request metrics label requests with it)."""
-    router = APIRouter()
-    for module in (memories, graph, buffers, namespaces, oversight):
-        router.include_router(module.router)
-    return router
+ROUTES = (memories.router, graph.router, buffers.router, namespaces.router, oversight.router)
+"""Every /v1 route, in this order (each route file carries the full prefix, so that a
+route's own `path` is its full template: the request metrics label requests with it)."""
 
 
 def register(app: FastAPI, service: MemoryService, settings: Settings) -> None:
@@ -43,5 +39,7 @@ def register(app: FastAPI, service: MemoryService, settings: Settings) -> None:
     app.add_middleware(Utf8UrlMiddleware)
     app.add_middleware(TraceDoorMiddleware)
     metrics.install(app)
-    app.include_router(build_router())
+    # Built on the app's own router: once, before serving (see route_table.py).
+    for table in ROUTES:
+        table.install(app.router)
     app.openapi_tags = [*(app.openapi_tags or []), *TAGS]

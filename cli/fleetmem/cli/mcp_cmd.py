@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import anyio
 import typer
 
 from fleetmem.cli.common import DataDirOption, err, load_settings, setup_logging, started
@@ -33,6 +32,8 @@ def mcp(data_dir: Path | None = DataDirOption,
     settings = load_settings(data_dir)
     setup_logging("WARNING" if settings.log_level.upper() == "INFO" else settings.log_level)
     if direct:
+        import anyio  # here: the other commands run no anyio loop
+
         if embedded(settings):
             refuse_if_owned(Path(settings.data_dir), "fleetmem mcp --direct")
         anyio.run(_run_direct, settings, agent)

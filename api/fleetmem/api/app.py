@@ -64,6 +64,8 @@ def create_app(settings: Settings | None = None, service: MemoryService | None =
     app.state.service = svc
     app.state.settings = cfg
     health_routes.install(app.router)
-    install_doors(app, svc, cfg)
+    # The app that owns its service is `fleetmem serve`: it answers sooner with the REST
+    # routes agents use least built once it is ready (tests get every route at once).
+    install_doors(app, svc, cfg, defer=owned)
     return app
 

@@ -39,20 +39,18 @@ def create_app(settings: Settings | None = None, service: MemoryService | None =
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # /readyz says 503 until the model is loaded; /healthz answers meanwhile. The
-        # warm-up (its model loading since `fleetmem serve` began) runs while the stores open.
-        warm = asyncio.create_task(svc.warm_up(), name="fleetmem-warm-up") if owned else None
-        try:
-            if owned:
-                report = await svc.start()
-                logger.info("service started on %s (repair: %s)", cfg.data_dir, report)
-            async with run_background(app, svc, cfg):
-                yield
-        finally:
-            if warm is not None:
-                warm.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await warm
+        warm: asyncio.Task[None] | None = None
+        if owned:
+            report = await svc.start()
+            logger.info("service started on %s (repair: %s)", cfg.data_dir, report)
+            # /readyz says 503 until the model is loaded; /healthz answers meanwhile.
+            warm = asyncio.create_task(svc.warm_up(), name="fleetmem-warm-up")
+        async with run_background(app, svc, cfg):
+            yield
+        if warm is not None:
+            warm.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await warm
         if owned:
             await svc.close()
 

@@ -1,5 +1,5 @@
 """`python -m bench all|ceiling|core|quality|peers|profile|setup|tracing|fairness|
-embedding_runtime|import_rate` from the repository root."""
+embedding_runtime|import_rate|cold_paths` from the repository root."""
 
 from __future__ import annotations
 
@@ -103,9 +103,37 @@ def parser() -> argparse.ArgumentParser:
                         "of the same texts, in one run")
     ir.add_argument("--lines", type=int, default=10_000)
     ir.add_argument("--batch", type=int, default=128, help="remember_batch size")
+    cp = sub.add_parser("cold_paths", help="serve to ready and a one-shot recall: this "
+                        "checkout, or a git ref against it (same venv, same store)")
+    cp.add_argument("--data-dir", type=Path, required=True,
+                    help="an existing store, e.g. bench/.work/data/core-10000 (serve and "
+                         "recall open it: use a copy you may write to)")
+    cp.add_argument("--against", default=None, metavar="REF",
+                    help="a git ref measured as 'before', alternating with this checkout")
+    cp.add_argument("--python", default=sys.executable,
+                    help="python of the install whose `fleetmem` runs both")
+    cp.add_argument("--repeats", type=int, default=5)
     f = sub.add_parser("fairness", help="another agent's recall under a flooding agent")
     f.add_argument("--seconds", type=float, default=20.0)
     return p
+
+
+def _cold_paths(args: argparse.Namespace) -> int:
+    """`cold_paths`: print the comparison as markdown (for bench/OTHER_RUNS.md)."""
+    import tempfile
+
+    from bench.cold_paths import REPO, compare_report, compare_trees, export_ref
+
+    with tempfile.TemporaryDirectory(prefix="fleetmem-before-") as before:
+        trees = {"this checkout": REPO}
+        if args.against:
+            trees = {f"before ({args.against})": export_ref(args.against, Path(before)),
+                     "after (this checkout)": REPO}
+        figs, loads = compare_trees(trees, args.python, args.data_dir.resolve(),
+                                    repeats=args.repeats)
+    for line in compare_report(figs, loads):
+        say(line)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         from bench import import_rate
 
         return import_rate.main(args.lines, args.batch)
+    if args.command == "cold_paths":
+        return _cold_paths(args)
     if args.command == "fairness":
         from bench import fairness
 

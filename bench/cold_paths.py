@@ -31,6 +31,8 @@ class ColdFigures:
 
     runtime: str
     python: str
+    tree: Path = REPO
+    """The checkout whose code runs (first on PYTHONPATH)."""
     ready_s: list[float] = field(default_factory=list)
     ready_rss_mib: list[float] = field(default_factory=list)
     busy_rss_mib: list[float] = field(default_factory=list)
@@ -56,13 +58,16 @@ class ColdFigures:
         return pct(self.busy_rss_mib, 50)
 
 
-def env_for(data_dir: Path, runtime: str, **extra: str) -> dict[str, str]:
-    """The environment of a measured process: this checkout's code first on the path (so a
-    venv installed from another checkout runs it too), the chosen runtime."""
+def env_for(data_dir: Path, runtime: str, tree: Path = REPO, **extra: str) -> dict[str, str]:
+    """The environment of a measured process: the checkout's code first on the path (so a
+    venv installed from another checkout runs it too), the chosen runtime, and bytecode
+    caches written and used as an installed package has them (a harness that sets
+    PYTHONDONTWRITEBYTECODE would otherwise time compiling every module at each start)."""
     env = dict(os.environ)
     env.pop("FLEETMEM_AGENTS_FILE", None)
     env.pop("FLEETMEM_EMBEDDING__CACHE_DIR", None)
-    paths = [str(REPO / r) for r in ROOTS]
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    paths = [str(tree / r) for r in ROOTS]
     env.update({"FLEETMEM_DATA_DIR": str(data_dir), "FLEETMEM_EMBEDDING__RUNTIME": runtime,
                 "FLEETMEM_LOG_LEVEL": "WARNING", "HF_HUB_OFFLINE": "1",
                 "PYTHONPATH": os.pathsep.join(paths)}, **extra)
@@ -87,7 +92,7 @@ def serve_once(fig: ColdFigures, data_dir: Path, queries: list[str]) -> None:
     run the queries over REST, read its RSS again, stop it."""
     port = _free_port()
     exe = str(Path(fig.python).with_name("fleetmem"))
-    env = env_for(data_dir, fig.runtime, FLEETMEM_PORT=str(port),
+    env = env_for(data_dir, fig.runtime, fig.tree, FLEETMEM_PORT=str(port),
                   FLEETMEM_HOST="127.0.0.1")
     t0 = time.perf_counter()
     proc = subprocess.Popen([exe, "serve", "--data-dir", str(data_dir)], env=env,
@@ -121,7 +126,8 @@ def recall_once(fig: ColdFigures, data_dir: Path, query: str, **extra: str) -> f
     exe = str(Path(fig.python).with_name("fleetmem"))
     t0 = time.perf_counter()
     r = subprocess.run([exe, "recall", query, "--agent", "local", "--json"],
-                       env=env_for(data_dir, fig.runtime, **extra), capture_output=True,
+                       env=env_for(data_dir, fig.runtime, fig.tree, **extra),
+                       capture_output=True,
                        text=True, timeout=300, check=False)
     took = time.perf_counter() - t0
     if r.returncode != 0 or '"hits"' not in r.stdout:
@@ -159,3 +165,58 @@ def du(path: Path) -> tuple[str, float]:
     mib = subprocess.run(["du", "-sm", str(path)], capture_output=True, text=True,
                          check=True).stdout.split()[0]
     return human, float(mib)
+
+
+def export_ref(ref: str, into: Path) -> Path:
+    """The files of git `ref` of this repository, written under `into` (no worktree, no
+    branch switch): the code a comparison runs as `before`."""
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", ref], capture_output=True,
+                             check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def compare_trees(trees: dict[str, Path], python: str, data_dir: Path, *,
+                  repeats: int) -> tuple[dict[str, ColdFigures], list[float]]:
+    """`repeats` rounds of a serve start and a one-shot recall for each checkout (ONNX
+    Runtime, same venv, same store), the checkouts alternating so that machine load hits
+    them alike, after one untimed round that also writes their bytecode caches; and the
+    1-minute load average at the start of each round."""
+    figs = {label: ColdFigures("onnx", python, tree) for label, tree in trees.items()}
+    qs = workload.queries(max(repeats, 1), seed=7)
+    for fig in figs.values():  # warm-up round, not timed
+        serve_once(ColdFigures("onnx", python, fig.tree), data_dir, [])
+        recall_once(fig, data_dir, qs[0])
+    loads: list[float] = []
+    for n in range(repeats):
+        loads.append(os.getloadavg()[0])
+        order = list(figs.values()) if n % 2 == 0 else list(reversed(figs.values()))
+        for fig in order:
+            serve_once(fig, data_dir, [])
+            fig.recall_s.append(recall_once(fig, data_dir, qs[n % len(qs)]))
+    return figs, loads
+
+
+def compare_report(figs: dict[str, ColdFigures], loads: list[float]) -> list[str]:
+    """Markdown lines: medians and every round of each checkout, the ratio of the last to
+    the first, and the load average of each round."""
+    labels = list(figs)
+    first, last = figs[labels[0]], figs[labels[-1]]
+    lines = ["| what | " + " | ".join(labels) + f" | {labels[-1]} / {labels[0]} |",
+             "| --- |" + " --- |" * (len(labels) + 1)]
+    for what, attr in (("`fleetmem serve` to ready (200 from /readyz, model loaded), median",
+                        "ready_p50"),
+                       ("one-shot `fleetmem recall` wall (launch to exit), median",
+                        "recall_p50")):
+        cells = [f"{getattr(figs[label], attr):.2f} s" for label in labels]
+        ratio = getattr(last, attr) / getattr(first, attr)
+        lines.append(f"| {what} | " + " | ".join(cells) + f" | {ratio:.2f} |")
+    lines.append("")
+    for label in labels:
+        f = figs[label]
+        lines.append(f"- {label}: serve to ready (s) "
+                     + ", ".join(f"{x:.2f}" for x in f.ready_s) + "; recall (s) "
+                     + ", ".join(f"{x:.2f}" for x in f.recall_s))
+    lines.append("- load average (1 min) at the start of each round: "
+                 + ", ".join(f"{x:.1f}" for x in loads))
+    return lines

@@ -125,7 +125,7 @@ try:
 except SystemExit:
     pass
 heavy = ("torch", "sentence_transformers", "transformers", "onnx", "safetensors",
-         "onnxruntime", "tokenizers", "fastapi", "uvicorn", "mcp", "apscheduler")
+         "onnxruntime", "tokenizers", "fastapi", "uvicorn", "mcp", "apscheduler", "httpx")
 print(" ".join(sorted(m for m in heavy if m in sys.modules)), file=sys.stderr)
 """
 
@@ -148,6 +148,52 @@ def test_one_shot_commands_load_only_what_they_use(tmp_path: Path) -> None:
     assert _loaded_modules(tmp_path, "recall", "staging db", "--agent", "alice") == [
         "onnxruntime", "tokenizers"]
     assert _loaded_modules(tmp_path, "stats", "--agent", "alice") == []
+
+
+_SERVE_MODULES = """
+import http.client, os, signal, sys, threading, time
+
+def watch():
+    port = int(os.environ["FLEETMEM_PORT"])
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", "/readyz")
+            if conn.getresponse().status == 200:
+                break
+        except OSError:
+            pass
+        time.sleep(0.05)
+    unused = ("torch", "sentence_transformers", "transformers", "onnx", "safetensors",
+              "httpx", "rich")
+    print("AT READY:", *sorted(m for m in unused if m in sys.modules), file=sys.stderr,
+          flush=True)
+    os.kill(os.getpid(), signal.SIGINT)
+
+threading.Thread(target=watch, daemon=True).start()
+from fleetmem.cli.main import main
+sys.argv = ["fleetmem", "serve"]
+main()
+"""
+
+
+def test_serve_loads_only_what_it_uses_until_ready(tmp_path: Path) -> None:
+    """Until /readyz first says 200, `fleetmem serve` has loaded neither torch nor the ONNX
+    graph builder (the graph is cached), nor the HTTP client and terminal output the CLI's
+    other commands use (issue 17: serve's start is what it imports)."""
+    r = _run(tmp_path, "remember", "warm the cached graph", "--agent", "alice")
+    assert r.returncode == 0, r.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "FLEETMEM_DATA_DIR": str(tmp_path), "HF_HUB_OFFLINE": "1",
+           "FLEETMEM_PORT": str(port), "FLEETMEM_HOST": "127.0.0.1"}
+    env.pop("FLEETMEM_AGENTS_FILE", None)
+    r = subprocess.run([sys.executable, "-c", _SERVE_MODULES], env=env, capture_output=True,
+                       text=True, timeout=180)
+    line = next((x for x in r.stderr.splitlines() if x.startswith("AT READY:")), None)
+    assert line is not None, r.stderr[-2000:]
+    assert line.split()[2:] == []
 
 
 def test_a_command_that_fails_fast_exits_cleanly_while_the_model_loads(tmp_path: Path) -> None:

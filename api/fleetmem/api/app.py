@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from fleetmem.api.health import router as health_router
+from fleetmem.api.health import router as health_routes
 from fleetmem.cli.composition import install_doors, run_background
 from fleetmem.memory.bootstrap import build_service
 from fleetmem.memory.services import MemoryService
@@ -61,7 +61,9 @@ def create_app(settings: Settings | None = None, service: MemoryService | None =
                          static_url=DOCS_ASSETS)
     app.state.service = svc
     app.state.settings = cfg
-    app.include_router(health_router)
-    install_doors(app, svc, cfg)
+    health_routes.install(app.router)
+    # The app that owns its service is `fleetmem serve`: it answers sooner with the REST
+    # routes agents use least built once it is ready (tests get every route at once).
+    install_doors(app, svc, cfg, defer=owned)
     return app
 

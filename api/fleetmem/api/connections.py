@@ -25,8 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from uvicorn.protocols.http.h11_impl import H11Protocol
-
 from fleetmem.memory.settings import ApiSettings
 
 logger = logging.getLogger(__name__)
@@ -313,7 +311,8 @@ def guarded_protocol(limits: ConnectionLimits, impl: str = "auto") -> type[async
 
 
 def _h11_guarded(limits: ConnectionLimits, counts: _Counts) -> type[asyncio.Protocol]:
-    import h11
+    import h11  # here: with httptools (the default) serve imports neither
+    from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class GuardedH11(_Guard, H11Protocol):
         def data_received(self, data: bytes) -> None:

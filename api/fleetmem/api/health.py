@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from fleetmem.api.route_table import RouteTable
 from fleetmem.memory.errors import StorageUnavailable
 from fleetmem.memory.services import MemoryService
 
-router = APIRouter(tags=["health"])
+router = RouteTable(tags=["health"])
 
 
 @router.get("/healthz", summary="Liveness: the process answers")

@@ -11,8 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from fleetmem.api.local_ops import AUDIT_QUERY, AUDIT_VERIFY, CONFLICTS_LIST, CONFLICTS_RESOLVE
 from fleetmem.cli.common import (
@@ -38,6 +36,9 @@ ActingAgent = AgentOption
 
 def _audit_table(events: list[AuditEventView]) -> None:
     """One row per entry; target ids in full, one per line (they stay copyable)."""
+    from rich.table import Table  # rich loads only for terminal output
+    from rich.text import Text
+
     table = Table("seq", "entry", "targets")
     table.columns[1].overflow = "fold"
     table.columns[2].no_wrap = True
@@ -121,6 +122,8 @@ def query(agent: str | None = typer.Option(None, "--agent", help="Entries by thi
 
 def _conflicts_table(items: list[ConflictView]) -> None:
     """One row per conflict: its full id (for `conflicts resolve`), both claims, status."""
+    from rich.table import Table
+
     table = Table("id", "conflict", "status")
     table.columns[0].no_wrap = True
     table.columns[0].min_width = 36

@@ -9,10 +9,9 @@ import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import typer
-from rich.console import Console
 
 from fleetmem.api.local_ops import Op, to_jsonable
 from fleetmem.memory import logs
@@ -20,9 +19,30 @@ from fleetmem.memory.errors import FleetmemError
 from fleetmem.memory.services import MemoryService
 from fleetmem.memory.settings import Settings
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 T = TypeVar("T")
-out = Console()  # stdout: command results
-err = Console(stderr=True)
+
+
+class _LazyConsole:
+    """A rich `Console` made on first use: `fleetmem serve` prints nothing with it, and
+    importing rich would lengthen its start."""
+
+    def __init__(self, *, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr)
+        return getattr(self._console, name)
+
+
+out = cast("Console", _LazyConsole(stderr=False))  # stdout: command results
+err = cast("Console", _LazyConsole(stderr=True))
 
 DataDirOption = typer.Option(None, "--data-dir", envvar="FLEETMEM_DATA_DIR",
                              help="Data folder (default: a per-user data folder).")

@@ -40,27 +40,31 @@ BackgroundWork = Callable[["FastAPI", MemoryService, Settings],
 
 def background_work() -> tuple[BackgroundWork, ...]:
     """What runs for the served app's lifetime, entered in this order and left in reverse:
-    the MCP door (loaded in the background, then its session manager), the local socket
-    for the CLI, serve.json for the stdio shims and the CLI, the agents-file reload, the GC
-    scheduler, the vault watcher, the loopback operator metrics port (when
-    `metrics.operator_port` is set)."""
+    the REST routes built after ready (when deferred), the MCP door (loaded in the
+    background, then its session manager), the local socket for the CLI, serve.json for
+    the stdio shims and the CLI, the agents-file reload, the GC scheduler, the vault
+    watcher, the loopback operator metrics port (when `metrics.operator_port` is set)."""
     from fleetmem.api.local_door import local_socket
     from fleetmem.api.operator_port import operator_metrics_port
+    from fleetmem.api.v1 import build_routes_later
     from fleetmem.gc.scheduler import gc_background
     from fleetmem.mcp_server.deferred import announce, run_mcp
     from fleetmem.vault.watcher import vault_background
 
-    return (run_mcp, local_socket, announce, agents_reload_background, gc_background,
-            vault_background, operator_metrics_port)
+    return (build_routes_later, run_mcp, local_socket, announce, agents_reload_background,
+            gc_background, vault_background, operator_metrics_port)
 
 
-def install_doors(app: FastAPI, service: MemoryService, settings: Settings) -> None:
+def install_doors(app: FastAPI, service: MemoryService, settings: Settings, *,
+                  defer: bool = False) -> None:
     """Add the REST API (/v1, /metrics) and MCP over HTTP (/mcp) to the served app; the
-    MCP SDK is imported by the door's background work while the app starts."""
+    MCP SDK is imported by the door's background work while the app starts, and with
+    `defer` (`fleetmem serve`) the REST routes agents use least are built once it is
+    ready (`fleetmem.api.v1.LATER`)."""
     from fleetmem.api import v1
     from fleetmem.mcp_server.deferred import mount_deferred
 
-    v1.register(app, service, settings)
+    v1.register(app, service, settings, defer=defer)
     mount_deferred(app)
 
 

@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from fleetmem.api.local_ops import GC_RESTORE, GC_RUN
 from fleetmem.cli.common import DataDirOption, JsonOption, emit_json, invoke, load_settings, out
@@ -34,6 +33,8 @@ def _num(value: float | None, digits: int) -> str:
 
 def print_report(report: GcReport) -> None:
     """A table of the items, then one summary line."""
+    from rich.table import Table  # rich loads only for terminal output
+
     if report.items:
         # Three columns fit 80 columns: the id never wraps (it must stay copyable), the
         # details wrap (before, seven narrow columns wrapped one character per line).

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import anyio
 import typer
 
 from fleetmem.cli.common import DataDirOption, err, load_settings, setup_logging, started
@@ -34,6 +33,8 @@ def mcp(data_dir: Path | None = DataDirOption,
     setup_logging("WARNING" if settings.log_level.upper() == "INFO" else settings.log_level,
                   settings.log_format)
     if direct:
+        import anyio  # here: the other commands run no anyio loop
+
         if embedded(settings):
             refuse_if_owned(Path(settings.data_dir), "fleetmem mcp --direct")
         anyio.run(_run_direct, settings, agent)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from fleetmem.api.local_ops import FORGET, RECALL, REMEMBER, STATS
 from fleetmem.cli.common import (
@@ -62,6 +60,9 @@ def recall(query: str = typer.Argument(..., help="What to recall."),
     if as_json:
         emit_json(result)
         return
+    from rich.table import Table  # rich loads only for terminal output
+    from rich.text import Text
+
     # The id never wraps (it must stay copyable); the memory's text and facts wrap.
     table = Table("id", "score", "memory")
     table.columns[0].no_wrap = True
@@ -93,6 +94,8 @@ def stats(agent: str = AgentOption,
     if as_json:
         emit_json(result)
         return
+    from rich.table import Table
+
     table = Table("namespace", "access", "memories", "entities", "relations", "buffer")
     for ns in result.namespaces:
         memories = ", ".join(f"{n} {status}" for status, n in ns.memories.items()) or "0"

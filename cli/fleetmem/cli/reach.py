@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
 import typer
 
 from fleetmem.api.local_ops import Op
 from fleetmem.api.owner import STATE_FILE, OwnerUnreachable, ServeInfo, locate
 from fleetmem.memory.errors import FleetmemError
 from fleetmem.memory.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -60,6 +62,8 @@ def call_owner(info: ServeInfo, op: Op[T], arguments: dict[str, Any]) -> T:
     Raises:
         ServiceError: the service refused the call, or could not be reached.
     """
+    import httpx  # here: only a command that goes to a running serve needs a client
+
     assert info.socket is not None
     transport = httpx.HTTPTransport(uds=info.socket)
     try:

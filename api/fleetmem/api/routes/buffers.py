@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import Path, Query, status
 
 from fleetmem.api.deps import CallerDep, IdempotencyKeyDep, ServiceDep
 from fleetmem.api.problems import problem_responses
 from fleetmem.api.responses import BufferItemsResponse, CountResponse
+from fleetmem.api.route_table import RouteTable
 from fleetmem.api.schemas import BufferAppendRequest, ConsolidateRequest
 from fleetmem.memory.services import BufferItemView, ConsolidateResult
 
-router = APIRouter(prefix="/v1/buffers", tags=["buffers"])
+router = RouteTable(prefix="/v1/buffers", tags=["buffers"])
 
 SessionId = Annotated[str, Path(min_length=1, max_length=200, examples=["s-1"],
                                 description="The agent's session id.")]

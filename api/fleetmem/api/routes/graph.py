@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import Path, Query, status
 
 from fleetmem.api.deps import CallerDep, IdempotencyKeyDep, ServiceDep
 from fleetmem.api.problems import problem_responses
@@ -15,6 +15,7 @@ from fleetmem.api.responses import (
     ObservationsResponse,
     RelationsResponse,
 )
+from fleetmem.api.route_table import RouteTable
 from fleetmem.api.schemas import (
     NAMESPACE_PATTERN,
     AddObservationsRequest,
@@ -30,7 +31,7 @@ from fleetmem.api.schemas import (
 )
 from fleetmem.memory.services import EntitySpec, EntityView, GraphView, RelateResult, RelationSpec
 
-router = APIRouter(prefix="/v1", tags=["graph"])
+router = RouteTable(prefix="/v1", tags=["graph"])
 
 EntityName = Annotated[str, Path(description="The entity's name (case-insensitive).",
                                  examples=["payments"])]

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import Path, Query, Response, status
 
 from fleetmem.api.deps import CallerDep, IdempotencyKeyDep, ServiceDep
 from fleetmem.api.problems import problem_responses
 from fleetmem.api.responses import MemoriesResponse, MemoryHistoryResponse
+from fleetmem.api.route_table import RouteTable
 from fleetmem.api.schemas import (
     CorrectRequest,
     RecallRequest,
@@ -25,7 +26,7 @@ from fleetmem.memory.services import (
     RememberResult,
 )
 
-router = APIRouter(prefix="/v1/memories", tags=["memories"])
+router = RouteTable(prefix="/v1/memories", tags=["memories"])
 
 MemoryId = Annotated[str, Path(description="A memory id (UUID) as returned by remember.",
                                examples=["3f2b8c1e-6d4a-4f7e-9a51-2c0e8b7d9f10"])]

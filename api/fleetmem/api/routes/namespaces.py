@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 
 from fleetmem.api.deps import CallerDep, ServiceDep
 from fleetmem.api.problems import problem_responses
 from fleetmem.api.responses import NamespacesResponse
+from fleetmem.api.route_table import RouteTable
 from fleetmem.api.schemas import NAMESPACE_PATTERN
 from fleetmem.memory.services import NamespaceSummaryView, StatsView
 
-router = APIRouter(prefix="/v1", tags=["namespaces"])
+router = RouteTable(prefix="/v1", tags=["namespaces"])
 
 _READ = problem_responses(400, 401, 403, 422, 429, 503)
 _ATLAS = {"namespace": "team:atlas", "access": "read-write", "memories": {"active": 42},

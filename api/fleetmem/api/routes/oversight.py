@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
 from fleetmem.api.deps import CallerDep, IdempotencyKeyDep, ServiceDep
 from fleetmem.api.problems import problem_responses
 from fleetmem.api.responses import AuditEventsResponse, ConflictsResponse
+from fleetmem.api.route_table import RouteTable
 from fleetmem.api.schemas import NAMESPACE_PATTERN, ResolveConflictRequest
 from fleetmem.memory.services import AuditHeadView, AuditVerification, ConflictView
 
-router = APIRouter(prefix="/v1", tags=["oversight"])
+router = RouteTable(prefix="/v1", tags=["oversight"])
 
 _READ = problem_responses(400, 401, 403, 422, 429, 503)
 _WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422, 429, 503)

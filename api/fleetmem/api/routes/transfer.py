@@ -15,12 +15,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.exceptions import HTTPException
 
 from fleetmem.api.deps import CallerDep, ServiceDep, SettingsDep
 from fleetmem.api.problems import problem_responses
+from fleetmem.api.route_table import RouteTable
 from fleetmem.memory.errors import InvalidInput
 from fleetmem.memory.services import (
     EXPORT_PAGE_MAX,
@@ -31,7 +32,7 @@ from fleetmem.memory.services import (
     run_import,
 )
 
-router = APIRouter(prefix="/v1", tags=["memories"])
+router = RouteTable(prefix="/v1", tags=["memories"])
 NDJSON = "application/x-ndjson"
 _FORMATS = "^(auto|fleetmem|mcp-memory|mem0)$"
 

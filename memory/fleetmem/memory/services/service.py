@@ -99,13 +99,18 @@ class MemoryService(MemoryMethods, GraphMethods, OversightMethods, TransferMetho
     async def warm_up(self) -> None:
         """Load the embedding model now (one small encode), and the secret detectors
         redaction builds on first use, so the first write or recall after start does not
-        pay for them; `ready` reports not-ready until the model is loaded. Servers call it
-        in the background right after `start`."""
+        pay for them; `ready` reports not-ready until the model is loaded (the detectors,
+        about 0.2 s of imports, finish in the background: they do not hold readiness
+        back, a write that comes first waits for them). Servers call it in the
+        background as they start."""
         self._warming = True
-        try:
-            await asyncio.gather(self.ctx.embed(["warm-up"]),
-                                 asyncio.to_thread(redact, "warm-up"))
+
+        async def model() -> None:
+            await self.ctx.embed(["warm-up"])
             self._model_ready = True
+
+        try:
+            await asyncio.gather(model(), asyncio.to_thread(redact, "warm-up"))
         finally:
             self._warmed.set()
 

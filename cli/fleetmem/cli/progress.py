@@ -7,29 +7,35 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from typing import TYPE_CHECKING
 
 from fleetmem.memory.services import ProgressFn, no_progress
+
+if TYPE_CHECKING:  # rich is imported when a bar is drawn: `serve` never needs it
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
 
 
 def shows_bars(console: Console | None = None) -> bool:
     """Whether bars are drawn: stderr (or `console`) is a terminal."""
+    from rich.console import Console
+
     return (console or Console(stderr=True)).is_terminal
 
 
 def new_progress(console: Console | None = None) -> Progress | None:
     """A rich `Progress` on stderr (not started), or None when stderr is not a terminal."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     console = console or Console(stderr=True)
     if not console.is_terminal:
         return None

@@ -181,3 +181,14 @@ CREATE TABLE IF NOT EXISTS entity_terms (
     PRIMARY KEY (entity_id, term)
 );
 CREATE INDEX IF NOT EXISTS entity_terms_word ON entity_terms(namespace, first_word);
+
+-- Issue 18: what the keyword search also matches for a memory and never shows (its
+-- preceding turn, dates resolved from its event time), rowid = memories.rowid; and the
+-- lookup of a writer's latest memory in a namespace (the next memory's preceding turn).
+CREATE VIRTUAL TABLE IF NOT EXISTS memories_context_fts USING fts5(
+    context, tokenize='porter unicode61'
+);
+CREATE TRIGGER IF NOT EXISTS memories_context_ad AFTER DELETE ON memories BEGIN
+    DELETE FROM memories_context_fts WHERE rowid = old.rowid;
+END;
+CREATE INDEX IF NOT EXISTS memories_writer ON memories(namespace, created_by, created_at);

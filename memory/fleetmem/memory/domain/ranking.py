@@ -24,8 +24,10 @@ BM25_B = 0.75
 KEYWORD_WEIGHT = 0.3
 """What the best keyword match of a question adds to a cosine similarity (the keyword
 scores are divided by the best one, so they lie in [0, 1]). With rank fusion (dense 1.0,
-keyword 0.5, RRF k 60) a keyword-only hit could never reach the top 10; on LoCoMo's
-development half this linear fusion moved R@10 from 0.57 to 0.68 (bench/RESULTS.md)."""
+keyword 0.5, RRF k 60) a keyword-only hit could never reach the top 10. On LoCoMo's
+development half 0.5 scored R@10 0.745 and 0.3 0.732, but 0.5 cost bench/quality.py's
+nDCG@10 0.82 -> 0.78 (its questions share names, not topic words, with the answers):
+0.3 keeps both (bench/RESULTS.md)."""
 
 GRAPH_BONUS = 0.1
 """Added to the relevance of a memory about an entity the question names (graph leg)."""

@@ -33,6 +33,8 @@ from fleetmem.memory.services.views.records import (
 )
 
 MODES = frozenset({"dense", "keyword", "graph"})
+DEPTH_PER_K = 4
+"""Candidates each leg returns per hit asked for (at least 20)."""
 
 _WORD = re.compile(r"\w{3,}")
 
@@ -83,7 +85,7 @@ async def recall(ctx: ServiceContext, caller: Caller, q: RecallQuery) -> RecallR
         tags=check_tags(list(q.tags), ctx.limits), created_by=created_by,
         created_after=q.created_after, created_before=q.created_before, statuses=statuses,
         as_of=q.as_of)
-    depth = max(k * 4, 20)
+    depth = max(k * DEPTH_PER_K, 20)
 
     # The store work that needs no vector (keyword search, the graph's entity lookups)
     # runs while the query is embedded; only the dense leg waits for the vector.

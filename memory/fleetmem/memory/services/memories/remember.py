@@ -105,7 +105,6 @@ async def remember_many(ctx: ServiceContext, caller: Caller, inputs: Sequence[Me
     else:
         prepared = _prepare(ctx, caller, inputs, namespaces, mirrors)
     ctx.prepay_texts(len(prepared))  # refused whole (texts_per_minute), before any write
-    contexts = await _contexts(ctx, caller, prepared)
 
     results: list[RememberResult | None] = [None] * len(prepared)
     chunks = [prepared[i:i + EMBED_CHUNK] for i in range(0, len(prepared), EMBED_CHUNK)]
@@ -116,6 +115,8 @@ async def remember_many(ctx: ServiceContext, caller: Caller, inputs: Sequence[Me
                   for chunk in chunks]
     seen: dict[str, str] = {}
     try:
+        # resolved while the first chunk is encoded (the model call releases the GIL)
+        contexts = await _contexts(ctx, caller, prepared)
         for chunk, embedding in zip(chunks, embeddings, strict=True):
             groups = {ns: [p for p in chunk if p.memory.namespace == ns]
                       for ns in sorted({p.memory.namespace for p in chunk})}

@@ -96,7 +96,6 @@ class SqliteMemorySearchOps:
         where, params = filter_sql(flt, keyed=True)
         # Numbered parameters: ?1 the term, ?2 the budget, then the filter's.
         where = _renumber(where, 3)
-        count_where, count_params = filter_sql(flt)
         term_sql = _term_sql(where)
 
         def fn(c: sqlite3.Connection) -> list[tuple[str, float]]:
@@ -110,8 +109,9 @@ class SqliteMemorySearchOps:
                     matches[term] = [(r["id"], int(r["n"])) for r in rows]
             if not matches:
                 return []
-            total = int(c.execute(f"SELECT count(*) FROM memories m WHERE {count_where}",
-                                  count_params).fetchone()[0])
+            ns = list(flt.namespaces)
+            total = int(c.execute(f"SELECT coalesce(sum(docs), 0) FROM namespace_docs WHERE "
+                                  f"namespace IN ({placeholders(ns)})", ns).fetchone()[0])
             scores = bm25(matches, total)
             return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
         return await self.db.read(fn)

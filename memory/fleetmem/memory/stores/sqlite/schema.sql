@@ -192,3 +192,19 @@ CREATE TRIGGER IF NOT EXISTS memories_context_ad AFTER DELETE ON memories BEGIN
     DELETE FROM memories_context_fts WHERE rowid = old.rowid;
 END;
 CREATE INDEX IF NOT EXISTS memories_writer ON memories(namespace, created_by, created_at);
+-- Memories per namespace (every status), for the keyword search's BM25 statistics without
+-- walking a namespace; filled once from the rows of a store made before it.
+CREATE TABLE IF NOT EXISTS namespace_docs (
+    namespace TEXT PRIMARY KEY,
+    docs INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO namespace_docs (namespace, docs)
+    SELECT namespace, count(*) FROM memories
+    WHERE NOT EXISTS (SELECT 1 FROM namespace_docs) GROUP BY namespace;
+CREATE TRIGGER IF NOT EXISTS memories_docs_ai AFTER INSERT ON memories BEGIN
+    INSERT INTO namespace_docs (namespace, docs) VALUES (new.namespace, 1)
+        ON CONFLICT (namespace) DO UPDATE SET docs = docs + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS memories_docs_ad AFTER DELETE ON memories BEGIN
+    UPDATE namespace_docs SET docs = docs - 1 WHERE namespace = old.namespace;
+END;

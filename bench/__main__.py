@@ -1,4 +1,4 @@
-"""`python -m bench all|ceiling|core|quality|peers|profile|setup|tracing|fairness|
+"""`python -m bench all|ceiling|core|quality|locomo|peers|profile|setup|tracing|fairness|
 embedding_runtime|import_rate|cold_paths` from the repository root."""
 
 from __future__ import annotations
@@ -72,6 +72,11 @@ def parser() -> argparse.ArgumentParser:
     q = sub.add_parser("quality", help="recall@k / nDCG on the seeded quality set")
     q.add_argument("--scale", type=int, default=3)
     q.add_argument("--peers", action="store_true", help="also score the peers")
+    lo = sub.add_parser("locomo", help="recall on LoCoMo's development half (data in "
+                        "../shared/data/locomo or FLEETMEM_LOCOMO_DIR), beside quality.py's")
+    lo.add_argument("--door", choices=("in-process", "rest"), default="in-process")
+    lo.add_argument("--no-quality", action="store_true", help="skip bench/quality.py's set")
+    lo.add_argument("--label", default="", help="the row's name (e.g. before / after)")
     pe = sub.add_parser("peers", help="peers vs fleetmem on the identical workload")
     pe.add_argument("--size", type=int, default=1_000)
     pe.add_argument("--queries", type=int, default=100)
@@ -173,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.quality_suite import run_quality
 
         run_quality(ctx, report, scale=args.scale, peers=args.peers)
+    elif args.command == "locomo":
+        from bench.locomo_suite import run_locomo
+
+        run_locomo(ctx, report, door=args.door, quality=not args.no_quality, label=args.label)
     elif args.command == "peers":
         from bench.peers.suite import run_peers
 

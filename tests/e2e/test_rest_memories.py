@@ -132,6 +132,13 @@ async def test_another_agents_memory_is_404_exactly_like_a_missing_one(
     ("POST", "/v1/memories/recall", {"query": "q", "k": 10_000}, "k", "range"),
     ("POST", "/v1/memories/recall", {"query": "q", "modes": ["psychic"]}, "modes[0]",
      "literal_error"),
+    # malformed dates in a filter or an event time (issue 18): 422 naming the field
+    ("POST", "/v1/memories/recall", {"query": "q", "created_after": "last tuesday"},
+     "created_after", "datetime_from_date_parsing"),
+    ("POST", "/v1/memories/recall", {"query": "q", "as_of": "2023-13-45T00:00:00"},
+     "as_of", "datetime_from_date_parsing"),
+    ("POST", "/v1/memories", {"text": "x", "valid_from": "9 June"}, "valid_from",
+     "datetime_from_date_parsing"),
     ("GET", "/v1/memories/not-a-uuid", None, "id", "id_format"),
     ("POST", f"/v1/memories/{MID}/correct", {"text": ""}, "text", "string_too_short"),
     ("POST", f"/v1/memories/{MID}/share", {}, "namespace", "missing"),

@@ -11,7 +11,7 @@ from fleetmem.memory.domain import audit
 from fleetmem.memory.domain.access import AccessPolicy, Principal, Role, validate_namespace
 from fleetmem.memory.domain.models import Attribution, Memory, MemoryKind
 from fleetmem.memory.domain.redaction import redact
-from fleetmem.memory.domain.scoring import MAX_BOOST, needed, rescore, retention, rrf
+from fleetmem.memory.domain.scoring import retention
 from fleetmem.memory.domain.text import (
     asks_about,
     clean_text,
@@ -92,28 +92,6 @@ def test_retention_decays_with_age_and_is_reinforced() -> None:
     episode = replace(m, kind=MemoryKind.EPISODE)
     later = T0 + timedelta(days=60)
     assert retention(pref, later) > retention(episode, later)
-
-
-def test_rrf_rewards_agreement() -> None:
-    fused = rrf({"dense": ["a", "b"], "keyword": ["b", "c"]})
-    assert sum(fused["b"].values()) > sum(fused["a"].values()) > sum(fused["c"].values()) - 1e-9
-
-
-def test_rescore_boost_stays_within_max_boost() -> None:
-    best = _memory(importance=1.0, pinned=True)
-    worst = _memory(importance=0.0, kind=MemoryKind.EPISODE)
-    for m, when in ((best, T0), (worst, T0 + timedelta(days=3650))):
-        total = rescore({"dense": 0.02}, m, when).total
-        assert 0.02 <= total <= 0.02 * MAX_BOOST + 1e-12
-    assert rescore({"dense": 0.02}, best, T0).total == pytest.approx(0.02 * MAX_BOOST)
-
-
-def test_needed_keeps_every_id_that_can_still_reach_the_top_k() -> None:
-    relevance = {"a": 0.05, "b": 0.04, "c": 0.03, "d": 0.03 / MAX_BOOST, "e": 0.018}
-    # the k-th relevance is c's 0.03: d reaches it only at the maximum boost; e never does
-    assert needed(relevance, 3) == ["a", "b", "c", "d"]
-    assert needed(relevance, 10) == ["a", "b", "c", "d", "e"]
-    assert needed({}, 3) == []
 
 
 @pytest.mark.parametrize(("question", "relation", "asked"), [

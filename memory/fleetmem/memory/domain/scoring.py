@@ -1,20 +1,14 @@
-"""Ranking and decay math (pure): reciprocal rank fusion, recency, retention."""
+"""Decay math and the score breakdown (pure); recall's ranking is in `ranking`."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from fleetmem.memory.domain.models import Memory, MemoryKind
 from fleetmem.memory.errors import InvalidInput
-
-RRF_K = 60
-# Weighted reciprocal rank fusion. On the seeded quality set (bench/quality.py) equal
-# weights let the weak keyword ranking of a question dilute the dense one (nDCG@10 0.72
-# vs 0.80 dense-only); these weights bring hybrid + graph to 0.81 with recall@5 0.93.
-FUSION_WEIGHTS: Mapping[str, float] = {"dense": 1.0, "keyword": 0.5, "graph": 1.0, "hop": 1.0}
 
 DEFAULT_HALF_LIFE_DAYS: Mapping[MemoryKind, float] = {
     MemoryKind.EPISODE: 14.0,
@@ -23,23 +17,6 @@ DEFAULT_HALF_LIFE_DAYS: Mapping[MemoryKind, float] = {
     MemoryKind.PROCEDURE: 180.0,
     MemoryKind.PREFERENCE: 365.0,
 }
-
-
-def rrf(rankings: Mapping[str, Sequence[str]], weights: Mapping[str, float] | None = None,
-        k: int = RRF_K) -> dict[str, dict[str, float]]:
-    """Fuse ranked id lists (weighted RRF); return per id the contribution of each source.
-
-    Args:
-        rankings: source name -> ids best first.
-        weights: source name -> weight (missing sources weigh 1).
-        k: the RRF damping constant.
-    """
-    fused: dict[str, dict[str, float]] = {}
-    for source, ids in rankings.items():
-        w = 1.0 if weights is None else weights.get(source, 1.0)
-        for rank, mid in enumerate(ids):
-            fused.setdefault(mid, {})[source] = w / (k + rank + 1)
-    return fused
 
 
 def strength(memory: Memory) -> float:
@@ -107,7 +84,8 @@ def min_idle_days_to_decay(half_lives: Mapping[MemoryKind, float], threshold: fl
 
 @dataclass(frozen=True, slots=True)
 class ScoreBreakdown:
-    """Why a hit scored what it did: each retrieval source's RRF part and each boost."""
+    """Why a hit scored what it did: each retrieval source's part of the relevance and
+    each tie-breaker (see `ranking.final_score`)."""
 
     dense: float
     keyword: float
@@ -125,36 +103,3 @@ class ScoreBreakdown:
             "importance": round(self.importance, 4), "retention": round(self.retention, 4),
             "total": round(self.total, 6),
         }
-
-
-BOOST_WEIGHT = 0.2
-MAX_BOOST = 1.0 + 3 * BOOST_WEIGHT
-"""The most `rescore` multiplies relevance by (recency, importance, retention all 1)."""
-
-
-def needed(relevance: Mapping[str, float], k: int) -> list[str]:
-    """The ids (best relevance first) that can still reach the top `k` after `rescore`:
-    a boost lifts relevance by at most MAX_BOOST and by at least 1, so an id whose best
-    case stays below the k-th relevance cannot make it (recall reads fewer rows)."""
-    ranked = sorted(relevance, key=lambda i: relevance[i], reverse=True)
-    if len(ranked) <= k:
-        return ranked
-    floor = relevance[ranked[k - 1]]
-    return [i for i in ranked if relevance[i] * MAX_BOOST >= floor]
-
-
-def rescore(parts: Mapping[str, float], memory: Memory, now: datetime,
-            half_lives: Mapping[MemoryKind, float] = DEFAULT_HALF_LIFE_DAYS) -> ScoreBreakdown:
-    """Combine fused relevance with recency, importance and retention into one score.
-
-    Relevance dominates: the boosts scale it by at most about 1.6x, so a highly relevant
-    old memory still beats a barely relevant new one.
-    """
-    dense, keyword = parts.get("dense", 0.0), parts.get("keyword", 0.0)
-    graph = parts.get("graph", 0.0) + parts.get("hop", 0.0)
-    relevance = dense + keyword + graph
-    age_days = max(0.0, (now - memory.created_at).total_seconds() / 86400.0)
-    recency = math.exp(-age_days / 30.0)
-    ret = retention(memory, now, half_lives)
-    total = relevance * (1.0 + BOOST_WEIGHT * (recency + memory.importance + ret))
-    return ScoreBreakdown(dense, keyword, graph, recency, memory.importance, ret, total)

@@ -7,7 +7,7 @@ are in `UpkeepStore`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -20,11 +20,21 @@ class MemoryStore(Protocol):
 
     async def insert_memories(
         self, memories: Sequence[Memory], vectors: Sequence[Vector],
-        audit: Sequence[AuditEvent] = ()
+        audit: Sequence[AuditEvent] = (), contexts: Mapping[str, str] | None = None
     ) -> None:
         """Store new memories in the commit state they carry, with their vectors, linked
         to the entities named in `memory.entity_names` that exist in the memory's
-        namespace, and append `audit`: one atomic, durable transaction."""
+        namespace, and append `audit`: one atomic, durable transaction.
+
+        `contexts` (memory id -> text) is what the keyword search also matches for that
+        memory and never shows: the preceding turn, resolved dates (see
+        `services.memories.context`)."""
+        ...
+
+    async def preceding_turn(self, namespace: str, created_by: str,
+                             session_id: str | None) -> tuple[str, datetime] | None:
+        """The text and event time (`valid_from`) of the latest committed memory this
+        writer wrote in this namespace and session (None when there is none)."""
         ...
 
     async def get_memories(self, ids: Sequence[str], namespaces: Sequence[str]) -> list[Memory]:
@@ -67,7 +77,9 @@ class MemoryStore(Protocol):
     async def keyword_search(
         self, query: str, flt: MemoryFilter, limit: int
     ) -> list[tuple[str, float]]:
-        """Full-text search (BM25 or the store's equivalent), best first."""
+        """Full-text search, best first: BM25 whose statistics come from the filtered
+        namespaces only (one namespace's ranking never depends on another's content),
+        matching each memory's text and its keyword context."""
         ...
 
     async def recall_rows(self, ids: Sequence[str],

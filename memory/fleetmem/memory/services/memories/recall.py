@@ -1,5 +1,7 @@
-"""The read path: session STM first, then dense + keyword + graph expansion, fused by
-reciprocal rank fusion and re-scored by recency, importance and retention. Only the
+"""The read path: session STM first, then dense + keyword + graph expansion, each
+candidate weighed on its merits (`domain.ranking`: cosine similarity + normalised
+per-namespace BM25 + graph bonuses, less a short-text penalty) with recency of the event
+time, importance and retention as bounded tie-breakers. Only the
 caller's readable namespaces are ever searched, expanded or returned."""
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import numpy as np
 from fleetmem.memory import tracing
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.domain.models import BufferItem, Memory, MemoryStatus, Relation
-from fleetmem.memory.domain.scoring import FUSION_WEIGHTS, needed, rescore, rrf
+from fleetmem.memory.domain.ranking import TIE_BREAK, Relevance, final_score, relevance
+from fleetmem.memory.domain.scoring import ScoreBreakdown
 from fleetmem.memory.domain.text import asks_about, clean_text, estimate_tokens
 from fleetmem.memory.errors import InvalidInput
 from fleetmem.memory.ports import MemoryFilter, Vector
 from fleetmem.memory.services.inputs import check_k, check_kind, check_name, check_tags
+from fleetmem.memory.services.memories.context import names_dates, query_dates
 from fleetmem.memory.services.runtime.context import ServiceContext
 from fleetmem.memory.services.views.records import (
     BufferItemView,
@@ -29,6 +33,8 @@ from fleetmem.memory.services.views.records import (
 )
 
 MODES = frozenset({"dense", "keyword", "graph"})
+DEPTH_PER_K = 4
+"""Candidates each leg returns per hit asked for (at least 20)."""
 
 _WORD = re.compile(r"\w{3,}")
 
@@ -79,28 +85,28 @@ async def recall(ctx: ServiceContext, caller: Caller, q: RecallQuery) -> RecallR
         tags=check_tags(list(q.tags), ctx.limits), created_by=created_by,
         created_after=q.created_after, created_before=q.created_before, statuses=statuses,
         as_of=q.as_of)
-    depth = max(k * 4, 20)
+    depth = max(k * DEPTH_PER_K, 20)
 
-    rankings: dict[str, list[str]] = {}
     # The store work that needs no vector (keyword search, the graph's entity lookups)
     # runs while the query is embedded; only the dense leg waits for the vector.
     embedding = asyncio.create_task(_embed_one(ctx, text)) \
         if {"dense", "graph"} & q.modes else None
-    tasks: list[Awaitable[list[tuple[str, list[str]]]]] = []
+    tasks: list[Awaitable[list[tuple[str, list[tuple[str, float]]]]]] = []
     if "keyword" in q.modes:
         tasks.append(asyncio.create_task(_keyword(ctx, text, flt, depth)))
     if embedding is not None and "graph" in q.modes:
         tasks.append(asyncio.create_task(_graph(ctx, text, embedding, flt, depth)))
     if embedding is not None and "dense" in q.modes:
         tasks.append(_dense(ctx, embedding, flt, depth))
-    for legs in await asyncio.gather(*tasks):
-        rankings.update(legs)
-
-    fused, rows = await _rows_of_best(ctx, rankings, flt, k)
+    legs: dict[str, dict[str, float]] = {}
+    for found in await asyncio.gather(*tasks):
+        legs.update((name, dict(hits)) for name, hits in found)
+    if embedding is not None and "dense" in q.modes:
+        legs["dense"] = await _similarities(ctx, await embedding, legs)
+    rel = relevance(legs.get("dense", {}), legs.get("keyword", {}), list(legs.get("graph", {})),
+                    list(legs.get("hop", {})))
     now = ctx.now()
-    scored = sorted(((rescore(fused[mid], m, now), m, disputed)
-                     for mid, (m, disputed) in rows.items()),
-                    key=lambda smd: smd[0].total, reverse=True)
+    scored = await _scored(ctx, rel, flt, k, now)
     hits: list[RecallHit] = []
     tokens = 0
     for breakdown, m, disputed in scored:
@@ -111,7 +117,8 @@ async def recall(ctx: ServiceContext, caller: Caller, q: RecallQuery) -> RecallR
             break
         tokens += cost
         hits.append(RecallHit(memory=MemoryView.of(m), score=breakdown.total,
-                              why=breakdown.as_dict(), sources=sorted(fused[m.id].keys()),
+                              why=breakdown.as_dict(),
+                              sources=_sources(legs, m.id),
                               disputed=disputed))
     short_term = await _short_term(ctx, caller, session_id or caller.session_id, text)
     if hits:
@@ -122,33 +129,55 @@ async def recall(ctx: ServiceContext, caller: Caller, q: RecallQuery) -> RecallR
                         namespaces=list(namespaces), tokens=tokens)
 
 
-async def _rows_of_best(ctx: ServiceContext, rankings: dict[str, list[str]],
-                        flt: MemoryFilter, k: int
-                        ) -> tuple[dict[str, dict[str, float]], dict[str, tuple[Memory, bool]]]:
-    """Fuse the rankings and read the rows of the candidates that can still make the top
-    `k` (see `needed`), in one store call as a rule.
+def _sources(legs: dict[str, dict[str, float]], mid: str) -> list[str]:
+    """The legs that found a memory (a similarity computed from its stored vector for
+    another leg's hit does not count as the dense search finding it)."""
+    found = [n for n in ("graph", "hop", "keyword") if mid in legs.get(n, {})]
+    return sorted([*found, *(["dense"] if mid in legs.get("dense_hits", {}) else [])])
 
-    The graph is the source of truth: a candidate whose row does not pass the filter (a
-    vector hit for a memory forgotten or corrected meanwhile, a version outside `as_of`)
-    is dropped from its ranking and the rest fused again, exactly as if the leg had never
-    returned it; the loop ends once every candidate that can still matter has its row.
+
+async def _similarities(ctx: ServiceContext, vector: Vector,
+                        legs: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Cosine similarity to the question of every candidate of every leg: the dense
+    search's own scores, and for the others' hits the dot product with their stored
+    vectors, so a keyword- or graph-only hit is weighed on its merits."""
+    dense = dict(legs.get("dense", {}))
+    legs["dense_hits"] = dict(dense)
+    missing = [i for name, hits in legs.items() if name not in {"dense", "dense_hits"}
+               for i in hits if i not in dense]
+    if missing:
+        vectors = await ctx.memories.get_vectors(list(dict.fromkeys(missing)))
+        dense.update((mid, float(np.dot(v, vector))) for mid, v in vectors.items())
+    return dense
+
+
+async def _scored(ctx: ServiceContext, rel: dict[str, Relevance], flt: MemoryFilter, k: int,
+                  now: datetime) -> list[tuple[ScoreBreakdown, Memory, bool]]:
+    """Final scores of the candidates that can make the top `k`, best first.
+
+    Rows are read best relevance first, a window at a time, until the k-th final score is
+    above what any unread candidate could reach (its relevance plus the whole
+    tie-breaker). The graph is the source of truth: a candidate whose row does not pass
+    the filter (forgotten or corrected meanwhile, outside `as_of`) is dropped.
     """
-    rows: dict[str, tuple[Memory, bool]] = {}
-    dropped: set[str] = set()
+    ranked = sorted(rel, key=lambda i: rel[i].total, reverse=True)
+    scored: list[tuple[ScoreBreakdown, Memory, bool]] = []
+    pos = 0
+    window = max(2 * k, 20)
     with tracing.span("recall.fuse") as fusing:
-        while True:
-            fused = rrf({name: [i for i in ids if i not in dropped]
-                         for name, ids in rankings.items()}, FUSION_WEIGHTS)
-            relevance = {mid: sum(parts.values()) for mid, parts in fused.items()}
-            want = [mid for mid in needed(relevance, k) if mid not in rows]
-            if not want:
-                fusing.set_attribute("fleetmem.candidates", len(fused))
-                return fused, {mid: rows[mid] for mid in fused if mid in rows}
+        fusing.set_attribute("fleetmem.candidates", len(ranked))
+        while pos < len(ranked):
+            want = ranked[pos:pos + window]
+            pos += len(want)
             with tracing.span("recall.rows") as reading:
                 found = await ctx.memories.recall_rows(want, flt)
                 reading.set_attribute("fleetmem.rows", len(found))
-            rows.update((m.id, (m, disputed)) for m, disputed in found)
-            dropped.update(mid for mid in want if mid not in rows)
+            scored += [(final_score(rel[m.id], m, now), m, disputed) for m, disputed in found]
+            scored.sort(key=lambda smd: smd[0].total, reverse=True)
+            if len(scored) >= k and (pos >= len(ranked) or rel[ranked[pos]].total
+                                     + TIE_BREAK < scored[k - 1][0].total):
+                break
+    return scored
 
 
 async def _embed_one(ctx: ServiceContext, text: str) -> Vector:
@@ -158,22 +187,27 @@ async def _embed_one(ctx: ServiceContext, text: str) -> Vector:
 
 
 async def _dense(ctx: ServiceContext, embedding: Awaitable[Vector], flt: MemoryFilter,
-                 depth: int) -> list[tuple[str, list[str]]]:
-    # Checked against the graph (the source of truth) with the rows: see `_rows_of_best`.
+                 depth: int) -> list[tuple[str, list[tuple[str, float]]]]:
+    # Checked against the graph (the source of truth) with the rows: see `_scored`.
     vector = await embedding
     with tracing.span("recall.dense"):
-        return [("dense", [i for i, _ in await ctx.vectors.search(vector, flt, depth)])]
+        return [("dense", await ctx.vectors.search(vector, flt, depth))]
 
 
 async def _keyword(ctx: ServiceContext, text: str, flt: MemoryFilter,
-                   depth: int) -> list[tuple[str, list[str]]]:
+                   depth: int) -> list[tuple[str, list[tuple[str, float]]]]:
+    """Keyword search over the texts and their keyword contexts; dates the question
+    names ("October 2023", "last May") are searched as the date tokens the contexts
+    hold (see `context`)."""
     with tracing.span("recall.keyword"):
-        return [("keyword",
-                 [i for i, _ in await ctx.memories.keyword_search(text, flt, depth)])]
+        if names_dates(text):
+            tokens = await asyncio.to_thread(query_dates, text, ctx.now())
+            text = " ".join([text, *tokens])
+        return [("keyword", await ctx.memories.keyword_search(text, flt, depth))]
 
 
 async def _graph(ctx: ServiceContext, text: str, embedding: Awaitable[Vector],
-                 flt: MemoryFilter, depth: int) -> list[tuple[str, list[str]]]:
+                 flt: MemoryFilter, depth: int) -> list[tuple[str, list[tuple[str, float]]]]:
     """Memories about the entities the query names and about their neighbours, ranked by
     their similarity to the query (so the neighbour's *relevant* fact comes first, not its
     newest one).
@@ -184,7 +218,8 @@ async def _graph(ctx: ServiceContext, text: str, embedding: Awaitable[Vector],
     the owner, which the other rankings place below every fact about X itself.
     """
     with tracing.span("recall.graph"):
-        return await _graph_leg(ctx, text, embedding, flt, depth)
+        return [(name, [(i, 0.0) for i in ids])
+                for name, ids in await _graph_leg(ctx, text, embedding, flt, depth)]
 
 
 async def _graph_leg(ctx: ServiceContext, text: str, embedding: Awaitable[Vector],

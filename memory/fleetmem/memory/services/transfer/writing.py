@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.domain.models import Memory, MemoryStatus
+from fleetmem.memory.services.memories.context import keyword_context
 from fleetmem.memory.services.memories.remember import EMBED_CHUNK
 from fleetmem.memory.services.runtime.accounting import check_namespace_quota
 
@@ -40,7 +41,12 @@ async def write_memories(ctx: ServiceContext, caller: Caller, memories: Sequence
     ctx.prepay_texts(len(memories))
     chunks = [list(memories[i:i + EMBED_CHUNK]) for i in range(0, len(memories), EMBED_CHUNK)]
     embeddings = [asyncio.create_task(ctx.embed([m.text for m in chunk])) for chunk in chunks]
+    # The keyword context remember gives a memory (its event date, the dates its text
+    # names), so imported history is found by date too; records carry no session, so no
+    # preceding turn. dateparser is CPU work: off the event loop.
     try:
+        contexts = await asyncio.to_thread(
+            lambda: {m.id: keyword_context(m.text, m.valid_from, None) for m in memories})
         for chunk, embedding in zip(chunks, embeddings, strict=True):
             vectors = list(await embedding)
             for ns in sorted({m.namespace for m in chunk}):
@@ -56,7 +62,8 @@ async def write_memories(ctx: ServiceContext, caller: Caller, memories: Sequence
                         await ctx.memories.insert_memories(
                             group, [v for _, v in pairs],
                             [ctx.audit(caller, "import", namespace=ns,
-                                       target_ids=[m.id for m in group])])
+                                       target_ids=[m.id for m in group])],
+                            contexts={m.id: contexts[m.id] for m in group})
                 logger.info("import wrote %d memories in %s", len(group), ns,
                             extra={"agent_id": caller.agent_id,
                                    "workflow_id": caller.workflow_id})

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from fleetmem.memory.domain.models import AuditEvent, Memory, MemoryStatus
+from fleetmem.memory.domain.ranking import KEYWORD_POSTING_BUDGET, bm25
+from fleetmem.memory.domain.text import keyword_terms
 from fleetmem.memory.ports import IdempotencyRecord, MemoryFilter, Vector
 from fleetmem.memory.stores.neo4j.audit_ops import append_audit_tx
 from fleetmem.memory.stores.neo4j.codec import (
     MEMORY_PROJECTION,
     from_db_req,
-    lucene_query,
     memory_of,
     memory_props,
     memory_where,
@@ -104,14 +105,31 @@ class Neo4jMemoryOps:
     db: Neo4jConnection
 
     async def insert_memories(self, memories: Sequence[Memory], vectors: Sequence[Vector],
-                              audit: Sequence[AuditEvent] = ()) -> None:
+                              audit: Sequence[AuditEvent] = (),
+                              contexts: Mapping[str, str] | None = None) -> None:
         if not memories:
             return
 
         async def fn(tx: Tx) -> None:
             await insert_memories_tx(tx, memories, list(vectors))
+            if contexts:
+                await run(tx, "UNWIND $rows AS row MATCH (m:Memory {id: row.id}) "
+                          "SET m.keyword_context = row.context",
+                          rows=[{"id": m.id, "context": contexts[m.id]} for m in memories
+                                if contexts.get(m.id)])
             await append_audit_tx(tx, audit)
         await self.db.write(fn)
+
+    async def preceding_turn(self, namespace: str, created_by: str,
+                             session_id: str | None) -> tuple[str, datetime] | None:
+        async def fn(tx: Tx) -> tuple[str, datetime] | None:
+            found = await rows(tx, "MATCH (m:Memory) WHERE m.namespace = $ns AND m.created_by "
+                               "= $by AND m.commit_state = 'committed' AND coalesce(m.session_id"
+                               ", '') = $session RETURN m.text AS text, m.valid_from AS at "
+                               "ORDER BY m.created_at DESC LIMIT 1", ns=namespace, by=created_by,
+                               session=session_id or "")
+            return (str(found[0]["text"]), from_db_req(found[0]["at"])) if found else None
+        return await self.db.read(fn)
 
     async def mark_committed(self, ids: Sequence[str], audit: Sequence[AuditEvent]) -> None:
         async def fn(tx: Tx) -> None:
@@ -247,18 +265,31 @@ class Neo4jMemoryOps:
 
     async def keyword_search(self, query: str, flt: MemoryFilter,
                              limit: int) -> list[tuple[str, float]]:
-        match = lucene_query(query)
-        if not match or not flt.namespaces:
+        terms = keyword_terms(query)
+        if not terms or not flt.namespaces:
             return []
         where, params = memory_where(flt)
 
         async def fn(tx: Tx) -> list[tuple[str, float]]:
-            found = await rows(tx, f"""
-                CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $q) YIELD node, score
-                WITH node AS m, score WHERE {where}
-                RETURN m.id AS id, score ORDER BY score DESC, id LIMIT $limit
-                """, q=match, limit=limit, **params)
-            return [(r["id"], float(r["score"])) for r in found]
+            # BM25 over the filtered namespaces alone (see `domain.ranking.bm25`): the
+            # index's own scores count every namespace of the database.
+            matches: dict[str, list[tuple[str, int]]] = {}
+            for term in terms:
+                found = await rows(tx, f"""
+                    CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $q) YIELD node
+                    WITH node AS m WHERE {where}
+                    RETURN m.id AS id,
+                           size(m.text) + size(coalesce(m.keyword_context, '')) AS n
+                    LIMIT $budget
+                    """, q=f'"{term}"', budget=KEYWORD_POSTING_BUDGET + 1, **params)
+                if 0 < len(found) <= KEYWORD_POSTING_BUDGET:
+                    matches[term] = [(r["id"], int(r["n"])) for r in found]
+            if not matches:
+                return []
+            total = await rows(tx, f"MATCH (m:Memory) WHERE {where} RETURN count(m) AS n",
+                               **params)
+            scores = bm25(matches, int(total[0]["n"]))
+            return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
         return await self.db.read(fn)
 
     async def recall_rows(self, ids: Sequence[str],

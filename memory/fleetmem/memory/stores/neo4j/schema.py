@@ -18,7 +18,9 @@ ever becomes a Cypher identifier.
 
 from __future__ import annotations
 
-FULLTEXT_INDEX = "fleetmem_memory_text"
+FULLTEXT_INDEX = "fleetmem_memory_search"
+"""Text and keyword context (issue 18); replaces `fleetmem_memory_text` (text only),
+which a database made before it keeps, unused."""
 
 STATEMENTS: list[str] = [
     # uniqueness (each also creates a range index)
@@ -71,8 +73,10 @@ STATEMENTS: list[str] = [
     "CREATE INDEX fleetmem_conflict_ns IF NOT EXISTS FOR (c:Conflict) ON (c.namespace)",
     "CREATE INDEX fleetmem_conflict_a IF NOT EXISTS FOR (c:Conflict) ON (c.a_memory_id)",
     "CREATE INDEX fleetmem_conflict_b IF NOT EXISTS FOR (c:Conflict) ON (c.b_memory_id)",
-    # keyword search (BM25-like Lucene scoring, English stemming like SQLite's porter FTS5)
-    f"CREATE FULLTEXT INDEX {FULLTEXT_INDEX} IF NOT EXISTS FOR (m:Memory) ON EACH [m.text] "
+    # keyword search: which memories hold a term, in the text or the keyword context
+    # (English stemming like SQLite's porter FTS5); scored per namespace by the store
+    f"CREATE FULLTEXT INDEX {FULLTEXT_INDEX} IF NOT EXISTS FOR (m:Memory) "
+    "ON EACH [m.text, m.keyword_context] "
     "OPTIONS {indexConfig: {`fulltext.analyzer`: 'english'}}",
     "CALL db.awaitIndexes(300)",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from fleetmem.memory.domain.models import AuditEvent, Memory, MemoryStatus
@@ -31,7 +31,8 @@ class SqliteMemoryOps(SqliteMemorySearchOps):
     db: SqliteConnection
 
     async def insert_memories(self, memories: Sequence[Memory], vectors: Sequence[Vector],
-                              audit: Sequence[AuditEvent] = ()) -> None:
+                              audit: Sequence[AuditEvent] = (),
+                              contexts: Mapping[str, str] | None = None) -> None:
         def fn(c: sqlite3.Connection) -> None:
             c.executemany(
                 f"INSERT INTO memories ({MEMORY_COLUMNS}, vector) VALUES "
@@ -43,8 +44,23 @@ class SqliteMemoryOps(SqliteMemorySearchOps):
                 "VALUES (?, ?, ?)",
                 [(m.id, m.namespace, n.lower()) for m in memories for n in m.entity_names],
             )
+            if contexts:
+                c.executemany(
+                    "INSERT INTO memories_context_fts (rowid, context) "
+                    "SELECT rowid, ? FROM memories WHERE id = ?",
+                    [(contexts[m.id], m.id) for m in memories if contexts.get(m.id)])
             append_audit_sync(c, audit)
         await self.db.tx(fn)
+
+    async def preceding_turn(self, namespace: str, created_by: str,
+                             session_id: str | None) -> tuple[str, datetime] | None:
+        def fn(c: sqlite3.Connection) -> tuple[str, datetime] | None:
+            r = c.execute("SELECT text, valid_from FROM memories WHERE namespace = ? "
+                          "AND created_by = ? AND session_id IS ? AND commit_state = 'committed' "
+                          "ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                          (namespace, created_by, session_id)).fetchone()
+            return None if r is None else (str(r["text"]), dt_req(r["valid_from"]))
+        return await self.db.read(fn)
 
     async def mark_committed(self, ids: Sequence[str], audit: Sequence[AuditEvent]) -> None:
         def fn(c: sqlite3.Connection) -> None:

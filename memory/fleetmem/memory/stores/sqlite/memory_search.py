@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from fleetmem.memory.domain.models import Memory
+from fleetmem.memory.domain.ranking import KEYWORD_POSTING_BUDGET, bm25
 from fleetmem.memory.domain.text import keyword_terms, or_query
 from fleetmem.memory.ports import MemoryFilter
 from fleetmem.memory.stores.sqlite.connection import (
@@ -63,40 +64,23 @@ def fts_query(text: str) -> str:
     return or_query(text)
 
 
-KEYWORD_POSTING_BUDGET = 2_500
-"""How many index entries one keyword search may rank. FTS5 computes BM25 for every row
-that matches before it can sort, so a query term found in a tenth of a 100k store costs
-tens of milliseconds while adding little to the ranking (BM25 weighs it least)."""
+def _renumber(where: str, first: int) -> str:
+    """A filter fragment's `?` placeholders as ?first, ?first+1, ... (to mix with
+    numbered ones)."""
+    parts = where.split("?")
+    return "".join(p + (f"?{first + i}" if i < len(parts) - 1 else "")
+                   for i, p in enumerate(parts))
 
 
-def _matches(c: sqlite3.Connection, terms: list[str]) -> list[str]:
-    """The FTS queries to try in turn for `terms` (none when no term occurs anywhere).
-
-    The OR of the rarest terms, the most common ones left out while their document
-    counts sum past KEYWORD_POSTING_BUDGET (the rarest term always stays). When even the
-    rarest term is past the budget (a first name in a large store), first the AND of the
-    two rarest: the rows holding both are the best BM25 matches anyway, and there are
-    few of them (3 ms instead of 8 at 100k memories).
-    """
-    # Counting a term's matches walks its posting list without scoring (about 0.2 ms for
-    # a few thousand rows); MATCH applies the index's stemmer, so "deployment" counts the
-    # rows indexed under "deploy".
-    docs = {t: int(c.execute("SELECT count(*) FROM memories_fts WHERE memories_fts MATCH ?",
-                             (f'"{t}"',)).fetchone()[0]) for t in terms}
-    ranked = sorted((t for t in terms if docs[t]), key=lambda t: docs[t])
-    kept: list[str] = []
-    total = 0
-    for term in ranked:
-        if kept and total + docs[term] > KEYWORD_POSTING_BUDGET:
-            break
-        kept.append(term)
-        total += docs[term]
-    if not kept:
-        return []
-    either = " OR ".join(f'"{t}"' for t in kept)
-    if len(ranked) >= 2 and docs[ranked[0]] > KEYWORD_POSTING_BUDGET:
-        return [f'"{ranked[0]}" AND "{ranked[1]}"', either]
-    return [either]
+def _term_sql(where: str) -> str:
+    """Rows of the filtered namespaces whose text or keyword context holds a term, with
+    their lengths (text and context together)."""
+    return (f"SELECT m.id, length(m.text) + coalesce(length(c.context), 0) AS n FROM "
+            f"(SELECT rowid FROM memories_fts WHERE memories_fts MATCH ?1 UNION "
+            f"SELECT rowid FROM memories_context_fts WHERE memories_context_fts MATCH ?1) f "
+            f"JOIN memories m ON m.rowid = f.rowid "
+            f"LEFT JOIN memories_context_fts c ON c.rowid = m.rowid "
+            f"WHERE {where} LIMIT ?2")
 
 
 class SqliteMemorySearchOps:
@@ -110,29 +94,26 @@ class SqliteMemorySearchOps:
         if not terms or not flt.namespaces:
             return []
         where, params = filter_sql(flt, keyed=True)
-        # First the best `3 * limit` matches of the whole index, then the filter: when at
-        # least `limit` of them pass it, they are exactly the filtered top `limit` (every
-        # other passing row ranks below all of them), and the join touches 3 * limit rows
-        # instead of every match. Otherwise (a caller who reads a small part of the store)
-        # the filtered query over all matches answers.
-        # bm25() spelled out: ordering by the `rank` column (the same function, called
-        # through the table's rank setting) costs a third more (8.5 vs 6.4 ms at 100k).
-        head = (f"SELECT m.id, f.rank FROM (SELECT rowid, bm25(memories_fts) AS rank FROM "
-                f"memories_fts WHERE memories_fts MATCH ? ORDER BY rank LIMIT ?) f "
-                f"JOIN memories m ON m.rowid = f.rowid WHERE {where} ORDER BY f.rank LIMIT ?")
-        full = (f"SELECT m.id, bm25(memories_fts) AS rank FROM memories_fts "
-                f"JOIN memories m ON m.rowid = memories_fts.rowid "
-                f"WHERE memories_fts MATCH ? AND {where} ORDER BY rank LIMIT ?")
+        # Numbered parameters: ?1 the term, ?2 the budget, then the filter's.
+        where = _renumber(where, 3)
+        term_sql = _term_sql(where)
 
         def fn(c: sqlite3.Connection) -> list[tuple[str, float]]:
-            rows: list[sqlite3.Row] = []
-            for match in _matches(c, terms):
-                rows = c.execute(head, [match, 3 * limit, *params, limit]).fetchall()
-                if len(rows) < limit:
-                    rows = c.execute(full, [match, *params, limit]).fetchall()
-                if len(rows) >= limit:
-                    break
-            return [(r["id"], -float(r["rank"])) for r in rows]
+            # BM25 over the searched namespaces alone (FTS5's own bm25() counts every
+            # namespace of the store: a ranking moved when another namespace changed).
+            matches: dict[str, list[tuple[str, int]]] = {}
+            for term in terms:
+                rows = c.execute(term_sql, [f'"{term}"', KEYWORD_POSTING_BUDGET + 1,
+                                            *params]).fetchall()
+                if 0 < len(rows) <= KEYWORD_POSTING_BUDGET:
+                    matches[term] = [(r["id"], int(r["n"])) for r in rows]
+            if not matches:
+                return []
+            ns = list(flt.namespaces)
+            total = int(c.execute(f"SELECT coalesce(sum(docs), 0) FROM namespace_docs WHERE "
+                                  f"namespace IN ({placeholders(ns)})", ns).fetchone()[0])
+            scores = bm25(matches, total)
+            return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
         return await self.db.read(fn)
 
     async def recall_rows(self, ids: Sequence[str],

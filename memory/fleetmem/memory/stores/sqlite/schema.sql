@@ -181,3 +181,30 @@ CREATE TABLE IF NOT EXISTS entity_terms (
     PRIMARY KEY (entity_id, term)
 );
 CREATE INDEX IF NOT EXISTS entity_terms_word ON entity_terms(namespace, first_word);
+
+-- Issue 18: what the keyword search also matches for a memory and never shows (its
+-- preceding turn, dates resolved from its event time), rowid = memories.rowid; and the
+-- lookup of a writer's latest memory in a namespace (the next memory's preceding turn).
+CREATE VIRTUAL TABLE IF NOT EXISTS memories_context_fts USING fts5(
+    context, tokenize='porter unicode61'
+);
+CREATE TRIGGER IF NOT EXISTS memories_context_ad AFTER DELETE ON memories BEGIN
+    DELETE FROM memories_context_fts WHERE rowid = old.rowid;
+END;
+CREATE INDEX IF NOT EXISTS memories_writer ON memories(namespace, created_by, created_at);
+-- Memories per namespace (every status), for the keyword search's BM25 statistics without
+-- walking a namespace; filled once from the rows of a store made before it.
+CREATE TABLE IF NOT EXISTS namespace_docs (
+    namespace TEXT PRIMARY KEY,
+    docs INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO namespace_docs (namespace, docs)
+    SELECT namespace, count(*) FROM memories
+    WHERE NOT EXISTS (SELECT 1 FROM namespace_docs) GROUP BY namespace;
+CREATE TRIGGER IF NOT EXISTS memories_docs_ai AFTER INSERT ON memories BEGIN
+    INSERT INTO namespace_docs (namespace, docs) VALUES (new.namespace, 1)
+        ON CONFLICT (namespace) DO UPDATE SET docs = docs + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS memories_docs_ad AFTER DELETE ON memories BEGIN
+    UPDATE namespace_docs SET docs = docs - 1 WHERE namespace = old.namespace;
+END;

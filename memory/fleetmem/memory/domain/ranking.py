@@ -1,0 +1,146 @@
+"""Recall's ranking rules (pure): per-namespace BM25, score fusion, length awareness and
+bounded tie-breakers. Measured on LoCoMo's development half and bench/quality.py
+(bench/RESULTS.md, "Retrieval on LoCoMo")."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from fleetmem.memory.domain.models import Memory, MemoryKind
+from fleetmem.memory.domain.scoring import DEFAULT_HALF_LIFE_DAYS, ScoreBreakdown, retention
+
+KEYWORD_POSTING_BUDGET = 2_500
+"""The most matching memories one keyword term may bring (in the searched namespaces): a
+term found in more of them weighs almost nothing in BM25 and is left out, so a keyword
+search costs at most terms x budget row reads."""
+
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+KEYWORD_WEIGHT = 0.3
+"""What the best keyword match of a question adds to a cosine similarity (the keyword
+scores are divided by the best one, so they lie in [0, 1]). With rank fusion (dense 1.0,
+keyword 0.5, RRF k 60) a keyword-only hit could never reach the top 10. On LoCoMo's
+development half 0.5 scored R@10 0.745 and 0.3 0.732, but 0.5 cost bench/quality.py's
+nDCG@10 0.82 -> 0.78 (its questions share names, not topic words, with the answers):
+0.3 keeps both (bench/RESULTS.md)."""
+
+GRAPH_BONUS = 0.1
+"""Added to the relevance of a memory about an entity the question names (graph leg)."""
+HOP_LIFT = 1.0
+"""A fact found across a relation the question asks about (the "hop": "where does the
+*owner* of X sit?") names the owner, not X, so its own similarity to the question is low;
+it counts as at least HOP_LIFT x the best similarity of any candidate: as close as the
+fact naming the relation, which answers the question together with it (on
+bench/quality.py, 0.9 lost multi-hop recall@5 0.70 -> 0.63)."""
+
+SHORT_WORDS = 8
+SHORT_PENALTY = 0.1
+"""A text of fewer than SHORT_WORDS words loses up to SHORT_PENALTY (an empty one all of
+it): "Caroline: Cool!" sits close to every question about Caroline."""
+
+TIE_BREAK = 0.03
+"""The most recency, importance and retention together add to a relevance (each a third
+of it): a memory whose relevance is more than this higher is never overturned."""
+RECENCY_DAYS = 30.0
+
+_WORD = re.compile(r"\w+")
+
+
+def bm25(matches: Mapping[str, Sequence[tuple[str, int]]], total_docs: int,
+         k1: float = BM25_K1, b: float = BM25_B) -> dict[str, float]:
+    """BM25 over one collection (the searched namespaces) from each term's matching
+    documents and their lengths: statistics never come from outside the collection.
+
+    Term frequency counts as one (the texts are short; a store's index tells whether a
+    term occurs, not how often); the length norm uses the mean length of the documents
+    that matched any term.
+
+    Args:
+        matches: term -> (document id, document length) for every matching document.
+        total_docs: documents in the collection (>= every term's match count).
+    """
+    lengths = {d: n for docs in matches.values() for d, n in docs}
+    if not lengths:
+        return {}
+    avg = sum(lengths.values()) / len(lengths)
+    n = max(total_docs, max(len(docs) for docs in matches.values()))
+    out: dict[str, float] = {}
+    for docs in matches.values():
+        df = len(docs)
+        idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        for d, length in docs:
+            norm = k1 * (1.0 - b + b * length / avg) if avg > 0 else k1
+            out[d] = out.get(d, 0.0) + idf * (k1 + 1.0) / (1.0 + norm)
+    return out
+
+
+def words(text: str) -> int:
+    """Words of a text after a leading "speaker:" label."""
+    head, sep, rest = text.partition(":")
+    body = rest if sep and len(head) <= 40 and "\n" not in head else text
+    return len(_WORD.findall(body))
+
+
+def length_penalty(text: str) -> float:
+    """What a near-empty text loses from its relevance (0 for SHORT_WORDS words or more)."""
+    return SHORT_PENALTY * max(0, SHORT_WORDS - words(text)) / SHORT_WORDS
+
+
+@dataclass(frozen=True, slots=True)
+class Relevance:
+    """The parts of one candidate's relevance."""
+
+    dense: float
+    keyword: float
+    graph: float
+
+    @property
+    def total(self) -> float:
+        """Their sum."""
+        return self.dense + self.keyword + self.graph
+
+
+def relevance(dense: Mapping[str, float], keyword: Mapping[str, float],
+              graph: Sequence[str], hop: Sequence[str]) -> dict[str, Relevance]:
+    """Every candidate of every leg on its merits: its cosine similarity to the question,
+    plus KEYWORD_WEIGHT x its keyword score over the best one, plus the graph bonuses.
+
+    `dense` must hold the similarity of every candidate (a keyword- or graph-only hit's is
+    computed from its stored vector), so no source's hits are cut off by another's depth.
+    """
+    best = max(keyword.values(), default=0.0)
+    top = max(dense.values(), default=0.0)
+    graph_set, hop_set = set(graph), set(hop)
+    ids = dict.fromkeys([*dense, *keyword, *graph, *hop])
+
+    def lift(i: str) -> float:
+        return max(0.0, HOP_LIFT * top - dense.get(i, 0.0)) if i in hop_set else 0.0
+    return {i: Relevance(dense.get(i, 0.0),
+                         KEYWORD_WEIGHT * keyword.get(i, 0.0) / best if best > 0 else 0.0,
+                         GRAPH_BONUS * (i in graph_set) + lift(i))
+            for i in ids}
+
+
+def event_time(memory: Memory) -> datetime:
+    """When what the memory tells happened: its `valid_from` (the write time unless the
+    writer gave one)."""
+    return memory.valid_from
+
+
+def final_score(rel: Relevance, memory: Memory, now: datetime,
+                half_lives: Mapping[MemoryKind, float] = DEFAULT_HALF_LIFE_DAYS
+                ) -> ScoreBreakdown:
+    """Relevance, less the short-text penalty, plus the bounded tie-breakers: recency of
+    the event time, importance and retention, together at most TIE_BREAK."""
+    age_days = max(0.0, (now - event_time(memory)).total_seconds() / 86400.0)
+    recency = math.exp(-age_days / RECENCY_DAYS)
+    ret = retention(memory, now, half_lives)
+    total = rel.total - length_penalty(memory.text) \
+        + TIE_BREAK * (recency + memory.importance + ret) / 3.0
+    return ScoreBreakdown(rel.dense, rel.keyword, rel.graph, recency, memory.importance, ret,
+                          total)

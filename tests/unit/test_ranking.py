@@ -1,0 +1,101 @@
+"""Issue 18's ranking rules (pure): per-namespace BM25, fusion on merits, the short-text
+penalty, bounded tie-breakers, and the dates of the keyword context."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from fleetmem.memory.domain.models import Attribution, Memory, MemoryKind
+from fleetmem.memory.domain.ranking import (
+    SHORT_PENALTY,
+    TIE_BREAK,
+    Relevance,
+    bm25,
+    final_score,
+    length_penalty,
+    relevance,
+)
+from fleetmem.memory.services.memories.context import (
+    date_tokens,
+    keyword_context,
+    names_dates,
+    query_dates,
+)
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _memory(text: str, *, importance: float = 0.5, at: datetime = T0) -> Memory:
+    return Memory(id=text, namespace="global", text=text, kind=MemoryKind.FACT,
+                  importance=importance, tags=(), attribution=Attribution("a", at),
+                  updated_at=at, valid_from=at)
+
+
+def test_bm25_rarer_terms_weigh_more_and_longer_texts_less() -> None:
+    scores = bm25({"rare": [("a", 10)], "common": [("a", 10), ("b", 10), ("c", 40)]}, 10)
+    assert scores["a"] > scores["b"] > scores["c"]
+
+
+def test_bm25_depends_only_on_the_collection_it_is_given() -> None:
+    matches = {"deploy": [("a", 20), ("b", 30)]}
+    assert bm25(matches, 5) == bm25(dict(matches), 5)
+    assert bm25({}, 5) == {}
+
+
+def test_a_keyword_only_hit_can_reach_the_top() -> None:
+    dense = {f"d{i}": 0.5 - i * 0.01 for i in range(40)} | {"kw": 0.45}
+    rel = relevance(dense, {"kw": 9.0, "d39": 1.0}, [], [])
+    ranked = sorted(rel, key=lambda i: rel[i].total, reverse=True)
+    assert ranked[0] == "kw"
+
+
+def test_a_near_empty_text_loses_to_a_real_answer() -> None:
+    assert length_penalty("Caroline: Cool!") > 0.7 * SHORT_PENALTY
+    assert length_penalty("Caroline: I went to the LGBTQ support group yesterday and "
+                          "it was powerful") == 0.0
+    short = final_score(Relevance(0.60, 0.0, 0.0), _memory("Caroline: Cool!"), T0)
+    answer = final_score(Relevance(0.58, 0.0, 0.0),
+                         _memory("Caroline: the support group met on Tuesday evening "
+                                 "at the library downtown"), T0)
+    assert answer.total > short.total
+
+
+def test_importance_and_recency_never_overturn_a_clearly_better_relevance() -> None:
+    now = T0 + timedelta(days=400)
+    old = _memory("The lunch place on 5th street shuts at 3 pm every weekday",
+                  importance=0.0, at=T0)
+    fresh = replace(_memory("Deploy freeze: nothing ships to production on Fridays at all",
+                            importance=1.0, at=now), pinned=True)
+    better = final_score(Relevance(0.55, 0.0, 0.0), old, now)
+    boosted = final_score(Relevance(0.55 - TIE_BREAK - 0.001, 0.0, 0.0), fresh, now)
+    assert better.total > boosted.total
+    # within the tie-breaker's reach they do decide
+    assert final_score(Relevance(0.55, 0.0, 0.0), fresh, now).total > better.total
+
+
+def test_recency_counts_from_the_event_time_not_the_write_time() -> None:
+    now = T0 + timedelta(days=1)
+    imported = replace(_memory("Dave hiked the ridge trail with his brother", at=now),
+                       valid_from=T0 - timedelta(days=365))
+    assert final_score(Relevance(0.5, 0, 0), imported, now).recency < 0.01
+
+
+def test_relative_dates_in_a_memory_resolve_against_its_event_time() -> None:
+    when = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
+    ctx = keyword_context("Caroline: I went to a LGBTQ support group yesterday.", when,
+                          "Melanie: How was your weekend?")
+    assert "d20230508" in ctx and "Monday" in ctx  # the event date itself
+    assert "d20230507" in ctx  # "yesterday"
+    assert "Melanie: How was your weekend?" in ctx
+
+
+def test_dates_in_a_question_become_date_tokens() -> None:
+    now = datetime(2026, 12, 6, tzinfo=UTC)
+    assert "m202310" in query_dates("What was Dave doing in the first weekend of "
+                                    "October 2023?", now)
+    assert query_dates("What did Caroline do on 8 May 2023?", now) == ["d20230508"]
+    assert query_dates("what changed last month?", now) == ["m202611"]
+    assert not names_dates("Who owns the payments service?")
+    assert date_tokens(datetime(2023, 10, 7, tzinfo=UTC), day=False) == \
+        "October 2023 m202310 y2023"

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.quality import ndcg_at
+
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 DATA_FILE = "locomo-dev.json"
 _GOLD = re.compile(r"D:?(\d+):(\d+)")
@@ -105,13 +107,6 @@ def load(path: Path | None = None) -> list[Conversation]:
 def recall_at(ranked: Sequence[str], gold: frozenset[str], k: int) -> float:
     """|gold in the top k| / |gold|."""
     return len(gold & set(ranked[:k])) / len(gold)
-
-
-def ndcg_at(ranked: Sequence[str], gold: frozenset[str], k: int = 10) -> float:
-    """nDCG@k with binary relevance."""
-    dcg = sum(1.0 / math.log2(i + 2) for i, d in enumerate(ranked[:k]) if d in gold)
-    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(gold), k)))
-    return dcg / ideal
 
 
 @dataclass

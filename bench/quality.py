@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from bench import workload
@@ -188,7 +188,7 @@ def recall_at(ranked: Sequence[str], gold: Sequence[str], k: int) -> float:
     return sum(g in top for g in gold) / len(gold)
 
 
-def ndcg_at(ranked: Sequence[str], gold: Sequence[str], k: int = 10) -> float:
+def ndcg_at(ranked: Sequence[str], gold: Collection[str], k: int = 10) -> float:
     """Binary-relevance nDCG@k."""
     rel = set(gold)
     dcg = sum(1 / math.log2(i + 2) for i, key in enumerate(ranked[:k]) if key in rel)

@@ -13,7 +13,6 @@ runs when no service owns the folder. Errors are the service's, as problem docum
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import inspect
 import logging
@@ -21,7 +20,7 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,6 +29,7 @@ from fastapi.responses import JSONResponse
 
 from fleetmem.api import problems
 from fleetmem.api.local_ops import OPS, to_jsonable
+from fleetmem.api.side_server import side_server
 from fleetmem.memory.errors import InvalidInput, NotFound
 from fleetmem.memory.services import MemoryService
 from fleetmem.memory.settings import Settings
@@ -110,13 +110,6 @@ async def local_socket(app: FastAPI, service: MemoryService,
                        settings: Settings) -> AsyncIterator[None]:
     """Serve the local socket for the app's lifetime; `app.state.local_socket` names it
     (for `serve.json`)."""
-    import uvicorn
-
-    class _Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Generator[None, None, None]:
-            yield  # the main server handles signals and ends this one via the lifespan
-
     data_dir = Path(settings.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -126,28 +119,13 @@ async def local_socket(app: FastAPI, service: MemoryService,
                        "refused while this service runs", exc, data_dir)
         yield
         return
-    # No log_config/log_level/access_log=False: uvicorn would reconfigure the main server's
-    # loggers (access_log=False empties uvicorn.access for every server in the process).
-    server = _Server(uvicorn.Config(local_app(service), lifespan="off",
-                                    log_config=None, log_level=None))
-    task = asyncio.create_task(server.serve(sockets=[sock]), name="fleetmem-local-socket")
     try:
-        async with asyncio.timeout(_START_SECONDS):
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.02)
-        app.state.local_socket = str(path)
-        logger.info("local socket for the CLI at %s", path)
-        yield
+        async with side_server(local_app(service), sock, "local-socket"):
+            app.state.local_socket = str(path)
+            logger.info("local socket for the CLI at %s", path)
+            yield
     finally:
         app.state.local_socket = None
-        server.should_exit = True
-        try:
-            await task
-        except Exception:
-            logger.exception("the local socket stopped with an error")
-        sock.close()
         path.unlink(missing_ok=True)
         if private is not None:
             shutil.rmtree(private, ignore_errors=True)

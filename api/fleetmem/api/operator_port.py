@@ -10,16 +10,16 @@ lifetime as background work (`fleetmem.cli.composition`).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Response
 from prometheus_client import CollectorRegistry
 
 from fleetmem.api.metrics import base_registry, render
+from fleetmem.api.side_server import side_server
 from fleetmem.memory.services import MemoryService
 from fleetmem.memory.settings import Settings
 
@@ -59,38 +59,14 @@ def _bind(port: int) -> socket.socket:
 async def operator_metrics_port(app: FastAPI, service: MemoryService,
                                 settings: Settings) -> AsyncIterator[None]:
     """Serve the operator port for the app's lifetime (nothing when it is not set)."""
-    import uvicorn
-
     port = settings.metrics.operator_port
     if port is None:
         yield
         return
 
-    class _Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Generator[None, None, None]:
-            yield  # the main server handles signals and ends this one via the lifespan
-
     registry = getattr(app.state, "metrics_registry", None) or base_registry()
     sock = _bind(port)
-    # No log_config/log_level/access_log=False: uvicorn would reconfigure the main server's
-    # loggers (access_log=False empties uvicorn.access for every server in the process).
-    server = _Server(uvicorn.Config(operator_app(service, registry), lifespan="off",
-                                    log_config=None, log_level=None))
-    task = asyncio.create_task(server.serve(sockets=[sock]), name="fleetmem-operator-port")
-    try:
-        async with asyncio.timeout(_START_SECONDS):
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.02)
+    async with side_server(operator_app(service, registry), sock, "operator-port"):
         logger.info("operator metrics on http://%s:%d/metrics (detail %s)", LOOPBACK, port,
                     "on" if settings.metrics.detail else "off")
         yield
-    finally:
-        server.should_exit = True
-        try:
-            await task
-        except Exception:
-            logger.exception("the operator metrics port stopped with an error")
-        sock.close()

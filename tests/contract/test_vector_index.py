@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import replace
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np

@@ -88,7 +88,8 @@ class LimitSettings(BaseModel):
     max_metadata_bytes: int = Field(default=8_192, ge=64)
     """A memory's `metadata` object, serialised as compact JSON, at most this many bytes."""
     max_metadata_depth: int = Field(default=3, ge=1, le=16)
-    """Nesting of `metadata`: 1 allows only scalar values, 3 an object in a list in it."""
+    """Nesting of `metadata`, the object itself counted: 1 allows only scalar values, 3
+    e.g. {"a": {"b": [1]}} (one more level is refused)."""
     max_metadata_keys: int = Field(default=64, ge=1)
     """Keys of `metadata` (top level) at most."""
 

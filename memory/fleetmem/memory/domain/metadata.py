@@ -44,8 +44,9 @@ def check_key(key: object, where: str) -> str:
 
 
 def depth_of(value: object, where: str, max_depth: int, level: int = 1) -> None:
-    """Check types and nesting: a value inside the top object is at level 1; a list or an
-    object at level `max_depth` may hold only scalars."""
+    """Check types and nesting. The metadata object itself is depth 1 and a value in it
+    is at `level` 1, so a list or object at `level` L makes the depth L + 1: refused from
+    L = `max_depth` on."""
     if value is None or isinstance(value, bool | int | str):
         return
     if isinstance(value, float):

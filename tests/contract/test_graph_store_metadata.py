@@ -4,7 +4,11 @@ recall legs and the listing use, before any limit applies."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 from fleetmem.memory.ports import GraphStore
+from fleetmem.memory.stores.sqlite.graph_store import SqliteGraphStore
 from tests.contract.values import ALICE, ent, flt, mem, put
 
 META = {"source_id": "T-42", "n": 1, "flag": True, "score": 0.5,
@@ -65,3 +69,25 @@ async def test_hostile_metadata_values_are_data(graph: GraphStore) -> None:
     for m, h in zip(made, hostile, strict=True):
         found = await graph.list_memories(flt(ALICE, metadata=(("v", h),)), None, 10)
         assert [x.id for x in found] == [m.id]
+
+
+async def test_sqlite_database_without_the_column_gains_it_on_open(tmp_path: Path) -> None:
+    """A database written before metadata existed: opened, it gets the column, its
+    memories read back with empty metadata, and new ones keep theirs."""
+    path = tmp_path / "graph.sqlite3"
+    store = SqliteGraphStore(path)
+    await store.open()
+    [old] = await put(store, mem("written before metadata existed"))
+    await store.close()
+    with sqlite3.connect(path) as c:  # the schema of the previous release
+        c.execute("ALTER TABLE memories DROP COLUMN metadata")
+    store = SqliteGraphStore(path)
+    await store.open()
+    try:
+        [got] = await store.get_memories([old.id], [ALICE])
+        assert got.metadata == {}
+        [new] = await put(store, mem("written after", minute=1, metadata={"k": "v"}), seed=5)
+        found = await store.list_memories(flt(ALICE, metadata=(("k", "v"),)), None, 10)
+        assert [m.id for m in found] == [new.id]
+    finally:
+        await store.close()

@@ -90,8 +90,3 @@ def pair_strings(metadata: Mapping[str, object]) -> list[str]:
     """The filterable pairs as `key=canonical value` strings (Neo4j's list property)."""
     return [f"{k}={v}" for k, v in sorted(scalar_pairs(metadata).items())]
 
-
-def matches(metadata: Mapping[str, object], where: MetadataFilter) -> bool:
-    """Whether every pair of the filter matches (same value, same JSON type)."""
-    pairs = scalar_pairs(metadata)
-    return all(pairs.get(k) == canonical(v) for k, v in where)

@@ -32,7 +32,7 @@ class MemoryFilter:
     as_of: datetime | None = None
     """When set, only memories valid at this instant (any status but archived)."""
     metadata: MetadataFilter = ()
-    """Top-level metadata pairs that must all match (`domain.metadata.matches`)."""
+    """Top-level metadata pairs that must all match (see `domain.metadata`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from fleetmem.memory.domain.metadata import scalar_pairs
 from fleetmem.memory.domain.models import MemoryStatus
 from fleetmem.memory.ports import MemoryFilter, VectorIndex, VectorPoint
 from fleetmem.memory.stores.qdrant.edge_index import EdgeVectorIndex
@@ -101,6 +103,27 @@ async def test_search_applies_every_filter(index: VectorIndex) -> None:
     assert {name[i] for i in await ids(created_after=after)} == {"late"}
     assert "late" not in {name[i] for i in await ids(created_before=after)}
     assert {name[i] for i in await ids(as_of=T0)} == set(pts)
+
+
+async def test_search_filters_metadata_before_ranking(index: VectorIndex) -> None:
+    """Every pair must match, with its JSON type (1, "1" and true differ); the filter
+    runs inside the search, so the nearest point that fails it takes no slot."""
+    def meta(seed: int, **pairs: object) -> VectorPoint:
+        return replace(point(seed), metadata=tuple(sorted(scalar_pairs(pairs).items())))
+    pts = {"near": meta(0, src="a"), "str": meta(1, src="b", n="1"),
+           "int": meta(2, src="b", n=1), "bool": meta(3, src="b", n=True),
+           "none": point(4)}
+    await index.upsert(list(pts.values()))
+    name = {p.id: k for k, p in pts.items()}
+
+    async def ids(*pairs: tuple[str, str | int | bool]) -> list[str]:
+        return [name[h] for h, _ in await index.search(vec(0), flt(ALICE, metadata=pairs), 1)]
+    assert (await ids(("src", "b")))[0] in {"str", "int", "bool"}
+    assert await ids(("src", "b"), ("n", 1)) == ["int"]
+    assert await ids(("n", "1")) == ["str"]
+    assert await ids(("n", True)) == ["bool"]
+    assert await ids(("n", False)) == []
+    assert await ids(("src", "a"), ("n", 1)) == []
 
 
 async def test_upsert_replaces_vector_and_payload(index: VectorIndex) -> None:

@@ -45,7 +45,8 @@ def vec(seed: int) -> Vector:
 def mem(text: str, ns: str = ALICE, *, minute: float = 0, kind: MemoryKind = MemoryKind.FACT,
         tags: Sequence[str] = (), by: str = "alice", entities: Sequence[str] = (),
         importance: float = 0.5, on_behalf_of: str | None = None,
-        workflow_id: str | None = None, valid_from: datetime | None = None) -> Memory:
+        workflow_id: str | None = None, valid_from: datetime | None = None,
+        metadata: dict[str, object] | None = None) -> Memory:
     """A new pending memory."""
     when = at(minute)
     return Memory(
@@ -54,7 +55,7 @@ def mem(text: str, ns: str = ALICE, *, minute: float = 0, kind: MemoryKind = Mem
         attribution=Attribution(created_by=by, created_at=when, on_behalf_of=on_behalf_of,
                                 workflow_id=workflow_id, session_id="s1"),
         updated_at=when, valid_from=valid_from or when, content_hash=content_hash(ns, text),
-        entity_names=tuple(entities))
+        entity_names=tuple(entities), metadata=metadata or {})
 
 
 def committed(m: Memory) -> Memory:

@@ -57,13 +57,17 @@ async def import_file(service: MemoryService, caller: Caller, path: Path, *,
 async def _fill(service: MemoryService, clock: ManualClock) -> None:
     await service.remember_batch(ALICE, [
         MemoryInput(text=f"Service {i} runs on port {8000 + i}", tags=["ops", f"s{i}"],
-                    importance=0.1 * i, kind="fact" if i % 2 else "procedure")
+                    importance=0.1 * i, kind="fact" if i % 2 else "procedure",
+                    metadata={"n": i, "src": "runbook"} if i % 3 else {})
         for i in range(7)])
     clock.advance(hours=1)
     team = await service.remember(ALICE, MemoryInput(
-        text="Atlas deploys on Tuesdays", namespace="team:atlas", pinned=True))
+        text="Atlas deploys on Tuesdays", namespace="team:atlas", pinned=True,
+        metadata={"ticket": "OPS-1", "refs": [{"kind": "doc", "id": 7}]}))
     clock.advance(hours=1)
-    await service.correct(ALICE, team.id, "Atlas deploys on Wednesdays", reason="moved")
+    fixed = await service.correct(ALICE, team.id, "Atlas deploys on Wednesdays",
+                                  reason="moved")
+    assert fixed.metadata["ticket"] == "OPS-1"  # a correction keeps the metadata
     forgotten = await service.remember(Caller("bob"), MemoryInput(
         text="Bob's scratch note", namespace="team:atlas"))
     await service.forget(Caller("bob"), forgotten.id)
@@ -206,13 +210,16 @@ async def test_mem0_export(service: MemoryService, tmp_path: Path) -> None:
          "metadata": None, "created_at": "2025-03-02T09:00:00Z", "user_id": "dana",
          "agent_id": "helper"},
         {"id": "bad", "memory": ""},
+        {"id": "deep", "memory": "Too deep", "metadata": {"a": {"b": {"c": {"d": 1}}}}},
     ]}, indent=2))
     report = await import_file(service, ALICE, path)
     assert report.format == "mem0" and report.imported == 2, report
-    assert [r.line for r in report.rejected] == [3] and "empty" in report.rejected[0].reason
+    assert [r.line for r in report.rejected] == [3, 4] and "empty" in report.rejected[0].reason
+    assert "at most 3 levels" in report.rejected[1].reason
     items = [json.loads(x) for x in await export_all(service, ALICE)]
     dark = [m for m in items if m["text"] == "Prefers dark mode"][0]
-    assert set(dark["tags"]) >= {"mem0", "user:dana", "preferences", "source=chat"}
+    assert set(dark["tags"]) >= {"mem0", "user:dana", "preferences"}
+    assert dark["metadata"] == {"source": "chat"}  # mem0's metadata is ours (issue 18)
     assert dark["attribution"]["created_by"] == "alice"  # the importer wrote it here
     assert dark["attribution"]["created_at"].startswith("2025-03-01T18:00:00")
     again = await import_file(service, ALICE, path)

@@ -77,7 +77,8 @@ def test_line_formats_and_their_errors() -> None:
     mem0 = parse_line("mem0", 4, json.dumps({"id": "m1", "memory": "likes tea",
                                              "agent_id": "bot", "metadata": {"n": 1}}))
     assert isinstance(mem0, MemoryRecord) and not mem0.native and mem0.key == "mem0:m1"
-    assert mem0.data.tags == ["mem0", "agent:bot", "n=1"]
+    assert mem0.data.tags == ["mem0", "agent:bot"]
+    assert mem0.data.metadata == {"n": 1}  # mem0's metadata is ours (issue 18)
     for fmt, text, message in [
             ("fleetmem", "[1, 2]", "one JSON object"),
             ("fleetmem", '{"text": 5}', "text: Input should be a valid string"),

@@ -63,18 +63,27 @@ class Op(Generic[T]):
 
 async def _remember(s: MemoryService, agent: str, text: str, namespace: str | None,
                     kind: str, importance: float, tags: list[str],
-                    pinned: bool) -> RememberResult:
+                    pinned: bool, metadata: dict[str, Any] | None = None) -> RememberResult:
     return await s.remember(Caller(agent), MemoryInput(
         text=text, namespace=namespace, kind=kind, importance=importance, tags=tags,
-        pinned=pinned))
+        pinned=pinned, metadata=metadata or {}))
 
 
 async def _recall(s: MemoryService, agent: str, query: str, k: int,
-                  namespaces: list[str] | None) -> RecallResult:
+                  namespaces: list[str] | None,
+                  metadata: dict[str, Any] | None = None) -> RecallResult:
     result = await s.recall(Caller(agent), RecallQuery(query=query, k=k,
-                                                       namespaces=namespaces))
+                                                       namespaces=namespaces,
+                                                       metadata=metadata))
     await s.flush()
     return result
+
+
+async def _list(s: MemoryService, agent: str, namespaces: list[str] | None,
+                after_id: str | None, limit: int,
+                metadata: dict[str, Any] | None = None) -> list[MemoryView]:
+    return await s.list_memories(Caller(agent), namespaces, after_id, limit,
+                                 metadata=metadata)
 
 
 async def _forget(s: MemoryService, agent: str, memory_id: str) -> MemoryView:
@@ -146,6 +155,7 @@ REMEMBER = Op("remember", _remember, TypeAdapter(RememberResult), embeds=True)
 RECALL = Op("recall", _recall, TypeAdapter(RecallResult), embeds=True)
 FORGET = Op("forget", _forget, TypeAdapter(MemoryView))
 STATS = Op("stats", _stats, TypeAdapter(StatsView))
+LIST = Op("list", _list, TypeAdapter(list[MemoryView]))
 AUDIT_VERIFY = Op("audit_verify", _audit_verify, TypeAdapter(AuditVerification))
 AUDIT_QUERY = Op("audit_query", _audit_query, TypeAdapter(list[AuditEventView]))
 CONFLICTS_LIST = Op("conflicts_list", _conflicts_list, TypeAdapter(list[ConflictView]))
@@ -160,7 +170,7 @@ IMPORT_LINES = Op("import_lines", _import_lines, TypeAdapter(ImportReport), embe
 EXPORT_PAGE = Op("export_page", _export_page, TypeAdapter(list[MemoryView]))
 
 OPS: dict[str, Op[Any]] = {op.name: op for op in (
-    REMEMBER, RECALL, FORGET, STATS, AUDIT_VERIFY, AUDIT_QUERY, CONFLICTS_LIST,
+    REMEMBER, RECALL, FORGET, STATS, LIST, AUDIT_VERIFY, AUDIT_QUERY, CONFLICTS_LIST,
     CONFLICTS_RESOLVE, GC_RUN, GC_RESTORE, VAULT, IMPORT_CHECK, IMPORT_LINES, EXPORT_PAGE)}
 
 

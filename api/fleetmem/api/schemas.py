@@ -8,7 +8,7 @@ schema; the service still checks every rule (and the configurable limits) itself
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -44,6 +44,11 @@ class RememberRequest(BaseModel):
                                 "is about (names found in the text are linked automatically).")
     valid_from: datetime | None = Field(default=None, description="When the fact became "
                                         "true; default: now.")
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, examples=[{"source_id": "T-42", "channel": "ops"}],
+        description="Your own JSON object, returned with the memory and filterable by "
+        "exact top-level key/value; keys are letters, digits and underscores; at most 8 KB "
+        "as JSON, 3 levels deep and 64 keys by default (422 naming the limit otherwise).")
 
     def to_input(self) -> MemoryInput:
         """The service's input model."""
@@ -81,6 +86,11 @@ class RecallRequest(BaseModel):
                                    "short-term buffer (default: the X-Session-Id header).")
     modes: list[Mode] = Field(default_factory=lambda: list(_ALL_MODES), min_length=1)
     include_archived: bool = False
+    metadata: dict[str, Any] | None = Field(
+        default=None, examples=[{"source_id": "T-42"}],
+        description="Hits' metadata must hold every one of these top-level key/value pairs "
+        "(string, integer or boolean values, compared with their JSON type); applied "
+        "inside every search leg, before ranking.")
 
 
 class CorrectRequest(BaseModel):

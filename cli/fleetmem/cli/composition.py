@@ -85,6 +85,7 @@ def build_cli() -> typer.Typer:
     cli.command("serve")(memory_cmds.serve)
     cli.command("remember")(memory_cmds.remember)
     cli.command("recall")(memory_cmds.recall)
+    cli.command("list")(memory_cmds.list_memories)
     cli.command("forget")(memory_cmds.forget)
     cli.command("stats")(memory_cmds.stats)
     mcp_cmd.register(cli)

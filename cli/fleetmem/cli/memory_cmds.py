@@ -1,12 +1,13 @@
-"""`fleetmem remember|recall|forget|stats|serve`."""
+"""`fleetmem remember|recall|list|forget|stats|serve`."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
 
-from fleetmem.api.local_ops import FORGET, RECALL, REMEMBER, STATS
+from fleetmem.api.local_ops import FORGET, LIST, RECALL, REMEMBER, STATS
 from fleetmem.cli.common import (
     AgentOption,
     DataDirOption,
@@ -32,6 +33,32 @@ def remember_line(result: RememberResult) -> str:
                                                             if notes else "")
 
 
+MetaOption = typer.Option(
+    [], "--meta", help="key=value into the memory's metadata; repeat for several. The value "
+    "is read as JSON when it parses (n=3 is a number, ok=true a boolean, id='\"3\"' a "
+    "string), else as a string.")
+WhereOption = typer.Option(
+    [], "--where", help="Only memories whose metadata has key=value (value read as with "
+    "remember --meta); repeat: every pair must match.")
+
+
+def pairs(items: list[str], option: str) -> dict[str, object] | None:
+    """`key=value` options as a metadata object (the service checks keys and limits)."""
+    if not items:
+        return None
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"expected key=value, got {item!r}",
+                                     param_hint=option)
+        try:
+            out[key] = json.loads(raw)
+        except ValueError:
+            out[key] = raw
+    return out
+
+
 def remember(text: str = typer.Argument(..., help="The memory text."),
              agent: str = AgentOption,
              namespace: str | None = typer.Option(None, "--namespace", "-n"),
@@ -39,11 +66,12 @@ def remember(text: str = typer.Argument(..., help="The memory text."),
              importance: float = typer.Option(0.5, "--importance"),
              tag: list[str] = typer.Option([], "--tag", help="Repeat for several tags."),
              pinned: bool = typer.Option(False, "--pinned"),
+             meta: list[str] = MetaOption,
              data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) -> None:
     """Write one memory."""
     result = invoke(load_settings(data_dir), REMEMBER, agent=agent, text=text,
                     namespace=namespace, kind=kind, importance=importance, tags=tag,
-                    pinned=pinned)
+                    pinned=pinned, metadata=pairs(meta, "--meta"))
     if as_json:
         emit_json(result)
     else:
@@ -53,10 +81,11 @@ def remember(text: str = typer.Argument(..., help="The memory text."),
 def recall(query: str = typer.Argument(..., help="What to recall."),
            agent: str = AgentOption, k: int = typer.Option(5, "--k"),
            namespace: list[str] = typer.Option([], "--namespace", "-n"),
+           where: list[str] = WhereOption,
            data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) -> None:
     """Recall memories by meaning, keywords and graph."""
     result = invoke(load_settings(data_dir), RECALL, agent=agent, query=query, k=k,
-                    namespaces=namespace or None)
+                    namespaces=namespace or None, metadata=pairs(where, "--where"))
     if as_json:
         emit_json(result)
         return
@@ -74,6 +103,25 @@ def recall(query: str = typer.Argument(..., help="What to recall."),
             m.text, "\n", (f"{m.namespace} · by {m.attribution.created_by} · "
                            f"{m.attribution.created_at:%Y-%m-%d %H:%M}", "dim")))
     out.print(table)
+
+
+def list_memories(agent: str = AgentOption,
+                  namespace: list[str] = typer.Option([], "--namespace", "-n"),
+                  where: list[str] = WhereOption,
+                  after: str | None = typer.Option(None, "--after",
+                                                   help="Start after this memory id."),
+                  limit: int = typer.Option(50, "--limit"),
+                  data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) -> None:
+    """List active memories by id, one page (an inventory; recall searches)."""
+    items = invoke(load_settings(data_dir), LIST, agent=agent, namespaces=namespace or None,
+                   after_id=after, limit=limit, metadata=pairs(where, "--where"))
+    if as_json:
+        emit_json(items)
+        return
+    for m in items:
+        meta = f"  {json.dumps(m.metadata, ensure_ascii=False)}" if m.metadata else ""
+        out.print(f"{m.id}  {m.namespace}  {m.text}{meta}", soft_wrap=True, highlight=False,
+                  markup=False)
 
 
 def forget(memory_id: str = typer.Argument(..., help="Id of the memory to archive."),

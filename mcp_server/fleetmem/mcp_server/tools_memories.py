@@ -35,6 +35,9 @@ WriteNamespace = Annotated[str | None, Field(
                 "'global'. Call list_namespaces to see what you may write.")]
 ReadNamespaces = Annotated[list[str] | None, Field(
     description="Only search these namespaces (default: every namespace you may read).")]
+MetadataWhere = Annotated[dict[str, Any] | None, Field(
+    description="Only memories whose metadata holds every one of these top-level key/value "
+                "pairs (string, integer or boolean values), e.g. {\"source_id\": \"T-42\"}.")]
 
 
 class HistoryResponse(BaseModel):
@@ -75,6 +78,10 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
         entities: Annotated[list[str] | None, Field(
             description="Entity names the memory is about (names already in the graph that "
                         "appear in the text are linked automatically).")] = None,
+        metadata: Annotated[dict[str, Any] | None, Field(
+            description="Your own JSON object kept with the memory (e.g. source ids), "
+                        "returned with it and filterable in recall/list_memories; keys are "
+                        "letters, digits and underscores; small (8 KB, 3 levels).")] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> RememberResult:
         """Store a long-term memory: a fact, decision, preference, procedure or episode worth
@@ -84,7 +91,8 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
         with door.calling(ctx) as caller:
             return await door.service.remember(caller, MemoryInput(
                 text=text, kind=kind, importance=importance, tags=tags or [],
-                namespace=namespace, pinned=pinned, entities=entities or []),
+                namespace=namespace, pinned=pinned, entities=entities or [],
+                metadata=metadata or {}),
                 idempotency_key=idempotency_key)
 
     @mcp.tool(annotations=WRITE, title="Remember several facts")
@@ -92,7 +100,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
         ctx: Context[Any, Any],
         memories: Annotated[list[MemoryInput], Field(
             description="The memories to write, each like remember's arguments (text, "
-                        "kind, importance, tags, namespace, pinned, entities).")],
+                        "kind, importance, tags, namespace, pinned, entities, metadata).")],
         idempotency_key: IdempotencyKey = None,
     ) -> RememberBatchResponse:
         """Store several long-term memories in one call (e.g. the facts of a finished
@@ -124,6 +132,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
             description="Retrieval modes, any of: " + ", ".join(sorted(MODES)))] = None,
         include_archived: Annotated[bool, Field(description="Also search forgotten "
                                                 "(archived) memories.")] = False,
+        metadata: MetadataWhere = None,
     ) -> RecallResult:
         """Search your memory by meaning, keywords and the knowledge graph. Call this before
         answering questions about people, projects, decisions or preferences you may have
@@ -134,7 +143,7 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
                 query=query, k=k, namespaces=namespaces, kinds=kinds or (), tags=tags or (),
                 created_by=created_by, as_of=as_of, max_tokens=max_tokens,
                 session_id=session_id, include_archived=include_archived,
-                modes=MODES if modes is None else frozenset(modes)))
+                modes=MODES if modes is None else frozenset(modes), metadata=metadata))
 
     @mcp.tool(annotations=READ, title="Get a memory")
     async def get_memory(ctx: Context[Any, Any], id: MemoryId) -> MemoryView:
@@ -151,11 +160,13 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
                                             "page; omit for the first page.",
                                             max_length=64)] = None,
         limit: Annotated[int, Field(description="Memories per page (1..1000).")] = 100,
+        metadata: MetadataWhere = None,
     ) -> MemoriesPage:
         """List the active memories you can read, ordered by id, one page at a time (an
         inventory, not a search: use recall to find memories by meaning)."""
         with door.calling(ctx) as caller:
-            items = await door.service.list_memories(caller, namespaces, cursor, limit)
+            items = await door.service.list_memories(caller, namespaces, cursor, limit,
+                                                     metadata=metadata)
         return MemoriesPage(items=items,
                             next_cursor=items[-1].id if len(items) == limit else None)
 

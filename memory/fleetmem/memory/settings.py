@@ -85,6 +85,13 @@ class LimitSettings(BaseModel):
     max_observations: int = Field(default=256, ge=1)
     dedup_similarity: float = Field(default=0.96, ge=0.5, le=1.0)
     buffer_max_items: int = Field(default=500, ge=1)
+    max_metadata_bytes: int = Field(default=8_192, ge=64)
+    """A memory's `metadata` object, serialised as compact JSON, at most this many bytes."""
+    max_metadata_depth: int = Field(default=3, ge=1, le=16)
+    """Nesting of `metadata`, the object itself counted: 1 allows only scalar values, 3
+    e.g. {"a": {"b": [1]}} (one more level is refused)."""
+    max_metadata_keys: int = Field(default=64, ge=1)
+    """Keys of `metadata` (top level) at most."""
 
 
 class ApiSettings(BaseModel):

@@ -3,6 +3,7 @@ share. Each route parses, makes one service call and returns the service's view.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from fastapi import Path, Query, Response, status
@@ -18,6 +19,7 @@ from fleetmem.api.schemas import (
     RememberRequest,
     ShareRequest,
 )
+from fleetmem.memory.errors import InvalidInput
 from fleetmem.memory.services import (
     MemoryView,
     RecallQuery,
@@ -63,12 +65,31 @@ async def list_memories(
             examples=[["team:atlas"]])] = None,
         cursor: Annotated[str | None, Query(
             max_length=64, description="`next_cursor` of the previous page.")] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> MemoriesResponse:
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        metadata: Annotated[str | None, Query(
+            max_length=16_384, description="Only memories whose metadata holds every pair of "
+            "this JSON object (string, integer or boolean values).",
+            examples=['{"source_id": "T-42"}'])] = None) -> MemoriesResponse:
     """Active memories of the readable namespaces, ordered by id (an export, not a search:
     use recall to find memories by meaning)."""
-    items = await service.list_memories(caller, namespaces, cursor, limit)
+    items = await service.list_memories(caller, namespaces, cursor, limit,
+                                        metadata=_json_object(metadata, "metadata"))
     return MemoriesResponse(items=items,
                             next_cursor=items[-1].id if len(items) == limit else None)
+
+
+def _json_object(text: str | None, name: str) -> dict[str, object] | None:
+    """A query parameter holding a JSON object (the wire format; the service checks it)."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{name} must be a JSON object, e.g. {{\"source_id\": \"T-42\"}} "
+                           "(URL-encoded)", field=name, rule="type")
+    return value
 
 
 @router.post("/recall", responses=_READ, summary="Recall (search) memories")
@@ -80,7 +101,7 @@ async def recall(body: RecallRequest, service: ServiceDep, caller: CallerDep) ->
         tags=body.tags, created_by=body.created_by, created_after=body.created_after,
         created_before=body.created_before, as_of=body.as_of, max_tokens=body.max_tokens,
         session_id=body.session_id, modes=frozenset(body.modes),
-        include_archived=body.include_archived))
+        include_archived=body.include_archived, metadata=body.metadata))
 
 
 @router.get("/{memory_id}", responses=_READ, summary="Get one memory")

@@ -7,6 +7,7 @@ does I/O, and time is always passed in.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -71,6 +72,8 @@ class Memory:
     content_hash: str = ""
     commit_state: CommitState = CommitState.PENDING
     entity_names: tuple[str, ...] = ()
+    metadata: Mapping[str, object] = field(default_factory=dict)
+    """The writer's own JSON object (source ids, ...), bounded (`domain.metadata`)."""
 
     @property
     def created_at(self) -> datetime:

@@ -12,6 +12,7 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
+from fleetmem.memory.domain.metadata import MetadataFilter
 from fleetmem.memory.domain.models import MemoryStatus
 
 Vector = npt.NDArray[np.float32]
@@ -30,6 +31,8 @@ class MemoryFilter:
     statuses: tuple[MemoryStatus, ...] = (MemoryStatus.ACTIVE,)
     as_of: datetime | None = None
     """When set, only memories valid at this instant (any status but archived)."""
+    metadata: MetadataFilter = ()
+    """Top-level metadata pairs that must all match (see `domain.metadata`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,9 @@ class VectorPoint:
     created_by: str
     created_at: float
     tags: tuple[str, ...] = ()
+    metadata: tuple[tuple[str, str], ...] = ()
+    """The filterable metadata pairs, key -> canonical JSON text
+    (`domain.metadata.scalar_pairs`): the dense leg filters before ranking."""
 
 
 @dataclass(frozen=True, slots=True)

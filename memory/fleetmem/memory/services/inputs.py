@@ -7,11 +7,20 @@ Doors parse wire formats into these models; the rules that depend on configurati
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from fleetmem.memory.domain.access import validate_namespace
+from fleetmem.memory.domain.metadata import (
+    MetadataError,
+    MetadataFilter,
+    check_key,
+    depth_of,
+    serialise,
+)
 from fleetmem.memory.domain.models import MemoryKind
 from fleetmem.memory.domain.text import clean_text
 from fleetmem.memory.errors import InvalidInput
@@ -35,6 +44,10 @@ class MemoryInput(BaseModel):
     entities: list[str] = Field(default_factory=list, description="Entity names this memory is "
                                 "about (names found in the text are linked automatically).")
     valid_from: datetime | None = None
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="Your own JSON object (source ids, ...), returned "
+        "with the memory and filterable by exact top-level key/value; bounded in size, depth "
+        "and keys (settings `limits.max_metadata_*`).", examples=[{"source_id": "T-42"}])
 
 
 def check_kind(kind: object, field: str = "kind") -> MemoryKind:
@@ -72,6 +85,60 @@ def check_tags(tags: object, limits: LimitSettings, field: str = "tags") -> tupl
     return tuple(dict.fromkeys(check_name(t, f"{field}[{i}]") for i, t in enumerate(tags)))
 
 
+def check_metadata(value: object, limits: LimitSettings,
+                   field: str = "metadata") -> dict[str, object]:
+    """Validate a memory's metadata: a JSON object within the configured limits."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"{field} must be a JSON object (got {type(value).__name__})",
+                           field=field, rule="type")
+    if len(value) > limits.max_metadata_keys:
+        raise InvalidInput(f"{field} has {len(value)} keys; the limit is "
+                           f"{limits.max_metadata_keys} (limits.max_metadata_keys): merge "
+                           "or drop some", field=field, rule="max_keys")
+    out = dict(value)
+    try:
+        for k, item in out.items():
+            depth_of(item, f"{field}.{check_key(k, field)}", limits.max_metadata_depth)
+    except MetadataError as exc:
+        raise InvalidInput(str(exc), field=exc.where, rule=exc.rule) from exc
+    size = len(serialise(out).encode())
+    if size > limits.max_metadata_bytes:
+        raise InvalidInput(f"{field} is {size} bytes as JSON; the limit is "
+                           f"{limits.max_metadata_bytes} (limits.max_metadata_bytes): keep "
+                           "large content in the text or elsewhere and store its id",
+                           field=field, rule="max_bytes")
+    return out
+
+
+def check_metadata_filter(value: object, limits: LimitSettings,
+                          field: str = "metadata") -> MetadataFilter:
+    """Validate a metadata filter: top-level keys with string, integer or boolean values
+    that must all match."""
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"{field} must be an object of key: value pairs that must all "
+                           "match", field=field, rule="type")
+    if len(value) > limits.max_metadata_keys:
+        raise InvalidInput(f"{field} has {len(value)} pairs; the limit is "
+                           f"{limits.max_metadata_keys}", field=field, rule="max_keys")
+    pairs: list[tuple[str, str | int | bool]] = []
+    for k, v in value.items():
+        try:
+            key = check_key(k, field)
+        except MetadataError as exc:
+            raise InvalidInput(str(exc), field=field, rule="key") from exc
+        if not isinstance(v, str | int) or (isinstance(v, str) and len(v) > 1000):
+            raise InvalidInput(f"{field}.{key}: filter values are strings (at most 1000 "
+                               "characters), integers or booleans (got "
+                               f"{type(v).__name__}); floats, null, lists and objects "
+                               "cannot be filtered on", field=f"{field}.{key}", rule="type")
+        pairs.append((key, v))
+    return tuple(sorted(pairs))
+
+
 def check_k(k: object, limits: LimitSettings, field: str = "k") -> int:
     """Validate a result count."""
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limits.max_k:
@@ -93,4 +160,5 @@ def check_memory_input(inp: MemoryInput, limits: LimitSettings, prefix: str = ""
                            field=f"{prefix}entities", rule="max_items")
     for i, name in enumerate(inp.entities):
         check_name(name, f"{prefix}entities[{i}]")
+    check_metadata(inp.metadata, limits, f"{prefix}metadata")
     return inp

@@ -8,7 +8,7 @@ entity or a new alias, attributed to whoever made the change.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from fleetmem.memory.domain.access import Caller
@@ -27,7 +27,7 @@ from fleetmem.memory.ports import EntityRef, MemoryFilter
 from fleetmem.memory.services.graph import mirrors
 from fleetmem.memory.services.graph.entities import observation_mirror, relation_mirror
 from fleetmem.memory.services.graph.mirrors import Mirror, remember_mirrors
-from fleetmem.memory.services.inputs import check_name, check_tags
+from fleetmem.memory.services.inputs import check_metadata_filter, check_name, check_tags
 from fleetmem.memory.services.memories.remember import resolve_namespace
 from fleetmem.memory.services.runtime.context import ServiceContext
 from fleetmem.memory.services.views.records import EntityView, MemoryView
@@ -169,10 +169,13 @@ async def _move(ctx: ServiceContext, caller: Caller, ns: str, old: Entity, targe
 
 
 async def list_memories(ctx: ServiceContext, caller: Caller, namespaces: Sequence[str] | None,
-                        after_id: str | None = None, limit: int = 500) -> list[MemoryView]:
-    """A page of the active memories of readable namespaces, ordered by id."""
+                        after_id: str | None = None, limit: int = 500,
+                        metadata: Mapping[str, object] | None = None) -> list[MemoryView]:
+    """A page of the active memories of readable namespaces, ordered by id; with
+    `metadata`, only those whose metadata holds every given top-level pair."""
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit must be from 1 to 1000", field="limit", rule="range")
     ns = ctx.policy.scope_reads(caller.agent_id, namespaces)
-    flt = MemoryFilter(namespaces=ns, statuses=(MemoryStatus.ACTIVE,))
+    flt = MemoryFilter(namespaces=ns, statuses=(MemoryStatus.ACTIVE,),
+                       metadata=check_metadata_filter(metadata, ctx.limits))
     return [MemoryView.of(m) for m in await ctx.memories.list_memories(flt, after_id, limit)]

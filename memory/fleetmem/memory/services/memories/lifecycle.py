@@ -76,7 +76,7 @@ async def correct(ctx: ServiceContext, caller: Caller, memory_id: object, text: 
                                 session_id=caller.session_id),
         updated_at=now, valid_from=now, pinned=old.pinned, supersedes=old.id,
         content_hash=content_hash(old.namespace, red.text), commit_state=CommitState.COMMITTED,
-        entity_names=old.entity_names)
+        entity_names=old.entity_names, metadata=old.metadata)
     vector = (await ctx.embed([new.text]))[0]
     # Graph commit and vector write under the namespace lock, like every status change: a
     # forget landing in between would otherwise have its vector delete undone here. The
@@ -145,5 +145,6 @@ async def share(ctx: ServiceContext, caller: Caller, memory_id: object,
     inp = MemoryInput(text=memory.text, namespace=namespace, kind=memory.kind.value,
                       importance=memory.importance,
                       tags=[*memory.tags, f"shared-from:{memory.id}"][:ctx.limits.max_tags],
-                      pinned=memory.pinned, entities=list(memory.entity_names))
+                      pinned=memory.pinned, entities=list(memory.entity_names),
+                      metadata=dict(memory.metadata))
     return (await remember_many(ctx, caller, [inp], operation="share"))[0]

@@ -3,7 +3,7 @@ operation and delegates to one use case."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.services.graph import edits
@@ -83,9 +83,12 @@ class MemoryMethods:
 
     @operation("export", READ, bulk=True)
     async def list_memories(self, caller: Caller, namespaces: Sequence[str] | None = None,
-                            after_id: str | None = None, limit: int = 500) -> list[MemoryView]:
-        """A page of active memories of readable namespaces, ordered by id."""
-        return await edits.list_memories(self.ctx, caller, namespaces, after_id, limit)
+                            after_id: str | None = None, limit: int = 500,
+                            metadata: Mapping[str, object] | None = None) -> list[MemoryView]:
+        """A page of active memories of readable namespaces, ordered by id (with
+        `metadata`: only those holding every given top-level key/value pair)."""
+        return await edits.list_memories(self.ctx, caller, namespaces, after_id, limit,
+                                          metadata)
 
     # buffers ---------------------------------------------------------------------------
     @operation("buffer_append", WRITE)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,7 +22,13 @@ from fleetmem.memory.domain.scoring import ScoreBreakdown
 from fleetmem.memory.domain.text import asks_about, clean_text, estimate_tokens
 from fleetmem.memory.errors import InvalidInput
 from fleetmem.memory.ports import MemoryFilter, Vector
-from fleetmem.memory.services.inputs import check_k, check_kind, check_name, check_tags
+from fleetmem.memory.services.inputs import (
+    check_k,
+    check_kind,
+    check_metadata_filter,
+    check_name,
+    check_tags,
+)
 from fleetmem.memory.services.memories.context import names_dates, query_dates
 from fleetmem.memory.services.runtime.context import ServiceContext
 from fleetmem.memory.services.views.records import (
@@ -56,6 +62,8 @@ class RecallQuery:
     session_id: str | None = None
     modes: frozenset[str] = field(default_factory=lambda: MODES)
     include_archived: bool = False
+    metadata: Mapping[str, object] | None = None
+    """Top-level key/value pairs a memory's metadata must all hold (scalars only)."""
 
 
 async def recall(ctx: ServiceContext, caller: Caller, q: RecallQuery) -> RecallResult:
@@ -84,7 +92,7 @@ async def recall(ctx: ServiceContext, caller: Caller, q: RecallQuery) -> RecallR
         namespaces=namespaces, kinds=tuple(check_kind(x, "kinds").value for x in q.kinds),
         tags=check_tags(list(q.tags), ctx.limits), created_by=created_by,
         created_after=q.created_after, created_before=q.created_before, statuses=statuses,
-        as_of=q.as_of)
+        as_of=q.as_of, metadata=check_metadata_filter(q.metadata, ctx.limits))
     depth = max(k * DEPTH_PER_K, 20)
 
     # The store work that needs no vector (keyword search, the graph's entity lookups)

@@ -36,6 +36,7 @@ from fleetmem.memory.services.inputs import (
     MemoryInput,
     check_kind,
     check_memory_input,
+    check_metadata,
     check_tags,
 )
 from fleetmem.memory.services.memories.context import keyword_context
@@ -189,6 +190,7 @@ def _prepare(ctx: ServiceContext, caller: Caller, inputs: Sequence[MemoryInput],
             importance=float(inp.importance), tags=check_tags(inp.tags, ctx.limits),
             attribution=a, updated_at=now, valid_from=inp.valid_from or now, pinned=inp.pinned,
             content_hash=key, entity_names=tuple(inp.entities),
+            metadata=check_metadata(inp.metadata, ctx.limits),
         ), red.count, mirrors is not None, inp.valid_from is not None))
     return prepared
 

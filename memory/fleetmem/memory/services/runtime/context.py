@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from fleetmem.memory.domain import audit as audit_rules
 from fleetmem.memory.domain.access import AccessPolicy, Caller
+from fleetmem.memory.domain.metadata import scalar_pairs
 from fleetmem.memory.domain.models import AuditEvent, Memory, MemoryStatus
 from fleetmem.memory.ports import (
     AuditStore,
@@ -206,7 +207,8 @@ class ServiceContext:
         """The vector-tier record of a memory."""
         return VectorPoint(id=m.id, vector=vector, namespace=m.namespace, kind=m.kind.value,
                            status=m.status.value, created_by=m.attribution.created_by,
-                           created_at=m.created_at.timestamp(), tags=m.tags)
+                           created_at=m.created_at.timestamp(), tags=m.tags,
+                           metadata=tuple(sorted(scalar_pairs(m.metadata).items())))
 
     @staticmethod
     def active_filter(namespaces: Sequence[str]) -> MemoryFilter:

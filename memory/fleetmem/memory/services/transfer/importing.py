@@ -26,7 +26,13 @@ from fleetmem.memory.domain.models import Attribution, CommitState, Memory, Memo
 from fleetmem.memory.domain.redaction import redact
 from fleetmem.memory.domain.text import content_hash, validate_id
 from fleetmem.memory.errors import FleetmemError, Forbidden, InvalidInput, RateLimited
-from fleetmem.memory.services.inputs import MemoryInput, check_kind, check_memory_input, check_tags
+from fleetmem.memory.services.inputs import (
+    MemoryInput,
+    check_kind,
+    check_memory_input,
+    check_metadata,
+    check_tags,
+)
 from fleetmem.memory.services.memories.remember import resolve_namespace
 from fleetmem.memory.services.runtime.operations import GC_AGENT
 from fleetmem.memory.services.transfer.records import (
@@ -185,7 +191,7 @@ def _build(run: _Run, rec: MemoryRecord) -> tuple[Memory, int]:
     ns = run.namespace or d.namespace or private_namespace(caller.agent_id)
     check_memory_input(MemoryInput(text=d.text, namespace=ns, kind=d.kind,
                                    importance=d.importance, tags=d.tags, pinned=d.pinned,
-                                   entities=d.entities), ctx.limits)
+                                   entities=d.entities, metadata=d.metadata), ctx.limits)
     status = _STATUSES.get(d.status)
     if status is None:
         raise InvalidInput(f"status must be one of {', '.join(_STATUSES)} (got {d.status!r})",
@@ -203,6 +209,7 @@ def _build(run: _Run, rec: MemoryRecord) -> tuple[Memory, int]:
     memory = Memory(
         id=memory_id, namespace=ns, text=text, kind=check_kind(d.kind),
         importance=float(d.importance), tags=check_tags(d.tags, ctx.limits),
+        metadata=check_metadata(d.metadata, ctx.limits),
         attribution=Attribution(created_by=author, created_at=created,
                                 on_behalf_of=on_behalf_of,
                                 workflow_id=a.workflow_id if rec.native else caller.workflow_id,

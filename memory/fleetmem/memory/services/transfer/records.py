@@ -88,6 +88,7 @@ class FleetmemLine(BaseModel):
     supersedes: str | None = None
     superseded_by: str | None = None
     entities: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class McpLine(BaseModel):
@@ -224,10 +225,9 @@ def _mem0(line: int, m: Mem0Line) -> MemoryRecord:
     tags = ["mem0", *(f"{label}:{value}" for label, value in (
         ("user", m.user_id), ("agent", m.agent_id), ("run", m.run_id)) if value),
         *(m.categories or [])]
-    for k, v in (m.metadata or {}).items():  # scalar metadata is kept as key=value tags
-        if isinstance(v, str | int | float | bool) and len(f"{k}={v}") <= 200:
-            tags.append(f"{k}={v}")
+    # mem0's metadata is our metadata (checked by the same limits as any write)
     data = FleetmemLine(text=m.memory, tags=list(dict.fromkeys(tags))[:32],
+                        metadata=dict(m.metadata or {}),
                         attribution=_Attribution(created_at=m.created_at),
                         updated_at=m.updated_at or m.created_at, valid_from=m.created_at)
     return MemoryRecord(line, data, f"mem0:{m.id or m.memory}", native=False)

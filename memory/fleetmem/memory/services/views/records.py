@@ -7,6 +7,7 @@ same through every door and attribution is always included.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -50,6 +51,7 @@ class MemoryView(BaseModel):
     supersedes: str | None = None
     superseded_by: str | None = None
     entities: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
     def of(cls, m: Memory) -> MemoryView:
@@ -64,7 +66,7 @@ class MemoryView(BaseModel):
             updated_at=m.updated_at, valid_from=m.valid_from, valid_to=m.valid_to,
             access_count=m.access_count, last_accessed_at=m.last_accessed_at,
             supersedes=m.supersedes, superseded_by=m.superseded_by,
-            entities=list(m.entity_names),
+            entities=list(m.entity_names), metadata=dict(m.metadata),
         )
 
 

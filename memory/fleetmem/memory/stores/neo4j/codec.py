@@ -7,12 +7,14 @@ built here is fixed text with `$parameters`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
+from fleetmem.memory.domain.metadata import canonical, pair_strings, serialise
 from fleetmem.memory.domain.models import (
     Attribution,
     AuditEvent,
@@ -31,7 +33,8 @@ from fleetmem.memory.ports import MemoryFilter, Vector
 Row = dict[str, Any]
 
 # Projections that leave the (large) vector property on the server.
-MEMORY_PROJECTION = "m {.*, vector: null, mentions: null, text_bytes: null, _lock: null}"
+MEMORY_PROJECTION = ("m {.*, vector: null, mentions: null, text_bytes: null, _lock: null, "
+                     "metadata_pairs: null}")
 
 
 def to_db(value: datetime | None) -> datetime | None:
@@ -88,6 +91,7 @@ def memory_props(m: Memory, vector: Vector | None) -> Row:
         "entity_names": list(m.entity_names), "mentions": lowered(m.entity_names),
         "text_bytes": len(m.text.encode()),
         "vector": vec_to_db(vector),
+        "metadata": serialise(m.metadata), "metadata_pairs": pair_strings(m.metadata),
     }
 
 
@@ -107,7 +111,16 @@ def memory_of(p: Row) -> Memory:
         superseded_by=p.get("superseded_by"), content_hash=p.get("content_hash") or "",
         commit_state=CommitState(p["commit_state"]),
         entity_names=tuple(p.get("entity_names") or ()),
+        metadata=_metadata_of(p.get("metadata")),
     )
+
+
+def _metadata_of(text: str | None) -> dict[str, object]:
+    """Stored metadata JSON (absent on memories written before metadata existed)."""
+    if not text or text == "{}":
+        return {}
+    value: dict[str, object] = json.loads(text)
+    return value
 
 
 def entity_props(e: Entity) -> Row:
@@ -247,6 +260,9 @@ def memory_where(flt: MemoryFilter) -> tuple[str, Row]:
     if flt.tags:
         clauses.append("any(t IN m.tags WHERE t IN $f_tags)")
         params["f_tags"] = list(flt.tags)
+    if flt.metadata:  # every pair, as `key=canonical value` strings (pair_strings)
+        clauses.append("all(p IN $f_meta WHERE p IN coalesce(m.metadata_pairs, []))")
+        params["f_meta"] = [f"{k}={canonical(v)}" for k, v in flt.metadata]
     if flt.created_by:
         clauses.append("m.created_by = $f_created_by")
         params["f_created_by"] = flt.created_by

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import qdrant_edge as qe
 
+from fleetmem.memory.domain.metadata import canonical
 from fleetmem.memory.errors import StorageUnavailable
 from fleetmem.memory.ports import MemoryFilter, Vector, VectorPoint
 from fleetmem.memory.stores.qdrant.filters import KEYWORD_FIELDS
@@ -38,6 +39,9 @@ def edge_filter(flt: MemoryFilter) -> qe.Filter:
         must.append(qe.FieldCondition(key="tags", match=qe.MatchAny(list(flt.tags))))
     if flt.created_by:
         must.append(qe.FieldCondition(key="created_by", match=qe.MatchValue(flt.created_by)))
+    for key, value in flt.metadata:  # keys match domain.metadata.KEY_PATTERN: no quoting
+        must.append(qe.FieldCondition(key=f"metadata.{key}",
+                                      match=qe.MatchValue(canonical(value))))
     if flt.created_after or flt.created_before:
         must.append(qe.FieldCondition(key="created_at", range=qe.RangeFloat(
             gte=flt.created_after.timestamp() if flt.created_after else None,
@@ -98,7 +102,8 @@ class EdgeVectorIndex:
             return
         batch = [qe.Point(p.id, [float(x) for x in p.vector], {
             "namespace": p.namespace, "kind": p.kind, "status": p.status,
-            "created_by": p.created_by, "created_at": p.created_at, "tags": list(p.tags)})
+            "created_by": p.created_by, "created_at": p.created_at, "tags": list(p.tags),
+            "metadata": dict(p.metadata)})
             for p in points]
         await self._run(lambda s: s.update(qe.UpdateOperation.upsert_points(batch)))
 

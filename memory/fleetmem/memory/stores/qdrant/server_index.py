@@ -20,6 +20,7 @@ from qdrant_client import AsyncQdrantClient
 from qdrant_client import models as qm
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from fleetmem.memory.domain.metadata import canonical
 from fleetmem.memory.errors import StorageUnavailable
 from fleetmem.memory.ports import MemoryFilter, Vector, VectorPoint
 from fleetmem.memory.stores.qdrant.filters import KEYWORD_FIELDS
@@ -42,6 +43,9 @@ def server_filter(flt: MemoryFilter) -> qm.Filter:
     if flt.created_by:
         must.append(qm.FieldCondition(key="created_by",
                                       match=qm.MatchValue(value=flt.created_by)))
+    for key, value in flt.metadata:  # keys match domain.metadata.KEY_PATTERN: no quoting
+        must.append(qm.FieldCondition(key=f"metadata.{key}",
+                                      match=qm.MatchValue(value=canonical(value))))
     if flt.created_after or flt.created_before:
         must.append(qm.FieldCondition(key="created_at", range=qm.Range(
             gte=flt.created_after.timestamp() if flt.created_after else None,
@@ -144,7 +148,8 @@ class QdrantServerVectorIndex:
             return
         batch = [qm.PointStruct(id=p.id, vector=[float(x) for x in p.vector], payload={
             "namespace": p.namespace, "kind": p.kind, "status": p.status,
-            "created_by": p.created_by, "created_at": p.created_at, "tags": list(p.tags)})
+            "created_by": p.created_by, "created_at": p.created_at, "tags": list(p.tags),
+            "metadata": dict(p.metadata)})
             for p in points]
         client = await self._get()
         async with translated():

@@ -25,6 +25,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from fleetmem.memory.domain.metadata import serialise
 from fleetmem.memory.domain.models import (
     Attribution,
     AuditEvent,
@@ -77,8 +78,11 @@ def blob_to_vec(blob: bytes | None) -> Vector | None:
 MEMORY_COLUMNS = (
     "id, namespace, text, kind, importance, tags, created_by, on_behalf_of, workflow_id, "
     "session_id, created_at, updated_at, valid_from, valid_to, status, pinned, access_count, "
-    "last_accessed_at, supersedes, superseded_by, content_hash, commit_state, entity_names"
+    "last_accessed_at, supersedes, superseded_by, content_hash, commit_state, entity_names, "
+    "metadata"
 )
+ROW_WIDTH = MEMORY_COLUMNS.count(",") + 2
+"""Values of one `memory_row`: the columns and the vector."""
 
 
 def memory_row(m: Memory, vector: Vector | None) -> tuple[object, ...]:
@@ -90,7 +94,7 @@ def memory_row(m: Memory, vector: Vector | None) -> tuple[object, ...]:
         ts(m.updated_at), ts(m.valid_from), ts(m.valid_to), m.status.value, int(m.pinned),
         m.access_count, ts(m.last_accessed_at), m.supersedes, m.superseded_by,
         m.content_hash, m.commit_state.value, json.dumps(list(m.entity_names)),
-        vec_to_blob(vector),
+        serialise(m.metadata), vec_to_blob(vector),
     )
 
 
@@ -112,7 +116,8 @@ def row_memory(r: sqlite3.Row) -> Memory:
     """
     (mid, namespace, text, kind, importance, tags, created_by, on_behalf_of, workflow_id,
      session_id, created_at, updated_at, valid_from, valid_to, status, pinned, access_count,
-     last_accessed_at, supersedes, superseded_by, chash, commit_state, entity_names) = r[:23]
+     last_accessed_at, supersedes, superseded_by, chash, commit_state, entity_names,
+     metadata) = r[:24]
     return Memory(
         id=mid, namespace=namespace, text=text, kind=_KINDS[kind], importance=importance,
         tags=_strings(tags),
@@ -125,6 +130,7 @@ def row_memory(r: sqlite3.Row) -> Memory:
         last_accessed_at=dt(last_accessed_at), supersedes=supersedes,
         superseded_by=superseded_by, content_hash=chash, commit_state=_STATES[commit_state],
         entity_names=_strings(entity_names),
+        metadata={} if metadata == "{}" else json.loads(metadata),
     )
 
 
@@ -202,6 +208,19 @@ def note_audit_head(seq: int, digest: str) -> None:
     _written.head = (seq, digest)
 
 
+_ADDED_COLUMNS = {"metadata": "TEXT NOT NULL DEFAULT '{}'"}
+"""Columns of `memories` newer than the first schema: databases written before get
+them on open, with their default (existing memories have empty metadata)."""
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    have = {r[1] for r in conn.execute("PRAGMA table_info(memories)")}
+    for name, decl in _ADDED_COLUMNS.items():  # constants, never input
+        if name not in have:
+            conn.execute(f"ALTER TABLE memories ADD COLUMN {name} {decl}")
+            logger.info("added column memories.%s to %s", name, conn)
+
+
 class SqliteConnection:
     """Owns the database file: the write connection with the thread that uses it, and
     the reader connections (one per reader thread, opened on first use)."""
@@ -227,6 +246,7 @@ class SqliteConnection:
         conn.execute("PRAGMA foreign_keys=ON")
         schema = resources.files("fleetmem.memory.stores.sqlite").joinpath("schema.sql")
         conn.executescript(schema.read_text())
+        _add_columns(conn)
         self._conn = conn
 
     def _reader(self) -> sqlite3.Connection:

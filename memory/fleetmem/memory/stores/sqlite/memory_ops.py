@@ -11,6 +11,7 @@ from fleetmem.memory.ports import IdempotencyRecord, Vector
 from fleetmem.memory.stores.sqlite.audit_ops import append_audit_sync
 from fleetmem.memory.stores.sqlite.connection import (
     MEMORY_COLUMNS,
+    ROW_WIDTH,
     SqliteConnection,
     blob_to_vec,
     dt_req,
@@ -36,7 +37,7 @@ class SqliteMemoryOps(SqliteMemorySearchOps):
         def fn(c: sqlite3.Connection) -> None:
             c.executemany(
                 f"INSERT INTO memories ({MEMORY_COLUMNS}, vector) VALUES "
-                f"({','.join('?' * 24)})",
+                f"({','.join('?' * ROW_WIDTH)})",
                 [memory_row(m, v) for m, v in zip(memories, vectors, strict=True)],
             )
             c.executemany(
@@ -179,7 +180,7 @@ class SqliteMemoryOps(SqliteMemorySearchOps):
             if cur.rowcount != 1:
                 return False
             c.execute(f"INSERT INTO memories ({MEMORY_COLUMNS}, vector) VALUES "
-                      f"({','.join('?' * 24)})", memory_row(new, vector))
+                      f"({','.join('?' * ROW_WIDTH)})", memory_row(new, vector))
             c.executemany(
                 "INSERT OR IGNORE INTO memory_mentions (memory_id, namespace, name_lower) "
                 "VALUES (?, ?, ?)", [(new.id, new.namespace, n.lower()) for n in new.entity_names])

@@ -47,6 +47,10 @@ def filter_sql(flt: MemoryFilter, *, keyed: bool = False) -> tuple[str, list[obj
         clauses.append(
             f"EXISTS (SELECT 1 FROM json_each(m.tags) WHERE value IN ({placeholders(flt.tags)}))")
         params += list(flt.tags)
+    for key, value in flt.metadata:
+        clauses.append(_metadata_sql(m, value))
+        path = f"$.{key}"  # keys match domain.metadata.KEY_PATTERN; passed as a parameter
+        params += [path] if isinstance(value, bool) else [path, path, value]
     if flt.created_by:
         clauses.append(f"{m}.created_by = ?")
         params.append(flt.created_by)
@@ -57,6 +61,15 @@ def filter_sql(flt: MemoryFilter, *, keyed: bool = False) -> tuple[str, list[obj
         clauses.append(f"{m}.created_at < ?")
         params.append(ts(flt.created_before))
     return " AND ".join(clauses), params
+
+
+def _metadata_sql(m: str, value: object) -> str:
+    """One metadata pair as SQL: the same JSON type and value (json_extract gives 1 for
+    `true` and '1' for "1", so the type is compared too)."""
+    if isinstance(value, bool):
+        return f"json_type({m}.metadata, ?) = '{'true' if value else 'false'}'"
+    kind = "text" if isinstance(value, str) else "integer"
+    return f"(json_type({m}.metadata, ?) = '{kind}' AND json_extract({m}.metadata, ?) = ?)"
 
 
 def fts_query(text: str) -> str:

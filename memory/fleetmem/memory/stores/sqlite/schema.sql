@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS memories (
     content_hash TEXT NOT NULL,
     commit_state TEXT NOT NULL,
     entity_names TEXT NOT NULL DEFAULT '[]',
-    vector BLOB
+    vector BLOB,
+    metadata TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS memories_ns_status ON memories(namespace, status, commit_state);
 CREATE INDEX IF NOT EXISTS memories_hash ON memories(namespace, content_hash);

@@ -62,6 +62,10 @@ async def main(entities: int, idle_seconds: float, data: Path) -> None:
             await service.create_entities(AGENT, [EntitySpec(
                 n, "thing", [f"{n} observation one", f"{n} has attribute {i % 97}"])
                 for i, n in enumerate(chunk, start)], "global")
+        # Relations after every entity: each points at the next entity, which for the last
+        # of a chunk is in the next chunk, and create_relations needs both ends to exist.
+        for start in range(0, entities, BATCH):
+            chunk = names[start:start + BATCH]
             await service.create_relations(AGENT, [RelationSpec(n, names[(i + 1) % entities],
                                                                 "next_to")
                                                    for i, n in enumerate(chunk, start)],

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -32,6 +32,7 @@ from fleetmem.memory.domain.text import (
     whole_word,
 )
 from fleetmem.memory.errors import InvalidInput
+from fleetmem.memory.ports.values import Vector
 from fleetmem.memory.services.inputs import (
     MemoryInput,
     check_kind,
@@ -45,6 +46,7 @@ from fleetmem.memory.services.runtime.context import ServiceContext
 from fleetmem.memory.services.views.records import RememberResult
 
 logger = logging.getLogger(__name__)
+_INDEXED = (MemoryStatus.ACTIVE, MemoryStatus.SUPERSEDED)  # statuses recall may return
 
 EMBED_CHUNK = 64
 PREPARE_INLINE_CHARS = 64_000
@@ -226,38 +228,48 @@ async def _lookups(ctx: ServiceContext, group: list[_Prepared]
 async def _write_group(ctx: ServiceContext, caller: Caller, group: _Group,
                        seen: dict[str, str], results: list[RememberResult | None],
                        operation: str, contexts: dict[str, str]) -> None:
-    """Dedup then write one namespace's share of a chunk (under the namespace lock).
-
-    The vector goes first, then the memory (committed) with its audit event in one graph
-    transaction: the write is acknowledged once that commits. A crash in between leaves
-    only a vector without a memory, which recall never returns (hits are read through
-    the graph) and the startup count check drops.
-    """
+    """Dedup then write one namespace's share of a chunk (under the namespace lock; the
+    write itself is `store_group`)."""
     ns = group.prepared[0].memory.namespace
     with tracing.span("remember.dedup") as span:
         fresh = await _dedup(ctx, group, seen, results)
         span.set_attribute("fleetmem.duplicates", len(group.prepared) - len(fresh))
     if not fresh:
         return
-    await check_namespace_quota(ctx, caller, ns, len(fresh))
     memories = [m for _, m in fresh]
-    vectors = [group.vectors[p.index] for p, _ in fresh]
+    await store_group(ctx, caller, ns, memories, [group.vectors[p.index] for p, _ in fresh],
+                      operation, contexts)
+    for p, _ in fresh:
+        results[p.index] = RememberResult(id=p.memory.id, namespace=ns, redactions=p.redactions)
+
+
+async def store_group(ctx: ServiceContext, caller: Caller, ns: str,
+                      memories: Sequence[Memory], vectors: Sequence[Vector], operation: str,
+                      contexts: Mapping[str, str]) -> None:
+    """Write one namespace's new memories with their vectors (the caller holds the
+    namespace lock): `remember_batch` and import both end here.
+
+    The namespace quota is checked for the active ones first. The vectors go first (a
+    point only for what recall may return: active or superseded), then the memories
+    (committed) with their audit event in one graph transaction: the write is acknowledged
+    once that commits. A crash in between leaves only a vector without a memory, which
+    recall never returns (hits are read through the graph) and the startup count check
+    drops.
+    """
+    await check_namespace_quota(ctx, caller, ns,
+                                sum(m.status is MemoryStatus.ACTIVE for m in memories))
     ids = [m.id for m in memories]
     async with ctx.tier_gate.shared():  # the two tiers differ until the commit (reconcile)
         with tracing.span("remember.vector_upsert"):
             await ctx.vectors.upsert([ctx.point(m, v)
-                                      for m, v in zip(memories, vectors, strict=True)])
-        # The graph write and its audit event are one transaction: the write is
-        # acknowledged when it commits.
+                                      for m, v in zip(memories, vectors, strict=True)
+                                      if m.status in _INDEXED])
         with tracing.span("remember.graph_commit"):
             await ctx.memories.insert_memories(memories, vectors, [ctx.audit(
                 caller, operation, namespace=ns, target_ids=ids)],
                 contexts={m.id: contexts[m.id] for m in memories if m.id in contexts})
-    for p, _ in fresh:
-        results[p.index] = RememberResult(id=p.memory.id, namespace=ns, redactions=p.redactions)
     logger.info("%s wrote %d memories in %s", operation, len(ids), ns,
                 extra={"agent_id": caller.agent_id, "workflow_id": caller.workflow_id})
-
 
 async def _dedup(ctx: ServiceContext, group: _Group, seen: dict[str, str],
                  results: list[RememberResult | None]) -> list[tuple[_Prepared, Memory]]:

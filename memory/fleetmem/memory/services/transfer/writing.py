@@ -2,10 +2,10 @@
 kept (nothing is deduplicated or re-attributed here; `importing` decided what to write).
 
 The same batch write as `remember_batch`: texts are embedded in chunks of the model's batch
-size, every chunk queued at once so encoding chunk i + 1 overlaps writing chunk i; per
-namespace, the vectors go in first, then the memories with their audit event in one graph
-transaction (a crash in between leaves only vectors, which recall never returns and the
-startup count check drops). Archived memories get no vector point, as after `forget`.
+size, every chunk queued at once so encoding chunk i + 1 overlaps writing chunk i; each
+namespace's share is written by `remember.store_group` (quota, vectors, then the memories
+with their audit event in one graph transaction). Archived memories get no vector point,
+as after `forget`.
 """
 
 from __future__ import annotations
@@ -16,16 +16,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from fleetmem.memory.domain.access import Caller
-from fleetmem.memory.domain.models import Memory, MemoryStatus
+from fleetmem.memory.domain.models import Memory
 from fleetmem.memory.services.memories.context import keyword_context
-from fleetmem.memory.services.memories.remember import EMBED_CHUNK
-from fleetmem.memory.services.runtime.accounting import check_namespace_quota
+from fleetmem.memory.services.memories.remember import EMBED_CHUNK, store_group
 
 if TYPE_CHECKING:
     from fleetmem.memory.services.runtime.context import ServiceContext
 
 logger = logging.getLogger(__name__)
-_INDEXED = (MemoryStatus.ACTIVE, MemoryStatus.SUPERSEDED)
 
 
 async def write_memories(ctx: ServiceContext, caller: Caller, memories: Sequence[Memory]
@@ -52,21 +50,9 @@ async def write_memories(ctx: ServiceContext, caller: Caller, memories: Sequence
             for ns in sorted({m.namespace for m in chunk}):
                 pairs = [(m, v) for m, v in zip(chunk, vectors, strict=True)
                          if m.namespace == ns]
-                group = [m for m, _ in pairs]
                 async with ctx.namespace_lock(ns):
-                    await check_namespace_quota(
-                        ctx, caller, ns, sum(m.status is MemoryStatus.ACTIVE for m in group))
-                    async with ctx.tier_gate.shared():
-                        await ctx.vectors.upsert([ctx.point(m, v) for m, v in pairs
-                                                  if m.status in _INDEXED])
-                        await ctx.memories.insert_memories(
-                            group, [v for _, v in pairs],
-                            [ctx.audit(caller, "import", namespace=ns,
-                                       target_ids=[m.id for m in group])],
-                            contexts={m.id: contexts[m.id] for m in group})
-                logger.info("import wrote %d memories in %s", len(group), ns,
-                            extra={"agent_id": caller.agent_id,
-                                   "workflow_id": caller.workflow_id})
+                    await store_group(ctx, caller, ns, [m for m, _ in pairs],
+                                      [v for _, v in pairs], "import", contexts)
     finally:
         for task in embeddings:
             task.cancel()

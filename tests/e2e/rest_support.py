@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,21 @@ async def shared_api(tmp_path_factory: pytest.TempPathFactory,
     try:
         async with build_app_client(service, settings) as client:
             yield RestApi(client, service)
+    finally:
+        await service.close()
+
+
+@asynccontextmanager
+async def open_access_client(data_dir: Path, embedder: Embedder) -> AsyncIterator[
+        httpx.AsyncClient]:
+    """A client of the REST app over a started service with no agents file (open access:
+    requests without a key act as the local agent, or as X-Agent-Id)."""
+    settings = Settings(data_dir=data_dir, agents_file=None)
+    service = build_service(settings, embedder=embedder)
+    await service.start()
+    try:
+        async with build_app_client(service, settings) as client:
+            yield client
     finally:
         await service.close()
 

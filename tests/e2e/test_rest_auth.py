@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fleetmem.memory.bootstrap import build_service
 from fleetmem.memory.ports import Embedder
-from fleetmem.memory.settings import Settings
 from tests.e2e.rest_routes import ROUTES, RouteCase
 from tests.e2e.rest_support import (  # noqa: F401 - fixtures
     ALICE,
@@ -22,6 +20,7 @@ from tests.e2e.rest_support import (  # noqa: F401 - fixtures
     api,
     assert_problem,
     build_app_client,
+    open_access_client,
     shared_api,
 )
 
@@ -102,45 +101,33 @@ async def test_malformed_attribution_headers_are_422(api: RestApi) -> None:
 
 async def test_without_agents_file_requests_without_key_act_as_the_local_agent(
         tmp_path: Path, embedder: Embedder) -> None:
-    settings = Settings(data_dir=tmp_path / "open", agents_file=None)
-    service = build_service(settings, embedder=embedder)
-    await service.start()
-    try:
-        async with build_app_client(service, settings) as client:
-            r = await client.post("/v1/memories", json={"text": "laptop mode just works"})
-            assert r.status_code == 201, r.text
-            assert r.json()["namespace"] == "agent:local"
-            got = await client.get(f"/v1/memories/{r.json()['id']}")
-            assert got.json()["attribution"]["created_by"] == "local"
-            bad = await client.get("/v1/stats", headers={"Authorization": "Bearer wrong"})
-            assert_problem(bad, 401)
-    finally:
-        await service.close()
+    async with open_access_client(tmp_path / "open", embedder) as client:
+        r = await client.post("/v1/memories", json={"text": "laptop mode just works"})
+        assert r.status_code == 201, r.text
+        assert r.json()["namespace"] == "agent:local"
+        got = await client.get(f"/v1/memories/{r.json()['id']}")
+        assert got.json()["attribution"]["created_by"] == "local"
+        bad = await client.get("/v1/stats", headers={"Authorization": "Bearer wrong"})
+        assert_problem(bad, 401)
 
 
 async def test_without_agents_file_x_agent_id_names_the_agent(
         tmp_path: Path, embedder: Embedder) -> None:
     """Open access (as MCP's trusted agent header): X-Agent-Id says who writes and reads."""
-    settings = Settings(data_dir=tmp_path / "open", agents_file=None)
-    service = build_service(settings, embedder=embedder)
-    await service.start()
-    try:
-        async with build_app_client(service, settings) as client:
-            alice = {"X-Agent-Id": "alice"}
-            r = await client.post("/v1/memories", headers=alice,
-                                  json={"text": "the staging cluster is in Frankfurt"})
-            assert r.status_code == 201, r.text
-            assert r.json()["namespace"] == "agent:alice"
-            got = await client.get(f"/v1/memories/{r.json()['id']}", headers=alice)
-            assert got.json()["attribution"]["created_by"] == "alice"
-            # another agent does not read alice's private namespace
-            other = await client.get(f"/v1/memories/{r.json()['id']}",
-                                     headers={"X-Agent-Id": "bob"})
-            assert other.status_code in (403, 404), other.text
-            assert_problem(await client.get("/v1/stats", headers={"X-Agent-Id": "system:gc"}),
-                           422, field="X-Agent-Id")
-    finally:
-        await service.close()
+    async with open_access_client(tmp_path / "open", embedder) as client:
+        alice = {"X-Agent-Id": "alice"}
+        r = await client.post("/v1/memories", headers=alice,
+                              json={"text": "the staging cluster is in Frankfurt"})
+        assert r.status_code == 201, r.text
+        assert r.json()["namespace"] == "agent:alice"
+        got = await client.get(f"/v1/memories/{r.json()['id']}", headers=alice)
+        assert got.json()["attribution"]["created_by"] == "alice"
+        # another agent does not read alice's private namespace
+        other = await client.get(f"/v1/memories/{r.json()['id']}",
+                                 headers={"X-Agent-Id": "bob"})
+        assert other.status_code in (403, 404), other.text
+        assert_problem(await client.get("/v1/stats", headers={"X-Agent-Id": "system:gc"}),
+                       422, field="X-Agent-Id")
 
 
 async def test_with_agents_file_x_agent_id_must_match_the_key(api: RestApi) -> None:

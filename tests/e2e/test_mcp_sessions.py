@@ -146,3 +146,21 @@ async def test_idle_sessions_are_swept(serve: Serve) -> None:
 def test_one_agent_cap_must_stay_below_the_global_cap() -> None:
     with pytest.raises(ValueError, match="FLEETMEM_MCP__MAX_SESSIONS"):
         McpSettings(sessions_per_agent=64, max_sessions=64)
+
+
+async def test_agent_opening_sessions_in_a_loop_is_refused_with_retry_after(
+        serve: Serve) -> None:
+    url = await serve(sessions_per_agent=CAP, max_sessions=4 * CAP, sessions_per_minute=3)
+    async with httpx.AsyncClient(timeout=30) as raw:
+        opened = [await open_session(raw, url, "alice-key") for _ in range(3)]
+        refused = await raw.post(url, json=INITIALIZE,
+                                 headers={**BASE_HEADERS, **bearer("alice-key")})
+        assert refused.status_code == 429, refused.text
+        assert 1 <= int(refused.headers["retry-after"]) <= 20
+        error = json.loads(refused.text)["error"]
+        assert error["data"] == {"setting": "mcp.sessions_per_minute", "limit": 3}
+        assert "FLEETMEM_MCP__SESSIONS_PER_MINUTE" in error["message"]
+        for session in opened:  # the refusal closed nothing
+            assert await alive(raw, url, session, "alice-key")
+        async with http_client(url, bearer("bob-key"), "legacy") as bob:
+            assert await whoami(bob) == "bob"

@@ -62,3 +62,29 @@ def test_a_failed_opening_gives_its_slot_back() -> None:
 def test_the_global_cap_must_exceed_one_agents_cap() -> None:
     with pytest.raises(ValueError, match="one agent could fill it"):
         SessionLedger(per_agent=4, max_total=4, idle_seconds=5)
+
+
+def test_opening_rate_refuses_a_looping_agent_before_any_eviction() -> None:
+    ledger = SessionLedger(per_agent=4, max_total=10, idle_seconds=600, per_minute=4)
+    a = fill(ledger, "a", 4)  # a minute's worth at once
+    refused = ledger.admit("a", 0.5)  # at the cap, idle sessions to evict, but no token
+    assert isinstance(refused, Refuse) and refused.status == 429
+    assert refused.setting == "mcp.sessions_per_minute" and refused.retry_after == 15
+    assert "FLEETMEM_MCP__SESSIONS_PER_MINUTE" in refused.message
+    assert ledger.held_by("a") == 4 and all(ledger.knows(s) for s in a)  # nothing closed
+    assert ledger.admit("a", 15.5) == Evict(a[0])  # one token per 15 s at 4 a minute
+    assert isinstance(ledger.admit("b", 15.5), Admit)  # another agent's bucket is its own
+
+
+def test_opening_rate_zero_is_off_and_buckets_of_idle_agents_are_forgotten() -> None:
+    ledger = SessionLedger(per_agent=2, max_total=10, idle_seconds=600, per_minute=0)
+    for i in range(50):
+        assert not isinstance(ledger.admit("a", float(i)), Refuse)
+        ledger.opened("a", f"s{i}", float(i))
+    ledger = SessionLedger(per_agent=2, max_total=10_000_000, idle_seconds=600,
+                           per_minute=60)
+    for i in range(10_005):
+        ledger.admit(f"agent-{i}", 0.0)
+        ledger.abandoned(f"agent-{i}")
+    ledger.admit("late", 100.0)  # every earlier bucket has refilled: forgotten
+    assert len(ledger._tokens) == 1

@@ -77,7 +77,7 @@ def gate_sessions(manager: Any, identity: Identity, settings: Settings) -> Sessi
     """Put a `SessionGate` in front of the SDK session manager's ASGI app (the public
     attribute its `/mcp` endpoint calls on every request) and return it."""
     ledger = SessionLedger(settings.mcp.sessions_per_agent, settings.mcp.max_sessions,
-                           settings.mcp.session_idle_seconds)
+                           settings.mcp.session_idle_seconds, settings.mcp.sessions_per_minute)
 
     def owner(scope: Scope) -> str:
         user = scope.get("user")

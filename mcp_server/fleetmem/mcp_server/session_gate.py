@@ -161,5 +161,6 @@ async def _refusal(refused: Refuse, send: Send) -> None:
     """The refusal as a JSON-RPC error body (no request id), which MCP clients surface."""
     await send_rpc_error(send, refused.status, -32000, refused.message,
                          {"setting": refused.setting, "limit": refused.limit},
-                         retry_after=5 if refused.status == 503 else None)
+                         retry_after=refused.retry_after or (5 if refused.status == 503
+                                                             else None))
 

@@ -11,12 +11,22 @@ requests it sees and carries out what it decides. Time is a parameter (monotonic
   holding the most sessions, but only of an agent holding more than the newcomer (nobody
   is evicted by a bigger holder); with none it is refused (503).
 - A session with no request in flight for `idle_seconds` is expired.
+- An agent opens at most `per_minute` sessions a minute (a token bucket per agent holding
+  a minute's worth; 0 turns it off). Beyond it a new session is refused (429)
+  before anything is opened or closed: opening a session and evicting the oldest costs the
+  event loop far more than the refusal, so an agent that opens sessions in a loop
+  (the hoarder at its cap makes every `initialize` an eviction plus a new session) only
+  slows itself.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
+
+_MAX_BUCKETS = 10_000
+"""Agents whose opening rate is remembered before full buckets are forgotten."""
 
 
 @dataclass
@@ -47,6 +57,7 @@ class Refuse:
     message: str
     setting: str
     limit: int
+    retry_after: int | None = None
 
 
 Decision = Admit | Evict | Refuse
@@ -55,12 +66,15 @@ Decision = Admit | Evict | Refuse
 class SessionLedger:
     """The open sessions per agent and the caps they are held to."""
 
-    def __init__(self, per_agent: int, max_total: int, idle_seconds: float) -> None:
+    def __init__(self, per_agent: int, max_total: int, idle_seconds: float,
+                 per_minute: int = 0) -> None:
         if max_total <= per_agent:
             raise ValueError("max_total must exceed per_agent: one agent could fill it")
         self.per_agent, self.max_total, self.idle_seconds = per_agent, max_total, idle_seconds
+        self.per_minute = per_minute
         self._sessions: dict[str, _Session] = {}
         self._held: Counter[str] = Counter()  # open sessions + reserved slots per agent
+        self._tokens: dict[str, tuple[float, float]] = {}  # agent -> (tokens, as of when)
 
     @property
     def total(self) -> int:
@@ -73,6 +87,12 @@ class SessionLedger:
 
     def admit(self, agent: str, now: float) -> Decision:
         """Decide on a new session for `agent`; reserves its slot unless refused."""
+        if (wait := self._take_token(agent, now)) is not None:
+            return Refuse(429, f"agent {agent!r} opens MCP sessions faster than its rate "
+                          f"(mcp.sessions_per_minute = {self.per_minute}); reuse an open "
+                          f"session, retry in {wait} s, or have the operator raise "
+                          "FLEETMEM_MCP__SESSIONS_PER_MINUTE", "mcp.sessions_per_minute",
+                          self.per_minute, retry_after=wait)
         if self._held[agent] >= self.per_agent:
             victim = self._least_recent_idle(agent)
             if victim is None:
@@ -143,6 +163,23 @@ class SessionLedger:
         self.closed(victim)
         self._held[agent] += 1
         return Evict(victim)
+
+    def _take_token(self, agent: str, now: float) -> int | None:
+        """Take one of `agent`'s opening tokens: None when there was one, else the whole
+        seconds until there is."""
+        if self.per_minute <= 0:
+            return None
+        rate = self.per_minute / 60.0
+        if len(self._tokens) > _MAX_BUCKETS:  # forget agents whose bucket is full again
+            self._tokens = {a: (t, at) for a, (t, at) in self._tokens.items()
+                            if t + (now - at) * rate < self.per_minute}
+        tokens, since = self._tokens.get(agent, (float(self.per_minute), now))
+        tokens = min(float(self.per_minute), tokens + (now - since) * rate)
+        if tokens < 1.0:
+            self._tokens[agent] = (tokens, now)
+            return max(1, math.ceil((1.0 - tokens) / rate))
+        self._tokens[agent] = (tokens - 1.0, now)
+        return None
 
     def _release(self, agent: str) -> None:
         self._held[agent] -= 1

@@ -138,6 +138,10 @@ class McpSettings(BaseModel):
     sessions_per_agent: int = Field(default=32, ge=1, le=10_000)
     """Open MCP sessions one agent may hold at /mcp. At the cap, a new `initialize` closes
     that agent's oldest idle session; with none idle it is refused (HTTP 429)."""
+    sessions_per_minute: int = Field(default=120, ge=0, le=1_000_000)
+    """New MCP sessions one agent may open per minute (a minute's worth may come at once;
+    0: no limit). Beyond it `initialize` is refused (HTTP 429 with
+    Retry-After) before any session is opened or closed."""
     session_idle_seconds: float = Field(default=600.0, gt=0, le=86_400)
     """A session with no request in flight for this long is closed (background sweep)."""
     max_sessions: int = Field(default=4096, ge=2, le=1_000_000)

@@ -1,4 +1,4 @@
-"""`python -m bench all|ceiling|core|quality|locomo|peers|profile|setup|tracing|fairness|
+"""`python -m bench all|ceiling|core|quality|locomo|peers|profile|setup|assemble|tracing|fairness|
 embedding_runtime|import_rate|cold_paths` from the repository root."""
 
 from __future__ import annotations
@@ -16,9 +16,6 @@ os.environ.setdefault("MEM0_TELEMETRY", "False")
 from bench.report import RESULTS, WORK_DIR, Report, say  # noqa: E402
 
 FULL_SIZES = (1_000, 10_000, 100_000)
-INCLUDED = ("RELIABILITY.md", "OTHER_RUNS.md", "PROFILE_NOTES.md")
-"""Sections other commands write (`make reliability`) or that are kept by hand (separate
-runs, profile notes), appended to RESULTS.md after this run's tables."""
 
 
 def _sizes(text: str) -> list[int]:
@@ -84,6 +81,8 @@ def parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("profile", help="pyinstrument profiles of ingest and recall")
     pr.add_argument("--size", type=int, default=2_000)
     sub.add_parser("setup", help="install the peers into bench/.work (npm, venvs)")
+    sub.add_parser("assemble", help="rebuild RESULTS.md after RELIABILITY.md, OTHER_RUNS.md "
+                   "or PROFILE_NOTES.md changed (keeps the last `all` run's tables)")
     t = sub.add_parser("tracing", help="recall latency: tracing stubbed out, off, on")
     t.add_argument("--memories", type=int, default=300)
     t.add_argument("--recalls", type=int, default=300)
@@ -145,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the chosen suites; `all` also writes RESULTS.md."""
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    if args.command == "assemble":
+        from bench.assemble import main as assemble_main
+
+        return assemble_main()
     if args.command == "setup":
         from bench.peers.setup import setup_all
 
@@ -249,11 +252,9 @@ def run_all(args: argparse.Namespace, ctx: object, report: Report) -> int:
         command += " --skip-peers"
     if args.neo4j_size != 10_000:
         command += f" --neo4j-size {args.neo4j_size}"
-    text = report.markdown(header_lines(command, extra))
-    for name in INCLUDED:
-        notes = Path(__file__).with_name(name)
-        if notes.exists():
-            text += "\n" + notes.read_text()
+    from bench.assemble import included_text
+
+    text = report.markdown(header_lines(command, extra)) + included_text()
     if not args.no_write:
         RESULTS.write_text(text)
         say(f"\nwrote {RESULTS}")

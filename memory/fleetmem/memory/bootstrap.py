@@ -9,6 +9,7 @@ from typing import cast
 
 from fleetmem.memory import tracing
 from fleetmem.memory.agents import load_policy
+from fleetmem.memory.errors import InvalidInput
 from fleetmem.memory.ports import AuditWitness, Clock, Embedder, GraphStore, VectorIndex
 from fleetmem.memory.services.runtime.agents_reload import AgentsFile
 from fleetmem.memory.services.runtime.context import ServiceContext, SystemClock
@@ -79,7 +80,15 @@ def build_graph(settings: Settings) -> GraphStore:
 def build_vectors(settings: Settings, dimension: int) -> VectorIndex:
     """Qdrant Edge in the data dir, or a Qdrant server when configured."""
     if settings.vector.backend == "qdrant":
-        from fleetmem.memory.stores.qdrant.server_index import QdrantServerVectorIndex
+        try:
+            from fleetmem.memory.stores.qdrant.server_index import QdrantServerVectorIndex
+        except ImportError as exc:
+            if not (exc.name or "").startswith("qdrant_client"):
+                raise
+            raise InvalidInput(
+                "vector.backend qdrant (a Qdrant server) needs qdrant-client: "
+                "pip install 'fleetmem[qdrant]', or set FLEETMEM_VECTOR__BACKEND=edge for the "
+                "embedded Qdrant Edge", field="vector.backend", rule="qdrant_missing") from exc
 
         return QdrantServerVectorIndex(settings.vector.qdrant_url, settings.vector.collection,
                                        dimension, settings.vector.qdrant_api_key or None)

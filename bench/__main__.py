@@ -78,6 +78,9 @@ def parser() -> argparse.ArgumentParser:
     pe.add_argument("--size", type=int, default=1_000)
     pe.add_argument("--queries", type=int, default=100)
     pe.add_argument("--only", default="", help="comma list: reference,mem0,basic-memory")
+    pe.add_argument("--peer-cap", type=_caps, default={"basic-memory": 2_000},
+                    help="most memories a slow peer ingests, e.g. basic-memory=2k or none "
+                         "(as in `all`)")
     pr = sub.add_parser("profile", help="pyinstrument profiles of ingest and recall")
     pr.add_argument("--size", type=int, default=2_000)
     sub.add_parser("setup", help="install the peers into bench/.work (npm, venvs)")
@@ -189,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench.peers.suite import run_peers
 
         run_peers(ctx, report, size=args.size, queries=args.queries,
-                  only=[s for s in args.only.split(",") if s])
+                  only=[s for s in args.only.split(",") if s], caps=args.peer_cap)
     elif args.command == "profile":
         from bench.profile import run_profile
 

@@ -77,7 +77,14 @@ def build_graph(settings: Settings) -> GraphStore:
 
 
 def build_vectors(settings: Settings, dimension: int) -> VectorIndex:
-    """Qdrant Edge in the data dir, or a Qdrant server when configured."""
+    """Qdrant Edge in the data dir, a Qdrant server, or Neo4j's vector index on the graph's
+    Neo4j, as configured."""
+    if settings.vector.backend == "neo4j":
+        from fleetmem.memory.stores.neo4j.vector_index import Neo4jVectorIndex
+
+        g = settings.graph
+        return Neo4jVectorIndex(g.neo4j_uri, g.neo4j_user, g.neo4j_password,
+                                g.neo4j_database, settings.vector.collection, dimension)
     if settings.vector.backend == "qdrant":
         from fleetmem.memory.stores.qdrant.server_index import QdrantServerVectorIndex
 

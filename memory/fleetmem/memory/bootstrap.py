@@ -116,8 +116,11 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None,
     from fleetmem.memory.telemetry import Timed
 
     graph = cast(GraphStore, Timed(build_graph(settings), settings.graph.backend))
-    vectors = cast(VectorIndex, Timed(build_vectors(settings, emb.dimension),
-                                      settings.vector.backend))
+    # The store label of the vectors' metrics: "neo4j-vectors" keeps them apart from the
+    # graph's "neo4j" series when both tiers are in Neo4j.
+    vector_label = "neo4j-vectors" if settings.vector.backend == "neo4j" \
+        else settings.vector.backend
+    vectors = cast(VectorIndex, Timed(build_vectors(settings, emb.dimension), vector_label))
     agents_file = AgentsFile(settings.agents_file) if settings.agents_file else None
     policy = agents_file.load() if agents_file else \
         load_policy(None, settings.default_agent)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from pathlib import Path
+
+import pytest
 
 from fleetmem.memory.domain.models import MemoryStatus, Observation
 from fleetmem.memory.ports import EntityRef, GraphStore
+from tests.contract.conftest import open_graph
 from tests.contract.values import ALICE, TEAM, at, committed, ent, ev, mem, put, rel
 
 
@@ -98,3 +102,29 @@ async def test_claim_job_slot_has_one_winner(graph: GraphStore) -> None:
     assert await graph.claim_job_slot("decay", "2026-01-01T04", "r1", at(60))
     assert await graph.claim_job_slot("purge", "2026-01-01T03", "r1", at(0))
     assert not await graph.claim_job_slot("decay", "2026-01-01T04", "r1", at(60))
+
+
+async def test_idempotency_claim_is_a_lease_with_one_holder_across_replicas(
+        graph: GraphStore, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Two stores on the same data (two replicas) claim one key at once: one wins; the
+    winner may renew, others wait until it releases or its lease ends."""
+    backend = request.node.callspec.params["graph"]
+    other = open_graph(backend, request, tmp_path, wipe=False)
+    await other.open()
+    try:
+        stores = [graph, other, graph, other]
+        won = await asyncio.gather(*(s.claim_idempotency_key("a1", "k", f"h{i}", at(0), at(10))
+                                     for i, s in enumerate(stores)))
+        assert sorted(won) == [False, False, False, True]
+        holder = f"h{won.index(True)}"
+        assert await other.claim_idempotency_key("a1", "k", holder, at(1), at(10))
+        assert not await other.claim_idempotency_key("a1", "k", "late", at(9), at(20))
+        assert await graph.claim_idempotency_key("a2", "k", "late", at(9), at(20))  # per agent
+        await other.release_idempotency_key("a1", "k", "late")  # not the holder: no effect
+        assert not await graph.claim_idempotency_key("a1", "k", "late", at(9), at(20))
+        await graph.release_idempotency_key("a1", "k", holder)
+        assert await other.claim_idempotency_key("a1", "k", "late", at(9), at(20))
+        # a holder that died: its lease ends and the key can be claimed again
+        assert await graph.claim_idempotency_key("a1", "k", "after", at(21), at(30))
+    finally:
+        await other.close()

@@ -1,8 +1,10 @@
-"""Service-level checks across graph backends: the same recall over the same data ranks
-the same on SQLite and Neo4j, and hostile input is stored verbatim through the service."""
+"""Service-level checks across backends: the same recall over the same data ranks the
+same on SQLite and Neo4j (and the dense leg the same with vectors on Qdrant Edge and in
+Neo4j), and hostile input is stored verbatim through the service."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -12,10 +14,12 @@ from fleetmem.memory.services.graph.entities import EntitySpec, RelationSpec
 from fleetmem.memory.services.inputs import MemoryInput
 from fleetmem.memory.services.memories.recall import RecallQuery
 from fleetmem.memory.services.service import MemoryService
+from fleetmem.memory.settings import GraphSettings, VectorSettings
 from tests.conftest import ManualClock, ServiceFactory
 from tests.contract.conftest import GRAPH_BACKENDS
 from tests.contract.test_graph_store_injection import HOSTILE
 from tests.contract.test_service_on_neo4j import neo4j_graph
+from tests.neo4j_fixtures import Neo4jTarget
 
 ALICE = Caller("alice", workflow_id="wf-x")
 
@@ -111,3 +115,29 @@ async def test_hostile_input_through_the_service_is_stored_verbatim(
     [safe] = (await service.open_nodes(ALICE, ["Safe"])).entities
     assert safe.observations == ["untouched"]
     assert await service.operator.verify_audit() is None
+
+
+@pytest.mark.neo4j
+async def test_dense_recall_is_the_same_with_vectors_in_neo4j(
+        make_service: ServiceFactory, neo4j_server: Neo4jTarget, tmp_path: Path) -> None:
+    """The same writes with vectors on Qdrant Edge and on Neo4j's vector index (the graph
+    on SQLite both times): the dense leg alone ranks the same memories in the same order
+    with the same cosine scores."""
+    runs: dict[str, list[list[tuple[str, float]]]] = {}
+    for backend in ("edge", "neo4j"):
+        clock = ManualClock()
+        vector = VectorSettings(backend=backend,  # type: ignore[arg-type]
+                                collection=f"fleetmem_test_{uuid.uuid4().hex[:12]}")
+        service = await make_service(data_dir=tmp_path / backend, clock=clock, vector=vector,
+                                     graph=GraphSettings(neo4j_uri=neo4j_server.uri,
+                                                         neo4j_user=neo4j_server.user,
+                                                         neo4j_password=neo4j_server.password))
+        await fill(service, clock)
+        runs[backend] = []
+        for query in QUERIES:
+            result = await service.recall(ALICE, RecallQuery(query=query, k=5,
+                                                             modes=frozenset({"dense"})))
+            runs[backend].append([(h.memory.text, h.why.get("dense", 0.0)) for h in result.hits])
+    for query, edge, neo in zip(QUERIES, runs["edge"], runs["neo4j"], strict=True):
+        assert [t for t, _ in edge] == [t for t, _ in neo], (query, edge, neo)
+        assert [s for _, s in edge] == pytest.approx([s for _, s in neo], abs=1e-4), query

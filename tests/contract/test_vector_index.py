@@ -1,6 +1,7 @@
 """VectorIndex contract: the same tests on embedded Qdrant Edge, on the Qdrant server
 adapter in qdrant-client's local mode (the same client API, a stand-in where no server can
-run), and on a real Qdrant server when FLEETMEM_TEST_QDRANT_URL is set."""
+run), on Neo4j's native vector index (the session's real Neo4j, one collection per test),
+and on a real Qdrant server when FLEETMEM_TEST_QDRANT_URL is set."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ import pytest
 from fleetmem.memory.domain.metadata import scalar_pairs
 from fleetmem.memory.domain.models import MemoryStatus
 from fleetmem.memory.ports import MemoryFilter, VectorIndex, VectorPoint
+from fleetmem.memory.stores.neo4j.vector_index import Neo4jVectorIndex
 from fleetmem.memory.stores.qdrant.edge_index import EdgeVectorIndex
 from fleetmem.memory.stores.qdrant.server_index import QdrantServerVectorIndex
 from tests.contract.values import ALICE, BOB, DIM, T0, TEAM, flt, vec
+from tests.neo4j_fixtures import Neo4jTarget
 
 SERVER_URL = os.environ.get("FLEETMEM_TEST_QDRANT_URL", "")
 Factory = Callable[[], VectorIndex]
@@ -32,7 +35,8 @@ def point(seed: int, ns: str = ALICE, *, kind: str = "fact", status: str = "acti
                        created_at=T0.timestamp() + minute * 60, tags=tags)
 
 
-@pytest.fixture(params=["edge", "qdrant-local", pytest.param("qdrant-server", marks=(
+@pytest.fixture(params=["edge", "qdrant-local", pytest.param("neo4j", marks=pytest.mark.neo4j),
+                        pytest.param("qdrant-server", marks=(
     pytest.mark.skipif(not SERVER_URL, reason="set FLEETMEM_TEST_QDRANT_URL to run against a "
                                               "real Qdrant server (e.g. docker compose)")))])
 async def make_index(request: pytest.FixtureRequest,
@@ -45,6 +49,10 @@ async def make_index(request: pytest.FixtureRequest,
         index: VectorIndex
         if request.param == "edge":
             index = EdgeVectorIndex(tmp_path / "edge", DIM)
+        elif request.param == "neo4j":
+            target: Neo4jTarget = request.getfixturevalue("neo4j_server")
+            index = Neo4jVectorIndex(target.uri, target.user, target.password, "neo4j",
+                                     collection, DIM)
         elif request.param == "qdrant-local":
             index = QdrantServerVectorIndex(":local:", collection, DIM,
                                             local_path=tmp_path / "qdrant-local")
@@ -173,3 +181,32 @@ async def test_search_many_equals_one_search_per_vector(index: VectorIndex) -> N
     assert all(hits for hits in batched)
     assert await index.search_many([], flt, 3) == []
     assert await index.search_many(queries, MemoryFilter(namespaces=()), 3) == [[]] * 4
+
+
+async def test_other_namespaces_never_crowd_out_or_leak(index: VectorIndex) -> None:
+    """Many nearer points of another namespace take no slot of this one's results (an
+    approximate index searched before filtering must fall back to an exact ranking)."""
+    near = [point(1000 + i, BOB) for i in range(150)]
+    near = [replace(p, vector=vec(0) + 0.01 * vec(2000 + i)) for i, p in enumerate(near)]
+    mine = [point(i) for i in (11, 12, 13)]
+    await index.upsert(near + mine)
+    hits = await index.search(vec(0), flt(ALICE), 5)
+    assert {h for h, _ in hits} == {p.id for p in mine}
+    assert all(-1.0 <= s <= 1.0 for _, s in hits)
+    assert await index.count() == 153
+
+
+async def test_a_second_client_sees_the_first_ones_writes(make_index: Factory,
+                                                          request: pytest.FixtureRequest
+                                                          ) -> None:
+    """Shared backends (what replicas use): a second client on the same store sees the
+    first one's upserts and deletes at once, without flush or reopen."""
+    if request.node.callspec.params["make_index"] in ("edge", "qdrant-local"):
+        pytest.skip("embedded stores are opened by one process at a time")
+    first, second = make_index(), make_index()
+    await first.upsert([point(1), point(2)])
+    assert await second.existing([point(1).id, point(2).id]) == {point(1).id, point(2).id}
+    [(hit, _)] = await second.search(vec(2), flt(ALICE), 1)
+    assert hit == point(2).id
+    await second.delete([point(1).id])
+    assert await first.all_ids() == {point(2).id}

@@ -78,7 +78,14 @@ def build_graph(settings: Settings) -> GraphStore:
 
 
 def build_vectors(settings: Settings, dimension: int) -> VectorIndex:
-    """Qdrant Edge in the data dir, or a Qdrant server when configured."""
+    """Qdrant Edge in the data dir, a Qdrant server, or Neo4j's vector index on the graph's
+    Neo4j, as configured."""
+    if settings.vector.backend == "neo4j":
+        from fleetmem.memory.stores.neo4j.vector_index import Neo4jVectorIndex
+
+        g = settings.graph
+        return Neo4jVectorIndex(g.neo4j_uri, g.neo4j_user, g.neo4j_password,
+                                g.neo4j_database, settings.vector.collection, dimension)
     if settings.vector.backend == "qdrant":
         try:
             from fleetmem.memory.stores.qdrant.server_index import QdrantServerVectorIndex
@@ -118,8 +125,11 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None,
     from fleetmem.memory.telemetry import Timed
 
     graph = cast(GraphStore, Timed(build_graph(settings), settings.graph.backend))
-    vectors = cast(VectorIndex, Timed(build_vectors(settings, emb.dimension),
-                                      settings.vector.backend))
+    # The store label of the vectors' metrics: "neo4j-vectors" keeps them apart from the
+    # graph's "neo4j" series when both tiers are in Neo4j.
+    vector_label = "neo4j-vectors" if settings.vector.backend == "neo4j" \
+        else settings.vector.backend
+    vectors = cast(VectorIndex, Timed(build_vectors(settings, emb.dimension), vector_label))
     agents_file = AgentsFile(settings.agents_file) if settings.agents_file else None
     policy = agents_file.load() if agents_file else \
         load_policy(None, settings.default_agent)

@@ -28,10 +28,15 @@ class GraphSettings(BaseModel):
 class VectorSettings(BaseModel):
     """Which vector index runs and how to reach it."""
 
-    backend: Literal["edge", "qdrant"] = "edge"
+    backend: Literal["edge", "qdrant", "neo4j"] = "edge"
+    """`edge`: embedded Qdrant Edge in the data dir (one process). `qdrant`: a Qdrant
+    server. `neo4j`: `:MemoryVector` nodes with Neo4j's native vector index on the graph's
+    Neo4j (the `graph.neo4j_*` connection settings), so replicas sharing one Neo4j share
+    their vectors with nothing else to run."""
     qdrant_url: str = "http://127.0.0.1:6333"
     qdrant_api_key: str = ""
     collection: str = "fleetmem_memories"
+    """The Qdrant collection, or the `collection` property of the Neo4j vector nodes."""
     index_min_unindexed: int = Field(default=10_000, ge=0)
     """Build the embedded engine's HNSW index (at startup and in the nightly reconcile job)
     once this many points are unindexed. Qdrant Edge's build holds the Python GIL, so the

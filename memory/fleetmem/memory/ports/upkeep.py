@@ -100,6 +100,18 @@ class UpkeepStore(Protocol):
         are kept for inspection. The store may forget claims older than 30 days."""
         ...
 
+    async def claim_idempotency_key(self, agent_id: str, key: str, holder: str,
+                                    at: datetime, until: datetime) -> bool:
+        """Hold (agent, key) while its first request runs, across every process sharing the
+        store: atomically take the claim when nobody holds it or its lease ended before
+        `at` (a runner that died), or renew it when `holder` already holds it, with the
+        lease running to `until`; return False while another holder's lease is live."""
+        ...
+
+    async def release_idempotency_key(self, agent_id: str, key: str, holder: str) -> None:
+        """Drop the claim on (agent, key) if `holder` still holds it."""
+        ...
+
     async def get_idempotent(self, agent_id: str, key: str) -> IdempotencyRecord | None: ...
 
     async def put_idempotent(self, record: IdempotencyRecord) -> None: ...

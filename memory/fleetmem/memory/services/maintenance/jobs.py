@@ -81,7 +81,9 @@ async def _run(ctx: ServiceContext, caller: Caller, report: R, slot: JobSlot | N
 
 def _log_run(report: GcReport, outcome: str, seconds: float, why: str | None = None) -> None:
     """One line per job run: job, outcome (ok, dry_run, skipped, error; the labels of
-    `fleetmem_gc_runs_total`), counts and duration; the caller's ids come with the call."""
+    `fleetmem_gc_runs_total`), counts, duration and the scheduled slot (a JSON field, so
+    operators can see each slot ran once across replicas); the caller's ids come with
+    the call."""
     counts = report.counts()
     shown = ", ".join(f"{k} {v}" for k, v in counts.items())
     message = f"gc {report.job}: {outcome}" + (f" ({why})" if why else "") + \
@@ -90,7 +92,8 @@ def _log_run(report: GcReport, outcome: str, seconds: float, why: str | None = N
                level=logging.ERROR if outcome == "error" else logging.INFO,
                job=report.job, outcome=outcome, counts=counts,
                duration_seconds=round(seconds, 6), errors=len(report.errors),
-               **({"reason": why} if why else {}))
+               **({"reason": why} if why else {}),
+               **({"slot": report.slot} if report.slot else {}))
 
 
 # decay sweep ---------------------------------------------------------------------------

@@ -9,6 +9,12 @@ to an operation), and its record holds a fingerprint of the method and every arg
 single write and then a batch, or over MCP and then over REST with another body, is
 refused with `idempotency_key_reuse` and nothing is written. Failures are not stored: a
 retry after an error runs the request again.
+
+While the first request runs, its key is held twice: in this process (a set, the cheap
+check) and in the graph store (`claim_idempotency_key`, a lease shared by every replica on
+the same store), so a retry reaching another replica at the same moment gets the same 409
+`idempotency_in_flight` instead of writing a second time. A replica that dies mid-request
+leaves its lease to expire after `CLAIM_SECONDS`.
 """
 
 from __future__ import annotations
@@ -17,15 +23,17 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 
 from fleetmem.memory.domain.access import Caller
-from fleetmem.memory.errors import Conflict, InvalidInput
+from fleetmem.memory.errors import Conflict, InvalidInput, StorageUnavailable
 from fleetmem.memory.ports import IdempotencyRecord
 
 if TYPE_CHECKING:
@@ -38,6 +46,9 @@ FORMAT = 2
 _NOT_PART = frozenset({"self", "caller", "idempotency_key"})
 # (id of the graph store, agent, key) of requests running now in this process.
 _IN_FLIGHT: set[tuple[int, str, str]] = set()
+CLAIM_SECONDS = 600
+"""How long a keyed request's shared claim lasts unless it ends first (a bound on any
+one request; after it, a crashed replica's key can be retried)."""
 
 
 def check_key(key: object, field: str = "idempotency_key") -> str:
@@ -79,8 +90,13 @@ async def once(ctx: ServiceContext, caller: Caller, key: object, method: str,
     if found:
         return True, first
     with in_flight(ctx, caller, checked):
-        result = await call()
-        await remember_result(ctx, caller, checked, method, digest, result, adapter)
+        async with claimed(ctx, caller, checked):
+            # Another replica may have finished the first request since our replay.
+            found, first = await replay(ctx, caller, checked, digest, adapter)
+            if found:
+                return True, first
+            result = await call()
+            await remember_result(ctx, caller, checked, method, digest, result, adapter)
     return False, result
 
 
@@ -113,14 +129,42 @@ def in_flight(ctx: ServiceContext, caller: Caller, key: str) -> Iterator[None]:
     """
     slot = (id(ctx.graph), caller.agent_id, key)
     if slot in _IN_FLIGHT:
-        raise Conflict("a request with this idempotency key is still being processed; "
-                       "retry it in a moment", field="idempotency_key",
-                       rule="idempotency_in_flight")
+        raise _running()
     _IN_FLIGHT.add(slot)
     try:
         yield
     finally:
         _IN_FLIGHT.discard(slot)
+
+
+def _running() -> Conflict:
+    return Conflict("a request with this idempotency key is still being processed; "
+                    "retry it in a moment", field="idempotency_key",
+                    rule="idempotency_in_flight")
+
+
+@asynccontextmanager
+async def claimed(ctx: ServiceContext, caller: Caller, key: str) -> AsyncIterator[None]:
+    """Hold the key in the graph store (shared by replicas) while the body runs.
+
+    Raises:
+        Conflict: another process runs the first request with this key
+            (idempotency_in_flight).
+    """
+    holder = uuid.uuid4().hex
+    now = ctx.now()
+    if not await ctx.upkeep.claim_idempotency_key(caller.agent_id, key, holder, now,
+                                                  now + timedelta(seconds=CLAIM_SECONDS)):
+        raise _running()
+    try:
+        yield
+    finally:
+        try:
+            await ctx.upkeep.release_idempotency_key(caller.agent_id, key, holder)
+        except StorageUnavailable as exc:  # the lease then ends on its own
+            logger.warning("could not release an idempotency claim (%s); it expires in "
+                           "%d s", exc, CLAIM_SECONDS,
+                           extra={"agent_id": caller.agent_id})
 
 
 async def remember_result(ctx: ServiceContext, caller: Caller, key: str, method: str,

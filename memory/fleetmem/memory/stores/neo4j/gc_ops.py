@@ -1,4 +1,5 @@
-"""Neo4j implementation of the maintenance half of the GraphStore port (GC system jobs)."""
+"""Neo4j implementation of the maintenance half of the GraphStore port (GC system jobs,
+job-slot claims and the leases of keyed requests in flight)."""
 
 from __future__ import annotations
 
@@ -138,3 +139,29 @@ class Neo4jGcOps:
                       job=job, old=to_db(at - _CLAIM_KEEP))
             return True
         return await self.db.write(fn)
+
+    async def claim_idempotency_key(self, agent_id: str, key: str, holder: str,
+                                    at: datetime, until: datetime) -> bool:
+        async def fn(tx: Tx) -> bool:
+            # MERGE on the unique (agent_id, key) serialises creators; the lock then makes
+            # the read of holder and lease see the last committed claim.
+            await run(tx, "MERGE (c:IdempotencyClaim {agent_id: $a, key: $k}) "
+                          "ON CREATE SET c.holder = $h, c.until = $until "
+                          "SET c._lock = true", a=agent_id, k=key, h=holder,
+                      until=to_db(until))
+            found = await rows(tx, """
+                MATCH (c:IdempotencyClaim {agent_id: $a, key: $k})
+                WITH c, (c.holder = $h OR c.until < $at) AS free
+                SET c.holder = CASE WHEN free THEN $h ELSE c.holder END,
+                    c.until = CASE WHEN free THEN $until ELSE c.until END
+                REMOVE c._lock
+                RETURN free
+                """, a=agent_id, k=key, h=holder, at=to_db(at), until=to_db(until))
+            return bool(found[0]["free"])
+        return await self.db.write(fn)
+
+    async def release_idempotency_key(self, agent_id: str, key: str, holder: str) -> None:
+        async def fn(tx: Tx) -> None:
+            await run(tx, "MATCH (c:IdempotencyClaim {agent_id: $a, key: $k, holder: $h}) "
+                          "DELETE c", a=agent_id, k=key, h=holder)
+        await self.db.write(fn)

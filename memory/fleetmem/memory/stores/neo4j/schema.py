@@ -10,6 +10,7 @@ Graph shape:
   (:BufferSession)-[:HOLDS]->(:BufferItem)         short-term buffers
   (:AuditEvent)-[:PREV]->(:AuditEvent), (:AuditHead) the hash chain and its head
   (:Idempotency)                                   first responses to keyed requests
+  (:IdempotencyClaim)                              a keyed request running now (a lease)
   (:JobSlot)                                       one claim per scheduled GC run
   (:Conflict)-[:DISPUTES {side}]->(:Memory)        two agents' incompatible facts
 Relation types are a property of the one fixed relationship type RELATES, so no user text
@@ -46,6 +47,8 @@ STATEMENTS: list[str] = [
     "FOR (h:AuditHead) REQUIRE h.id IS UNIQUE",
     "CREATE CONSTRAINT fleetmem_idempotency IF NOT EXISTS "
     "FOR (i:Idempotency) REQUIRE (i.agent_id, i.key) IS UNIQUE",
+    "CREATE CONSTRAINT fleetmem_idempotency_claim IF NOT EXISTS "
+    "FOR (c:IdempotencyClaim) REQUIRE (c.agent_id, c.key) IS UNIQUE",
     "CREATE CONSTRAINT fleetmem_job_slot IF NOT EXISTS "
     "FOR (j:JobSlot) REQUIRE (j.job, j.slot_key) IS UNIQUE",
     "CREATE CONSTRAINT fleetmem_conflict_id IF NOT EXISTS "

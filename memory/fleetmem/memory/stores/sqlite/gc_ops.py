@@ -130,3 +130,22 @@ class SqliteGcOps:
                 return True
             return False
         return await self.db.tx(fn)
+
+    async def claim_idempotency_key(self, agent_id: str, key: str, holder: str,
+                                    at: datetime, until: datetime) -> bool:
+        def fn(c: sqlite3.Connection) -> bool:
+            cur = c.execute(
+                "INSERT INTO idempotency_claims (agent_id, key, holder, until) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (agent_id, key) DO UPDATE SET "
+                "holder = excluded.holder, until = excluded.until "
+                "WHERE idempotency_claims.holder = excluded.holder "
+                "OR idempotency_claims.until < ?",
+                (agent_id, key, holder, ts(until), ts(at)))
+            return cur.rowcount == 1
+        return await self.db.tx(fn)
+
+    async def release_idempotency_key(self, agent_id: str, key: str, holder: str) -> None:
+        def fn(c: sqlite3.Connection) -> None:
+            c.execute("DELETE FROM idempotency_claims WHERE agent_id = ? AND key = ? "
+                      "AND holder = ?", (agent_id, key, holder))
+        await self.db.tx(fn)

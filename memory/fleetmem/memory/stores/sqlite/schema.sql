@@ -148,6 +148,15 @@ CREATE TABLE IF NOT EXISTS job_slots (
     PRIMARY KEY (job, slot_key)
 );
 
+-- a keyed request running now: its lease, so a concurrent retry waits (one per key)
+CREATE TABLE IF NOT EXISTS idempotency_claims (
+    agent_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    holder TEXT NOT NULL,
+    until REAL NOT NULL,
+    PRIMARY KEY (agent_id, key)
+);
+
 -- governance: audit lookups by agent and workflow; conflicts between agents' facts
 CREATE INDEX IF NOT EXISTS audit_agent ON audit(agent_id, seq);
 CREATE INDEX IF NOT EXISTS audit_workflow ON audit(workflow_id, seq) WHERE workflow_id IS NOT NULL;

@@ -8,6 +8,7 @@ earlier writes (causal consistency across sessions).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -19,8 +20,9 @@ from neo4j import (
     AsyncDriver,
     AsyncGraphDatabase,
     AsyncManagedTransaction,
+    AsyncSession,
 )
-from neo4j.exceptions import DriverError, Neo4jError
+from neo4j.exceptions import DriverError, Neo4jError, TransientError
 
 from fleetmem.memory.errors import StorageUnavailable
 from fleetmem.memory.stores.audit_head import report_audit_head
@@ -151,12 +153,29 @@ class Neo4jConnection:
             async with self.driver.session(database=self.database,
                                            bookmark_manager=self._bookmarks) as session:
                 for statement in statements:
-                    try:
-                        result = await session.run(statement)
-                        await result.consume()
-                    except Neo4jError as exc:
-                        # Another replica created the same rule between our check and ours.
-                        if "AlreadyExists" not in (exc.code or ""):
-                            raise
+                    await _run_schema_statement(session, statement)
         except (Neo4jError, DriverError) as exc:
             raise translate(exc) from exc
+
+
+_SCHEMA_ATTEMPTS = 8
+
+
+async def _run_schema_statement(session: AsyncSession, statement: str) -> None:
+    """One idempotent DDL statement. Replicas starting together on a fresh database run the
+    same statements at once: one may find the rule already made ("AlreadyExists"), or
+    Neo4j may pick one as a deadlock victim (TransientError), which is retried."""
+    for attempt in range(_SCHEMA_ATTEMPTS):
+        try:
+            result = await session.run(statement)
+            await result.consume()
+            return
+        except TransientError:
+            if attempt == _SCHEMA_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(min(1.0, 0.05 * 2 ** attempt))
+        except Neo4jError as exc:
+            # Another replica created the same rule between our check and ours.
+            if "AlreadyExists" not in (exc.code or ""):
+                raise
+            return

@@ -8,7 +8,7 @@ The rules are deliberately plain, so they cost microseconds and need no download
   (a sentence's first word is capitalised whatever it is) and its words are not in the
   stop list (pronouns, greetings, months, weekdays, titles and common function words
   break a run: "Thanks Caroline" gives "Caroline").
-A single-word name of a known entity counts as mentioned only where the text capitalises
+A single-word name found this way counts as mentioned later only where a text capitalises
 it as written (`mentions`), so an entity "Pride" is not linked to "I take pride in it";
 names of several words are matched case-insensitively.
 """
@@ -146,11 +146,12 @@ def _capitalised(word: str) -> bool:
         c.isalnum() or c in "'’-." for c in word)
 
 
-def mentions(text: str, text_lower: str, term: str) -> bool:
+def mentions(text: str, text_lower: str, term: str, *, strict: bool = True) -> bool:
     """Whether `text` mentions `term` (a known entity's name or alias) as whole words:
-    case-insensitively for a name of several words, as written or capitalised for one
-    word (so "pride" in running text does not mention an entity "Pride")."""
-    if " " in term.strip():
+    case-insensitively for a name of several words, and for one word when not `strict`;
+    a `strict` one-word name only as written or capitalised (so "pride" in running text
+    does not mention an entity "Pride" that was found capitalised)."""
+    if not strict or " " in term.strip():
         return re.search(rf"(?<!\w){re.escape(term.lower())}(?!\w)", text_lower) is not None
     forms = {term, term[:1].upper() + term[1:], term.upper()}
     return any(re.search(rf"(?<!\w){re.escape(f)}(?!\w)", text) for f in forms)

@@ -28,6 +28,9 @@ from fleetmem.memory.services.runtime.context import ServiceContext
 
 INLINE_CHARS = 16_000
 """Groups holding more text than this are scanned for names on a worker thread."""
+FROM_TEXT_TAG = "from-text"
+"""The tag of entities created from memory text: their one-word names are matched only
+where a text capitalises them (an entity an agent created is matched in any case)."""
 NAME_MAX_CHARS = 120
 """A longer capitalised run is not a name (and would not fit an entity name)."""
 
@@ -65,8 +68,9 @@ def _scan(texts: Sequence[str], found: Sequence[Entity], limit: int
     out: list[tuple[list[str], list[TextName]]] = []
     for text in texts:
         lower = text.lower()
-        known = [e.name for e in found
-                 if any(mentions(text, lower, t) for t in (e.name, *e.aliases))]
+        known = [e.name for e in found if any(
+            mentions(text, lower, t, strict=FROM_TEXT_TAG in e.tags)
+            for t in (e.name, *e.aliases))]
         fresh = [n for n in names_in(text, limit)
                  if n.name.lower() not in known_terms and len(n.name) <= NAME_MAX_CHARS]
         out.append((known, fresh))
@@ -90,7 +94,8 @@ async def create_text_entities(ctx: ServiceContext, caller: Caller, namespace: s
                     session_id=caller.session_id)
     created = await ctx.entities.create_entities([
         Entity(id=new_id(), namespace=namespace, name=new[k].name,
-               entity_type=new[k].entity_type, attribution=a, updated_at=now)
+               entity_type=new[k].entity_type, attribution=a, updated_at=now,
+               tags=(FROM_TEXT_TAG,))
         for k in sorted(wanted)])
     if not created:
         return None

@@ -35,12 +35,14 @@ NAME_MAX_CHARS = 120
 """A longer capitalised run is not a name (and would not fit an entity name)."""
 
 
-async def link_entities(ctx: ServiceContext, memories: Sequence[Memory]
-                        ) -> tuple[list[Memory], dict[str, TextName]]:
+async def link_entities(ctx: ServiceContext, memories: Sequence[Memory],
+                        mirrors: Sequence[bool]) -> tuple[list[Memory], dict[str, TextName]]:
     """Each memory with the names of the entities its text mentions, and the names not
     yet known in the namespace (by lower-cased name) that the write will create.
 
-    Memories of one call share a namespace; only that namespace's entities are read."""
+    Memories of one call share a namespace; only that namespace's entities are read. A
+    mirror (the memory of an observation or relation, "<entity>: <observation>") gets no
+    new names: it is about the entities it names already, and its prefix is no speaker."""
     if not memories:
         return [], {}
     ns = memories[0].namespace
@@ -49,9 +51,9 @@ async def link_entities(ctx: ServiceContext, memories: Sequence[Memory]
     limit = ctx.limits.max_text_entities if ctx.limits.entities_from_text else 0
     texts = [m.text for m in memories]
     if sum(len(t) for t in texts) > INLINE_CHARS:
-        scanned = await asyncio.to_thread(_scan, texts, found, limit)
+        scanned = await asyncio.to_thread(_scan, texts, found, limit, mirrors)
     else:
-        scanned = _scan(texts, found, limit)
+        scanned = _scan(texts, found, limit, mirrors)
     out: list[Memory] = []
     new: list[TextName] = []
     for m, (known, fresh) in zip(memories, scanned, strict=True):
@@ -61,17 +63,17 @@ async def link_entities(ctx: ServiceContext, memories: Sequence[Memory]
     return out, unique_names(new)
 
 
-def _scan(texts: Sequence[str], found: Sequence[Entity], limit: int
-          ) -> list[tuple[list[str], list[TextName]]]:
+def _scan(texts: Sequence[str], found: Sequence[Entity], limit: int,
+          mirrors: Sequence[bool]) -> list[tuple[list[str], list[TextName]]]:
     """Per text: the known entities it mentions, and its names no known entity has."""
     known_terms = {t.lower() for e in found for t in (e.name, *e.aliases)}
     out: list[tuple[list[str], list[TextName]]] = []
-    for text in texts:
+    for text, mirror in zip(texts, mirrors, strict=True):
         lower = text.lower()
         known = [e.name for e in found if any(
             mentions(text, lower, t, strict=FROM_TEXT_TAG in e.tags)
             for t in (e.name, *e.aliases))]
-        fresh = [n for n in names_in(text, limit)
+        fresh = [n for n in names_in(text, 0 if mirror else limit)
                  if n.name.lower() not in known_terms and len(n.name) <= NAME_MAX_CHARS]
         out.append((known, fresh))
     return out

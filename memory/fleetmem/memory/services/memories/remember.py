@@ -222,7 +222,7 @@ async def _lookups(ctx: ServiceContext, group: list[_Prepared]
         known, (linked, new_names) = await asyncio.gather(
             ctx.memories.find_by_hashes(group[0].memory.namespace,
                                         [p.memory.content_hash for p in group]),
-            link_entities(ctx, [p.memory for p in group]))
+            link_entities(ctx, [p.memory for p in group], [p.mirror for p in group]))
     return known, linked, new_names
 
 

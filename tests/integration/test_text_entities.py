@@ -120,3 +120,19 @@ async def test_entities_from_text_are_bounded_per_memory(make_service: ServiceFa
     assert (await service.get(ALICE, m.id)).entities == ["Nate", "Joanna"]
     assert sorted(e.name for e in (await service.read_graph(ALICE)).entities) == [
         "Joanna", "Nate"]
+
+
+async def test_hop_reaches_a_turn_linked_only_by_its_speaker(service: MemoryService) -> None:
+    """Nobody called create_entities for Joanna: her turn names her as its speaker, and a
+    relation to her (made later) carries the hop to it."""
+    turns = ["Joanna: I am based in Tallinn these days, near the old harbour.",
+             "Nate: the ledger-api stores its data in Postgres.",
+             "Nate: the ledger-api listens on port 7412 in production.",
+             "Nate: the ledger-api is written in Kotlin."]
+    await service.remember_batch(ALICE, [MemoryInput(text=t) for t in turns])
+    await service.create_entities(ALICE, [EntitySpec("ledger-api", "service")])
+    await service.relate(ALICE, "ledger-api", "owned_by", "Joanna")
+    res = await service.recall(ALICE, RecallQuery(
+        query="Where is the person who owns ledger-api located?", k=5))
+    top = {h.memory.text: h for h in res.hits}
+    assert "hop" in top[turns[0]].sources

@@ -45,6 +45,7 @@ mr mrs ms miss dr prof sir madam
 january february march april may june july august september october november december
 jan feb mar apr jun jul aug sep sept oct nov dec
 monday tuesday wednesday thursday friday saturday sunday
+mondays tuesdays wednesdays thursdays fridays saturdays sundays weekend weekends
 mon tue tues wed thu thurs fri sat sun
 today tomorrow yesterday tonight
 """)

@@ -17,7 +17,7 @@ off; `limits.max_text_entities` bounds them per memory.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from fleetmem.memory.domain.access import Caller
@@ -81,7 +81,7 @@ def _scan(texts: Sequence[str], found: Sequence[Entity], limit: int,
 
 async def create_text_entities(ctx: ServiceContext, caller: Caller, namespace: str,
                                memories: Sequence[Memory],
-                               new: dict[str, TextName]) -> AuditEvent | None:
+                               new: Mapping[str, TextName]) -> AuditEvent | None:
     """Create the new names the written memories mention (in their namespace); the audit
     event of the creation, to commit with the memories, or None when nothing was new.
 

@@ -243,18 +243,21 @@ async def _write_group(ctx: ServiceContext, caller: Caller, group: _Group,
         return
     memories = [m for _, m in fresh]
     await store_group(ctx, caller, ns, memories, [group.vectors[p.index] for p, _ in fresh],
-                      operation, contexts)
+                      operation, contexts, group.new_names)
     for p, _ in fresh:
         results[p.index] = RememberResult(id=p.memory.id, namespace=ns, redactions=p.redactions)
 
 
 async def store_group(ctx: ServiceContext, caller: Caller, ns: str,
                       memories: Sequence[Memory], vectors: Sequence[Vector], operation: str,
-                      contexts: Mapping[str, str]) -> None:
+                      contexts: Mapping[str, str],
+                      new_names: Mapping[str, TextName] | None = None) -> None:
     """Write one namespace's new memories with their vectors (the caller holds the
     namespace lock): `remember_batch` and import both end here.
 
-    The namespace quota is checked for the active ones first. The vectors go first (a
+    The namespace quota is checked for the active ones first, then the entities their
+    texts name that are new to the namespace (`new_names`, see `entity_links`) are
+    created. The vectors go first (a
     point only for what recall may return: active or superseded), then the memories
     (committed) with their audit event in one graph transaction: the write is acknowledged
     once that commits. A crash in between leaves only a vector without a memory, which
@@ -265,7 +268,7 @@ async def store_group(ctx: ServiceContext, caller: Caller, ns: str,
                                 sum(m.status is MemoryStatus.ACTIVE for m in memories))
     ids = [m.id for m in memories]
     with tracing.span("remember.entities"):
-        created = await create_text_entities(ctx, caller, ns, memories, group.new_names)
+        created = await create_text_entities(ctx, caller, ns, memories, new_names or {})
     async with ctx.tier_gate.shared():  # the two tiers differ until the commit (reconcile)
         with tracing.span("remember.vector_upsert"):
             await ctx.vectors.upsert([ctx.point(m, v)

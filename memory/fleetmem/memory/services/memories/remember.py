@@ -14,7 +14,6 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -40,8 +39,8 @@ from fleetmem.memory.services.inputs import (
     check_metadata,
     check_tags,
 )
-from fleetmem.memory.services.memories.context import keyword_context
 from fleetmem.memory.services.memories.entity_links import create_text_entities, link_entities
+from fleetmem.memory.services.memories.turns import Turns, conversation_turns
 from fleetmem.memory.services.runtime.accounting import check_namespace_quota
 from fleetmem.memory.services.runtime.context import ServiceContext
 from fleetmem.memory.services.views.records import RememberResult
@@ -120,7 +119,7 @@ async def remember_many(ctx: ServiceContext, caller: Caller, inputs: Sequence[Me
     seen: dict[str, str] = {}
     try:
         # resolved while the first chunk is encoded (the model call releases the GIL)
-        contexts = await _contexts(ctx, caller, prepared)
+        turns = await conversation_turns(ctx, caller, prepared)
         for chunk, embedding in zip(chunks, embeddings, strict=True):
             groups = {ns: [p for p in chunk if p.memory.namespace == ns]
                       for ns in sorted({p.memory.namespace for p in chunk})}
@@ -135,47 +134,12 @@ async def remember_many(ctx: ServiceContext, caller: Caller, inputs: Sequence[Me
                         span.set_attribute("fleetmem.memories", len(group))
                         await _write_group(ctx, caller,
                                            _Group(group, linked, known, vectors, new_names),
-                                           seen, results, operation, contexts)
+                                           seen, results, operation, turns)
     finally:
         for task in embeddings:
             task.cancel()
     final = [r for r in results if r is not None]
     return final
-
-
-async def _contexts(ctx: ServiceContext, caller: Caller,
-                    prepared: list[_Prepared]) -> dict[str, str]:
-    """Each memory's keyword context (see `context.keyword_context`): its event date, the
-    dates its text names, and its preceding turn when it continues a conversation."""
-    last: dict[str, tuple[str, datetime] | None] = {}
-    jobs: list[tuple[str, str, datetime, str | None]] = []
-    for p in prepared:
-        m = p.memory
-        if m.namespace not in last:
-            last[m.namespace] = await ctx.memories.preceding_turn(
-                m.namespace, caller.agent_id, caller.session_id)
-        before = last[m.namespace]
-        jobs.append((m.id, m.text, m.valid_from,
-                     before[0] if before and continues(p, before[1], caller) else None))
-        if not p.mirror:
-            last[m.namespace] = (m.text, m.valid_from)
-
-    def resolve() -> dict[str, str]:
-        return {mid: keyword_context(text, when, prior) for mid, text, when, prior in jobs}
-    with tracing.span("remember.context"):
-        return await asyncio.to_thread(resolve)  # dateparser is CPU work (and loads once)
-
-
-def continues(p: _Prepared, before_at: datetime, caller: Caller) -> bool:
-    """Whether a memory continues the conversation of the writer's previous memory in the
-    namespace: written in a named session (the previous one is of the same session), or
-    both carry the same event time given by the writer (turns of one conversation
-    imported with their session's time). Other memories written one after another are
-    unrelated facts: indexing one with the other's text cost bench/quality.py 0.05
-    recall@5 (bench/RESULTS.md)."""
-    if p.mirror:
-        return False
-    return caller.session_id is not None or (p.timed and before_at == p.memory.valid_from)
 
 
 def _prepare(ctx: ServiceContext, caller: Caller, inputs: Sequence[MemoryInput],
@@ -232,7 +196,7 @@ async def _lookups(ctx: ServiceContext, group: list[_Prepared]
 
 async def _write_group(ctx: ServiceContext, caller: Caller, group: _Group,
                        seen: dict[str, str], results: list[RememberResult | None],
-                       operation: str, contexts: dict[str, str]) -> None:
+                       operation: str, turns: Turns) -> None:
     """Dedup then write one namespace's share of a chunk (under the namespace lock; the
     write itself is `store_group`)."""
     ns = group.prepared[0].memory.namespace
@@ -243,7 +207,7 @@ async def _write_group(ctx: ServiceContext, caller: Caller, group: _Group,
         return
     memories = [m for _, m in fresh]
     await store_group(ctx, caller, ns, memories, [group.vectors[p.index] for p, _ in fresh],
-                      operation, contexts, group.new_names)
+                      operation, turns.contexts, group.new_names, turns)
     for p, _ in fresh:
         results[p.index] = RememberResult(id=p.memory.id, namespace=ns, redactions=p.redactions)
 
@@ -251,7 +215,8 @@ async def _write_group(ctx: ServiceContext, caller: Caller, group: _Group,
 async def store_group(ctx: ServiceContext, caller: Caller, ns: str,
                       memories: Sequence[Memory], vectors: Sequence[Vector], operation: str,
                       contexts: Mapping[str, str],
-                      new_names: Mapping[str, TextName] | None = None) -> None:
+                      new_names: Mapping[str, TextName] | None = None,
+                      turns: Turns | None = None) -> None:
     """Write one namespace's new memories with their vectors (the caller holds the
     namespace lock): `remember_batch` and import both end here.
 
@@ -279,6 +244,9 @@ async def store_group(ctx: ServiceContext, caller: Caller, ns: str,
                 caller, operation, namespace=ns, target_ids=ids),
                 *([created] if created is not None else [])],
                 contexts={m.id: contexts[m.id] for m in memories if m.id in contexts})
+    if turns is not None:  # the conversation's order and index (`turns`), after the commit
+        with tracing.span("remember.turns"):
+            await ctx.memories.link_turns(*turns.written(ids))
     logger.info("%s wrote %d memories in %s", operation, len(ids), ns,
                 extra={"agent_id": caller.agent_id, "workflow_id": caller.workflow_id})
 

@@ -36,6 +36,7 @@ def agents_file(convs: Sequence[Conversation], folder: Path) -> Path:
     import hashlib
 
     path = folder.parent / f"{folder.name}-agents.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)  # a fresh checkout has no bench/.work
     teams = "".join(f"  {c.namespace.removeprefix('team:')}: [{AGENT}]\n" for c in convs)
     path.write_text(f"teams:\n{teams}agents:\n  {AGENT}: {{key_sha256: "
                     f"\"{hashlib.sha256(KEY.encode()).hexdigest()}\"}}\n")

@@ -110,7 +110,13 @@ async def test_hostile_input_through_the_service_is_stored_verbatim(
 
     after = {v.namespace: v for v in (await service.stats(ALICE)).namespaces}
     assert after["global"] == before["global"]
-    assert after["agent:alice"].entities == before["agent:alice"].entities + len(HOSTILE)
+    # the texts' capitalised words became entities too (issue 18), stored as found
+    from_text = [e.name for e in (await service.read_graph(ALICE, ["agent:alice"], None,
+                                                           500)).entities
+                 if e.tags == ["from-text"]]
+    assert all(all(w in " ".join(texts) for w in n.split()) for n in from_text)
+    assert after["agent:alice"].entities == \
+        before["agent:alice"].entities + len(HOSTILE) + len(from_text)
     assert (await service.get(ALICE, keep.id)).text == "a safe memory"
     [safe] = (await service.open_nodes(ALICE, ["Safe"])).entities
     assert safe.observations == ["untouched"]

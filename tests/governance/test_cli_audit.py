@@ -140,7 +140,11 @@ async def test_audit_tail_and_query_filters(data: Path) -> None:
     code, output = await invoke("audit", "query", "--workflow", "wf-cli", "--json",
                                 "--data-dir", str(data))
     events = json.loads(output)
-    assert len(events) == 5 and {e["workflow_id"] for e in events} == {"wf-cli"}
+    assert {e["workflow_id"] for e in events} == {"wf-cli"}
+    # the five writes, and the entities "Oslo" and "Bergen" their texts named (issue 18)
+    named = [e for e in events if e["operation"] == "create_entities"]
+    assert len(events) - len(named) == 5 and len(named) == 2
+    assert {e["detail"] for e in named} == {"from memory text"}
     corrected = next(e for e in events if e["operation"] == "correct")
     old_id = corrected["target_ids"][0]
     code, output = await invoke("audit", "query", "--memory-id", old_id, "--json",

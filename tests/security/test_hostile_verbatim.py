@@ -55,7 +55,13 @@ async def _remember_verbatim(world: World, door: Door, text: str) -> list[str]:
     after = await snapshot(world.service)
     me = door.agent
     new = [m for m in after[me][0] if m not in before[me][0]]
-    if [m[0] for m in new] != [mid] or after[me][1:3] != before[me][1:3]:
+    # The only other change allowed: entities created from the text's names (issue 18),
+    # tagged so, in the memory's namespace, each word of the name taken from the text.
+    grown = [e for e in after[me][1] if e not in before[me][1]]
+    from_text = all(e[5] == ("from-text",) and e[0] == out.body["namespace"]
+                    and all(w in text for w in e[1].split()) for e in grown)
+    if [m[0] for m in new] != [mid] or not from_text or after[me][2] != before[me][2] \
+            or any(e not in after[me][1] for e in before[me][1]):
         faults.append("something else changed")
     if any(after[a] != before[a] for a in after if a not in (me, "vectors")):
         faults.append("another agent's view changed")

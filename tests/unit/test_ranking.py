@@ -8,13 +8,17 @@ from datetime import UTC, datetime, timedelta
 
 from fleetmem.memory.domain.models import Attribution, Memory, MemoryKind
 from fleetmem.memory.domain.ranking import (
+    NEIGHBOUR_SHARE,
     SHORT_PENALTY,
+    SPEAKER_BONUS,
     TIE_BREAK,
     Relevance,
     bm25,
     final_score,
     length_penalty,
     relevance,
+    speaker_bonus,
+    with_neighbours,
 )
 from fleetmem.memory.services.memories.context import (
     date_tokens,
@@ -99,3 +103,32 @@ def test_dates_in_a_question_become_date_tokens() -> None:
     assert not names_dates("Who owns the payments service?")
     assert date_tokens(datetime(2023, 10, 7, tzinfo=UTC), day=False) == \
         "October 2023 m202310 y2023"
+
+
+def test_a_turn_next_to_a_strong_candidate_is_lifted_to_a_share_of_it() -> None:
+    rel = {"question": Relevance(0.6, 0.3, 0.0), "weak": Relevance(0.5, 0.0, 0.0)}
+    near = {"question": ("reply", "before"), "weak": ("other",)}
+    out = with_neighbours(rel, near, {"reply": Relevance(0.2, 0.0, 0.0)})
+    assert abs(out["reply"].total - NEIGHBOUR_SHARE * 0.9) < 1e-9
+    assert out["reply"].dense == 0.2 and out["reply"].neighbour > 0
+    assert abs(out["before"].total - NEIGHBOUR_SHARE * 0.9) < 1e-9  # no vector: from 0
+    assert out["question"] == rel["question"]  # never lowered, never lifted above itself
+    assert out["other"].total <= NEIGHBOUR_SHARE * 0.5 + 1e-9
+    # a turn that scores more on its own keeps its own relevance
+    own = with_neighbours(rel, {"weak": ("question",)}, {})
+    assert own["question"] == rel["question"]
+
+
+def test_a_turn_spoken_by_the_person_the_question_names_gets_the_speaker_bonus() -> None:
+    named = frozenset({"melanie"})
+    assert speaker_bonus(_memory("Melanie: I signed up for a pottery class."), named) == \
+        SPEAKER_BONUS
+    assert speaker_bonus(_memory("Caroline: Melanie signed up for pottery."), named) == 0
+    assert speaker_bonus(_memory("Note: Melanie signed up for pottery."), named) == 0
+    assert speaker_bonus(_memory("Melanie: pottery"), frozenset()) == 0
+    rel = Relevance(0.5, 0.0, 0.0)
+    spoken = final_score(rel, _memory("Melanie: I signed up for a pottery class today."),
+                         T0, named=named)
+    other = final_score(rel, _memory("Caroline: Melanie signed up for a pottery class today."),
+                        T0, named=named)
+    assert abs(spoken.total - other.total - SPEAKER_BONUS) < 1e-9

@@ -71,10 +71,12 @@ async def _remember(s: MemoryService, agent: str, text: str, namespace: str | No
 
 async def _recall(s: MemoryService, agent: str, query: str, k: int,
                   namespaces: list[str] | None,
-                  metadata: dict[str, Any] | None = None) -> RecallResult:
+                  metadata: dict[str, Any] | None = None,
+                  neighbours: bool = True) -> RecallResult:
     result = await s.recall(Caller(agent), RecallQuery(query=query, k=k,
                                                        namespaces=namespaces,
-                                                       metadata=metadata))
+                                                       metadata=metadata,
+                                                       neighbours=neighbours))
     await s.flush()
     return result
 

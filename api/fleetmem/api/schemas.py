@@ -86,6 +86,8 @@ class RecallRequest(BaseModel):
                                    "short-term buffer (default: the X-Session-Id header).")
     modes: list[Mode] = Field(default_factory=lambda: list(_ALL_MODES), min_length=1)
     include_archived: bool = False
+    neighbours: bool = Field(default=True, description="The conversation turns next to the "
+                             "best hits compete too (counted against k and max_tokens).")
     metadata: dict[str, Any] | None = Field(
         default=None, examples=[{"source_id": "T-42"}],
         description="Hits' metadata must hold every one of these top-level key/value pairs "

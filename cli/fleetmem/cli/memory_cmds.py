@@ -82,10 +82,13 @@ def recall(query: str = typer.Argument(..., help="What to recall."),
            agent: str = AgentOption, k: int = typer.Option(5, "--k"),
            namespace: list[str] = typer.Option([], "--namespace", "-n"),
            where: list[str] = WhereOption,
+           neighbours: bool = typer.Option(True, "--neighbours/--no-neighbours", help=(
+               "Let the conversation turns next to the best hits compete (counted in k).")),
            data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) -> None:
     """Recall memories by meaning, keywords and graph."""
     result = invoke(load_settings(data_dir), RECALL, agent=agent, query=query, k=k,
-                    namespaces=namespace or None, metadata=pairs(where, "--where"))
+                    namespaces=namespace or None, metadata=pairs(where, "--where"),
+                    neighbours=neighbours)
     if as_json:
         emit_json(result)
         return

@@ -133,6 +133,9 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
         include_archived: Annotated[bool, Field(description="Also search forgotten "
                                                 "(archived) memories.")] = False,
         metadata: MetadataWhere = None,
+        neighbours: Annotated[bool, Field(description="Let the conversation turns next to the "
+                                          "best hits compete too (the reply after the turn "
+                                          "that has your words); counted against k.")] = True,
     ) -> RecallResult:
         """Search your memory by meaning, keywords and the knowledge graph. Call this before
         answering questions about people, projects, decisions or preferences you may have
@@ -143,7 +146,8 @@ def register(mcp: MCPServer[Any], door: Door) -> None:
                 query=query, k=k, namespaces=namespaces, kinds=kinds or (), tags=tags or (),
                 created_by=created_by, as_of=as_of, max_tokens=max_tokens,
                 session_id=session_id, include_archived=include_archived,
-                modes=MODES if modes is None else frozenset(modes), metadata=metadata))
+                modes=MODES if modes is None else frozenset(modes), metadata=metadata,
+                neighbours=neighbours))
 
     @mcp.tool(annotations=READ, title="Get a memory")
     async def get_memory(ctx: Context[Any, Any], id: MemoryId) -> MemoryView:

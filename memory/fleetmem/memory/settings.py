@@ -89,6 +89,12 @@ class LimitSettings(BaseModel):
     max_tags: int = Field(default=32, ge=0)
     max_observations: int = Field(default=256, ge=1)
     dedup_similarity: float = Field(default=0.96, ge=0.5, le=1.0)
+    entities_from_text: bool = True
+    """Create entities for the names a memory's text mentions (a turn's speaker, capitalised
+    names) and link them, so the graph leg and `hop` reach it; off: only known entities
+    are linked (see docs/entities.md)."""
+    max_text_entities: int = Field(default=8, ge=0, le=64)
+    """At most this many names per memory are taken from its text."""
     buffer_max_items: int = Field(default=500, ge=1)
     max_metadata_bytes: int = Field(default=8_192, ge=64)
     """A memory's `metadata` object, serialised as compact JSON, at most this many bytes."""

@@ -101,7 +101,8 @@ async def recall(body: RecallRequest, service: ServiceDep, caller: CallerDep) ->
         tags=body.tags, created_by=body.created_by, created_after=body.created_after,
         created_before=body.created_before, as_of=body.as_of, max_tokens=body.max_tokens,
         session_id=body.session_id, modes=frozenset(body.modes),
-        include_archived=body.include_archived, metadata=body.metadata))
+        include_archived=body.include_archived, metadata=body.metadata,
+        neighbours=body.neighbours))
 
 
 @router.get("/{memory_id}", responses=_READ, summary="Get one memory")

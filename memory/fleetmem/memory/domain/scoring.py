@@ -94,12 +94,16 @@ class ScoreBreakdown:
     importance: float
     retention: float
     total: float
+    neighbour: float = 0.0
+    """What a conversation turn got for being next to a better candidate (issue 18)."""
 
     def as_dict(self) -> dict[str, float]:
-        """Return the breakdown as a plain mapping (rounded for readability)."""
+        """Return the breakdown as a plain mapping (rounded for readability); `neighbour`
+        only when the hit got some."""
         return {
             "dense": round(self.dense, 6), "keyword": round(self.keyword, 6),
             "graph": round(self.graph, 6), "recency": round(self.recency, 4),
             "importance": round(self.importance, 4), "retention": round(self.retention, 4),
+            **({"neighbour": round(self.neighbour, 6)} if self.neighbour else {}),
             "total": round(self.total, 6),
         }

@@ -22,6 +22,8 @@ from fleetmem.memory.ports.values import (
     EntityRef,
     IdempotencyRecord,
     MemoryFilter,
+    PriorTurn,
+    TurnLink,
     Vector,
     VectorPoint,
 )
@@ -40,6 +42,8 @@ __all__ = [
     "IdempotencyRecord",
     "MemoryFilter",
     "MemoryStore",
+    "PriorTurn",
+    "TurnLink",
     "UpkeepStore",
     "Vector",
     "VectorIndex",

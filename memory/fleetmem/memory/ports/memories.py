@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from fleetmem.memory.domain.models import AuditEvent, Memory, MemoryStatus
-from fleetmem.memory.ports.values import MemoryFilter, Vector
+from fleetmem.memory.ports.values import MemoryFilter, PriorTurn, TurnLink, Vector
 
 
 class MemoryStore(Protocol):
@@ -32,9 +32,23 @@ class MemoryStore(Protocol):
         ...
 
     async def preceding_turn(self, namespace: str, created_by: str,
-                             session_id: str | None) -> tuple[str, datetime] | None:
-        """The text and event time (`valid_from`) of the latest committed memory this
-        writer wrote in this namespace and session (None when there is none)."""
+                             session_id: str | None) -> PriorTurn | None:
+        """The latest committed memory this writer wrote in this namespace and session
+        (the highest `seq` among the latest written), or None when there is none."""
+        ...
+
+    async def link_turns(self, links: Sequence[TurnLink],
+                         following: Mapping[str, str]) -> None:
+        """Record new memories' places in their writer's sequence (`TurnLink`), and append
+        `following[id]` (the text of the turn that continues it, written later) to the
+        keyword context of existing memory `id`: one transaction; links and texts for
+        memories that do not exist are ignored."""
+        ...
+
+    async def turn_neighbours(self, ids: Sequence[str],
+                              namespaces: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """For each of `ids`, the committed memories in `namespaces` directly before and
+        after it in its conversation (by `TurnLink.previous_id`), before first."""
         ...
 
     async def get_memories(self, ids: Sequence[str], namespaces: Sequence[str]) -> list[Memory]:

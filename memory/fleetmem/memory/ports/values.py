@@ -89,3 +89,26 @@ class EntityRef:
 
     namespace: str
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PriorTurn:
+    """A writer's latest memory in a namespace and session: the turn a new memory may
+    continue (see `services.memories.remember`)."""
+
+    id: str
+    text: str
+    valid_from: datetime
+    seq: int
+    """Its place in the writer's sequence in the namespace and session (0 first; -1 for a
+    memory written before sequences were kept, or imported)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnLink:
+    """A new memory's place in its writer's sequence: `seq`, and the turn it continues
+    (`previous_id`, None when it starts a conversation or is an unrelated fact)."""
+
+    memory_id: str
+    seq: int
+    previous_id: str | None = None

@@ -83,12 +83,13 @@ def _has_day(phrase: str) -> bool:
     return not (any(w in low for w in ("month", "year")) or month_only)
 
 
-def keyword_context(text: str, event_time: datetime, preceding: str | None) -> str:
+def keyword_context(text: str, event_time: datetime, preceding: str | None,
+                    following: str | None = None) -> str:
     """The keyword context of a memory written with this text and event time, after
-    `preceding` (the writer's previous memory in the namespace and session, if any)."""
+    `preceding` and before `following` (the turns of the writer's conversation around
+    it, if any: see `turns`)."""
     parts = [date_tokens(event_time), *resolved_dates(text, event_time)]
-    if preceding:
-        parts.append(preceding)
+    parts += [t for t in (preceding, following) if t]
     return "\n".join(parts)
 
 

@@ -14,7 +14,6 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +21,7 @@ import numpy.typing as npt
 from fleetmem.memory import tracing
 from fleetmem.memory.domain.access import Caller, private_namespace
 from fleetmem.memory.domain.models import Attribution, CommitState, Memory, MemoryStatus
+from fleetmem.memory.domain.names import TextName, same_speaker
 from fleetmem.memory.domain.redaction import redact
 from fleetmem.memory.domain.text import (
     content_hash,
@@ -29,7 +29,6 @@ from fleetmem.memory.domain.text import (
     mirror_key,
     new_id,
     numbers_in,
-    whole_word,
 )
 from fleetmem.memory.errors import InvalidInput
 from fleetmem.memory.ports.values import Vector
@@ -40,7 +39,8 @@ from fleetmem.memory.services.inputs import (
     check_metadata,
     check_tags,
 )
-from fleetmem.memory.services.memories.context import keyword_context
+from fleetmem.memory.services.memories.entity_links import create_text_entities, link_entities
+from fleetmem.memory.services.memories.turns import Turns, conversation_turns
 from fleetmem.memory.services.runtime.accounting import check_namespace_quota
 from fleetmem.memory.services.runtime.context import ServiceContext
 from fleetmem.memory.services.views.records import RememberResult
@@ -119,7 +119,7 @@ async def remember_many(ctx: ServiceContext, caller: Caller, inputs: Sequence[Me
     seen: dict[str, str] = {}
     try:
         # resolved while the first chunk is encoded (the model call releases the GIL)
-        contexts = await _contexts(ctx, caller, prepared)
+        turns = await conversation_turns(ctx, caller, prepared)
         for chunk, embedding in zip(chunks, embeddings, strict=True):
             groups = {ns: [p for p in chunk if p.memory.namespace == ns]
                       for ns in sorted({p.memory.namespace for p in chunk})}
@@ -127,53 +127,19 @@ async def remember_many(ctx: ServiceContext, caller: Caller, inputs: Sequence[Me
                        for ns, group in groups.items()}
             vectors = dict(zip((p.index for p in chunk), await embedding, strict=True))
             for ns, group in groups.items():
-                known, linked = await lookups[ns]
+                known, linked, new_names = await lookups[ns]
                 async with ctx.namespace_lock(ns):
                     with tracing.span("remember.group") as span:
                         tracing.annotate_namespaces([ns])
                         span.set_attribute("fleetmem.memories", len(group))
-                        await _write_group(ctx, caller, _Group(group, linked, known, vectors),
-                                           seen, results, operation, contexts)
+                        await _write_group(ctx, caller,
+                                           _Group(group, linked, known, vectors, new_names),
+                                           seen, results, operation, turns)
     finally:
         for task in embeddings:
             task.cancel()
     final = [r for r in results if r is not None]
     return final
-
-
-async def _contexts(ctx: ServiceContext, caller: Caller,
-                    prepared: list[_Prepared]) -> dict[str, str]:
-    """Each memory's keyword context (see `context.keyword_context`): its event date, the
-    dates its text names, and its preceding turn when it continues a conversation."""
-    last: dict[str, tuple[str, datetime] | None] = {}
-    jobs: list[tuple[str, str, datetime, str | None]] = []
-    for p in prepared:
-        m = p.memory
-        if m.namespace not in last:
-            last[m.namespace] = await ctx.memories.preceding_turn(
-                m.namespace, caller.agent_id, caller.session_id)
-        before = last[m.namespace]
-        jobs.append((m.id, m.text, m.valid_from,
-                     before[0] if before and continues(p, before[1], caller) else None))
-        if not p.mirror:
-            last[m.namespace] = (m.text, m.valid_from)
-
-    def resolve() -> dict[str, str]:
-        return {mid: keyword_context(text, when, prior) for mid, text, when, prior in jobs}
-    with tracing.span("remember.context"):
-        return await asyncio.to_thread(resolve)  # dateparser is CPU work (and loads once)
-
-
-def continues(p: _Prepared, before_at: datetime, caller: Caller) -> bool:
-    """Whether a memory continues the conversation of the writer's previous memory in the
-    namespace: written in a named session (the previous one is of the same session), or
-    both carry the same event time given by the writer (turns of one conversation
-    imported with their session's time). Other memories written one after another are
-    unrelated facts: indexing one with the other's text cost bench/quality.py 0.05
-    recall@5 (bench/RESULTS.md)."""
-    if p.mirror:
-        return False
-    return caller.session_id is not None or (p.timed and before_at == p.memory.valid_from)
 
 
 def _prepare(ctx: ServiceContext, caller: Caller, inputs: Sequence[MemoryInput],
@@ -200,12 +166,14 @@ def _prepare(ctx: ServiceContext, caller: Caller, inputs: Sequence[MemoryInput],
 @dataclass(frozen=True, slots=True)
 class _Group:
     """One namespace's share of a chunk: its memories, the same with entity links, the
-    ids already holding their dedup keys, and the chunk's vectors by input index."""
+    ids already holding their dedup keys, the chunk's vectors by input index, and the
+    names its texts mention that no entity of the namespace has yet."""
 
     prepared: list[_Prepared]
     linked: list[Memory]
     known: dict[str, str]
     vectors: dict[int, npt.NDArray[np.float32]]
+    new_names: dict[str, TextName]
 
 
 async def _embed(ctx: ServiceContext, texts: list[str]) -> npt.NDArray[np.float32]:
@@ -214,20 +182,21 @@ async def _embed(ctx: ServiceContext, texts: list[str]) -> npt.NDArray[np.float3
 
 
 async def _lookups(ctx: ServiceContext, group: list[_Prepared]
-                   ) -> tuple[dict[str, str], list[Memory]]:
+                   ) -> tuple[dict[str, str], list[Memory], dict[str, TextName]]:
     """What needs no vector: the active memories already holding the group's dedup keys,
-    and the group's memories linked to the entities their texts mention."""
+    the group's memories linked to the entities their texts mention, and the mentioned
+    names that are new to the namespace (see `entity_links`)."""
     with tracing.span("remember.lookup"):
-        known, linked = await asyncio.gather(
+        known, (linked, new_names) = await asyncio.gather(
             ctx.memories.find_by_hashes(group[0].memory.namespace,
                                         [p.memory.content_hash for p in group]),
-            _link_entities(ctx, [p.memory for p in group]))
-    return known, linked
+            link_entities(ctx, [p.memory for p in group], [p.mirror for p in group]))
+    return known, linked, new_names
 
 
 async def _write_group(ctx: ServiceContext, caller: Caller, group: _Group,
                        seen: dict[str, str], results: list[RememberResult | None],
-                       operation: str, contexts: dict[str, str]) -> None:
+                       operation: str, turns: Turns) -> None:
     """Dedup then write one namespace's share of a chunk (under the namespace lock; the
     write itself is `store_group`)."""
     ns = group.prepared[0].memory.namespace
@@ -238,18 +207,22 @@ async def _write_group(ctx: ServiceContext, caller: Caller, group: _Group,
         return
     memories = [m for _, m in fresh]
     await store_group(ctx, caller, ns, memories, [group.vectors[p.index] for p, _ in fresh],
-                      operation, contexts)
+                      operation, turns.contexts, group.new_names, turns)
     for p, _ in fresh:
         results[p.index] = RememberResult(id=p.memory.id, namespace=ns, redactions=p.redactions)
 
 
 async def store_group(ctx: ServiceContext, caller: Caller, ns: str,
                       memories: Sequence[Memory], vectors: Sequence[Vector], operation: str,
-                      contexts: Mapping[str, str]) -> None:
+                      contexts: Mapping[str, str],
+                      new_names: Mapping[str, TextName] | None = None,
+                      turns: Turns | None = None) -> None:
     """Write one namespace's new memories with their vectors (the caller holds the
     namespace lock): `remember_batch` and import both end here.
 
-    The namespace quota is checked for the active ones first. The vectors go first (a
+    The namespace quota is checked for the active ones first, then the entities their
+    texts name that are new to the namespace (`new_names`, see `entity_links`) are
+    created. The vectors go first (a
     point only for what recall may return: active or superseded), then the memories
     (committed) with their audit event in one graph transaction: the write is acknowledged
     once that commits. A crash in between leaves only a vector without a memory, which
@@ -259,6 +232,8 @@ async def store_group(ctx: ServiceContext, caller: Caller, ns: str,
     await check_namespace_quota(ctx, caller, ns,
                                 sum(m.status is MemoryStatus.ACTIVE for m in memories))
     ids = [m.id for m in memories]
+    with tracing.span("remember.entities"):
+        created = await create_text_entities(ctx, caller, ns, memories, new_names or {})
     async with ctx.tier_gate.shared():  # the two tiers differ until the commit (reconcile)
         with tracing.span("remember.vector_upsert"):
             await ctx.vectors.upsert([ctx.point(m, v)
@@ -266,8 +241,12 @@ async def store_group(ctx: ServiceContext, caller: Caller, ns: str,
                                       if m.status in _INDEXED])
         with tracing.span("remember.graph_commit"):
             await ctx.memories.insert_memories(memories, vectors, [ctx.audit(
-                caller, operation, namespace=ns, target_ids=ids)],
+                caller, operation, namespace=ns, target_ids=ids),
+                *([created] if created is not None else [])],
                 contexts={m.id: contexts[m.id] for m in memories if m.id in contexts})
+    if turns is not None:  # the conversation's order and index (`turns`), after the commit
+        with tracing.span("remember.turns"):
+            await ctx.memories.link_turns(*turns.written(ids))
     logger.info("%s wrote %d memories in %s", operation, len(ids), ns,
                 extra={"agent_id": caller.agent_id, "workflow_id": caller.workflow_id})
 
@@ -283,9 +262,11 @@ async def _dedup(ctx: ServiceContext, group: _Group, seen: dict[str, str],
     # another writer stored since the hash lookup (identical text scores 1.0).
     near = await ctx.vectors.search_many([group.vectors[p.index] for p in group.prepared],
                                          ctx.active_filter([ns]), 3)
+    known = await _known_of_same_author(ctx, group)
     for p, linked, hits in zip(group.prepared, group.linked, near, strict=True):
         key = p.memory.content_hash
-        dup_id = seen.get(key) or group.known.get(key) or (
+        # Within one write the author is the same; `seen` is per write.
+        dup_id = seen.get(key) or known.get(key) or (
             None if p.mirror else await _find_duplicate(ctx, p.memory, hits))
         if dup_id is not None:
             seen[key] = dup_id
@@ -300,10 +281,32 @@ async def _dedup(ctx: ServiceContext, group: _Group, seen: dict[str, str],
     return fresh
 
 
+async def _known_of_same_author(ctx: ServiceContext, group: _Group) -> dict[str, str]:
+    """The group's exact duplicates (by dedup key) that the same author wrote: identical
+    text from another agent, or on behalf of another person, is that author's own claim
+    and is kept (the near-duplicate search still finds this author's own copy). A mirror's
+    key names a graph record, not an author's text: its duplicates are kept as found."""
+    if not group.known:
+        return {}
+    mirrors = {p.memory.content_hash for p in group.prepared if p.mirror}
+    first = group.prepared[0].memory
+    held = await ctx.memories.get_memories(
+        [mid for key, mid in group.known.items() if key not in mirrors], [first.namespace])
+    same = {m.id for m in held if same_author(m, first)}
+    return {key: mid for key, mid in group.known.items() if key in mirrors or mid in same}
+
+
+def same_author(a: Memory, b: Memory) -> bool:
+    """Whether two memories have one author: the same agent on behalf of the same person."""
+    return (a.attribution.created_by == b.attribution.created_by
+            and a.attribution.on_behalf_of == b.attribution.on_behalf_of)
+
+
 async def _find_duplicate(ctx: ServiceContext, memory: Memory,
                           hits: list[tuple[str, float]]) -> str | None:
     """A near-identical active memory among `hits` (cosine >= the configured threshold,
-    with the same numbers and words)."""
+    with the same numbers and words) of the same author and, for a conversation turn
+    ("Nate: Bye Joanna!"), the same speaker: dedup never merges two people's words."""
     close = [mid for mid, score in hits if score >= ctx.limits.dedup_similarity]
     if not close:
         return None
@@ -314,26 +317,10 @@ async def _find_duplicate(ctx: ServiceContext, memory: Memory,
     numbers, words = numbers_in(memory.text), content_words(memory.text)
     for candidate in candidates:
         if candidate.status is MemoryStatus.ACTIVE and numbers_in(candidate.text) == numbers \
-                and content_words(candidate.text) == words:
+                and content_words(candidate.text) == words and same_author(candidate, memory) \
+                and same_speaker(candidate.text, memory.text):
             return candidate.id
     return None
-
-
-async def _link_entities(ctx: ServiceContext, memories: list[Memory]) -> list[Memory]:
-    """Add to each memory the names of existing entities its text mentions (one lookup
-    for the whole group: memories of one write share a namespace)."""
-    if not memories:
-        return []
-    found = await ctx.entities.entities_in_text(
-        [memories[0].namespace], "\n".join(m.text for m in memories), 16 * len(memories))
-    out: list[Memory] = []
-    for m in memories:
-        text = m.text.lower()
-        mentioned = [e.name for e in found if whole_word(text, [e.name, *e.aliases])]
-        names = tuple(dict.fromkeys([*m.entity_names, *mentioned]))
-        out.append(replace(m, entity_names=names))
-    return out
-
 
 
 def committed_copy(m: Memory) -> Memory:

@@ -21,6 +21,7 @@ from fleetmem.memory.stores.neo4j.codec import (
 )
 from fleetmem.memory.stores.neo4j.connection import Neo4jConnection, Tx, rows, run
 from fleetmem.memory.stores.neo4j.schema import FULLTEXT_INDEX
+from fleetmem.memory.stores.neo4j.turn_ops import Neo4jTurnOps
 
 _INDEXABLE = ("MATCH (m:Memory) WHERE m.commit_state = 'committed' "
               "AND m.status IN ['active', 'superseded'] ")
@@ -99,7 +100,7 @@ async def change_status_tx(tx: Tx, ids: Sequence[str], to_status: MemoryStatus,
     return changed
 
 
-class Neo4jMemoryOps:
+class Neo4jMemoryOps(Neo4jTurnOps):
     """Memories, idempotency records and their links to entities."""
 
     db: Neo4jConnection
@@ -119,17 +120,6 @@ class Neo4jMemoryOps:
                                 if contexts.get(m.id)])
             await append_audit_tx(tx, audit)
         await self.db.write(fn)
-
-    async def preceding_turn(self, namespace: str, created_by: str,
-                             session_id: str | None) -> tuple[str, datetime] | None:
-        async def fn(tx: Tx) -> tuple[str, datetime] | None:
-            found = await rows(tx, "MATCH (m:Memory) WHERE m.namespace = $ns AND m.created_by "
-                               "= $by AND m.commit_state = 'committed' AND coalesce(m.session_id"
-                               ", '') = $session RETURN m.text AS text, m.valid_from AS at "
-                               "ORDER BY m.created_at DESC LIMIT 1", ns=namespace, by=created_by,
-                               session=session_id or "")
-            return (str(found[0]["text"]), from_db_req(found[0]["at"])) if found else None
-        return await self.db.read(fn)
 
     async def mark_committed(self, ids: Sequence[str], audit: Sequence[AuditEvent]) -> None:
         async def fn(tx: Tx) -> None:

@@ -63,6 +63,8 @@ STATEMENTS: list[str] = [
     "CREATE INDEX fleetmem_memory_status IF NOT EXISTS FOR (m:Memory) ON (m.status)",
     "CREATE INDEX fleetmem_memory_commit IF NOT EXISTS FOR (m:Memory) ON (m.commit_state)",
     "CREATE INDEX fleetmem_memory_created IF NOT EXISTS FOR (m:Memory) ON (m.created_at)",
+    # a conversation's next turn (issue 18: recall's neighbours)
+    "CREATE INDEX fleetmem_memory_previous IF NOT EXISTS FOR (m:Memory) ON (m.previous_id)",
     "CREATE INDEX fleetmem_entity_ns IF NOT EXISTS FOR (e:Entity) ON (e.namespace)",
     "CREATE INDEX fleetmem_relation_ns IF NOT EXISTS FOR ()-[r:RELATES]-() ON (r.namespace)",
     "CREATE INDEX fleetmem_buffer_session_idx IF NOT EXISTS "

@@ -21,12 +21,13 @@ from fleetmem.memory.stores.sqlite.connection import (
     ts,
 )
 from fleetmem.memory.stores.sqlite.memory_search import SqliteMemorySearchOps
+from fleetmem.memory.stores.sqlite.turn_ops import SqliteTurnOps
 
 _INDEXABLE = ("SELECT id FROM memories WHERE commit_state = 'committed' "
               "AND status IN ('active', 'superseded')")
 
 
-class SqliteMemoryOps(SqliteMemorySearchOps):
+class SqliteMemoryOps(SqliteMemorySearchOps, SqliteTurnOps):
     """Memories, idempotency records and their links to entity names."""
 
     db: SqliteConnection
@@ -52,16 +53,6 @@ class SqliteMemoryOps(SqliteMemorySearchOps):
                     [(contexts[m.id], m.id) for m in memories if contexts.get(m.id)])
             append_audit_sync(c, audit)
         await self.db.tx(fn)
-
-    async def preceding_turn(self, namespace: str, created_by: str,
-                             session_id: str | None) -> tuple[str, datetime] | None:
-        def fn(c: sqlite3.Connection) -> tuple[str, datetime] | None:
-            r = c.execute("SELECT text, valid_from FROM memories WHERE namespace = ? "
-                          "AND created_by = ? AND session_id IS ? AND commit_state = 'committed' "
-                          "ORDER BY created_at DESC, rowid DESC LIMIT 1",
-                          (namespace, created_by, session_id)).fetchone()
-            return None if r is None else (str(r["text"]), dt_req(r["valid_from"]))
-        return await self.db.read(fn)
 
     async def mark_committed(self, ids: Sequence[str], audit: Sequence[AuditEvent]) -> None:
         def fn(c: sqlite3.Connection) -> None:

@@ -218,3 +218,15 @@ END;
 CREATE TRIGGER IF NOT EXISTS memories_docs_ad AFTER DELETE ON memories BEGIN
     UPDATE namespace_docs SET docs = docs - 1 WHERE namespace = old.namespace;
 END;
+
+-- Issue 18: a memory's place in its writer's sequence in a namespace and session (seq), and
+-- the turn it continues (previous_id): the order of a conversation and its neighbours.
+CREATE TABLE IF NOT EXISTS memory_turns (
+    memory_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    previous_id TEXT
+);
+CREATE INDEX IF NOT EXISTS memory_turns_previous ON memory_turns(previous_id);
+CREATE TRIGGER IF NOT EXISTS memory_turns_ad AFTER DELETE ON memories BEGIN
+    DELETE FROM memory_turns WHERE memory_id = old.id;
+END;

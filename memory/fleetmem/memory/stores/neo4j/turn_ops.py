@@ -1,0 +1,71 @@
+"""Neo4j: the order of a writer's memories and their conversation neighbours (issue 18):
+`turn_seq` and `previous_id` on :Memory (indexed), and appending a later turn to a
+memory's `keyword_context` (in the full-text index)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from fleetmem.memory.ports import PriorTurn, TurnLink
+from fleetmem.memory.stores.neo4j.codec import from_db_req
+from fleetmem.memory.stores.neo4j.connection import Neo4jConnection, Tx, rows, run
+
+
+class Neo4jTurnOps:
+    """A writer's sequence and a conversation's neighbours."""
+
+    db: Neo4jConnection
+
+    async def preceding_turn(self, namespace: str, created_by: str,
+                             session_id: str | None) -> PriorTurn | None:
+        async def fn(tx: Tx) -> PriorTurn | None:
+            found = await rows(tx, "MATCH (m:Memory) WHERE m.namespace = $ns AND m.created_by "
+                               "= $by AND m.commit_state = 'committed' AND coalesce(m.session_id"
+                               ", '') = $session RETURN m.id AS id, m.text AS text, "
+                               "m.valid_from AS at, coalesce(m.turn_seq, -1) AS seq "
+                               "ORDER BY m.created_at DESC, seq DESC LIMIT 1", ns=namespace,
+                               by=created_by, session=session_id or "")
+            if not found:
+                return None
+            r = found[0]
+            return PriorTurn(str(r["id"]), str(r["text"]), from_db_req(r["at"]), int(r["seq"]))
+        return await self.db.read(fn)
+
+    async def link_turns(self, links: Sequence[TurnLink],
+                         following: Mapping[str, str]) -> None:
+        if not links and not following:
+            return
+
+        async def fn(tx: Tx) -> None:
+            await run(tx, "UNWIND $rows AS row MATCH (m:Memory {id: row.id}) "
+                          "SET m.turn_seq = row.seq, m.previous_id = row.previous",
+                      rows=[{"id": t.memory_id, "seq": t.seq, "previous": t.previous_id}
+                            for t in links])
+            await run(tx, "UNWIND $rows AS row MATCH (m:Memory {id: row.id}) "
+                          "SET m.keyword_context = "
+                          "coalesce(m.keyword_context + $sep, '') + row.text",
+                      sep="\n",
+                      rows=[{"id": k, "text": v} for k, v in following.items()])
+        await self.db.write(fn)
+
+    async def turn_neighbours(self, ids: Sequence[str],
+                              namespaces: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        if not ids or not namespaces:
+            return {}
+
+        async def fn(tx: Tx) -> dict[str, tuple[str, ...]]:
+            found = await rows(tx, """
+                UNWIND $ids AS id MATCH (m:Memory {id: id})
+                OPTIONAL MATCH (b:Memory {id: m.previous_id})
+                WHERE b.namespace IN $ns AND b.commit_state = 'committed'
+                OPTIONAL MATCH (a:Memory {previous_id: id})
+                WHERE a.namespace IN $ns AND a.commit_state = 'committed'
+                RETURN id, b.id AS before, collect(a.id) AS after""",
+                ids=list(dict.fromkeys(ids)), ns=list(namespaces))
+            out: dict[str, tuple[str, ...]] = {}
+            for r in found:
+                near = [*([r["before"]] if r["before"] else []), *r["after"]]
+                if near:
+                    out[str(r["id"])] = tuple(str(x) for x in near)
+            return out
+        return await self.db.read(fn)

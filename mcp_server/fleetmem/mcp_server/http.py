@@ -66,9 +66,13 @@ def build_mcp(service: MemoryService, settings: Settings
     caps = settings.mcp
     # Our gate decides on sessions (caps, eviction, idle sweep); the SDK's own cap stays as
     # a backstop above ours and its idle timer is off, so the policy lives in one place.
+    # A request is answered with one JSON body (json_response): no tool here sends
+    # progress, log or sampling messages while it runs, and an SSE answer to a 2025-era
+    # POST ended its keep-alive connection (the client stops reading after the result),
+    # so the stdio shim opened a new TCP connection for every call.
     mcp_app = server.streamable_http_app(streamable_http_path="/mcp", host=settings.host,
                                          transport_security=transport_security(settings),
-                                         session_idle_timeout=None,
+                                         session_idle_timeout=None, json_response=True,
                                          max_sessions=caps.max_sessions + caps.sessions_per_agent)
     return server, mcp_app, gate_sessions(server.session_manager, identity, settings)
 

@@ -1,5 +1,5 @@
 """`python -m bench all|ceiling|core|quality|locomo|peers|profile|setup|tracing|fairness|
-embedding_runtime|import_rate|cold_paths` from the repository root."""
+embedding_runtime|import_rate|cold_paths|mcp_breakdown` from the repository root."""
 
 from __future__ import annotations
 
@@ -120,6 +120,10 @@ def parser() -> argparse.ArgumentParser:
     cp.add_argument("--repeats", type=int, default=5)
     f = sub.add_parser("fairness", help="another agent's recall under a flooding agent")
     f.add_argument("--seconds", type=float, default=20.0)
+    mb = sub.add_parser("mcp_breakdown", help="where an MCP stdio remember's milliseconds go "
+                        "(door by door, traced spans, CPU per call)")
+    mb.add_argument("rest", nargs=argparse.REMAINDER,
+                    help="bench/mcp_breakdown.py's options (--data-dir, --memories, --calls)")
     return p
 
 
@@ -160,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         return import_rate.main(args.lines, args.batch)
     if args.command == "cold_paths":
         return _cold_paths(args)
+    if args.command == "mcp_breakdown":
+        from bench import mcp_breakdown
+
+        return mcp_breakdown.main(args.rest)
     if args.command == "fairness":
         from bench import fairness
 

@@ -218,7 +218,8 @@ def _timed(fn: Callable[[list[str]], object], text: str) -> float:
 
 def breakdown(made: Sequence[Call], spans: Sequence[Span]) -> dict[str, dict[str, list[float]]]:
     """Per door, per part: the milliseconds of every call (parts: client, outside,
-    service, each stage, service other)."""
+    service, each stage, service other, and the client's time less the call's own
+    `remember.embed` span: what the door and the service add to the model)."""
     requests = sorted((s for s in spans if s.name == "fleetmem.remember"),
                       key=lambda s: s.start_ns)
     children: dict[bytes, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -247,13 +248,15 @@ def breakdown(made: Sequence[Call], spans: Sequence[Span]) -> dict[str, dict[str
         for stage in STAGES:
             out[door][stage].append(parts.get(stage, 0.0))
         out[door]["service, other"].append(match.ms - sum(parts.get(s, 0.0) for s in STAGES))
+        out[door]["client minus its own embed"].append(client - parts.get(STAGES[0], 0.0))
     return out
 
 
 def report(parts: dict[str, dict[str, list[float]]], encodes: dict[str, list[float]],
            data_dir: Path, calls: int) -> list[str]:
     """The breakdown as markdown lines (p50 of each part; parts' p50s need not add up)."""
-    rows = ["client", "outside the service", "service", *STAGES, "service, other"]
+    rows = ["client", "outside the service", "service", *STAGES, "service, other",
+            "client minus its own embed"]
     lines = [f"- {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {git_commit()}, "
              f"{os.cpu_count()} cores {cpu_model()}, load average "
              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}, store {data_dir.name}, "

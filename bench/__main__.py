@@ -1,5 +1,5 @@
 """`python -m bench all|ceiling|core|quality|locomo|peers|profile|setup|assemble|tracing|fairness|
-embedding_runtime|import_rate|cold_paths` from the repository root."""
+embedding_runtime|import_rate|cold_paths|mcp_breakdown` from the repository root."""
 
 from __future__ import annotations
 
@@ -122,6 +122,9 @@ def parser() -> argparse.ArgumentParser:
     cp.add_argument("--repeats", type=int, default=5)
     f = sub.add_parser("fairness", help="another agent's recall under a flooding agent")
     f.add_argument("--seconds", type=float, default=20.0)
+    sub.add_parser("mcp_breakdown", help="where an MCP stdio remember's milliseconds go "
+                   "(door by door, traced spans, CPU per call); its options: "
+                   "`python -m bench mcp_breakdown --help`", add_help=False)
     return p
 
 
@@ -145,6 +148,12 @@ def _cold_paths(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen suites; `all` also writes RESULTS.md."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["mcp_breakdown"]:  # its own options (bench/mcp_breakdown.py)
+        from bench import mcp_breakdown
+
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+        return mcp_breakdown.main(argv[1:])
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     if args.command == "assemble":

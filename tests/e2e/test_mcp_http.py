@@ -122,3 +122,30 @@ async def test_a_malformed_attribution_header_is_a_clear_tool_error(keyed_url: s
     async with http_client(keyed_url, bearer("alice-key")) as c:
         hits = (await ok(c, "recall", {"query": "never written", "k": 5}))["hits"]
     assert all(h["memory"]["text"] != "never written" for h in hits)
+
+
+async def test_a_session_keeps_one_connection_with_json_answers(open_url: str) -> None:
+    """Every request of a 2025-era session is answered with one JSON body, so a client
+    (the stdio shim) keeps its keep-alive connection: an SSE answer, read only up to the
+    result, ended it, and the shim opened a new TCP connection for every call."""
+    headers = {"Accept": "application/json, text/event-stream",
+               "Content-Type": "application/json"}
+    async with httpx.AsyncClient(headers=headers, timeout=120) as raw:
+        init = await raw.post(open_url, json={
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                       "clientInfo": {"name": "t", "version": "1"}}})
+        session = {"mcp-session-id": init.headers["mcp-session-id"],
+                   "mcp-protocol-version": "2025-11-25"}
+        await raw.post(open_url, headers=session, json={
+            "jsonrpc": "2.0", "method": "notifications/initialized"})
+        call = await raw.post(open_url, headers=session, json={
+            "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "remember", "arguments": {"text": "Builds run on Tuesdays."}}})
+        answers = [init, call]
+        assert [r.status_code for r in answers] == [200, 200]
+        assert all(r.headers["content-type"].startswith("application/json") for r in answers)
+        assert call.json()["result"]["isError"] is False
+        ports = {r.extensions["network_stream"].get_extra_info("client_addr")[1]
+                 for r in answers}
+        assert len(ports) == 1, "each call opened a new connection"

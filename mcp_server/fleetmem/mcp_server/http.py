@@ -70,7 +70,26 @@ def build_mcp(service: MemoryService, settings: Settings
                                          transport_security=transport_security(settings),
                                          session_idle_timeout=None,
                                          max_sessions=caps.max_sessions + caps.sessions_per_agent)
+    answer_sessions_in_json(server.session_manager)
     return server, mcp_app, gate_sessions(server.session_manager, identity, settings)
+
+
+def answer_sessions_in_json(manager: Any) -> None:
+    """Answer every request of a 2025-era session with one JSON body instead of an SSE
+    stream. Clients read an SSE answer only up to its result, which ends the keep-alive
+    connection, so the stdio shim opened a new TCP connection for every call. Nothing is
+    lost: no tool sends progress, log or sampling messages while it runs. 2026-era
+    requests keep the SDK's default (already one JSON body for a prompt answer, SSE pings
+    and cancellation when the client leaves during a long call)."""
+    admit = manager._admit_session  # noqa: SLF001 - the SDK sets the mode per session here
+
+    def admitting(requestor: Any) -> Any:
+        transport = admit(requestor)
+        if transport is not None:
+            transport.is_json_response_enabled = True
+        return transport
+
+    manager._admit_session = admitting  # noqa: SLF001
 
 
 def gate_sessions(manager: Any, identity: Identity, settings: Settings) -> SessionGate:

@@ -22,6 +22,7 @@ from fleetmem.memory.ports.values import (
     EntityRef,
     IdempotencyRecord,
     MemoryFilter,
+    RecallRow,
     Vector,
     VectorPoint,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "IdempotencyRecord",
     "MemoryFilter",
     "MemoryStore",
+    "RecallRow",
     "UpkeepStore",
     "Vector",
     "VectorIndex",

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from fleetmem.memory.domain.models import AuditEvent, Memory, MemoryStatus
-from fleetmem.memory.ports.values import MemoryFilter, Vector
+from fleetmem.memory.ports.values import MemoryFilter, RecallRow, Vector
 
 
 class MemoryStore(Protocol):
@@ -86,6 +86,13 @@ class MemoryStore(Protocol):
                           flt: MemoryFilter) -> list[tuple[Memory, bool]]:
         """The memories among `ids` that pass `flt`, in the order of `ids`, each with
         whether it is a claim of an open conflict: recall's one read after fusion."""
+        ...
+
+    async def recall_candidates(self, ids: Sequence[str],
+                                flt: MemoryFilter) -> list[RecallRow]:
+        """`recall_rows` with each memory's stored vector (None when it has none): every
+        candidate of recall's legs read at once, so the similarity of a keyword- or
+        graph-only hit and the final scores need no further read (one round trip)."""
         ...
 
     async def list_memories(

@@ -13,9 +13,12 @@ import numpy as np
 import numpy.typing as npt
 
 from fleetmem.memory.domain.metadata import MetadataFilter
-from fleetmem.memory.domain.models import MemoryStatus
+from fleetmem.memory.domain.models import Memory, MemoryStatus
 
 Vector = npt.NDArray[np.float32]
+RecallRow = tuple[Memory, bool, Vector | None]
+"""One recall candidate's row: the memory, whether it is a claim of an open conflict, and
+its stored vector (None when it has none)."""
 
 
 @dataclass(frozen=True, slots=True)

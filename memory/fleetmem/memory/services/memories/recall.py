@@ -17,11 +17,11 @@ import numpy as np
 from fleetmem.memory import tracing
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.domain.models import BufferItem, Memory, MemoryStatus, Relation
-from fleetmem.memory.domain.ranking import TIE_BREAK, Relevance, final_score, relevance
+from fleetmem.memory.domain.ranking import Relevance, final_score, relevance
 from fleetmem.memory.domain.scoring import ScoreBreakdown
 from fleetmem.memory.domain.text import asks_about, clean_text, estimate_tokens
 from fleetmem.memory.errors import InvalidInput
-from fleetmem.memory.ports import MemoryFilter, Vector
+from fleetmem.memory.ports import MemoryFilter, RecallRow, Vector
 from fleetmem.memory.services.inputs import (
     check_k,
     check_kind,
@@ -109,12 +109,16 @@ async def recall(ctx: ServiceContext, caller: Caller, q: RecallQuery) -> RecallR
     legs: dict[str, dict[str, float]] = {}
     for found in await asyncio.gather(*tasks):
         legs.update((name, dict(hits)) for name, hits in found)
+    candidates = list(dict.fromkeys(i for hits in legs.values() for i in hits))
+    with tracing.span("recall.rows") as reading:
+        rows = await ctx.memories.recall_candidates(candidates, flt)
+        reading.set_attribute("fleetmem.rows", len(rows))
     if embedding is not None and "dense" in q.modes:
-        legs["dense"] = await _similarities(ctx, await embedding, legs)
+        legs["dense"] = _similarities(await embedding, legs, rows)
     rel = relevance(legs.get("dense", {}), legs.get("keyword", {}), list(legs.get("graph", {})),
                     list(legs.get("hop", {})))
     now = ctx.now()
-    scored = await _scored(ctx, rel, flt, k, now)
+    scored = _scored(rel, rows, k, now)
     hits: list[RecallHit] = []
     tokens = 0
     for breakdown, m, disputed in scored:
@@ -144,48 +148,33 @@ def _sources(legs: dict[str, dict[str, float]], mid: str) -> list[str]:
     return sorted([*found, *(["dense"] if mid in legs.get("dense_hits", {}) else [])])
 
 
-async def _similarities(ctx: ServiceContext, vector: Vector,
-                        legs: dict[str, dict[str, float]]) -> dict[str, float]:
+def _similarities(vector: Vector, legs: dict[str, dict[str, float]],
+                  found: Sequence[RecallRow]) -> dict[str, float]:
     """Cosine similarity to the question of every candidate of every leg: the dense
     search's own scores, and for the others' hits the dot product with their stored
-    vectors, so a keyword- or graph-only hit is weighed on its merits."""
+    vectors (read with the rows), so a keyword- or graph-only hit is weighed on its
+    merits."""
     dense = dict(legs.get("dense", {}))
     legs["dense_hits"] = dict(dense)
-    missing = [i for name, hits in legs.items() if name not in {"dense", "dense_hits"}
-               for i in hits if i not in dense]
-    if missing:
-        vectors = await ctx.memories.get_vectors(list(dict.fromkeys(missing)))
-        dense.update((mid, float(np.dot(v, vector))) for mid, v in vectors.items())
+    dense.update((m.id, float(np.dot(v, vector))) for m, _, v in found
+                 if v is not None and m.id not in dense)
     return dense
 
 
-async def _scored(ctx: ServiceContext, rel: dict[str, Relevance], flt: MemoryFilter, k: int,
-                  now: datetime) -> list[tuple[ScoreBreakdown, Memory, bool]]:
-    """Final scores of the candidates that can make the top `k`, best first.
-
-    Rows are read best relevance first, a window at a time, until the k-th final score is
-    above what any unread candidate could reach (its relevance plus the whole
-    tie-breaker). The graph is the source of truth: a candidate whose row does not pass
-    the filter (forgotten or corrected meanwhile, outside `as_of`) is dropped.
-    """
-    ranked = sorted(rel, key=lambda i: rel[i].total, reverse=True)
-    scored: list[tuple[ScoreBreakdown, Memory, bool]] = []
-    pos = 0
-    window = max(2 * k, 20)
+def _scored(rel: dict[str, Relevance], found: Sequence[RecallRow], k: int,
+            now: datetime) -> list[tuple[ScoreBreakdown, Memory, bool]]:
+    """Final scores of the candidates, best first. The graph is the source of truth: a
+    candidate whose row did not pass the filter (forgotten or corrected meanwhile,
+    outside `as_of`) has no row and is dropped."""
     with tracing.span("recall.fuse") as fusing:
-        fusing.set_attribute("fleetmem.candidates", len(ranked))
-        while pos < len(ranked):
-            want = ranked[pos:pos + window]
-            pos += len(want)
-            with tracing.span("recall.rows") as reading:
-                found = await ctx.memories.recall_rows(want, flt)
-                reading.set_attribute("fleetmem.rows", len(found))
-            scored += [(final_score(rel[m.id], m, now), m, disputed) for m, disputed in found]
-            scored.sort(key=lambda smd: smd[0].total, reverse=True)
-            if len(scored) >= k and (pos >= len(ranked) or rel[ranked[pos]].total
-                                     + TIE_BREAK < scored[k - 1][0].total):
-                break
-    return scored
+        fusing.set_attribute("fleetmem.candidates", len(rel))
+        rows = {m.id: (m, disputed) for m, disputed, _ in found}
+        # best relevance first, so that equal final scores keep the relevance order
+        ranked = sorted((i for i in rel if i in rows), key=lambda i: rel[i].total,
+                        reverse=True)
+        scored = [(final_score(rel[i], rows[i][0], now), *rows[i]) for i in ranked]
+        scored.sort(key=lambda smd: smd[0].total, reverse=True)
+    return scored[:k]
 
 
 async def _embed_one(ctx: ServiceContext, text: str) -> Vector:

@@ -88,11 +88,12 @@ class MemoryStore(Protocol):
         whether it is a claim of an open conflict: recall's one read after fusion."""
         ...
 
-    async def recall_candidates(self, ids: Sequence[str],
-                                flt: MemoryFilter) -> list[RecallRow]:
-        """`recall_rows` with each memory's stored vector (None when it has none): every
-        candidate of recall's legs read at once, so the similarity of a keyword- or
-        graph-only hit and the final scores need no further read (one round trip)."""
+    async def recall_candidates(self, ids: Sequence[str], flt: MemoryFilter,
+                                vector: Vector | None) -> list[RecallRow]:
+        """`recall_rows` with the similarity (dot product; the vectors are normalised) of
+        each memory's stored vector to `vector`: every candidate of recall's legs read
+        at once, so a keyword- or graph-only hit is weighed and the final scores made
+        with no further read (one round trip; the vectors stay in the store)."""
         ...
 
     async def list_memories(

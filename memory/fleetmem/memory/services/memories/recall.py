@@ -110,11 +110,13 @@ async def recall(ctx: ServiceContext, caller: Caller, q: RecallQuery) -> RecallR
     for found in await asyncio.gather(*tasks):
         legs.update((name, dict(hits)) for name, hits in found)
     candidates = list(dict.fromkeys(i for hits in legs.values() for i in hits))
+    dense = embedding is not None and "dense" in q.modes
+    query_vector = await embedding if dense and embedding is not None else None
     with tracing.span("recall.rows") as reading:
-        rows = await ctx.memories.recall_candidates(candidates, flt)
+        rows = await ctx.memories.recall_candidates(candidates, flt, query_vector)
         reading.set_attribute("fleetmem.rows", len(rows))
-    if embedding is not None and "dense" in q.modes:
-        legs["dense"] = _similarities(await embedding, legs, rows)
+    if dense:
+        legs["dense"] = _similarities(legs, rows)
     rel = relevance(legs.get("dense", {}), legs.get("keyword", {}), list(legs.get("graph", {})),
                     list(legs.get("hop", {})))
     now = ctx.now()
@@ -148,16 +150,15 @@ def _sources(legs: dict[str, dict[str, float]], mid: str) -> list[str]:
     return sorted([*found, *(["dense"] if mid in legs.get("dense_hits", {}) else [])])
 
 
-def _similarities(vector: Vector, legs: dict[str, dict[str, float]],
+def _similarities(legs: dict[str, dict[str, float]],
                   found: Sequence[RecallRow]) -> dict[str, float]:
     """Cosine similarity to the question of every candidate of every leg: the dense
-    search's own scores, and for the others' hits the dot product with their stored
-    vectors (read with the rows), so a keyword- or graph-only hit is weighed on its
-    merits."""
+    search's own scores, and for the others' hits the dot product of their stored
+    vectors with the question's (computed by the store with the rows), so a keyword- or
+    graph-only hit is weighed on its merits."""
     dense = dict(legs.get("dense", {}))
     legs["dense_hits"] = dict(dense)
-    dense.update((m.id, float(np.dot(v, vector))) for m, _, v in found
-                 if v is not None and m.id not in dense)
+    dense.update((m.id, s) for m, _, s in found if s is not None and m.id not in dense)
     return dense
 
 

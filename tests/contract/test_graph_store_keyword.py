@@ -1,10 +1,16 @@
 """GraphStore contract, keyword search of issue 18 (SQLite and a real Neo4j): statistics
 from the searched namespaces only, the keyword context, a writer's preceding turn, the
-order of a conversation and its neighbours."""
+order of a conversation and its neighbours; and issue 22's recall reads: BM25 scores as
+`domain.ranking.bm25` makes them (Neo4j computes them on the server), query syntax kept
+inert, the candidates' rows with similarities."""
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 from fleetmem.memory.domain.models import MemoryStatus
+from fleetmem.memory.domain.ranking import bm25
 from fleetmem.memory.ports import GraphStore, TurnLink
 from tests.contract.values import ALICE, BOB, at, ev, flt, mem, put, vec
 
@@ -90,3 +96,73 @@ async def test_a_later_turn_is_appended_to_the_previous_turns_keyword_context(
     [shown] = await graph.get_memories([question.id], [ALICE])
     assert shown.text == question.text
     assert await graph.turn_neighbours([question.id], [ALICE]) == {question.id: (reply.id,)}
+
+
+async def test_keyword_scores_are_bm25_over_the_searched_namespaces(
+        graph: GraphStore) -> None:
+    # words chosen so that stemming leaves them alone on both stores' analyzers
+    texts = ["kafka broker lag", "kafka topic", "postgres vacuum", "redis cache warm"]
+    mine = await put(graph, *(mem(t) for t in texts))
+    await put(graph, *(mem(f"kafka broker {i}", BOB, by="bob") for i in range(5)), seed=20)
+    hits = await graph.keyword_search("kafka broker", flt(ALICE), 10)
+    # alice's four memories (any status counts) are the collection; bob's five are not
+    expected = bm25({"kafka": [(mine[0].id, len(texts[0])), (mine[1].id, len(texts[1]))],
+                     "broker": [(mine[0].id, len(texts[0]))]}, 4)
+    assert [h for h, _ in hits] == sorted(expected, key=lambda i: -expected[i])
+    assert dict(hits) == pytest.approx(expected, rel=1e-9)
+
+
+async def test_keyword_query_syntax_is_inert(graph: GraphStore) -> None:
+    [a] = await put(graph, mem("deploy notes for kafka"))
+    await put(graph, mem("kafka secret of bob", BOB, by="bob"), seed=5)
+    for query in ['kafka" OR namespace:agent*', "kafka) OR (*:*", 'kafka \\" ~2 ^9 [a TO z]',
+                  "text:kafka OR keyword_context:kafka", "kafka' MATCH (n) DETACH DELETE n //"]:
+        assert [h for h, _ in await graph.keyword_search(query, flt(ALICE), 10)] == [a.id]
+    assert await graph.keyword_search("*:*", flt(ALICE), 10) == []
+
+
+async def test_namespace_statistic_follows_deletes(graph: GraphStore) -> None:
+    [a, b] = await put(graph, mem("kafka broker lag"), mem("kafka topic"))
+    pending = mem("unrelated pending write", minute=1)
+    await graph.insert_memories([pending], [vec(9)])
+    await graph.delete_pending([pending.id])
+    [gone] = await put(graph, mem("postgres vacuum"), seed=3)
+    await graph.set_status([gone.id], MemoryStatus.ARCHIVED, at(1), [ev("forget")])
+    await graph.purge_memories([gone.id], [ev("purge")])
+    hits = dict(await graph.keyword_search("kafka broker", flt(ALICE), 10))
+    expected = bm25({"kafka": [(a.id, len(a.text)), (b.id, len(b.text))],
+                     "broker": [(a.id, len(a.text))]}, 2)
+    assert hits == pytest.approx(expected, rel=1e-9)
+
+
+async def test_recall_candidates_bring_rows_and_similarities_in_id_order(
+        graph: GraphStore) -> None:
+    a, b = await put(graph, mem("one"), mem("two", minute=1))
+    [c] = await put(graph, mem("bob's", BOB, by="bob"), seed=7)
+    query = vec(42)
+    ids = [b.id, c.id, a.id, "00000000-0000-4000-8000-000000000000"]
+    rows = await graph.recall_candidates(ids, flt(), query)
+    assert [(m, d) for m, d, _ in rows] == [(b, False), (a, False)]
+    assert [s for _, _, s in rows] == pytest.approx(
+        [float(np.dot(vec(1), query)), float(np.dot(vec(0), query))], abs=1e-6)
+    assert [s for _, _, s in await graph.recall_candidates([a.id], flt(), None)] == [None]
+    assert await graph.recall_candidates([], flt(), query) == []
+    assert [m.id for m, _, _ in await graph.recall_candidates(ids, flt(ALICE, BOB), query)] \
+        == [b.id, c.id, a.id]
+
+
+async def test_an_appended_context_scores_as_if_written_with_the_memory(
+        graph: GraphStore) -> None:
+    # BM25 normalises by a memory's length (text and keyword context): a context appended
+    # later by the next turn must count in it, as one written at insert does
+    first, second = "harbour walk at noon", "we met Jon near the lighthouse"
+    later = mem("Nia: the ferry left early")
+    await graph.insert_memories([later], [vec(1)], contexts={later.id: first})
+    await graph.mark_committed([later.id], [ev("remember")])
+    await graph.link_turns([], {later.id: second})
+    whole = mem("Nia: the ferry left early", minute=1)
+    await graph.insert_memories([whole], [vec(2)], contexts={whole.id: first + "\n" + second})
+    await graph.mark_committed([whole.id], [ev("remember")])
+    scores = dict(await graph.keyword_search("ferry lighthouse", flt(ALICE), 10))
+    assert set(scores) == {later.id, whole.id}
+    assert scores[later.id] == pytest.approx(scores[whole.id], rel=1e-9)

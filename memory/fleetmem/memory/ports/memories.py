@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from fleetmem.memory.domain.models import AuditEvent, Memory, MemoryStatus
-from fleetmem.memory.ports.values import MemoryFilter, PriorTurn, TurnLink, Vector
+from fleetmem.memory.ports.values import MemoryFilter, PriorTurn, RecallRow, TurnLink, Vector
 
 
 class MemoryStore(Protocol):
@@ -100,6 +100,14 @@ class MemoryStore(Protocol):
                           flt: MemoryFilter) -> list[tuple[Memory, bool]]:
         """The memories among `ids` that pass `flt`, in the order of `ids`, each with
         whether it is a claim of an open conflict: recall's one read after fusion."""
+        ...
+
+    async def recall_candidates(self, ids: Sequence[str], flt: MemoryFilter,
+                                vector: Vector | None) -> list[RecallRow]:
+        """`recall_rows` with the similarity (dot product; the vectors are normalised) of
+        each memory's stored vector to `vector`: every candidate of recall's legs read
+        at once, so a keyword- or graph-only hit is weighed and the final scores made
+        with no further read (one round trip; the vectors stay in the store)."""
         ...
 
     async def list_memories(

@@ -13,9 +13,13 @@ import numpy as np
 import numpy.typing as npt
 
 from fleetmem.memory.domain.metadata import MetadataFilter
-from fleetmem.memory.domain.models import MemoryStatus
+from fleetmem.memory.domain.models import Memory, MemoryStatus
 
 Vector = npt.NDArray[np.float32]
+RecallRow = tuple[Memory, bool, float | None]
+"""One recall candidate's row: the memory, whether it is a claim of an open conflict, and
+the similarity (dot product) of its stored vector to the question's (None when either
+vector is missing)."""
 
 
 @dataclass(frozen=True, slots=True)

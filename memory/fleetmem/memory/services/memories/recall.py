@@ -17,18 +17,11 @@ import numpy as np
 from fleetmem.memory import tracing
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.domain.models import BufferItem, Memory, MemoryStatus, Relation
-from fleetmem.memory.domain.ranking import (
-    SPEAKER_BONUS,
-    TIE_BREAK,
-    Relevance,
-    final_score,
-    relevance,
-    with_neighbours,
-)
+from fleetmem.memory.domain.ranking import Relevance, final_score, relevance, with_neighbours
 from fleetmem.memory.domain.scoring import ScoreBreakdown
 from fleetmem.memory.domain.text import asks_about, clean_text, estimate_tokens
 from fleetmem.memory.errors import InvalidInput
-from fleetmem.memory.ports import MemoryFilter, Vector
+from fleetmem.memory.ports import MemoryFilter, RecallRow, Vector
 from fleetmem.memory.services.inputs import (
     check_k,
     check_kind,
@@ -121,14 +114,20 @@ async def recall(ctx: ServiceContext, caller: Caller, q: RecallQuery) -> RecallR
     legs: dict[str, dict[str, float]] = {}
     for found in await asyncio.gather(*tasks):
         legs.update((name, dict(hits)) for name, hits in found)
-    if embedding is not None and "dense" in q.modes:
-        legs["dense"] = await _similarities(ctx, await embedding, legs)
+    candidates = list(dict.fromkeys(i for hits in legs.values() for i in hits))
+    dense = embedding is not None and "dense" in q.modes
+    query_vector = await embedding if dense and embedding is not None else None
+    with tracing.span("recall.rows") as reading:
+        rows = await ctx.memories.recall_candidates(candidates, flt, query_vector)
+        reading.set_attribute("fleetmem.rows", len(rows))
+    if dense:
+        legs["dense"] = _similarities(legs, rows)
     rel = relevance(legs.get("dense", {}), legs.get("keyword", {}), list(legs.get("graph", {})),
                     list(legs.get("hop", {})))
     if q.neighbours:
-        rel = await _neighbours_of_best(ctx, rel, flt, k, embedding, legs)
+        rel, rows = await _neighbours_of_best(ctx, rel, flt, k, query_vector, legs, rows)
     now = ctx.now()
-    scored = await _scored(ctx, rel, flt, k, now, frozenset(named))
+    scored = _scored(rel, rows, k, now, frozenset(named))
     hits: list[RecallHit] = []
     tokens = 0
     for breakdown, m, disputed in scored:
@@ -158,18 +157,15 @@ def _sources(legs: dict[str, dict[str, float]], mid: str) -> list[str]:
     return sorted([*found, *(["dense"] if mid in legs.get("dense_hits", {}) else [])])
 
 
-async def _similarities(ctx: ServiceContext, vector: Vector,
-                        legs: dict[str, dict[str, float]]) -> dict[str, float]:
+def _similarities(legs: dict[str, dict[str, float]],
+                  found: Sequence[RecallRow]) -> dict[str, float]:
     """Cosine similarity to the question of every candidate of every leg: the dense
-    search's own scores, and for the others' hits the dot product with their stored
-    vectors, so a keyword- or graph-only hit is weighed on its merits."""
+    search's own scores, and for the others' hits the dot product of their stored
+    vectors with the question's (computed by the store with the rows), so a keyword- or
+    graph-only hit is weighed on its merits."""
     dense = dict(legs.get("dense", {}))
     legs["dense_hits"] = dict(dense)
-    missing = [i for name, hits in legs.items() if name not in {"dense", "dense_hits"}
-               for i in hits if i not in dense]
-    if missing:
-        vectors = await ctx.memories.get_vectors(list(dict.fromkeys(missing)))
-        dense.update((mid, float(np.dot(v, vector))) for mid, v in vectors.items())
+    dense.update((m.id, s) for m, _, s in found if s is not None and m.id not in dense)
     return dense
 
 
@@ -178,55 +174,44 @@ NEIGHBOUR_SOURCES = 10
 
 
 async def _neighbours_of_best(ctx: ServiceContext, rel: dict[str, Relevance],
-                              flt: MemoryFilter, k: int, embedding: Awaitable[Vector] | None,
-                              legs: dict[str, dict[str, float]]) -> dict[str, Relevance]:
+                              flt: MemoryFilter, k: int, vector: Vector | None,
+                              legs: dict[str, dict[str, float]], rows: list[RecallRow]
+                              ) -> tuple[dict[str, Relevance], list[RecallRow]]:
     """The candidates with the conversation turns next to the best of them
-    (`ranking.with_neighbours`); a turn that was no candidate is weighed by its own cosine
-    similarity first. Neighbours that the filter excludes are dropped with the rows."""
-    best = sorted(rel, key=lambda i: rel[i].total, reverse=True)[:min(k, NEIGHBOUR_SOURCES)]
+    (`ranking.with_neighbours`), and the rows with the neighbours' added. A turn that was
+    no candidate is weighed by its own cosine similarity first (computed by the store with
+    its row, in the same read). Neighbours that the filter excludes have no row and are
+    dropped."""
+    have = {m.id for m, _, _ in rows}
+    best = sorted((i for i in rel if i in have), key=lambda i: rel[i].total,
+                  reverse=True)[:min(k, NEIGHBOUR_SOURCES)]
     with tracing.span("recall.neighbours"):
         near = await ctx.memories.turn_neighbours(best, flt.namespaces)
         fresh = list(dict.fromkeys(n for turns in near.values() for n in turns if n not in rel))
-        own: dict[str, Relevance] = {}
-        if fresh and embedding is not None:
-            vector = await embedding
-            vectors = await ctx.memories.get_vectors(fresh)
-            own = {n: Relevance(float(np.dot(v, vector)), 0.0, 0.0) for n, v in vectors.items()}
+        more = await ctx.memories.recall_candidates(fresh, flt, vector) if fresh else []
+    own = {m.id: Relevance(s if s is not None else 0.0, 0.0, 0.0) for m, _, s in more}
     out = with_neighbours(rel, near, own)
     legs["neighbour"] = {i: 0.0 for i, r in out.items() if r.neighbour > 0}
-    return out
+    return out, [*rows, *more]
 
 
-async def _scored(ctx: ServiceContext, rel: dict[str, Relevance], flt: MemoryFilter, k: int,
-                  now: datetime, named: frozenset[str] = frozenset()
-                  ) -> list[tuple[ScoreBreakdown, Memory, bool]]:
-    """Final scores of the candidates that can make the top `k`, best first.
-
-    Rows are read best relevance first, a window at a time, until the k-th final score is
-    above what any unread candidate could reach (its relevance plus the whole
-    tie-breaker). The graph is the source of truth: a candidate whose row does not pass
-    the filter (forgotten or corrected meanwhile, outside `as_of`) is dropped.
-    """
-    ranked = sorted(rel, key=lambda i: rel[i].total, reverse=True)
-    scored: list[tuple[ScoreBreakdown, Memory, bool]] = []
-    pos = 0
-    window = max(2 * k, 20)
-    reach = TIE_BREAK + (SPEAKER_BONUS if named else 0.0)  # the most a row adds
+def _scored(rel: dict[str, Relevance], found: Sequence[RecallRow], k: int,
+            now: datetime, named: frozenset[str] = frozenset()
+            ) -> list[tuple[ScoreBreakdown, Memory, bool]]:
+    """Final scores of the candidates, best first. The graph is the source of truth: a
+    candidate whose row did not pass the filter (forgotten or corrected meanwhile,
+    outside `as_of`) has no row and is dropped. A turn whose speaker the question names
+    (`named`) gets the speaker bonus."""
     with tracing.span("recall.fuse") as fusing:
-        fusing.set_attribute("fleetmem.candidates", len(ranked))
-        while pos < len(ranked):
-            want = ranked[pos:pos + window]
-            pos += len(want)
-            with tracing.span("recall.rows") as reading:
-                found = await ctx.memories.recall_rows(want, flt)
-                reading.set_attribute("fleetmem.rows", len(found))
-            scored += [(final_score(rel[m.id], m, now, named=named), m, disputed)
-                       for m, disputed in found]
-            scored.sort(key=lambda smd: smd[0].total, reverse=True)
-            if len(scored) >= k and (pos >= len(ranked) or rel[ranked[pos]].total
-                                     + reach < scored[k - 1][0].total):
-                break
-    return scored
+        fusing.set_attribute("fleetmem.candidates", len(rel))
+        rows = {m.id: (m, disputed) for m, disputed, _ in found}
+        # best relevance first, so that equal final scores keep the relevance order
+        ranked = sorted((i for i in rel if i in rows), key=lambda i: rel[i].total,
+                        reverse=True)
+        scored = [(final_score(rel[i], rows[i][0], now, named=named), *rows[i])
+                  for i in ranked]
+        scored.sort(key=lambda smd: smd[0].total, reverse=True)
+    return scored[:k]
 
 
 async def _embed_one(ctx: ServiceContext, text: str) -> Vector:

@@ -35,6 +35,18 @@ Row = dict[str, Any]
 TxFn = Callable[Concatenate[Tx, P], Awaitable[T]]
 _SCHEMES = {"bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"}
 
+POOL_SIZE = 32
+"""Bolt connections per server one process may hold. A store call holds one for its
+transaction; a recall makes at most three at once (keyword leg, graph leg, then rows),
+so 32 covers a replica's concurrent requests with room to spare, and several replicas
+stay well inside the server's Bolt worker threads (400 by default). The driver's
+default of 100 per process only adds idle sockets."""
+FETCH_SIZE = -1
+"""Records per PULL: all of them. Every statement here is bounded (LIMIT, a page, or a
+result the caller needs whole, like the ids the reconciler compares), so a statement is
+always one RUN+PULL exchange; the driver's default of 1,000 added a round trip per
+further 1,000 records."""
+
 
 _written: ContextVar[tuple[int, str] | None] = ContextVar("fleetmem_audit_head", default=None)
 """The audit head the current write transaction appended (the transaction function runs
@@ -63,9 +75,11 @@ def translate(exc: Neo4jError | DriverError) -> StorageUnavailable:
 
 
 async def rows(tx: Tx, query: str, **params: Any) -> list[Row]:
-    """Run one parameterised statement and return its records as dicts."""
+    """Run one parameterised statement and return its records as dicts of plain values
+    (statements return maps and scalars, never nodes: `Record.data()`'s recursive
+    conversion cost ~1.8 ms per 384-float vector, dict() ~0.1 ms)."""
     result = await tx.run(query, params)
-    return [record.data() async for record in result]
+    return [dict(zip(record.keys(), record.values(), strict=True)) async for record in result]
 
 
 async def run(tx: Tx, query: str, **params: Any) -> None:
@@ -105,8 +119,9 @@ class Neo4jConnection:
         try:
             # Server notifications (e.g. "property key does not exist yet" on an empty
             # database) are advice for interactive use; here they would only flood logs.
-            self._driver = AsyncGraphDatabase.driver(self.uri, auth=self._auth,
-                                                     notifications_min_severity="OFF")
+            self._driver = AsyncGraphDatabase.driver(
+                self.uri, auth=self._auth, notifications_min_severity="OFF",
+                max_connection_pool_size=POOL_SIZE, fetch_size=FETCH_SIZE)
             await self._driver.verify_connectivity()
         except (Neo4jError, DriverError) as exc:
             await self.close()

@@ -18,13 +18,14 @@ from fleetmem.memory.stores.neo4j.entity_ops import Neo4jEntityOps
 from fleetmem.memory.stores.neo4j.gc_ops import Neo4jGcOps
 from fleetmem.memory.stores.neo4j.governance_ops import Neo4jGovernanceOps
 from fleetmem.memory.stores.neo4j.memory_ops import Neo4jMemoryOps
-from fleetmem.memory.stores.neo4j.schema import STATEMENTS
+from fleetmem.memory.stores.neo4j.schema import COUNT_NAMESPACE_DOCS, STATEMENTS
+from fleetmem.memory.stores.neo4j.search_ops import Neo4jMemorySearchOps
 
 logger = logging.getLogger(__name__)
 
 
-class Neo4jGraphStore(Neo4jMemoryOps, Neo4jEntityOps, Neo4jBufferAuditOps, Neo4jGcOps,
-                      Neo4jGovernanceOps):
+class Neo4jGraphStore(Neo4jMemoryOps, Neo4jMemorySearchOps, Neo4jEntityOps,
+                      Neo4jBufferAuditOps, Neo4jGcOps, Neo4jGovernanceOps):
     """GraphStore on Neo4j 5 (Community or Enterprise) via the official async driver."""
 
     def __init__(self, uri: str, user: str = "neo4j", password: str = "",
@@ -39,6 +40,7 @@ class Neo4jGraphStore(Neo4jMemoryOps, Neo4jEntityOps, Neo4jBufferAuditOps, Neo4j
         async def head(tx: Tx) -> None:
             await run(tx, "MERGE (h:AuditHead {id: 'audit'}) "
                           "ON CREATE SET h.seq = 0, h.hash = $genesis", genesis=GENESIS)
+            await run(tx, COUNT_NAMESPACE_DOCS)
         await self.db.write(head)
         logger.info("neo4j graph store open at %s", self.db.uri)
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from fleetmem.memory.domain.models import AuditEvent, Memory, MemoryStatus
-from fleetmem.memory.domain.ranking import KEYWORD_POSTING_BUDGET, bm25
-from fleetmem.memory.domain.text import keyword_terms
 from fleetmem.memory.ports import IdempotencyRecord, MemoryFilter, Vector
 from fleetmem.memory.stores.neo4j.audit_ops import append_audit_tx
 from fleetmem.memory.stores.neo4j.codec import (
@@ -20,17 +19,33 @@ from fleetmem.memory.stores.neo4j.codec import (
     vec_from_db,
 )
 from fleetmem.memory.stores.neo4j.connection import Neo4jConnection, Tx, rows, run
-from fleetmem.memory.stores.neo4j.schema import FULLTEXT_INDEX
 from fleetmem.memory.stores.neo4j.turn_ops import Neo4jTurnOps
+
+DELETE_COUNTED = ("WITH m, m.namespace AS ns DETACH DELETE m WITH ns, count(*) AS gone "
+                  "MATCH (d:NamespaceDocs {namespace: ns}) SET d.docs = d.docs - gone")
+"""Deletes the matched memories `m` and takes them off their namespaces' document counts."""
+
+
+def namespace_counts(namespaces: Iterable[str]) -> list[dict[str, object]]:
+    """How many new memories each namespace gets, for the `NamespaceDocs` counters."""
+    return [{"ns": ns, "n": n} for ns, n in Counter(namespaces).items()]
+
 
 _INDEXABLE = ("MATCH (m:Memory) WHERE m.commit_state = 'committed' "
               "AND m.status IN ['active', 'superseded'] ")
 
 
 async def insert_memories_tx(tx: Tx, memories: Sequence[Memory],
-                             vectors: Sequence[Vector | None]) -> None:
-    """Create :Memory nodes with their provenance, entity and supersede links."""
+                             vectors: Sequence[Vector | None],
+                             contexts: Mapping[str, str] | None = None) -> None:
+    """Create :Memory nodes with their keyword context, provenance, entity and supersede
+    links, and count them in their namespaces' `NamespaceDocs`."""
     props = [memory_props(m, v) for m, v in zip(memories, vectors, strict=True)]
+    for p in props:
+        context = (contexts or {}).get(p["id"])
+        if context:
+            p["keyword_context"] = context
+            p["keyword_length"] += len(context)
     await run(tx, """
         UNWIND $rows AS row
         CREATE (m:Memory) SET m = row
@@ -40,7 +55,11 @@ async def insert_memories_tx(tx: Tx, memories: Sequence[Memory],
             MERGE (h:Agent {id: p}) CREATE (m)-[:ON_BEHALF_OF]->(h))
         FOREACH (w IN CASE WHEN row.workflow_id IS NULL THEN [] ELSE [row.workflow_id] END |
             MERGE (f:Workflow {id: w}) CREATE (m)-[:PART_OF]->(f))
-        """, rows=props)
+        WITH count(*) AS created
+        UNWIND $counts AS c
+        MERGE (d:NamespaceDocs {namespace: c.ns}) ON CREATE SET d.docs = 0
+        SET d.docs = d.docs + c.n
+        """, rows=props, counts=namespace_counts(m.namespace for m in memories))
     links = [{"id": p["id"], "ns": p["namespace"], "name": n} for p in props
              for n in p["mentions"]]
     if links:
@@ -112,12 +131,7 @@ class Neo4jMemoryOps(Neo4jTurnOps):
             return
 
         async def fn(tx: Tx) -> None:
-            await insert_memories_tx(tx, memories, list(vectors))
-            if contexts:
-                await run(tx, "UNWIND $rows AS row MATCH (m:Memory {id: row.id}) "
-                          "SET m.keyword_context = row.context",
-                          rows=[{"id": m.id, "context": contexts[m.id]} for m in memories
-                                if contexts.get(m.id)])
+            await insert_memories_tx(tx, memories, list(vectors), contexts)
             await append_audit_tx(tx, audit)
         await self.db.write(fn)
 
@@ -131,7 +145,7 @@ class Neo4jMemoryOps(Neo4jTurnOps):
     async def delete_pending(self, ids: Sequence[str]) -> None:
         async def fn(tx: Tx) -> None:
             await run(tx, "UNWIND $ids AS id MATCH (m:Memory {id: id}) "
-                          "WHERE m.commit_state = 'pending' DETACH DELETE m", ids=list(ids))
+                          "WHERE m.commit_state = 'pending' " + DELETE_COUNTED, ids=list(ids))
         await self.db.write(fn)
 
     async def pending_memories(self, limit: int) -> list[tuple[Memory, Vector | None]]:
@@ -253,54 +267,6 @@ class Neo4jMemoryOps(Neo4jTurnOps):
             return [memory_of(r["m"]) for r in found]
         return await self.db.read(fn)
 
-    async def keyword_search(self, query: str, flt: MemoryFilter,
-                             limit: int) -> list[tuple[str, float]]:
-        terms = keyword_terms(query)
-        if not terms or not flt.namespaces:
-            return []
-        where, params = memory_where(flt)
-
-        async def fn(tx: Tx) -> list[tuple[str, float]]:
-            # BM25 over the filtered namespaces alone (see `domain.ranking.bm25`): the
-            # index's own scores count every namespace of the database.
-            matches: dict[str, list[tuple[str, int]]] = {}
-            for term in terms:
-                found = await rows(tx, f"""
-                    CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $q) YIELD node
-                    WITH node AS m WHERE {where}
-                    RETURN m.id AS id,
-                           size(m.text) + size(coalesce(m.keyword_context, '')) AS n
-                    LIMIT $budget
-                    """, q=f'"{term}"', budget=KEYWORD_POSTING_BUDGET + 1, **params)
-                if 0 < len(found) <= KEYWORD_POSTING_BUDGET:
-                    matches[term] = [(r["id"], int(r["n"])) for r in found]
-            if not matches:
-                return []
-            total = await rows(tx, f"MATCH (m:Memory) WHERE {where} RETURN count(m) AS n",
-                               **params)
-            scores = bm25(matches, int(total[0]["n"]))
-            return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-        return await self.db.read(fn)
-
-    async def recall_rows(self, ids: Sequence[str],
-                          flt: MemoryFilter) -> list[tuple[Memory, bool]]:
-        id_list = list(dict.fromkeys(ids))
-        if not id_list or not flt.namespaces:
-            return []
-        where, params = memory_where(flt)
-
-        async def fn(tx: Tx) -> list[tuple[Memory, bool]]:
-            found = await rows(tx, f"""
-                UNWIND $ids AS id MATCH (m:Memory {{id: id}}) WHERE {where}
-                OPTIONAL MATCH (c:Conflict) WHERE c.status = 'open' AND c.namespace IN $f_ns
-                    AND (c.a_memory_id = m.id OR c.b_memory_id = m.id)
-                WITH m, count(c) > 0 AS disputed
-                RETURN {MEMORY_PROJECTION} AS m, disputed
-                """, ids=id_list, **params)
-            by_id = {r["m"]["id"]: (memory_of(r["m"]), bool(r["disputed"])) for r in found}
-            return [by_id[i] for i in id_list if i in by_id]
-        return await self.db.read(fn)
-
     async def list_memories(self, flt: MemoryFilter, after_id: str | None,
                             limit: int) -> list[Memory]:
         where, params = memory_where(flt)
@@ -312,23 +278,6 @@ class Neo4jMemoryOps(Neo4jTurnOps):
             return [memory_of(r["m"]) for r in found]
         if not flt.namespaces:
             return []
-        return await self.db.read(fn)
-
-    async def memories_mentioning(self, entity_names: Sequence[str], flt: MemoryFilter,
-                                  limit: int) -> list[str]:
-        names = sorted({n.lower() for n in entity_names})
-        if not names or not flt.namespaces:
-            return []
-        where, params = memory_where(flt)
-
-        async def fn(tx: Tx) -> list[str]:
-            found = await rows(tx, f"""
-                MATCH (e:Entity)<-[:MENTIONS]-(m:Memory)
-                WHERE e.namespace IN $f_ns AND e.name_lower IN $names AND {where}
-                WITH DISTINCT m
-                RETURN m.id AS id ORDER BY m.created_at DESC, id LIMIT $limit
-                """, names=names, limit=limit, **params)
-            return [r["id"] for r in found]
         return await self.db.read(fn)
 
     async def count_indexable(self) -> int:
@@ -360,7 +309,7 @@ class Neo4jMemoryOps(Neo4jTurnOps):
             archived = {r["id"] for r in state if r["status"] == "archived"}
             gone = [i for i in dict.fromkeys(ids) if i in archived]
             if gone:
-                await run(tx, "UNWIND $ids AS id MATCH (m:Memory {id: id}) DETACH DELETE m",
+                await run(tx, "UNWIND $ids AS id MATCH (m:Memory {id: id}) " + DELETE_COUNTED,
                           ids=gone)
                 await append_audit_tx(tx, audit)
             await unlock_memories(tx, [r["id"] for r in state if r["id"] not in archived])

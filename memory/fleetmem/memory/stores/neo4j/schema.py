@@ -13,6 +13,8 @@ Graph shape:
   (:IdempotencyClaim)                              a keyed request running now (a lease)
   (:JobSlot)                                       one claim per scheduled GC run
   (:Conflict)-[:DISPUTES {side}]->(:Memory)        two agents' incompatible facts
+  (:NamespaceDocs {namespace, docs})               memories per namespace (any status),
+                                                   the keyword search's BM25 statistic
 Relation types are a property of the one fixed relationship type RELATES, so no user text
 ever becomes a Cypher identifier.
 """
@@ -55,6 +57,8 @@ STATEMENTS: list[str] = [
     "FOR (c:Conflict) REQUIRE c.id IS UNIQUE",
     "CREATE CONSTRAINT fleetmem_conflict_pair IF NOT EXISTS "
     "FOR (p:ConflictPair) REQUIRE p.key IS UNIQUE",
+    "CREATE CONSTRAINT fleetmem_namespace_docs IF NOT EXISTS "
+    "FOR (d:NamespaceDocs) REQUIRE d.namespace IS UNIQUE",
     # range indexes for the filters the port uses
     "CREATE INDEX fleetmem_memory_ns_status IF NOT EXISTS "
     "FOR (m:Memory) ON (m.namespace, m.status)",
@@ -85,3 +89,11 @@ STATEMENTS: list[str] = [
     "OPTIONS {indexConfig: {`fulltext.analyzer`: 'english'}}",
     "CALL db.awaitIndexes(300)",
 ]
+
+COUNT_NAMESPACE_DOCS = """
+    OPTIONAL MATCH (d:NamespaceDocs) WITH count(d) AS have WHERE have = 0
+    MATCH (m:Memory) WITH m.namespace AS ns, count(*) AS n
+    MERGE (d:NamespaceDocs {namespace: ns}) SET d.docs = n
+    """
+"""Fills the per-namespace memory counts once, for a database made before them (every
+write keeps them since)."""

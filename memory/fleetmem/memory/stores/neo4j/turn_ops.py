@@ -43,7 +43,9 @@ class Neo4jTurnOps:
                             for t in links])
             await run(tx, "UNWIND $rows AS row MATCH (m:Memory {id: row.id}) "
                           "SET m.keyword_context = "
-                          "coalesce(m.keyword_context + $sep, '') + row.text",
+                          "coalesce(m.keyword_context + $sep, '') + row.text "
+                          # BM25's document length (search_ops.KEYWORD_LENGTH) follows
+                          "SET m.keyword_length = size(m.text) + size(m.keyword_context)",
                       sep="\n",
                       rows=[{"id": k, "text": v} for k, v in following.items()])
         await self.db.write(fn)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
+import numpy as np
+
 from fleetmem.memory.domain.models import Memory
 from fleetmem.memory.domain.ranking import KEYWORD_POSTING_BUDGET, bm25
 from fleetmem.memory.domain.text import keyword_terms, or_query
-from fleetmem.memory.ports import MemoryFilter
+from fleetmem.memory.ports import MemoryFilter, RecallRow, Vector
 from fleetmem.memory.stores.sqlite.connection import (
     MEMORY_COLUMNS,
     SqliteConnection,
+    blob_to_vec,
     placeholders,
     row_memory,
     ts,
@@ -96,6 +99,10 @@ def _term_sql(where: str) -> str:
             f"WHERE {where} LIMIT ?2")
 
 
+def _dot(stored: Vector | None, query: Vector | None) -> float | None:
+    return None if stored is None or query is None else float(np.dot(stored, query))
+
+
 class SqliteMemorySearchOps:
     """Reading memories by filter, keyword and entity mention."""
 
@@ -131,16 +138,25 @@ class SqliteMemorySearchOps:
 
     async def recall_rows(self, ids: Sequence[str],
                           flt: MemoryFilter) -> list[tuple[Memory, bool]]:
+        return [(m, disputed) for m, disputed, _ in await self._candidates(ids, flt, None)]
+
+    async def recall_candidates(self, ids: Sequence[str], flt: MemoryFilter,
+                                vector: Vector | None) -> list[RecallRow]:
+        return await self._candidates(ids, flt, vector)
+
+    async def _candidates(self, ids: Sequence[str], flt: MemoryFilter,
+                          query: Vector | None) -> list[RecallRow]:
         id_list = list(dict.fromkeys(ids))
         if not id_list or not flt.namespaces:
             return []
         where, params = filter_sql(flt, keyed=True)
         ns = list(flt.namespaces)
+        vector = "m.vector" if query is not None else "NULL AS vector"
 
-        def fn(c: sqlite3.Connection) -> list[tuple[Memory, bool]]:
-            found = {r["id"]: row_memory(r) for r in c.execute(
-                f"SELECT {_COLS} FROM memories m WHERE m.id IN ({placeholders(id_list)}) "
-                f"AND {where}", [*id_list, *params])}
+        def fn(c: sqlite3.Connection) -> list[RecallRow]:
+            found = {r["id"]: (row_memory(r), blob_to_vec(r["vector"])) for r in c.execute(
+                f"SELECT {_COLS}, {vector} FROM memories m WHERE m.id IN "
+                f"({placeholders(id_list)}) AND {where}", [*id_list, *params])}
             keys = list(found)
             disputed: set[str] = set()
             if keys:
@@ -150,7 +166,8 @@ class SqliteMemorySearchOps:
                         f"AND namespace IN ({placeholders(ns)}) AND (a_memory_id IN ({q}) "
                         f"OR b_memory_id IN ({q}))", [*ns, *keys, *keys]):
                     disputed.update((r["a_memory_id"], r["b_memory_id"]))
-            return [(found[i], i in disputed) for i in id_list if i in found]
+            return [(found[i][0], i in disputed, _dot(found[i][1], query)) for i in id_list
+                    if i in found]
         return await self.db.read(fn)
 
     async def list_memories(self, flt: MemoryFilter, after_id: str | None,

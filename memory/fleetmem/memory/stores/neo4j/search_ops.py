@@ -1,0 +1,150 @@
+"""Neo4j implementation of the GraphStore's read paths of recall: the keyword leg, entity
+mentions and the candidates' rows, each ONE Cypher statement (one Bolt round trip).
+
+The keyword leg runs Neo4j's full-text index with the namespace filter inside the same
+statement (rows of other namespaces never reach the scoring) and computes BM25 on the
+server (`domain.ranking.bm25`, term frequency one, statistics of the searched namespaces
+only: their document count from the `NamespaceDocs` counters, each term's matches and
+lengths within them), so only the top `limit` ids travel back, not every posting.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from fleetmem.memory.domain.models import Memory
+from fleetmem.memory.domain.ranking import BM25_B, BM25_K1, KEYWORD_POSTING_BUDGET
+from fleetmem.memory.domain.text import keyword_terms
+from fleetmem.memory.ports import MemoryFilter, RecallRow, Vector
+from fleetmem.memory.stores.neo4j.codec import (
+    CANDIDATE_PROJECTION,
+    memory_of,
+    memory_where,
+    vec_to_db,
+)
+from fleetmem.memory.stores.neo4j.connection import Neo4jConnection, Tx, rows
+from fleetmem.memory.stores.neo4j.schema import FULLTEXT_INDEX
+
+_LUCENE_SPECIAL = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/])')
+
+
+def lucene_term(term: str) -> str:
+    """One term as a quoted Lucene phrase with every query-syntax character escaped
+    (keyword terms are word characters already; this keeps any other text inert too)."""
+    return '"' + _LUCENE_SPECIAL.sub(r"\\\1", term) + '"'
+
+
+KEYWORD_LENGTH = ("coalesce(m.keyword_length, "
+                  "size(m.text) + size(coalesce(m.keyword_context, '')))")
+"""A memory's length for BM25 (text and keyword context), stored at insert; computed for
+nodes written before it was."""
+
+
+def keyword_cypher(where: str) -> str:
+    """The whole keyword leg as one statement: per term, the matches of the filtered
+    namespaces (at most the posting budget + 1, so an over-common term is recognised and
+    dropped, as `bm25`'s callers do); then BM25 over those, best `$limit` first."""
+    return f"""
+        UNWIND range(0, size($terms) - 1) AS i
+        CALL (i) {{
+            CALL db.index.fulltext.queryNodes($index, $terms[i]) YIELD node
+            WITH node AS m WHERE {where}
+            WITH m LIMIT $probe
+            RETURN collect({{id: m.id, n: {KEYWORD_LENGTH}}}) AS docs
+        }}
+        WITH i, docs WHERE 0 < size(docs) <= $budget
+        WITH collect({{i: i, docs: docs}}) AS matched
+        WHERE size(matched) > 0
+        OPTIONAL MATCH (d:NamespaceDocs) WHERE d.namespace IN $f_ns
+        WITH matched, coalesce(sum(d.docs), 0) AS total,
+             reduce(mx = 0, t IN matched | CASE WHEN size(t.docs) > mx
+                                                THEN size(t.docs) ELSE mx END) AS maxdf
+        WITH matched, toFloat(CASE WHEN total > maxdf THEN total ELSE maxdf END) AS n
+        UNWIND matched AS t
+        UNWIND t.docs AS doc
+        WITH matched, n, collect(DISTINCT doc) AS docs
+        WITH matched, n, reduce(s = 0.0, x IN docs | s + x.n) / size(docs) AS avg
+        UNWIND matched AS t
+        WITH n, avg, size(t.docs) AS df, t.docs AS docs
+        WITH avg, log(1.0 + (n - df + 0.5) / (df + 0.5)) AS idf, docs
+        UNWIND docs AS doc
+        WITH doc.id AS id, sum(idf * ($k1 + 1.0) / (1.0 + CASE WHEN avg > 0
+            THEN $k1 * (1.0 - $b + $b * doc.n / avg) ELSE $k1 END)) AS score
+        RETURN id, score ORDER BY score DESC, id LIMIT $limit
+        """
+
+
+class Neo4jMemorySearchOps:
+    """Recall's reads: keyword search, entity mentions and candidate rows."""
+
+    db: Neo4jConnection
+
+    async def keyword_search(self, query: str, flt: MemoryFilter,
+                             limit: int) -> list[tuple[str, float]]:
+        terms = keyword_terms(query)
+        if not terms or not flt.namespaces or limit < 1:
+            return []
+        where, params = memory_where(flt)
+        statement = keyword_cypher(where)
+
+        async def fn(tx: Tx) -> list[tuple[str, float]]:
+            found = await rows(tx, statement, terms=[lucene_term(t) for t in terms],
+                               index=FULLTEXT_INDEX, probe=KEYWORD_POSTING_BUDGET + 1,
+                               budget=KEYWORD_POSTING_BUDGET, k1=BM25_K1, b=BM25_B,
+                               limit=limit, **params)
+            return [(str(r["id"]), float(r["score"])) for r in found]
+        return await self.db.read(fn)
+
+    async def recall_rows(self, ids: Sequence[str],
+                          flt: MemoryFilter) -> list[tuple[Memory, bool]]:
+        return [(m, disputed) for m, disputed, _ in await self._candidates(ids, flt, None)]
+
+    async def recall_candidates(self, ids: Sequence[str], flt: MemoryFilter,
+                                vector: Vector | None) -> list[RecallRow]:
+        return await self._candidates(ids, flt, vector)
+
+    async def _candidates(self, ids: Sequence[str], flt: MemoryFilter,
+                          query: Vector | None) -> list[RecallRow]:
+        id_list = list(dict.fromkeys(ids))
+        if not id_list or not flt.namespaces:
+            return []
+        where, params = memory_where(flt)
+        # the similarity on the server: shipping the stored vectors cost the client
+        # ~1.8 ms of CPU per 384-float vector in the driver's decoding. Neo4j's cosine
+        # is (1 + cos) / 2 and the vectors are normalised, so 2s - 1 is the dot product.
+        similarity = ("2.0 * vector.similarity.cosine(m.vector, $question) - 1.0"
+                      if query is not None else "null")
+        extra = {"question": vec_to_db(query)} if query is not None else {}
+
+        async def fn(tx: Tx) -> list[RecallRow]:
+            found = await rows(tx, f"""
+                UNWIND $ids AS id MATCH (m:Memory {{id: id}}) WHERE {where}
+                OPTIONAL MATCH (c:Conflict) WHERE c.status = 'open' AND c.namespace IN $f_ns
+                    AND (c.a_memory_id = m.id OR c.b_memory_id = m.id)
+                WITH m, count(c) > 0 AS disputed
+                RETURN {CANDIDATE_PROJECTION} AS m, disputed,
+                       CASE WHEN m.vector IS NULL THEN null ELSE {similarity} END AS s
+                """, ids=id_list, **params, **extra)
+            by_id = {r["m"]["id"]: (memory_of(r["m"]), bool(r["disputed"]),
+                                    None if r["s"] is None else float(r["s"]))
+                     for r in found}
+            return [by_id[i] for i in id_list if i in by_id]
+        return await self.db.read(fn)
+
+    async def memories_mentioning(self, entity_names: Sequence[str], flt: MemoryFilter,
+                                  limit: int) -> list[str]:
+        names = sorted({n.lower() for n in entity_names})
+        if not names or not flt.namespaces:
+            return []
+        where, params = memory_where(flt)
+
+        async def fn(tx: Tx) -> list[str]:
+            found = await rows(tx, f"""
+                MATCH (e:Entity)<-[:MENTIONS]-(m:Memory)
+                WHERE e.namespace IN $f_ns AND e.name_lower IN $names AND {where}
+                WITH DISTINCT m
+                RETURN m.id AS id ORDER BY m.created_at DESC, id LIMIT $limit
+                """, names=names, limit=limit, **params)
+            return [r["id"] for r in found]
+        return await self.db.read(fn)

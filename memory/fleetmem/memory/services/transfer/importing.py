@@ -13,6 +13,11 @@ skips every record already in (`skipped`). An id that already belongs to a memor
 another namespace is mapped to a stable new id (`mapped`). Entities, observations and
 relations are skipped when present by the graph's own rules (names, texts, current
 relations).
+
+A record may carry its vector (`embedding`: model name and values): when the model and
+dimension are the store's it is written as given, without a model call (the bulk path);
+otherwise the line is rejected saying why. A text redaction changed is encoded again (a
+vector of the text as it was would still describe the secret).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from fleetmem.memory.domain.models import Attribution, CommitState, Memory, Memo
 from fleetmem.memory.domain.redaction import redact
 from fleetmem.memory.domain.text import content_hash, validate_id
 from fleetmem.memory.errors import FleetmemError, Forbidden, InvalidInput, RateLimited
+from fleetmem.memory.ports import Vector
 from fleetmem.memory.services.inputs import (
     MemoryInput,
     check_kind,
@@ -44,6 +50,7 @@ from fleetmem.memory.services.transfer.records import (
     Record,
     RejectedLine,
     RelationRecord,
+    check_embedding,
     derived_id,
     parse_line,
 )
@@ -90,6 +97,8 @@ class _Run:
     strict: bool
     report: ImportReport
     sources: dict[int, str] = field(default_factory=dict)
+    vectors: dict[int, Vector] = field(default_factory=dict)
+    """Precomputed vectors accepted, by line."""
 
     def reject(self, line: int, reason: str) -> None:
         if self.strict:
@@ -201,6 +210,9 @@ def _build(run: _Run, rec: MemoryRecord) -> tuple[Memory, int]:
     on_behalf_of = a.on_behalf_of if rec.native else caller.on_behalf_of
     red = redact(d.text)
     text = red.text.strip()
+    if d.embedding is not None and red.count == 0:
+        emb = ctx.embedder
+        run.vectors[rec.line] = check_embedding(d.embedding, emb.model_name, emb.dimension)
     now = ctx.now()
     created = a.created_at or now
     key = rec.key or f"text:{content_hash(ns, text)}"
@@ -247,7 +259,8 @@ async def _memories(run: _Run, records: list[MemoryRecord]) -> None:
             run.reject(rec.line, exc.message)
             continue
         fresh.append((rec, memory, redactions))
-    await write_memories(run.ctx, run.caller, [m for _, m, _ in fresh])
+    await write_memories(run.ctx, run.caller, [m for _, m, _ in fresh],
+                         [run.vectors.get(rec.line) for rec, _, _ in fresh])
     run.report.imported += len(fresh)
     run.report.redactions += sum(n for _, _, n in fresh)
 

@@ -22,6 +22,7 @@ vector of the text as it was would still describe the secret).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -39,7 +40,7 @@ from fleetmem.memory.services.inputs import (
     check_metadata,
     check_tags,
 )
-from fleetmem.memory.services.memories.remember import resolve_namespace
+from fleetmem.memory.services.memories.remember import PREPARE_INLINE_CHARS, resolve_namespace
 from fleetmem.memory.services.runtime.operations import GC_AGENT
 from fleetmem.memory.services.transfer.records import (
     FORMATS,
@@ -142,20 +143,14 @@ async def import_lines(ctx: ServiceContext, graph: GraphCalls, caller: Caller,
     if fmt == "markdown":  # the vault turns notes into lines of our format
         fmt = "fleetmem"
     run = _Run(ctx, caller, fmt, namespace, strict, ImportReport(format=fmt, read=len(lines)))
-    records: list[Record] = []
-    for number, text in lines:
-        try:
-            record = parse_line(fmt, number, text)
-        except LineError as exc:
-            run.reject(exc.line, exc.message)
-            continue
-        if isinstance(record, MemoryRecord) and record.data.source:
-            run.sources[number] = record.data.source
-        records.append(record)
+    # Parsing and checking a large batch (lines with vectors are ~4 KB each) is CPU work:
+    # on a worker thread, so the event loop keeps serving other requests meanwhile.
+    heavy = sum(len(text) for _, text in lines) > PREPARE_INLINE_CHARS
+    records = await asyncio.to_thread(_parse, run, lines) if heavy else _parse(run, lines)
     memories = [r for r in records if isinstance(r, MemoryRecord)]
     target_namespaces(ctx, caller, [namespace or r.data.namespace for r in memories]
                       or [namespace])
-    await _memories(run, memories)
+    await _memories(run, memories, heavy)
     entities = [r for r in records if isinstance(r, EntityRecord)]
     if entities:
         await _entities(run, graph, entities)
@@ -163,6 +158,20 @@ async def import_lines(ctx: ServiceContext, graph: GraphCalls, caller: Caller,
     if relations:
         await _relations(run, graph, relations)
     return run.report
+
+
+def _parse(run: _Run, lines: Sequence[tuple[int, str]]) -> list[Record]:
+    records: list[Record] = []
+    for number, text in lines:
+        try:
+            record = parse_line(run.fmt, number, text)
+        except LineError as exc:
+            run.reject(exc.line, exc.message)
+            continue
+        if isinstance(record, MemoryRecord) and record.data.source:
+            run.sources[number] = record.data.source
+        records.append(record)
+    return records
 
 
 def _trusted(ctx: ServiceContext, caller: Caller) -> bool:
@@ -238,8 +247,8 @@ def _build(run: _Run, rec: MemoryRecord) -> tuple[Memory, int]:
     return memory, red.count
 
 
-async def _memories(run: _Run, records: list[MemoryRecord]) -> None:
-    """Build, drop what is already in, write the rest (one batch write)."""
+def _build_all(run: _Run, records: list[MemoryRecord]
+               ) -> list[tuple[MemoryRecord, Memory, int]]:
     built: list[tuple[MemoryRecord, Memory, int]] = []
     for rec in records:
         try:
@@ -251,6 +260,14 @@ async def _memories(run: _Run, records: list[MemoryRecord]) -> None:
             run.reject(rec.line, where + exc.message)
             continue
         built.append((rec, memory, redactions))
+    return built
+
+
+async def _memories(run: _Run, records: list[MemoryRecord], heavy: bool) -> None:
+    """Build (on a worker thread when `heavy`), drop what is already in, write the rest
+    (one batch write)."""
+    built = await asyncio.to_thread(_build_all, run, records) if heavy else \
+        _build_all(run, records)
     fresh = []
     for rec, memory, redactions in await _absent(run, built):
         try:

@@ -109,6 +109,9 @@ class FleetmemLine(BaseModel):
     embedding: EmbeddingLine | None = None
 
 
+_NUMBERS = {int, float}
+
+
 def check_embedding(embedding: EmbeddingLine, model: str, dimension: int
                     ) -> npt.NDArray[np.float32]:
     """The record's vector, unit length, when it was made by the store's model.
@@ -126,11 +129,19 @@ def check_embedding(embedding: EmbeddingLine, model: str, dimension: int
     if len(values) != dimension:
         raise InvalidInput(f"embedding.vector has {len(values)} values; {model} vectors "
                            f"have {dimension}", field="embedding.vector", rule="dimension")
-    for i, x in enumerate(values):
-        if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
-            raise InvalidInput(f"embedding.vector[{i}] is {x!r}, not a finite number",
-                               field="embedding.vector", rule="number")
-    vector = np.asarray(values, dtype=np.float32)
+    if not set(map(type, values)) <= _NUMBERS:  # bool, str, None, list...: say which
+        i, x = next((i, x) for i, x in enumerate(values) if type(x) not in _NUMBERS)
+        raise InvalidInput(f"embedding.vector[{i}] is {x!r}, not a finite number",
+                           field="embedding.vector", rule="number")
+    try:
+        wide = np.asarray(values, dtype=np.float64)
+    except OverflowError:  # an integer beyond float range
+        wide = np.full(len(values), np.inf)
+    if not np.isfinite(wide).all():
+        i = int(np.flatnonzero(~np.isfinite(wide))[0])
+        raise InvalidInput(f"embedding.vector[{i}] is {values[i]!r}, not a finite number",
+                           field="embedding.vector", rule="number")
+    vector = wide.astype(np.float32)
     norm = float(np.linalg.norm(vector))
     if not math.isfinite(norm) or norm == 0.0:
         raise InvalidInput("embedding.vector has no direction (all zeros or overflowing); "

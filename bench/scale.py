@@ -223,10 +223,12 @@ def lines_of(run: ScaleRun, command: str) -> list[str]:
 
 async def run_scale(size: int, *, chunk: int = 256, queries: int = 100, base: int = 2048,
                     encoded_size: int = 0, embedder: Embedder | None = None,
-                    data_dir: Path | None = None) -> ScaleRun:
+                    data_dir: Path | None = None, ceiling_texts: int = 512,
+                    ceiling_queries: int = 100) -> ScaleRun:
     """Measure (see the module docstring); returns the figures."""
     emb = embedder or build_embedder(Settings())
-    ceiling = measure(emb, workload.memories(512, seed=99), workload.queries(100, seed=5),
+    ceiling = measure(emb, workload.memories(ceiling_texts, seed=99),
+                      workload.queries(ceiling_queries, seed=5),
                       chunk=128, model_batch=64, threads=1)
     run = ScaleRun(size, ceiling)
     say(f"scale: {size:,} memories, chunk {chunk}, seal {SEAL['seal_points']}; "

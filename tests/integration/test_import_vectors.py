@@ -14,9 +14,16 @@ import pytest
 
 from fleetmem.memory.errors import InvalidInput
 from fleetmem.memory.ports import Embedder
-from fleetmem.memory.services import Caller, MemoryService, RecallQuery
+from fleetmem.memory.services import (
+    Caller,
+    ExportedMemory,
+    MemoryInput,
+    MemoryService,
+    RecallQuery,
+    export_lines,
+)
 from tests.conftest import ServiceFactory
-from tests.integration.test_import_export import import_file
+from tests.integration.test_import_export import export_all, import_file
 
 ALICE = Caller("alice")
 
@@ -107,3 +114,29 @@ async def test_a_redacted_text_is_encoded_again(
     stored = await _vector_of(service, view.id)
     assert np.allclose(stored, embedder.embed([view.text])[0], atol=1e-5)
     assert not np.allclose(stored, given, atol=1e-3)
+
+
+async def test_export_with_vectors_migrates_a_store_without_encoding(
+        make_service: ServiceFactory, embedder: Embedder, tmp_path: Path) -> None:
+    source = await make_service(tmp_path / "a")
+    texts = [f"Service {i} listens on port {8000 + i}" for i in range(5)]
+    await source.remember_batch(ALICE, [MemoryInput(text=t) for t in texts])
+    plain = await export_all(source, ALICE)
+    assert all("embedding" not in json.loads(x) for x in plain)  # the format is unchanged
+
+    async def page(after: str | None) -> list[ExportedMemory]:
+        return await source.export_memories(ALICE, None, after, 2, with_vectors=True)
+
+    lines = [line async for line in export_lines(page)]
+    assert all(json.loads(x)["embedding"]["model"] == embedder.model_name for x in lines)
+    path = tmp_path / "with-vectors.jsonl"
+    path.write_text("".join(lines))
+    target = await make_service(tmp_path / "b")
+    calls = target.ctx.embed_calls
+    report = await import_file(target, ALICE, path)
+    assert (report.imported, report.rejected) == (5, [])
+    assert target.ctx.embed_calls == calls  # nothing encoded
+    for line in lines:
+        want = json.loads(line)
+        got = await _vector_of(target, want["id"])
+        assert np.allclose(got, want["embedding"]["vector"], atol=1e-6)

@@ -93,16 +93,17 @@ async def started(data_dir: Path, embedder: Embedder) -> MemoryService:
 
 
 async def recall_figures(service: MemoryService, embedder: Embedder, queries: list[str],
-                         base_texts: list[str]) -> tuple[float, float, int, int]:
-    """Recall p50/p99 (ms) of the questions; how many of FIND real memories asked by
+                         base_texts: list[str], find: int = FIND
+                         ) -> tuple[float, float, int, int]:
+    """Recall p50/p99 (ms) of the questions; how many of `find` real memories asked by
     their text come first among the dense hits."""
     lat = []
     for q in queries:
         t0 = time.perf_counter()
         await service.recall(AGENT, RecallQuery(query=q))
         lat.append((time.perf_counter() - t0) * 1000)
-    step = max(1, len(base_texts) // FIND)
-    asked = base_texts[::step][:FIND]
+    step = max(1, len(base_texts) // find)
+    asked = base_texts[::step][:find]
     found = 0
     for text in asked:
         hits = (await service.recall(AGENT, RecallQuery(
@@ -112,7 +113,7 @@ async def recall_figures(service: MemoryService, embedder: Embedder, queries: li
 
 
 async def bulk(run: ScaleRun, embedder: Embedder, data_dir: Path, *, chunk: int,
-               queries: list[str], base: int) -> None:
+               queries: list[str], base: int, find: int = FIND) -> None:
     """Steps 2-4 (see the module docstring)."""
     base_texts = workload.memories(base, seed=23)
     base_vectors = embedder.embed(base_texts)
@@ -137,12 +138,12 @@ async def bulk(run: ScaleRun, embedder: Embedder, data_dir: Path, *, chunk: int,
             if report.imported != n:
                 raise RuntimeError(f"import wrote {report.imported} of {n}: {report}")
             done += n
-            if done % window == 0 or done == run.size:
+            if done // window > (done - n) // window or done == run.size:
                 await service.flush()
                 count, busy0, wall_start = window_start
                 now = time.perf_counter()
                 p50, p99, found, asked = await recall_figures(service, embedder, queries,
-                                                              base_texts)
+                                                              base_texts, find)
                 cp = Checkpoint(done, (done - count) / (busy - busy0),
                                 (done - count) / (now - wall_start), p50, p99, found, asked,
                                 rss_mib(), disk_mib(data_dir), run.ingest_pauses.text())
@@ -224,7 +225,7 @@ def lines_of(run: ScaleRun, command: str) -> list[str]:
 async def run_scale(size: int, *, chunk: int = 256, queries: int = 100, base: int = 2048,
                     encoded_size: int = 0, embedder: Embedder | None = None,
                     data_dir: Path | None = None, ceiling_texts: int = 512,
-                    ceiling_queries: int = 100) -> ScaleRun:
+                    ceiling_queries: int = 100, find: int = FIND) -> ScaleRun:
     """Measure (see the module docstring); returns the figures."""
     emb = embedder or build_embedder(Settings())
     ceiling = measure(emb, workload.memories(ceiling_texts, seed=99),
@@ -236,7 +237,7 @@ async def run_scale(size: int, *, chunk: int = 256, queries: int = 100, base: in
         f"{ceiling.query_p50_ms:.2f} ms; load {os.getloadavg()[0]:.2f}")
     folder = data_dir or fresh(f"scale-{size}")
     qs = workload.queries(queries, seed=13)
-    await bulk(run, emb, folder, chunk=chunk, queries=qs, base=min(base, size))
+    await bulk(run, emb, folder, chunk=chunk, queries=qs, base=min(base, size), find=find)
     await restart(run, emb, folder, qs[0])
     say(f"restart: {run.restart_s:.1f} s; {run.restart_pauses.text()}")
     if encoded_size:

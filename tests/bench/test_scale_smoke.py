@@ -23,9 +23,9 @@ async def test_scale_bench_keeps_its_invariants(monkeypatch: pytest.MonkeyPatch,
                                                 embedder: Embedder, tmp_path: Path) -> None:
     monkeypatch.setitem(scale.SEAL, "seal_points", 1_000)
     size = 4_000
-    run = await scale.run_scale(size, chunk=200, queries=3, base=256, embedder=embedder,
+    run = await scale.run_scale(size, chunk=200, queries=3, base=200, embedder=embedder,
                                 data_dir=tmp_path / "store", ceiling_texts=64,
-                                ceiling_queries=5)
+                                ceiling_queries=5, find=10)
     assert [c.memories for c in run.checkpoints] == list(range(400, size + 1, 400))
     for c in run.checkpoints:
         assert c.found == c.asked > 0, c  # found first among ~4k others, at every size

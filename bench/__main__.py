@@ -120,6 +120,11 @@ def parser() -> argparse.ArgumentParser:
     sc.add_argument("--seal", type=_sizes_one, default=50_000,
                     help="vector.seal_points of the store (0: one shard indexed in-process, "
                          "as before issue 22)")
+    sc.add_argument("--base", type=int, default=2048,
+                    help="real texts encoded once: the real memories and the parents of "
+                         "the synthetic vectors")
+    sc.add_argument("--sentences", type=int, default=512,
+                    help="texts encoded for the ceiling (default 512)")
     sc.add_argument("--encoded", type=_sizes_one, default=0,
                     help="also fill a store of this size through remember_batch (the "
                          "model encodes), e.g. 100k; 0 skips it")
@@ -176,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "scale":
         from bench import scale
 
-        return scale.main(args.size, args.chunk, args.queries, args.encoded, args.seal)
+        return scale.main(args.size, args.chunk, args.queries, args.encoded, args.seal,
+                          args.base, args.sentences)
     if args.command == "cold_paths":
         return _cold_paths(args)
     if args.command == "fairness":

@@ -245,14 +245,16 @@ async def run_scale(size: int, *, chunk: int = 256, queries: int = 100, base: in
     return run
 
 
-def main(size: int, chunk: int, queries: int, encoded_size: int, seal: int) -> int:
+def main(size: int, chunk: int, queries: int, encoded_size: int, seal: int, base: int = 2048,
+         sentences: int = 512) -> int:
     """`python -m bench scale`: print and write bench/.work/scale-<size>.md."""
     SEAL["seal_points"] = seal
-    run = asyncio.run(run_scale(size, chunk=chunk, queries=queries,
-                                encoded_size=encoded_size))
+    run = asyncio.run(run_scale(size, chunk=chunk, queries=queries, base=base,
+                                encoded_size=encoded_size, ceiling_texts=sentences))
     from bench.machine import header_lines
 
-    command = f"python -m bench scale --size {size} --seal {seal}" + (
+    command = (f"python -m bench scale --size {size} --seal {seal} --chunk {chunk} "
+               f"--queries {queries} --base {base} --sentences {sentences}") + (
         f" --encoded {encoded_size}" if encoded_size else "")
     text = "\n".join([*header_lines(command, {}), "", *lines_of(run, command)]) + "\n"
     out = WORK_DIR / f"scale-{size}-seal{seal}.md"

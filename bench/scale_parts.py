@@ -16,6 +16,7 @@ import json
 import os
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,11 +43,14 @@ def synthetic(base: npt.NDArray[np.float32], start: int, n: int,
 
 def import_lines(texts: list[str], vectors: npt.NDArray[np.float32], model: str,
                  first_line: int) -> list[tuple[int, str]]:
-    """Numbered `fleetmem` import lines carrying their vectors (6 significant digits)."""
+    """Numbered `fleetmem` import lines carrying their vectors (6 significant digits) and
+    an id of their number: two memories with the same text are two memories (without an
+    id, the import derives one from the text and skips the second as already present)."""
     cells = np.char.mod("%.6g", vectors)
     head = '{"embedding": {"model": ' + json.dumps(model) + ', "vector": ['
-    return [(first_line + i, head + ",".join(row) + ']}, "text": ' + json.dumps(t) + "}")
-            for i, (t, row) in enumerate(zip(texts, cells, strict=True))]
+    return [(first_line + i, head + ",".join(row) + ']}, "id": "'
+             + str(uuid.UUID(int=first_line + i, version=4)) + '", "text": ' + json.dumps(t)
+             + "}") for i, (t, row) in enumerate(zip(texts, cells, strict=True))]
 
 
 @dataclass

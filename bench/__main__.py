@@ -1,5 +1,5 @@
 """`python -m bench all|ceiling|core|quality|locomo|peers|profile|setup|assemble|tracing|fairness|
-embedding_runtime|import_rate|cold_paths|mcp_breakdown` from the repository root."""
+embedding_runtime|import_rate|cold_paths|mcp_breakdown|scale` from the repository root."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ def _sizes(text: str) -> list[int]:
         mult = 1000 if part.endswith("k") else 1
         out.append(int(float(part.rstrip("k")) * mult))
     return out
+
+
+def _sizes_one(text: str) -> int:
+    return _sizes(text)[0]
 
 
 def _caps(text: str) -> dict[str, int]:
@@ -110,6 +114,22 @@ def parser() -> argparse.ArgumentParser:
                         "of the same texts, in one run")
     ir.add_argument("--lines", type=int, default=10_000)
     ir.add_argument("--batch", type=int, default=128, help="remember_batch size")
+    sc = sub.add_parser("scale", help="the embedded path at scale: bulk import with vectors, "
+                        "recall, pauses, RSS and disk per 10k, restart")
+    sc.add_argument("--size", type=_sizes_one, default=1_000_000, help="e.g. 100k or 1000000")
+    sc.add_argument("--chunk", type=int, default=256, help="import lines per call")
+    sc.add_argument("--queries", type=int, default=100, help="recalls per checkpoint")
+    sc.add_argument("--seal", type=_sizes_one, default=50_000,
+                    help="vector.seal_points of the store (0: one shard indexed in-process, "
+                         "as before issue 22)")
+    sc.add_argument("--base", type=int, default=2048,
+                    help="real texts encoded once: the real memories and the parents of "
+                         "the synthetic vectors")
+    sc.add_argument("--sentences", type=int, default=512,
+                    help="texts encoded for the ceiling (default 512)")
+    sc.add_argument("--encoded", type=_sizes_one, default=0,
+                    help="also fill a store of this size through remember_batch (the "
+                         "model encodes), e.g. 100k; 0 skips it")
     cp = sub.add_parser("cold_paths", help="serve to ready and a one-shot recall: this "
                         "checkout, or a git ref against it (same venv, same store)")
     cp.add_argument("--data-dir", type=Path, required=True,
@@ -173,6 +193,11 @@ def main(argv: list[str] | None = None) -> int:
         from bench import import_rate
 
         return import_rate.main(args.lines, args.batch)
+    if args.command == "scale":
+        from bench import scale
+
+        return scale.main(args.size, args.chunk, args.queries, args.encoded, args.seal,
+                          args.base, args.sentences)
     if args.command == "cold_paths":
         return _cold_paths(args)
     if args.command == "fairness":

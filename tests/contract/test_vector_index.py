@@ -35,7 +35,8 @@ def point(seed: int, ns: str = ALICE, *, kind: str = "fact", status: str = "acti
                        created_at=T0.timestamp() + minute * 60, tags=tags)
 
 
-@pytest.fixture(params=["edge", "qdrant-local", pytest.param("neo4j", marks=pytest.mark.neo4j),
+@pytest.fixture(params=["edge", "edge-sealed", "qdrant-local",
+                        pytest.param("neo4j", marks=pytest.mark.neo4j),
                         pytest.param("qdrant-server", marks=(
     pytest.mark.skipif(not SERVER_URL, reason="set FLEETMEM_TEST_QDRANT_URL to run against a "
                                               "real Qdrant server (e.g. docker compose)")))])
@@ -53,6 +54,8 @@ async def make_index(request: pytest.FixtureRequest,
             target: Neo4jTarget = request.getfixturevalue("neo4j_server")
             index = Neo4jVectorIndex(target.uri, target.user, target.password, "neo4j",
                                      collection, DIM)
+        elif request.param == "edge-sealed":  # sealed every 3 points: most tests span shards
+            index = EdgeVectorIndex(tmp_path / "edge", DIM, seal_points=3)
         elif request.param == "qdrant-local":
             index = QdrantServerVectorIndex(":local:", collection, DIM,
                                             local_path=tmp_path / "qdrant-local")

@@ -40,6 +40,13 @@ def test_import_export_without_a_service(tmp_path: Path) -> None:
     path = tmp_path / "all.jsonl"
     run("export", "-o", str(path))
     assert path.read_text() == exported and not (tmp_path / "all.jsonl.partial").exists()
+    with_vectors = tmp_path / "vectors.jsonl"  # a migration: imported without encoding
+    run("export", "--with-vectors", "-o", str(with_vectors))
+    records = _records(with_vectors.read_text())
+    assert all(len(r["embedding"]["vector"]) == 384 for r in records.values())  # type: ignore[index, arg-type]
+    moved = cli(tmp_path / "c")
+    assert "imported 2" in moved("import", str(with_vectors)).stdout
+    assert _records(moved("export").stdout) == _records(exported)
 
     target = cli(tmp_path / "b")
     first = target("import", str(path)).stdout

@@ -34,6 +34,12 @@ async def test_export_streams_ndjson_and_import_reads_it_back(api: RestApi) -> N
     lines = r.text.splitlines()
     assert sorted(json.loads(x)["id"] for x in lines) == sorted(ids)
     assert json.loads(lines[0])["attribution"]["created_by"] == "alice"
+    assert all("embedding" not in json.loads(x) for x in lines)
+    vectors = await api.client.get("/v1/export", headers=ALICE, params={
+        "namespaces": ["agent:alice"], "with_vectors": "true"})
+    assert vectors.status_code == 200
+    assert all(len(json.loads(x)["embedding"]["vector"]) == 384
+               for x in vectors.text.splitlines())
 
     # the same body again: everything is present, nothing written twice
     again = await api.client.post("/v1/import", content=r.content,

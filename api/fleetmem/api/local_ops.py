@@ -24,6 +24,7 @@ from fleetmem.memory.services import (
     AuditVerification,
     Caller,
     ConflictView,
+    ExportedMemory,
     GcReport,
     ImportReport,
     JobSlot,
@@ -149,8 +150,10 @@ async def _import_lines(s: MemoryService, agent: str, lines: list[tuple[int, str
 
 
 async def _export_page(s: MemoryService, agent: str, namespaces: list[str] | None,
-                       after_id: str | None, limit: int) -> list[MemoryView]:
-    return await s.export_memories(Caller(agent), namespaces, after_id, limit)
+                       after_id: str | None, limit: int,
+                       with_vectors: bool = False) -> list[ExportedMemory]:
+    return await s.export_memories(Caller(agent), namespaces, after_id, limit,
+                                   bool(with_vectors))
 
 
 REMEMBER = Op("remember", _remember, TypeAdapter(RememberResult), embeds=True)
@@ -169,7 +172,7 @@ VAULT = Op("vault", _vault, TypeAdapter(SyncReport))
 # so a large file never travels in one request and the CLI can show progress.
 IMPORT_CHECK = Op("import_check", _import_check, TypeAdapter(list[str]))
 IMPORT_LINES = Op("import_lines", _import_lines, TypeAdapter(ImportReport), embeds=True)
-EXPORT_PAGE = Op("export_page", _export_page, TypeAdapter(list[MemoryView]))
+EXPORT_PAGE = Op("export_page", _export_page, TypeAdapter(list[ExportedMemory]))
 
 OPS: dict[str, Op[Any]] = {op.name: op for op in (
     REMEMBER, RECALL, FORGET, STATS, LIST, AUDIT_VERIFY, AUDIT_QUERY, CONFLICTS_LIST,

@@ -101,7 +101,8 @@ def build_vectors(settings: Settings, dimension: int) -> VectorIndex:
                                        dimension, settings.vector.qdrant_api_key or None)
     from fleetmem.memory.stores.qdrant.edge_index import EdgeVectorIndex
 
-    return EdgeVectorIndex(Path(settings.data_dir) / "vectors", dimension)
+    return EdgeVectorIndex(Path(settings.data_dir) / "vectors", dimension,
+                           seal_points=settings.vector.seal_points)
 
 
 def build_witness(settings: Settings) -> AuditWitness | None:

@@ -38,10 +38,16 @@ class VectorSettings(BaseModel):
     collection: str = "fleetmem_memories"
     """The Qdrant collection, or the `collection` property of the Neo4j vector nodes."""
     index_min_unindexed: int = Field(default=10_000, ge=0)
-    """Build the embedded engine's HNSW index (at startup and in the nightly reconcile job)
-    once this many points are unindexed. Qdrant Edge's build holds the Python GIL, so the
-    process pauses while it runs (about 25 s per 20k points on 2 cores); searches over
-    the unindexed tail stay exact (brute force). 0 disables it."""
+    """With `seal_points` 0 only: build the embedded engine's HNSW index (at startup and in
+    the nightly reconcile job) once this many points are unindexed. Qdrant Edge's build
+    holds the Python GIL, so the process pauses while it runs (about 25 s per 20k points
+    on 2 cores); searches over the unindexed tail stay exact (brute force). 0 disables
+    it."""
+    seal_points: int = Field(default=50_000, ge=0)
+    """The embedded engine writes to an active shard searched exactly; at this many points
+    it is sealed and a child process builds its HNSW index while the service keeps
+    serving (no pause in the service). Larger: fewer shards per search, slower exact
+    search of the active one. 0: one shard, indexed in-process (pauses, see above)."""
 
 
 class EmbeddingSettings(BaseModel):

@@ -25,8 +25,8 @@ from fleetmem.api.route_table import RouteTable
 from fleetmem.memory.errors import InvalidInput
 from fleetmem.memory.services import (
     EXPORT_PAGE_MAX,
+    ExportedMemory,
     ImportReport,
-    MemoryView,
     export_lines,
     file_source,
     run_import,
@@ -47,15 +47,21 @@ async def export(service: ServiceDep, caller: CallerDep,
                  namespaces: Annotated[list[str] | None, Query(
                      description="Only these readable namespaces (repeat the parameter); "
                      "default: every namespace you may read.",
-                     examples=[["team:atlas"]])] = None) -> StreamingResponse:
+                     examples=[["team:atlas"]])] = None,
+                 with_vectors: Annotated[bool, Query(
+                     description="Add each memory's vector and model name (`embedding`); "
+                     "an import into a store of the same model writes them without "
+                     "encoding.")] = False) -> StreamingResponse:
     """Every memory of the namespaces you may read, with attribution, times, validity and
     status, as JSON Lines: the format `POST /v1/import` and `fleetmem import` read back."""
-    first = await service.export_memories(caller, namespaces, None, EXPORT_PAGE_MAX)
+    first = await service.export_memories(caller, namespaces, None, EXPORT_PAGE_MAX,
+                                          with_vectors)
 
-    async def page(after: str | None) -> list[MemoryView]:
+    async def page(after: str | None) -> list[ExportedMemory]:
         if after is None:
             return first  # fetched before the answer started: its errors are a 4xx
-        return await service.export_memories(caller, namespaces, after, EXPORT_PAGE_MAX)
+        return await service.export_memories(caller, namespaces, after, EXPORT_PAGE_MAX,
+                                             with_vectors)
 
     async def body() -> AsyncIterator[bytes]:
         async for line in export_lines(page):

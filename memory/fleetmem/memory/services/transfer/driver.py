@@ -220,7 +220,7 @@ async def run_import(source: ImportSource, *, namespace: str | None, strict: boo
     return report
 
 
-ExportPage = Callable[[str | None], Awaitable[list[MemoryView]]]
+ExportPage = Callable[[str | None], Awaitable[Sequence[MemoryView]]]
 
 
 async def export_lines(page: ExportPage) -> AsyncIterator[str]:
@@ -230,5 +230,7 @@ async def export_lines(page: ExportPage) -> AsyncIterator[str]:
     after: str | None = None
     while items := await page(after):
         for view in items:
-            yield view.model_dump_json(by_alias=True) + "\n"
+            bare = getattr(view, "embedding", False) is None  # no vector: no key
+            yield view.model_dump_json(by_alias=True,
+                                       exclude={"embedding"} if bare else None) + "\n"
         after = items[-1].id

@@ -13,10 +13,16 @@ skips every record already in (`skipped`). An id that already belongs to a memor
 another namespace is mapped to a stable new id (`mapped`). Entities, observations and
 relations are skipped when present by the graph's own rules (names, texts, current
 relations).
+
+A record may carry its vector (`embedding`: model name and values): when the model and
+dimension are the store's it is written as given, without a model call (the bulk path);
+otherwise the line is rejected saying why. A text redaction changed is encoded again (a
+vector of the text as it was would still describe the secret).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -26,6 +32,7 @@ from fleetmem.memory.domain.models import Attribution, CommitState, Memory, Memo
 from fleetmem.memory.domain.redaction import redact
 from fleetmem.memory.domain.text import content_hash, validate_id
 from fleetmem.memory.errors import FleetmemError, Forbidden, InvalidInput, RateLimited
+from fleetmem.memory.ports import Vector
 from fleetmem.memory.services.inputs import (
     MemoryInput,
     check_kind,
@@ -33,7 +40,7 @@ from fleetmem.memory.services.inputs import (
     check_metadata,
     check_tags,
 )
-from fleetmem.memory.services.memories.remember import resolve_namespace
+from fleetmem.memory.services.memories.remember import PREPARE_INLINE_CHARS, resolve_namespace
 from fleetmem.memory.services.runtime.operations import GC_AGENT
 from fleetmem.memory.services.transfer.records import (
     FORMATS,
@@ -44,6 +51,7 @@ from fleetmem.memory.services.transfer.records import (
     Record,
     RejectedLine,
     RelationRecord,
+    check_embedding,
     derived_id,
     parse_line,
 )
@@ -90,6 +98,8 @@ class _Run:
     strict: bool
     report: ImportReport
     sources: dict[int, str] = field(default_factory=dict)
+    vectors: dict[int, Vector] = field(default_factory=dict)
+    """Precomputed vectors accepted, by line."""
 
     def reject(self, line: int, reason: str) -> None:
         if self.strict:
@@ -133,20 +143,14 @@ async def import_lines(ctx: ServiceContext, graph: GraphCalls, caller: Caller,
     if fmt == "markdown":  # the vault turns notes into lines of our format
         fmt = "fleetmem"
     run = _Run(ctx, caller, fmt, namespace, strict, ImportReport(format=fmt, read=len(lines)))
-    records: list[Record] = []
-    for number, text in lines:
-        try:
-            record = parse_line(fmt, number, text)
-        except LineError as exc:
-            run.reject(exc.line, exc.message)
-            continue
-        if isinstance(record, MemoryRecord) and record.data.source:
-            run.sources[number] = record.data.source
-        records.append(record)
+    # Parsing and checking a large batch (lines with vectors are ~4 KB each) is CPU work:
+    # on a worker thread, so the event loop keeps serving other requests meanwhile.
+    heavy = sum(len(text) for _, text in lines) > PREPARE_INLINE_CHARS
+    records = await asyncio.to_thread(_parse, run, lines) if heavy else _parse(run, lines)
     memories = [r for r in records if isinstance(r, MemoryRecord)]
     target_namespaces(ctx, caller, [namespace or r.data.namespace for r in memories]
                       or [namespace])
-    await _memories(run, memories)
+    await _memories(run, memories, heavy)
     entities = [r for r in records if isinstance(r, EntityRecord)]
     if entities:
         await _entities(run, graph, entities)
@@ -154,6 +158,20 @@ async def import_lines(ctx: ServiceContext, graph: GraphCalls, caller: Caller,
     if relations:
         await _relations(run, graph, relations)
     return run.report
+
+
+def _parse(run: _Run, lines: Sequence[tuple[int, str]]) -> list[Record]:
+    records: list[Record] = []
+    for number, text in lines:
+        try:
+            record = parse_line(run.fmt, number, text)
+        except LineError as exc:
+            run.reject(exc.line, exc.message)
+            continue
+        if isinstance(record, MemoryRecord) and record.data.source:
+            run.sources[number] = record.data.source
+        records.append(record)
+    return records
 
 
 def _trusted(ctx: ServiceContext, caller: Caller) -> bool:
@@ -201,6 +219,9 @@ def _build(run: _Run, rec: MemoryRecord) -> tuple[Memory, int]:
     on_behalf_of = a.on_behalf_of if rec.native else caller.on_behalf_of
     red = redact(d.text)
     text = red.text.strip()
+    if d.embedding is not None and red.count == 0:
+        emb = ctx.embedder
+        run.vectors[rec.line] = check_embedding(d.embedding, emb.model_name, emb.dimension)
     now = ctx.now()
     created = a.created_at or now
     key = rec.key or f"text:{content_hash(ns, text)}"
@@ -226,8 +247,8 @@ def _build(run: _Run, rec: MemoryRecord) -> tuple[Memory, int]:
     return memory, red.count
 
 
-async def _memories(run: _Run, records: list[MemoryRecord]) -> None:
-    """Build, drop what is already in, write the rest (one batch write)."""
+def _build_all(run: _Run, records: list[MemoryRecord]
+               ) -> list[tuple[MemoryRecord, Memory, int]]:
     built: list[tuple[MemoryRecord, Memory, int]] = []
     for rec in records:
         try:
@@ -239,6 +260,14 @@ async def _memories(run: _Run, records: list[MemoryRecord]) -> None:
             run.reject(rec.line, where + exc.message)
             continue
         built.append((rec, memory, redactions))
+    return built
+
+
+async def _memories(run: _Run, records: list[MemoryRecord], heavy: bool) -> None:
+    """Build (on a worker thread when `heavy`), drop what is already in, write the rest
+    (one batch write)."""
+    built = await asyncio.to_thread(_build_all, run, records) if heavy else \
+        _build_all(run, records)
     fresh = []
     for rec, memory, redactions in await _absent(run, built):
         try:
@@ -247,7 +276,8 @@ async def _memories(run: _Run, records: list[MemoryRecord]) -> None:
             run.reject(rec.line, exc.message)
             continue
         fresh.append((rec, memory, redactions))
-    await write_memories(run.ctx, run.caller, [m for _, m, _ in fresh])
+    await write_memories(run.ctx, run.caller, [m for _, m, _ in fresh],
+                         [run.vectors.get(rec.line) for rec, _, _ in fresh])
     run.report.imported += len(fresh)
     run.report.redactions += sum(n for _, _, n in fresh)
 

@@ -17,7 +17,7 @@ from fleetmem.memory.services.runtime.governance import operation
 from fleetmem.memory.services.runtime.operations import META, READ, WRITE
 from fleetmem.memory.services.transfer import importing
 from fleetmem.memory.services.transfer.records import ImportReport
-from fleetmem.memory.services.views.records import MemoryView
+from fleetmem.memory.services.views.records import EmbeddingView, ExportedMemory, MemoryView
 
 EXPORT_PAGE_MAX = 1000
 _ALL_STATUSES = tuple(MemoryStatus)
@@ -30,18 +30,26 @@ class TransferMethods:
 
     @operation("export", READ, bulk=True)
     async def export_memories(self, caller: Caller, namespaces: Sequence[str] | None = None,
-                              after_id: str | None = None,
-                              limit: int = 500) -> list[MemoryView]:
+                              after_id: str | None = None, limit: int = 500,
+                              with_vectors: bool = False) -> list[ExportedMemory]:
         """A page of the memories of readable namespaces in every status (active, archived,
-        superseded), ordered by id: pass the last id as `after_id` for the next page."""
+        superseded), ordered by id: pass the last id as `after_id` for the next page.
+        `with_vectors` adds each memory's vector and model name (`embedding`), which an
+        import into a store of the same model writes without encoding."""
         if isinstance(limit, bool) or not isinstance(limit, int) \
                 or not 1 <= limit <= EXPORT_PAGE_MAX:
             raise InvalidInput(f"limit must be from 1 to {EXPORT_PAGE_MAX}", field="limit",
                                rule="range")
         ns = self.ctx.policy.scope_reads(caller.agent_id, namespaces)
         flt = MemoryFilter(namespaces=ns, statuses=_ALL_STATUSES)
-        return [MemoryView.of(m)
-                for m in await self.ctx.memories.list_memories(flt, after_id, limit)]
+        memories = await self.ctx.memories.list_memories(flt, after_id, limit)
+        vectors = await self.ctx.memories.get_vectors([m.id for m in memories]) \
+            if with_vectors else {}
+        model = self.ctx.embedder.model_name
+        return [ExportedMemory(**MemoryView.of(m).__dict__, embedding=None if m.id not in
+                               vectors else EmbeddingView(model=model,
+                                                          vector=vectors[m.id].tolist()))
+                for m in memories]
 
     @operation("import", META, also=("remember",))
     async def import_check(self, caller: Caller,

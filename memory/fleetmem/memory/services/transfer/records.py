@@ -12,16 +12,24 @@ Formats:
   a whole `get_all` JSON document into such lines.
 - `markdown`: a folder of notes with frontmatter, turned into `fleetmem` lines with a
   `source` key by the vault (`fleetmem.vault.notes_import`).
+
+A `fleetmem` line may carry its vector: `"embedding": {"model": "all-MiniLM-L6-v2",
+"vector": [384 numbers]}` (what `fleetmem export --with-vectors` writes). The service uses
+it instead of encoding the text when the model name and dimension are the store's; this is
+the bulk path (no model call) and how a store is migrated.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from fleetmem.memory.domain.access import validate_namespace
@@ -66,6 +74,15 @@ class _Attribution(BaseModel):
     session_id: str | None = None
 
 
+class EmbeddingLine(BaseModel):
+    """A record's precomputed vector and the model that made it (checked by the service
+    against its own model: `check_embedding`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str = Field(min_length=1, max_length=200)
+    vector: list[Any] = Field(min_length=1, max_length=8192)
+
+
 class FleetmemLine(BaseModel):
     """One line of our export (a `MemoryView`); everything but `text` is optional."""
 
@@ -89,6 +106,48 @@ class FleetmemLine(BaseModel):
     superseded_by: str | None = None
     entities: list[str] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    embedding: EmbeddingLine | None = None
+
+
+_NUMBERS = {int, float}
+
+
+def check_embedding(embedding: EmbeddingLine, model: str, dimension: int
+                    ) -> npt.NDArray[np.float32]:
+    """The record's vector, unit length, when it was made by the store's model.
+
+    Raises:
+        InvalidInput: another model, another dimension, a value that is not a finite
+            number, or a zero vector (each message says which and how to fix it).
+    """
+    if embedding.model != model:
+        raise InvalidInput(f"embedding.model is {embedding.model!r} but this store encodes "
+                           f"with {model!r}: vectors of another model cannot be mixed in; "
+                           "drop the 'embedding' field to have the text encoded",
+                           field="embedding.model", rule="model_match")
+    values = embedding.vector
+    if len(values) != dimension:
+        raise InvalidInput(f"embedding.vector has {len(values)} values; {model} vectors "
+                           f"have {dimension}", field="embedding.vector", rule="dimension")
+    if not set(map(type, values)) <= _NUMBERS:  # bool, str, None, list...: say which
+        i, x = next((i, x) for i, x in enumerate(values) if type(x) not in _NUMBERS)
+        raise InvalidInput(f"embedding.vector[{i}] is {x!r}, not a finite number",
+                           field="embedding.vector", rule="number")
+    try:
+        wide = np.asarray(values, dtype=np.float64)
+    except OverflowError:  # an integer beyond float range
+        wide = np.full(len(values), np.inf)
+    if not np.isfinite(wide).all():
+        i = int(np.flatnonzero(~np.isfinite(wide))[0])
+        raise InvalidInput(f"embedding.vector[{i}] is {values[i]!r}, not a finite number",
+                           field="embedding.vector", rule="number")
+    vector = wide.astype(np.float32)
+    norm = float(np.linalg.norm(vector))
+    if not math.isfinite(norm) or norm == 0.0:
+        raise InvalidInput("embedding.vector has no direction (all zeros or overflowing); "
+                           "drop the 'embedding' field to have the text encoded",
+                           field="embedding.vector", rule="number")
+    return vector / np.float32(norm)
 
 
 class McpLine(BaseModel):

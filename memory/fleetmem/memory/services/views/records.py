@@ -70,6 +70,19 @@ class MemoryView(BaseModel):
         )
 
 
+class EmbeddingView(BaseModel):
+    """A memory's vector and the model that made it (export with vectors)."""
+
+    model: str
+    vector: list[float]
+
+
+class ExportedMemory(MemoryView):
+    """An export line: the memory, and its vector when the export asked for vectors."""
+
+    embedding: EmbeddingView | None = None
+
+
 class RememberResult(BaseModel):
     """Outcome of writing one memory."""
 

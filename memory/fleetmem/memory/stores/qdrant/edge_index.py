@@ -1,7 +1,9 @@
 """`EdgeVectorIndex`: the embedded vector tier on Qdrant Edge (Qdrant's engine in-process).
 
-The shard lives in one folder, locked by its WAL to this process. It is an index that
-the graph can rebuild: the service's startup repair re-upserts whatever it lacks.
+The active shard lives in one folder, locked by its WAL to this process; with
+`seal_points` set, full shards are sealed beside it and indexed by a child process (see
+`edge_shards`), so no HNSW build runs in the serving process. It is an index that the
+graph can rebuild: the service's startup repair re-upserts whatever it lacks.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 import qdrant_edge as qe
 
 from fleetmem.memory.domain.metadata import canonical
 from fleetmem.memory.errors import StorageUnavailable
 from fleetmem.memory.ports import MemoryFilter, Vector, VectorPoint
+from fleetmem.memory.stores.qdrant.edge_shards import ShardSet
 from fleetmem.memory.stores.qdrant.filters import KEYWORD_FIELDS
 
 logger = logging.getLogger(__name__)
@@ -53,15 +57,21 @@ class EdgeVectorIndex:
     """VectorIndex on a Qdrant Edge shard, with keyword payload indexes for filtering."""
 
     def __init__(self, path: Path, dimension: int,
-                 indexing_threshold_kb: int | None = None) -> None:
+                 indexing_threshold_kb: int | None = None, seal_points: int = 0) -> None:
         self.path = path
         self.dimension = dimension
+        self.seal_points = seal_points
+        """Seal the active shard at this many points (0: one shard, indexed in-process
+        by `build_index`)."""
+        self._sealed = ShardSet(path.with_name(path.name + ".sealed"), dimension)
+        self._active_points = 0
         self._optimizers = None if indexing_threshold_kb is None else \
             qe.EdgeOptimizersConfig(indexing_threshold=indexing_threshold_kb)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fleetmem-edge")
         self._shard: qe.EdgeShard | None = None
 
-    def _open_sync(self) -> qe.EdgeShard:
+    def _open_sync(self, *, sealed: bool = True) -> qe.EdgeShard:
+        """Open (or create) the active shard, and the sealed ones with `sealed`."""
         config = qe.EdgeConfig(vectors=qe.EdgeVectorParams(size=self.dimension,
                                                            distance=qe.Distance.Cosine),
                                optimizers=self._optimizers)
@@ -76,15 +86,22 @@ class EdgeVectorIndex:
                         field, qe.PayloadSchemaType.Keyword))
                 shard.update(qe.UpdateOperation.create_field_index(
                     "created_at", qe.PayloadSchemaType.Float))
+            if sealed:
+                self._sealed.load()
         except Exception as exc:  # the engine raises plain exceptions (e.g. WAL WouldBlock)
             raise StorageUnavailable("qdrant-edge", retryable=False, detail=str(exc)) from exc
+        self._active_points = int(shard.info().points_count)
         return shard
+
+    def _shards(self, active: qe.EdgeShard) -> list[qe.EdgeShard]:
+        return [active, *(s.shard for s in self._sealed.shards)]
 
     async def _run(self, fn: Callable[[qe.EdgeShard], T]) -> T:
         def call() -> T:
             if self._shard is None:
                 self._shard = self._open_sync()
             try:
+                self._sealed.step()  # swap in a finished index build; start the next
                 return fn(self._shard)
             except StorageUnavailable:
                 raise
@@ -100,18 +117,41 @@ class EdgeVectorIndex:
         """Insert or replace points."""
         if not points:
             return
-        batch = [qe.Point(p.id, [float(x) for x in p.vector], {
-            "namespace": p.namespace, "kind": p.kind, "status": p.status,
-            "created_by": p.created_by, "created_at": p.created_at, "tags": list(p.tags),
-            "metadata": dict(p.metadata)})
-            for p in points]
-        await self._run(lambda s: s.update(qe.UpdateOperation.upsert_points(batch)))
+        ids = [p.id for p in points]
+
+        def write(s: qe.EdgeShard) -> None:  # the points are built off the event loop too
+            s.update(qe.UpdateOperation.upsert_points([qe.Point(
+                p.id, np.asarray(p.vector, dtype=np.float32).tolist(), {
+                    "namespace": p.namespace, "kind": p.kind, "status": p.status,
+                    "created_by": p.created_by, "created_at": p.created_at,
+                    "tags": list(p.tags), "metadata": dict(p.metadata)})
+                for p in points]))
+            if self._sealed.shards:  # a point lives in one shard: the active one now
+                self._sealed.delete(ids)
+            self._active_points += len(points)
+            if self.seal_points and self._active_points >= self.seal_points:
+                self._seal(s)
+        await self._run(write)
+
+    def _seal(self, active: qe.EdgeShard) -> None:
+        """Seal the active shard (if it is full) and open a new empty one."""
+        self._active_points = int(active.info().points_count)
+        if self._active_points < self.seal_points:
+            return  # re-upserts counted twice
+        self._sealed.seal(active, self.path)
+        self._shard = None
+        self._shard = self._open_sync(sealed=False)
+        self._sealed.step()
 
     async def delete(self, ids: Sequence[str]) -> None:
         """Remove points (missing ids are ignored)."""
         if ids:
             id_list: list[int | uuid.UUID | str] = list(ids)
-            await self._run(lambda s: s.update(qe.UpdateOperation.delete_points(id_list)))
+
+            def drop(s: qe.EdgeShard) -> None:
+                s.update(qe.UpdateOperation.delete_points(id_list))
+                self._sealed.delete(list(ids))
+            await self._run(drop)
 
     async def search(self, vector: Vector, flt: MemoryFilter,
                      limit: int) -> list[tuple[str, float]]:
@@ -120,7 +160,8 @@ class EdgeVectorIndex:
             return []
         request = qe.QueryRequest(limit=limit, query=qe.Query.Nearest([float(x) for x in vector]),
                                   filter=edge_filter(flt), with_payload=False)
-        hits = await self._run(lambda s: s.query(request))
+        hits = await self._run(lambda s: _merge([x.query(request) for x in self._shards(s)],
+                                                limit))
         return [(str(h.id), float(h.score)) for h in hits]
 
     async def search_many(self, vectors: Sequence[Vector], flt: MemoryFilter,
@@ -133,7 +174,10 @@ class EdgeVectorIndex:
         batch = qe.QueryBatchRequest([
             qe.QueryRequest(limit=limit, query=qe.Query.Nearest([float(x) for x in v]),
                             filter=edge_flt, with_payload=False) for v in vectors])
-        results = await self._run(lambda s: s.query_batch(batch))
+        def run(s: qe.EdgeShard) -> list[list[qe.ScoredPoint]]:
+            per_shard = [x.query_batch(batch) for x in self._shards(s)]
+            return [_merge([r[i] for r in per_shard], limit) for i in range(len(vectors))]
+        results = await self._run(run)
         return [[(str(h.id), float(h.score)) for h in hits] for hits in results]
 
     async def existing(self, ids: Sequence[str]) -> set[str]:
@@ -141,34 +185,46 @@ class EdgeVectorIndex:
         if not ids:
             return set()
         id_list: list[int | uuid.UUID | str] = list(ids)
-        recs = await self._run(lambda s: s.retrieve(id_list, with_payload=False,
-                                                    with_vector=False))
+        recs = await self._run(lambda s: [r for x in self._shards(s) for r in x.retrieve(
+            id_list, with_payload=False, with_vector=False)])
         return {str(r.id) for r in recs}
 
     async def all_ids(self) -> set[str]:
         """Every point id (for reconciliation)."""
         def scan(s: qe.EdgeShard) -> set[str]:
             out: set[str] = set()
-            offset: int | uuid.UUID | str | None = None
-            while True:
-                recs, offset = s.scroll(qe.ScrollRequest(offset=offset, limit=2048,
-                                                         with_payload=False, with_vector=False))
-                out.update(str(r.id) for r in recs)
-                if offset is None:
-                    return out
+            for shard in self._shards(s):
+                offset: int | uuid.UUID | str | None = None
+                while True:
+                    recs, offset = shard.scroll(qe.ScrollRequest(
+                        offset=offset, limit=2048, with_payload=False, with_vector=False))
+                    out.update(str(r.id) for r in recs)
+                    if offset is None:
+                        break
+            return out
         return await self._run(scan)
 
     async def count(self) -> int:
         """Number of points."""
-        return await self._run(lambda s: s.count(qe.CountRequest(exact=True)))
+        return await self._run(lambda s: sum(x.count(qe.CountRequest(exact=True))
+                                             for x in self._shards(s)))
 
     async def flush(self) -> None:
         """Persist pending segment changes."""
-        await self._run(lambda s: s.flush())
+        def flush(s: qe.EdgeShard) -> None:
+            for shard in self._shards(s):
+                shard.flush()
+        await self._run(flush)
 
     async def build_index(self, min_unindexed: int) -> int:
-        """Build HNSW when enough points are unindexed (blocks the process: see settings)."""
+        """Build HNSW when enough points are unindexed. With sealing on, nothing is built
+        here: a full active shard is sealed and indexed by a child process (returns 0).
+        Without, the build blocks the process (see settings)."""
         def fn(s: qe.EdgeShard) -> int:
+            if self.seal_points:
+                if self._active_points >= self.seal_points:
+                    self._seal(s)
+                return 0
             info = s.info()
             unindexed = int(info.points_count) - int(info.indexed_vectors_count)
             if min_unindexed <= 0 or unindexed < min_unindexed:
@@ -186,6 +242,25 @@ class EdgeVectorIndex:
             s.flush()
             s.close()
             self._shard = None
+            self._sealed.close()
         if self._shard is not None:
             await self._run(shut)
         self._executor.shutdown(wait=True)
+
+    async def wait_indexed(self) -> None:
+        """Wait until every sealed shard's index is built and in use (tests, benchmarks)."""
+        await self._run(lambda s: self._sealed.wait())
+
+    async def shard_counts(self) -> list[tuple[int, bool]]:
+        """(points, indexed) of the active shard then of each sealed one."""
+        def fn(s: qe.EdgeShard) -> list[tuple[int, bool]]:
+            return [(int(s.info().points_count), False), *(
+                (int(x.shard.info().points_count), x.indexed) for x in self._sealed.shards)]
+        return await self._run(fn)
+
+
+def _merge(results: list[list[qe.ScoredPoint]], limit: int) -> list[qe.ScoredPoint]:
+    """The best `limit` of several shards' answers (a point lives in one shard)."""
+    if len(results) == 1:
+        return results[0]
+    return sorted((h for r in results for h in r), key=lambda h: -float(h.score))[:limit]

@@ -82,6 +82,7 @@ def restore(source: Path, data_dir: Path, *, force: bool = False) -> dict[str, o
         for stale in (GRAPH_FILE, GRAPH_FILE + "-wal", GRAPH_FILE + "-shm"):
             (data_dir / stale).unlink(missing_ok=True)
         shutil.rmtree(data_dir / VECTOR_DIR, ignore_errors=True)
+        shutil.rmtree(data_dir / (VECTOR_DIR + ".sealed"), ignore_errors=True)  # its shards
         shutil.move(str(Path(tmp) / GRAPH_FILE), data_dir / GRAPH_FILE)
     result = dict(manifest)
     witness = data_dir / WITNESS_FILE

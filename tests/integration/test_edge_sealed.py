@@ -1,0 +1,83 @@
+"""Sealed shards of the embedded vector tier (issue 22): the active Qdrant Edge shard is
+sealed at `seal_points` and a child process builds its HNSW index while the index keeps
+answering; deletes made during a build are replayed on the built copy; the built shards
+and their markers survive a restart (nothing is built again), and every point is found."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import numpy as np
+import qdrant_edge as qe
+
+from fleetmem.memory.ports import MemoryFilter, VectorPoint
+from fleetmem.memory.stores.qdrant.edge_index import EdgeVectorIndex
+
+DIM = 384
+NS = "agent:alice"
+
+
+def _points(n: int) -> list[VectorPoint]:
+    rng = np.random.default_rng(22)
+    vectors = rng.standard_normal((n, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return [VectorPoint(id=str(uuid.UUID(int=i + 1, version=4)), vector=vectors[i],
+                        namespace=NS, kind="fact", status="active", created_by="alice",
+                        created_at=0.0, tags=()) for i in range(n)]
+
+
+async def _all_found(index: EdgeVectorIndex, points: list[VectorPoint]) -> bool:
+    flt = MemoryFilter(namespaces=(NS,))
+    hits = await index.search_many([p.vector for p in points], flt, 1)
+    return all(h and h[0][0] == p.id for p, h in zip(points, hits, strict=True))
+
+
+async def test_sealed_shards_are_indexed_by_a_child_and_survive_a_restart(
+        tmp_path: Path) -> None:
+    points = _points(250)
+    index = EdgeVectorIndex(tmp_path / "vectors", DIM, seal_points=100)
+    for i in range(0, 250, 25):
+        await index.upsert(points[i:i + 25])
+    shards = await index.shard_counts()
+    assert [n for n, _ in shards] == [50, 100, 100]
+    await index.delete([points[3].id, points[120].id])  # during the first build
+    assert await index.count() == 248
+    assert await _all_found(index, points[4:120] + points[121:])
+    await index.wait_indexed()
+    assert [x for _, x in (await index.shard_counts())[1:]] == [True, True]
+    assert await index.count() == 248
+    assert not {points[3].id, points[120].id} & await index.all_ids()
+    assert await _all_found(index, points[4:120] + points[121:])
+    # a re-upserted point moves to the active shard (one shard holds it)
+    await index.upsert([points[5]])
+    assert await index.count() == 248
+    await index.close()
+
+    for folder in ("1", "2"):  # the built copies are the sealed shards now, HNSW included
+        shard = qe.EdgeShard.load(str(tmp_path / "vectors.sealed" / folder))
+        assert shard.info().indexed_vectors_count >= 98
+        shard.close()
+    again = EdgeVectorIndex(tmp_path / "vectors", DIM, seal_points=100)
+    try:
+        shards = await again.shard_counts()
+        assert [n for n, _ in shards] == [51, 98, 99] and all(x for _, x in shards[1:])
+        assert await _all_found(again, points[4:120] + points[121:])
+    finally:
+        await again.close()
+
+
+async def test_a_build_cut_short_by_close_runs_again_at_the_next_open(tmp_path: Path) -> None:
+    points = _points(120)
+    index = EdgeVectorIndex(tmp_path / "vectors", DIM, seal_points=100)
+    await index.upsert(points[:100])  # sealed; its build starts
+    await index.close()  # stops the build and drops its copy
+    assert not list((tmp_path / "vectors.sealed").glob("*.building"))
+    again = EdgeVectorIndex(tmp_path / "vectors", DIM, seal_points=100)
+    try:
+        await again.upsert(points[100:])
+        await again.wait_indexed()
+        assert [x for _, x in (await again.shard_counts())[1:]] == [True]
+        assert await again.count() == 120 and await _all_found(again, points)
+    finally:
+        await again.close()

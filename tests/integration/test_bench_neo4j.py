@@ -1,11 +1,12 @@
-"""The Neo4j bench suite measures the same workload on a real Neo4j (smoke size)."""
+"""The Neo4j bench suite measures the same workload on a real Neo4j and on SQLite, in turn
+(smoke size)."""
 
 from __future__ import annotations
 
 import pytest
 
 from bench import workload
-from bench.neo4j_suite import measure_neo4j
+from bench.neo4j_suite import BACKENDS, measure_pair
 from fleetmem.memory.ports import Embedder
 from tests.neo4j_fixtures import Neo4jTarget
 
@@ -13,7 +14,9 @@ from tests.neo4j_fixtures import Neo4jTarget
 @pytest.mark.neo4j
 async def test_neo4j_bench_measures_writes_and_recalls(neo4j_clean: Neo4jTarget,
                                                       embedder: Embedder) -> None:
-    fig = await measure_neo4j(neo4j_clean.uri, 40, embedder, batch=16, singles=3,
+    figs = await measure_pair(neo4j_clean.uri, 40, embedder, batch=16, singles=3,
                               queries=workload.queries(5))
-    assert fig.ingest_rate > 0
-    assert len(fig.remember_ms) == 3 and len(fig.recall_ms) == 5
+    assert set(figs) == set(BACKENDS) == {"sqlite", "neo4j"}
+    for fig in figs.values():
+        assert fig.ingest_rate > 0
+        assert len(fig.remember_ms) == 3 and len(fig.recall_ms) == 5

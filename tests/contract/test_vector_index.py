@@ -204,7 +204,7 @@ async def test_a_second_client_sees_the_first_ones_writes(make_index: Factory,
                                                           ) -> None:
     """Shared backends (what replicas use): a second client on the same store sees the
     first one's upserts and deletes at once, without flush or reopen."""
-    if request.node.callspec.params["make_index"] in ("edge", "qdrant-local"):
+    if request.node.callspec.params["make_index"] in ("edge", "edge-sealed", "qdrant-local"):
         pytest.skip("embedded stores are opened by one process at a time")
     first, second = make_index(), make_index()
     await first.upsert([point(1), point(2)])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import random
 import string
+import time
 import uuid
 from collections import Counter
 from collections.abc import Mapping
@@ -116,12 +117,31 @@ async def _writer(client: httpx.AsyncClient, ledger: CrashLedger, cycle: int, wr
         n += 1
 
 
+RETRY_WAIT_S = 60
+"""How long a retry keeps trying while the key's claim from before the crash lasts (the
+service's lease is 30 s: idempotency.CLAIM_SECONDS)."""
+
+
 async def _retry_in_flight(client: httpx.AsyncClient, ledger: CrashLedger) -> None:
-    """What a client does after an outage: resend unanswered writes with the same key."""
+    """What a client does after an outage: resend unanswered writes with the same key,
+    again after a moment while the answer is 409 `idempotency_in_flight` (the killed
+    process's claim on the key has not expired yet)."""
     for write in list(ledger.in_flight.values()):
         ledger.retried += 1
-        if not await _send(client, ledger, write):
-            raise RuntimeError(f"retry of {write.path} failed: the restarted service died")
+        deadline = time.monotonic() + RETRY_WAIT_S
+        while True:
+            try:
+                response = await client.post(write.path, json=write.body,
+                                             headers={"Idempotency-Key": write.key})
+            except httpx.TransportError as exc:
+                raise RuntimeError(f"retry of {write.path} failed: the restarted service "
+                                   "died") from exc
+            if response.status_code == 409 and "idempotency_in_flight" in response.text \
+                    and time.monotonic() < deadline:
+                await asyncio.sleep(1.0)
+                continue
+            ledger.record(write, response)
+            break
 
 
 async def _cycle(serve: ServeProcess, ledger: CrashLedger, cycle: int, rng: random.Random,

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.errors import Conflict, InvalidInput
+from fleetmem.memory.services.runtime import idempotency
 from fleetmem.memory.services.runtime.context import ServiceContext
 from fleetmem.memory.services.runtime.governance import operation
 from fleetmem.memory.services.runtime.operations import WRITE
@@ -100,3 +102,24 @@ async def test_replays_count_against_the_request_rate_like_any_request(
     await probe.write(ALICE, 1, idempotency_key="k4")
     assert service.ctx.governor.usage_of("alice").requests == before + 1
     assert probe.runs == 1
+
+
+async def test_a_running_request_renews_its_shared_claim(
+        service: MemoryService, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The claim other replicas see is short (a dead replica's must end soon) and renewed
+    # while the request runs: a request longer than the lease keeps its key.
+    monkeypatch.setattr(idempotency, "CLAIM_SECONDS", 1)
+    monkeypatch.setattr(idempotency, "RENEW_SECONDS", 0.2)
+    probe = Probe(service.ctx)
+    probe.release = asyncio.Event()
+    first = asyncio.create_task(probe.write(ALICE, 1, idempotency_key="k5"))
+    await probe.started.wait()
+    await asyncio.sleep(1.6)  # past the first lease
+    now = service.ctx.now()
+    assert not await service.ctx.upkeep.claim_idempotency_key(
+        "alice", "k5", "another-replica", now, now + timedelta(seconds=1))
+    probe.release.set()
+    assert await first == 10
+    now = service.ctx.now()  # released at the end: the key is free (its result is stored)
+    assert await service.ctx.upkeep.claim_idempotency_key(
+        "alice", "k5", "another-replica", now, now + timedelta(seconds=1))

@@ -14,11 +14,15 @@ While the first request runs, its key is held twice: in this process (a set, the
 check) and in the graph store (`claim_idempotency_key`, a lease shared by every replica on
 the same store), so a retry reaching another replica at the same moment gets the same 409
 `idempotency_in_flight` instead of writing a second time. A replica that dies mid-request
-leaves its lease to expire after `CLAIM_SECONDS`.
+leaves its lease to expire within `CLAIM_SECONDS`: a live request renews its lease every
+`RENEW_SECONDS`, so the lease is short without bounding how long a request may run, and a
+client retrying after a crash waits at most that long (409 `idempotency_in_flight`, "retry
+it in a moment") before its retry runs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -46,9 +50,11 @@ FORMAT = 2
 _NOT_PART = frozenset({"self", "caller", "idempotency_key"})
 # (id of the graph store, agent, key) of requests running now in this process.
 _IN_FLIGHT: set[tuple[int, str, str]] = set()
-CLAIM_SECONDS = 600
-"""How long a keyed request's shared claim lasts unless it ends first (a bound on any
-one request; after it, a crashed replica's key can be retried)."""
+CLAIM_SECONDS = 30
+"""How long a keyed request's shared claim lasts unless renewed or released: after a
+crash, its key can be retried within this many seconds."""
+RENEW_SECONDS = 10
+"""How often a running request renews its claim."""
 
 
 def check_key(key: object, field: str = "idempotency_key") -> str:
@@ -156,15 +162,30 @@ async def claimed(ctx: ServiceContext, caller: Caller, key: str) -> AsyncIterato
     if not await ctx.upkeep.claim_idempotency_key(caller.agent_id, key, holder, now,
                                                   now + timedelta(seconds=CLAIM_SECONDS)):
         raise _running()
+    renewal = asyncio.create_task(_renew(ctx, caller.agent_id, key, holder))
     try:
         yield
     finally:
+        renewal.cancel()
         try:
             await ctx.upkeep.release_idempotency_key(caller.agent_id, key, holder)
         except StorageUnavailable as exc:  # the lease then ends on its own
             logger.warning("could not release an idempotency claim (%s); it expires in "
                            "%d s", exc, CLAIM_SECONDS,
                            extra={"agent_id": caller.agent_id})
+
+
+async def _renew(ctx: ServiceContext, agent_id: str, key: str, holder: str) -> None:
+    """Extend a held claim every RENEW_SECONDS until cancelled (the request ended)."""
+    while True:
+        await asyncio.sleep(RENEW_SECONDS)
+        now = ctx.now()
+        try:
+            await ctx.upkeep.claim_idempotency_key(agent_id, key, holder, now,
+                                                   now + timedelta(seconds=CLAIM_SECONDS))
+        except StorageUnavailable as exc:
+            logger.warning("could not renew an idempotency claim (%s)", exc,
+                           extra={"agent_id": agent_id})
 
 
 async def remember_result(ctx: ServiceContext, caller: Caller, key: str, method: str,

@@ -23,6 +23,7 @@ it in a moment") before its retry runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -167,6 +168,8 @@ async def claimed(ctx: ServiceContext, caller: Caller, key: str) -> AsyncIterato
         yield
     finally:
         renewal.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewal  # ended before the claim is released (no renewal after it)
         try:
             await ctx.upkeep.release_idempotency_key(caller.agent_id, key, holder)
         except StorageUnavailable as exc:  # the lease then ends on its own

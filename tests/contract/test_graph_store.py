@@ -37,6 +37,7 @@ from tests.contract.values import (
     flt,
     mem,
     put,
+    recall_rows,
     vec,
 )
 
@@ -225,12 +226,12 @@ async def test_recall_rows_keep_order_and_apply_validity(graph: GraphStore) -> N
     ids = [new.id, b.id, a.id, "00000000-0000-4000-8000-000000000000"]
 
     async def kept(f: MemoryFilter) -> list[str]:
-        return [m.id for m, _ in await graph.recall_rows(ids, f)]
+        return [m.id for m, _ in await recall_rows(graph, ids, f)]
     assert await kept(flt()) == [new.id, b.id]
     assert await kept(flt(as_of=at(10))) == [b.id, a.id]
     assert await kept(flt(as_of=at(40))) == [new.id, b.id]
-    assert await graph.recall_rows([], flt()) == []
-    [(row, disputed)] = await graph.recall_rows([b.id], flt())
+    assert await recall_rows(graph, [], flt()) == []
+    [(row, disputed)] = await recall_rows(graph, [b.id], flt())
     assert row == b and disputed is False
 
 
@@ -246,17 +247,17 @@ async def test_recall_rows_scope_and_mark_open_conflicts(graph: GraphStore) -> N
         workflow_id=None, pair_key=pair_key(ALICE, ConflictKind.RELATION, "Dana",
                                             "works_at", "Acme", "Globex")), [ev("conflict")])
     ids = [c.id, b.id, d.id, a.id, b.id]
-    rows = await graph.recall_rows(ids, flt())
+    rows = await recall_rows(graph, ids, flt())
     assert [(m.id, disputed) for m, disputed in rows] == [(b.id, True), (a.id, True)]
-    assert [m.id for m, _ in await graph.recall_rows(ids, flt(ALICE, BOB))] == \
+    assert [m.id for m, _ in await recall_rows(graph, ids, flt(ALICE, BOB))] == \
         [c.id, b.id, a.id]
-    assert [m.id for m, _ in await graph.recall_rows(ids, flt(statuses=ALL_STATUSES))] == \
+    assert [m.id for m, _ in await recall_rows(graph, ids, flt(statuses=ALL_STATUSES))] == \
         [b.id, d.id, a.id]
-    assert await graph.recall_rows(ids, flt(TEAM)) == []
+    assert await recall_rows(graph, ids, flt(TEAM)) == []
     await graph.resolve_conflict(claim.id, Resolution(keep="both", resolved_by="dana",
                                                       resolved_at=at(3), note=""),
                                  [ev("resolve")])
-    assert [d for _, d in await graph.recall_rows([a.id, b.id], flt())] == [False, False]
+    assert [d for _, d in await recall_rows(graph, [a.id, b.id], flt())] == [False, False]
 
 
 async def test_find_by_hashes_finds_active_committed_in_namespace(graph: GraphStore) -> None:

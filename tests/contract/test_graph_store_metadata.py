@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fleetmem.memory.ports import GraphStore
 from fleetmem.memory.stores.sqlite.graph_store import SqliteGraphStore
-from tests.contract.values import ALICE, ent, flt, mem, put
+from tests.contract.values import ALICE, ent, flt, mem, put, recall_rows
 
 META = {"source_id": "T-42", "n": 1, "flag": True, "score": 0.5,
         "nested": {"list": [1, "two", None]}}
@@ -22,7 +22,7 @@ async def test_metadata_round_trips(graph: GraphStore) -> None:
     assert got.metadata == META
     [bare] = await graph.get_memories([plain.id], [ALICE])
     assert bare.metadata == {}
-    [(listed, _)] = await graph.recall_rows([m.id], flt(ALICE))
+    [(listed, _)] = await recall_rows(graph, [m.id], flt(ALICE))
     assert listed.metadata == META
 
 
@@ -46,7 +46,7 @@ async def test_filters_match_every_pair_with_its_type(graph: GraphStore) -> None
     # the keyword leg filters before its limit: only matching rows compete
     hits = await graph.keyword_search("payments outage", flt(ALICE, metadata=(("n", 1),)), 1)
     assert [h for h, _ in hits] == [a.id]
-    rows = await graph.recall_rows([a.id, b.id, c.id, d.id],
+    rows = await recall_rows(graph, [a.id, b.id, c.id, d.id],
                                    flt(ALICE, metadata=(("src", "slack"),)))
     assert [m.id for m, _ in rows] == [b.id, c.id]
 

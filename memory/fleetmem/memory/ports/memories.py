@@ -96,16 +96,12 @@ class MemoryStore(Protocol):
         matching each memory's text and its keyword context."""
         ...
 
-    async def recall_rows(self, ids: Sequence[str],
-                          flt: MemoryFilter) -> list[tuple[Memory, bool]]:
-        """The memories among `ids` that pass `flt`, in the order of `ids`, each with
-        whether it is a claim of an open conflict: recall's one read after fusion."""
-        ...
-
     async def recall_candidates(self, ids: Sequence[str], flt: MemoryFilter,
                                 vector: Vector | None) -> list[RecallRow]:
-        """`recall_rows` with the similarity (dot product; the vectors are normalised) of
-        each memory's stored vector to `vector`: every candidate of recall's legs read
+        """The memories among `ids` that pass `flt`, in the order of `ids`, each with
+        whether it is a claim of an open conflict and the similarity (dot product; the
+        vectors are normalised) of its stored vector to `vector` (None without one):
+        every candidate of recall's legs read
         at once, so a keyword- or graph-only hit is weighed and the final scores made
         with no further read (one round trip; the vectors stay in the store)."""
         ...

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from fleetmem.memory.domain.models import Memory
 from fleetmem.memory.domain.ranking import BM25_B, BM25_K1, KEYWORD_POSTING_BUDGET
 from fleetmem.memory.domain.text import keyword_terms
 from fleetmem.memory.ports import MemoryFilter, RecallRow, Vector
@@ -95,10 +94,6 @@ class Neo4jMemorySearchOps:
                                limit=limit, **params)
             return [(str(r["id"]), float(r["score"])) for r in found]
         return await self.db.read(fn)
-
-    async def recall_rows(self, ids: Sequence[str],
-                          flt: MemoryFilter) -> list[tuple[Memory, bool]]:
-        return [(m, disputed) for m, disputed, _ in await self._candidates(ids, flt, None)]
 
     async def recall_candidates(self, ids: Sequence[str], flt: MemoryFilter,
                                 vector: Vector | None) -> list[RecallRow]:

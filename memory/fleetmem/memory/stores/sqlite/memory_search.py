@@ -136,10 +136,6 @@ class SqliteMemorySearchOps:
             return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
         return await self.db.read(fn)
 
-    async def recall_rows(self, ids: Sequence[str],
-                          flt: MemoryFilter) -> list[tuple[Memory, bool]]:
-        return [(m, disputed) for m, disputed, _ in await self._candidates(ids, flt, None)]
-
     async def recall_candidates(self, ids: Sequence[str], flt: MemoryFilter,
                                 vector: Vector | None) -> list[RecallRow]:
         return await self._candidates(ids, flt, vector)

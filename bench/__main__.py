@@ -128,8 +128,8 @@ def parser() -> argparse.ArgumentParser:
     sc.add_argument("--sentences", type=int, default=512,
                     help="texts encoded for the ceiling (default 512)")
     sc.add_argument("--encoded", type=_sizes_one, default=0,
-                    help="also fill a store of this size through remember_batch (the "
-                         "model encodes), e.g. 100k; 0 skips it")
+                    help="then add this many memories to the filled store through "
+                         "remember_batch (the model encodes), e.g. 20k; 0 skips it")
     cp = sub.add_parser("cold_paths", help="serve to ready and a one-shot recall: this "
                         "checkout, or a git ref against it (same venv, same store)")
     cp.add_argument("--data-dir", type=Path, required=True,

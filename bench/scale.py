@@ -15,8 +15,14 @@
 4. Pauses during ingest: a 50 ms watchdog thread and an event-loop probe; stalls > 1 s.
 5. Restart: the store is closed and started again: time to ready (start + first recall)
    and the longest stall meanwhile.
-6. With `--encoded N`: another fresh store fills with N workload texts through
-   `remember_batch` (128 a call, the model encodes): rate per window against the ceiling.
+6. With `--encoded N`: the filled store (after the restart) takes N more workload texts
+   through `remember_batch` (128 a call, the model encodes, near-duplicate search over the
+   whole store): rate per window against the model's encode rate measured right before
+   and right after this step (their mean), so a change in machine load during a long run
+   does not skew the ratio.
+
+Recall is compared with one query's encode measured at the same checkpoint (each question
+is encoded alone right before it is asked), for the same reason.
 
 Figures are printed and written to bench/.work/scale-<size>.md; nothing is asserted.
 """
@@ -54,6 +60,8 @@ class Checkpoint:
     recall_p99: float
     found: int
     asked: int
+    encode_p50: float
+    """One query's encode p50 (ms) at this checkpoint: the reference of the recall ratios."""
     rss_mib: float
     disk_mib: float
     pauses: str = ""
@@ -71,6 +79,8 @@ class ScaleRun:
     restart_pauses: Pauses = field(default_factory=Pauses)
     restart_count: int = 0
     encoded: list[tuple[int, float]] = field(default_factory=list)
+    encoded_ceiling: float = float("nan")
+    """The model's encode rate around step 6 (mean of before and after)."""
 
 
 def fresh(name: str) -> Path:
@@ -94,11 +104,15 @@ async def started(data_dir: Path, embedder: Embedder) -> MemoryService:
 
 async def recall_figures(service: MemoryService, embedder: Embedder, queries: list[str],
                          base_texts: list[str], find: int = FIND
-                         ) -> tuple[float, float, int, int]:
+                         ) -> tuple[float, float, int, int, float]:
     """Recall p50/p99 (ms) of the questions; how many of `find` real memories asked by
-    their text come first among the dense hits."""
-    lat = []
+    their text come first among the dense hits; one query's encode p50 (ms), each question
+    encoded alone right before it is asked."""
+    lat, enc = [], []
     for q in queries:
+        t0 = time.perf_counter()
+        embedder.embed([q])
+        enc.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
         await service.recall(AGENT, RecallQuery(query=q))
         lat.append((time.perf_counter() - t0) * 1000)
@@ -109,7 +123,7 @@ async def recall_figures(service: MemoryService, embedder: Embedder, queries: li
         hits = (await service.recall(AGENT, RecallQuery(
             query=text, k=3, modes=frozenset({"dense"})))).hits
         found += bool(hits) and hits[0].memory.text == text
-    return pct(lat, 50), pct(lat, 99), found, len(asked)
+    return pct(lat, 50), pct(lat, 99), found, len(asked), pct(enc, 50)
 
 
 async def bulk(run: ScaleRun, embedder: Embedder, data_dir: Path, *, chunk: int,
@@ -142,14 +156,15 @@ async def bulk(run: ScaleRun, embedder: Embedder, data_dir: Path, *, chunk: int,
                 await service.flush()
                 count, busy0, wall_start = window_start
                 now = time.perf_counter()
-                p50, p99, found, asked = await recall_figures(service, embedder, queries,
-                                                              base_texts, find)
+                p50, p99, found, asked, enc = await recall_figures(
+                    service, embedder, queries, base_texts, find)
                 cp = Checkpoint(done, (done - count) / (busy - busy0),
                                 (done - count) / (now - wall_start), p50, p99, found, asked,
-                                rss_mib(), disk_mib(data_dir), run.ingest_pauses.text())
+                                enc, rss_mib(), disk_mib(data_dir), run.ingest_pauses.text())
                 run.checkpoints.append(cp)
                 say(f"  {done:>9,}: {cp.rate:7.0f}/s import ({cp.wall_rate:.0f}/s wall), "
-                    f"recall p50 {p50:.1f} ms p99 {p99:.1f} ms, found {found}/{asked}, "
+                    f"recall p50 {p50:.1f} ms p99 {p99:.1f} ms (query encode {enc:.1f} ms), "
+                    f"found {found}/{asked}, "
                     f"RSS {cp.rss_mib:,.0f} MiB, disk {cp.disk_mib:,.0f} MiB; {cp.pauses}; "
                     f"load {os.getloadavg()[0]:.1f}")
                 window_start = (done, busy, time.perf_counter())
@@ -172,9 +187,17 @@ async def restart(run: ScaleRun, embedder: Embedder, data_dir: Path, query: str)
         await service.close()
 
 
-async def encoded(run: ScaleRun, embedder: Embedder, size: int, batch: int = 128) -> None:
-    """Step 6: remember_batch of workload texts (the model encodes)."""
-    service = await started(fresh(f"scale-encoded-{size}"), embedder)
+def encode_rate(embedder: Embedder, texts: int) -> float:
+    """The model's encode rate now (sentences/s, 128 texts a call)."""
+    return measure(embedder, workload.memories(texts, seed=99), workload.queries(5, seed=5),
+                   chunk=128, model_batch=64, threads=1).encode_rate
+
+
+async def encoded(run: ScaleRun, embedder: Embedder, data_dir: Path, size: int,
+                  batch: int = 128, ceiling_texts: int = 512) -> None:
+    """Step 6: remember_batch of workload texts (the model encodes) into the filled store."""
+    before = encode_rate(embedder, ceiling_texts)
+    service = await started(data_dir, embedder)
     window = max(batch, size // 10)
     try:
         t0, last, done = time.perf_counter(), time.perf_counter(), 0
@@ -188,12 +211,15 @@ async def encoded(run: ScaleRun, embedder: Embedder, size: int, batch: int = 128
                     now - last)
                 run.encoded.append((done, rate))
                 say(f"  encoded {done:>8,}: {rate:.1f}/s = "
-                    f"{rate / run.ceiling.encode_rate:.2f}x the model; "
+                    f"{rate / before:.2f}x the model's rate before this step; "
                     f"load {os.getloadavg()[0]:.1f}")
                 last = now
         say(f"  encoded total {done / (time.perf_counter() - t0):.1f}/s")
     finally:
         await service.close()
+    after = encode_rate(embedder, ceiling_texts)
+    run.encoded_ceiling = (before + after) / 2
+    say(f"  model encode rate {before:.1f}/s before, {after:.1f}/s after")
 
 
 def lines_of(run: ScaleRun, command: str) -> list[str]:
@@ -202,23 +228,26 @@ def lines_of(run: ScaleRun, command: str) -> list[str]:
     out = [f"`{command}`", "",
            f"Encode ceiling: {c.encode_rate:.1f} sentences/s; one query's encode p50 "
            f"{c.query_p50_ms:.2f} ms, p99 {c.query_p99_ms:.2f} ms.", "",
-           "| memories | import/s (calls) | wall/s | x encode | recall p50 ms | x query "
-           "encode | recall p99 ms | x query encode | found | RSS MiB | per 10k | disk MiB "
-           "| per 10k |", "|" + "---|" * 13]
+           "| memories | import/s (calls) | wall/s | x encode | query encode p50 ms | recall "
+           "p50 ms | x query encode | recall p99 ms | x query encode | found | RSS MiB | "
+           "per 10k | disk MiB | per 10k |", "|" + "---|" * 14]
     for p in run.checkpoints:
         per = p.memories / 10_000
         out.append(f"| {p.memories:,} | {p.rate:,.0f} | {p.wall_rate:,.0f} | "
-                   f"{p.rate / c.encode_rate:.1f} | {p.recall_p50:.1f} | "
-                   f"{p.recall_p50 / c.query_p50_ms:.2f} | {p.recall_p99:.1f} | "
-                   f"{p.recall_p99 / c.query_p50_ms:.2f} | {p.found}/{p.asked} | "
+                   f"{p.rate / c.encode_rate:.1f} | {p.encode_p50:.2f} | {p.recall_p50:.1f} | "
+                   f"{p.recall_p50 / p.encode_p50:.2f} | {p.recall_p99:.1f} | "
+                   f"{p.recall_p99 / p.encode_p50:.2f} | {p.found}/{p.asked} | "
                    f"{p.rss_mib:,.0f} | {p.rss_mib / per:.1f} | {p.disk_mib:,.0f} | "
                    f"{p.disk_mib / per:.1f} |")
     out += ["", f"Pauses during ingest: {run.ingest_pauses.text()}.",
             f"Restart on the filled store ({run.restart_count:,} points): ready and first "
             f"recall in {run.restart_s:.1f} s; {run.restart_pauses.text()}."]
+    if run.encoded:
+        out += ["", f"Encode-bound ingest into the filled store (remember_batch, 128 a call; "
+                f"the model's rate around this step {run.encoded_ceiling:.1f} sentences/s):"]
     for n, rate in run.encoded:
-        out.append(f"- encode-bound ingest (remember_batch) at {n:,}: {rate:.1f}/s = "
-                   f"{rate / c.encode_rate:.2f}x the encode ceiling")
+        out.append(f"- {run.size + n:,} memories: {rate:.1f}/s = "
+                   f"{rate / run.encoded_ceiling:.2f}x the model")
     return out
 
 
@@ -241,7 +270,7 @@ async def run_scale(size: int, *, chunk: int = 256, queries: int = 100, base: in
     await restart(run, emb, folder, qs[0])
     say(f"restart: {run.restart_s:.1f} s; {run.restart_pauses.text()}")
     if encoded_size:
-        await encoded(run, emb, encoded_size)
+        await encoded(run, emb, folder, encoded_size, ceiling_texts=ceiling_texts)
     return run
 
 

@@ -6,12 +6,16 @@ inert, the candidates' rows with similarities."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from fleetmem.memory.domain.models import MemoryStatus
 from fleetmem.memory.domain.ranking import bm25
 from fleetmem.memory.ports import GraphStore, TurnLink
+from fleetmem.memory.stores.sqlite.graph_store import SqliteGraphStore
 from tests.contract.values import ALICE, BOB, at, ev, flt, mem, put, vec
 
 
@@ -166,3 +170,55 @@ async def test_an_appended_context_scores_as_if_written_with_the_memory(
     scores = dict(await graph.keyword_search("ferry lighthouse", flt(ALICE), 10))
     assert set(scores) == {later.id, whole.id}
     assert scores[later.id] == pytest.approx(scores[whole.id], rel=1e-9)
+
+
+async def test_a_filter_only_rows_can_answer_changes_no_score(graph: GraphStore) -> None:
+    # SQLite answers a recall's default filter (namespaces, statuses) from a narrow copy of
+    # each memory's keyword figures, and any other filter from the memory rows: both must
+    # see the same memories with the same lengths after every kind of write
+    [a, b, gone] = await put(graph, mem("kafka broker lag on the ferry"),
+                             mem("kafka topic for the lighthouse", minute=1),
+                             mem("kafka broker retired", minute=2))
+    later = mem("Nia: the ferry left early", minute=3)
+    await graph.insert_memories([later], [vec(9)], contexts={later.id: "kafka harbour"})
+    await graph.mark_committed([later.id], [ev("remember")])
+    await graph.link_turns([], {later.id: "we met Jon near the lighthouse"})
+    pending = mem("kafka broker still pending", minute=4)
+    await graph.insert_memories([pending], [vec(10)])
+    await graph.set_status([gone.id], MemoryStatus.ARCHIVED, at(5), [ev("forget")])
+    await put(graph, mem("kafka broker of bob", BOB, by="bob"), seed=20)
+    for query in ("kafka broker", "ferry lighthouse", "harbour kafka"):
+        plain = await graph.keyword_search(query, flt(ALICE), 10)
+        rows_only = await graph.keyword_search(
+            query, flt(ALICE, created_after=at(-60), created_by="alice"), 10)
+        assert plain and [h for h, _ in rows_only] == [h for h, _ in plain], query
+        assert [s for _, s in rows_only] == pytest.approx([s for _, s in plain], rel=1e-9)
+    archived = dict(await graph.keyword_search("kafka broker", flt(
+        ALICE, statuses=(MemoryStatus.ARCHIVED,)), 10))
+    assert set(archived) == {gone.id}
+    assert {h for h, _ in await graph.keyword_search("kafka", flt(ALICE), 10)} == \
+        {a.id, b.id, later.id}
+
+
+async def test_sqlite_store_made_before_the_keyword_table_fills_it_on_open(
+        tmp_path: Path) -> None:
+    path = tmp_path / "graph.sqlite3"
+    store = SqliteGraphStore(path)
+    await store.open()
+    [a] = await put(store, mem("kafka broker lag"))
+    later = mem("Nia: the ferry left early", minute=1)
+    await store.insert_memories([later], [vec(9)], contexts={later.id: "kafka harbour"})
+    await store.mark_committed([later.id], [ev("remember")])
+    before = await store.keyword_search("kafka ferry", flt(ALICE), 10)
+    await store.close()
+    with sqlite3.connect(path) as c:  # the schema of the previous release
+        for trigger in ("keyword_docs_ai", "keyword_docs_au", "keyword_docs_ad"):
+            c.execute(f"DROP TRIGGER {trigger}")
+        c.execute("DROP TABLE keyword_docs")
+    store = SqliteGraphStore(path)
+    await store.open()
+    try:
+        assert {h for h, _ in before} == {a.id, later.id}
+        assert await store.keyword_search("kafka ferry", flt(ALICE), 10) == before
+    finally:
+        await store.close()

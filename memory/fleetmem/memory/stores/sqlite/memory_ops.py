@@ -47,10 +47,12 @@ class SqliteMemoryOps(SqliteMemorySearchOps, SqliteTurnOps):
                 [(m.id, m.namespace, n.lower()) for m in memories for n in m.entity_names],
             )
             if contexts:
+                given = [(contexts[m.id], m.id) for m in memories if contexts.get(m.id)]
                 c.executemany(
                     "INSERT INTO memories_context_fts (rowid, context) "
-                    "SELECT rowid, ? FROM memories WHERE id = ?",
-                    [(contexts[m.id], m.id) for m in memories if contexts.get(m.id)])
+                    "SELECT rowid, ? FROM memories WHERE id = ?", given)
+                c.executemany("UPDATE keyword_docs SET context_len = length(?) WHERE doc = "
+                              "(SELECT rowid FROM memories WHERE id = ?)", given)
             append_audit_sync(c, audit)
         await self.db.tx(fn)
 

@@ -92,11 +92,33 @@ def _term_sql(where: str) -> str:
     """Rows of the filtered namespaces whose text or keyword context holds a term, with
     their lengths (text and context together)."""
     return (f"SELECT m.id, length(m.text) + coalesce(length(c.context), 0) AS n FROM "
-            f"(SELECT rowid FROM memories_fts WHERE memories_fts MATCH ?1 UNION "
-            f"SELECT rowid FROM memories_context_fts WHERE memories_context_fts MATCH ?1) f "
-            f"JOIN memories m ON m.rowid = f.rowid "
+            f"{_MATCHES} JOIN memories m ON m.rowid = f.rowid "
             f"LEFT JOIN memories_context_fts c ON c.rowid = m.rowid "
             f"WHERE {where} LIMIT ?2")
+
+
+_MATCHES = ("(SELECT rowid FROM memories_fts WHERE memories_fts MATCH ?1 UNION "
+            "SELECT rowid FROM memories_context_fts WHERE memories_context_fts MATCH ?1) f")
+"""The rowids whose text or keyword context holds the term ?1."""
+
+
+def _narrow(flt: MemoryFilter) -> tuple[str, list[object]] | None:
+    """The filter over `keyword_docs` (alias k) when it names only what that table holds
+    (namespaces, statuses: a recall's default), else None (the search then reads
+    `memories`). The same rows pass either way."""
+    if (flt.as_of is not None or flt.kinds or flt.tags or flt.metadata or flt.created_by
+            or flt.created_after or flt.created_before):
+        return None
+    sql = (f"k.namespace IN ({placeholders(flt.namespaces)}) "
+           f"AND k.commit_state = 'committed' "
+           f"AND k.status IN ({placeholders(flt.statuses)})")
+    return sql, [*flt.namespaces, *(s.value for s in flt.statuses)]
+
+
+def _narrow_sql(where: str) -> str:
+    """`_term_sql` over the narrow `keyword_docs` table."""
+    return (f"SELECT k.id, k.text_len + k.context_len AS n FROM {_MATCHES} "
+            f"JOIN keyword_docs k ON k.doc = f.rowid WHERE {where} LIMIT ?2")
 
 
 def _dot(stored: Vector | None, query: Vector | None) -> float | None:
@@ -113,20 +135,23 @@ class SqliteMemorySearchOps:
         terms = keyword_terms(query)
         if not terms or not flt.namespaces:
             return []
-        where, params = filter_sql(flt, keyed=True)
+        narrow = _narrow(flt) if flt.statuses else None
+        where, params = narrow or filter_sql(flt, keyed=True)
         # Numbered parameters: ?1 the term, ?2 the budget, then the filter's.
         where = _renumber(where, 3)
-        term_sql = _term_sql(where)
+        term_sql = _narrow_sql(where) if narrow else _term_sql(where)
 
         def fn(c: sqlite3.Connection) -> list[tuple[str, float]]:
             # BM25 over the searched namespaces alone (FTS5's own bm25() counts every
             # namespace of the store: a ranking moved when another namespace changed).
             matches: dict[str, list[tuple[str, int]]] = {}
+            cur = c.cursor()
+            cur.row_factory = None  # plain tuples: thousands of rows per question
             for term in terms:
-                rows = c.execute(term_sql, [f'"{term}"', KEYWORD_POSTING_BUDGET + 1,
-                                            *params]).fetchall()
+                rows = cur.execute(term_sql, [f'"{term}"', KEYWORD_POSTING_BUDGET + 1,
+                                              *params]).fetchall()
                 if 0 < len(rows) <= KEYWORD_POSTING_BUDGET:
-                    matches[term] = [(r["id"], int(r["n"])) for r in rows]
+                    matches[term] = rows
             if not matches:
                 return []
             ns = list(flt.namespaces)

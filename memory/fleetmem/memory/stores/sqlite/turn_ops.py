@@ -43,11 +43,15 @@ class SqliteTurnOps:
                 if row is None:
                     continue
                 if row["context"] is None:
+                    context = text
                     c.execute("INSERT INTO memories_context_fts (rowid, context) VALUES (?, ?)",
-                              (row["r"], text))
+                              (row["r"], context))
                 else:
+                    context = f"{row['context']}\n{text}"
                     c.execute("UPDATE memories_context_fts SET context = ? WHERE rowid = ?",
-                              (f"{row['context']}\n{text}", row["r"]))
+                              (context, row["r"]))
+                c.execute("UPDATE keyword_docs SET context_len = ? WHERE doc = ?",
+                          (len(context), row["r"]))
         await self.db.tx(fn)
 
     async def turn_neighbours(self, ids: Sequence[str],

@@ -213,6 +213,22 @@ _ADDED_COLUMNS = {"metadata": "TEXT NOT NULL DEFAULT '{}'"}
 them on open, with their default (existing memories have empty metadata)."""
 
 
+_FILL_KEYWORD_DOCS = """
+INSERT OR IGNORE INTO keyword_docs
+        (doc, id, namespace, status, commit_state, text_len, context_len)
+    SELECT m.rowid, m.id, m.namespace, m.status, m.commit_state, length(m.text),
+           coalesce(length(c.context), 0)
+    FROM memories m LEFT JOIN memories_context_fts c ON c.rowid = m.rowid"""
+
+
+def _fill_keyword_docs(conn: sqlite3.Connection) -> None:
+    """Fill `keyword_docs` for a store made before it (once: its triggers keep it after)."""
+    if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM keyword_docs) "
+                    "AND EXISTS (SELECT 1 FROM memories)").fetchone()[0]:
+        conn.execute(_FILL_KEYWORD_DOCS)
+        logger.info("filled keyword_docs from the memories of %s", conn)
+
+
 def _add_columns(conn: sqlite3.Connection) -> None:
     have = {r[1] for r in conn.execute("PRAGMA table_info(memories)")}
     for name, decl in _ADDED_COLUMNS.items():  # constants, never input
@@ -247,6 +263,7 @@ class SqliteConnection:
         schema = resources.files("fleetmem.memory.stores.sqlite").joinpath("schema.sql")
         conn.executescript(schema.read_text())
         _add_columns(conn)
+        _fill_keyword_docs(conn)
         self._conn = conn
 
     def _reader(self) -> sqlite3.Connection:

@@ -224,7 +224,8 @@ END;
 -- measured here instead of in `memories`, whose rows (text, vector) are ~2 KB each, so a
 -- recall reads ~60-byte rows (37 -> 11 ms for the terms of one question at 10k memories).
 -- Kept by triggers on `memories` and by the writes of `memories_context_fts` (context_len);
--- filled once from the rows of a store made before it.
+-- filled once from the rows of a store made before it (connection.py: the fill
+-- scans `memories`, so it runs only when the table is empty and memories exist).
 CREATE TABLE IF NOT EXISTS keyword_docs (
     doc INTEGER PRIMARY KEY,
     id TEXT NOT NULL,
@@ -234,12 +235,6 @@ CREATE TABLE IF NOT EXISTS keyword_docs (
     text_len INTEGER NOT NULL,
     context_len INTEGER NOT NULL DEFAULT 0
 );
-INSERT OR IGNORE INTO keyword_docs
-        (doc, id, namespace, status, commit_state, text_len, context_len)
-    SELECT m.rowid, m.id, m.namespace, m.status, m.commit_state, length(m.text),
-           coalesce(length(c.context), 0)
-    FROM memories m LEFT JOIN memories_context_fts c ON c.rowid = m.rowid
-    WHERE NOT EXISTS (SELECT 1 FROM keyword_docs);
 CREATE TRIGGER IF NOT EXISTS keyword_docs_ai AFTER INSERT ON memories BEGIN
     INSERT OR REPLACE INTO keyword_docs (doc, id, namespace, status, commit_state, text_len)
         VALUES (new.rowid, new.id, new.namespace, new.status, new.commit_state,

@@ -88,26 +88,29 @@ def _renumber(where: str, first: int) -> str:
                    for i, p in enumerate(parts))
 
 
-def _term_sql(where: str) -> str:
-    """Rows of the filtered namespaces whose text or keyword context holds a term, with
-    their lengths (text and context together)."""
-    return (f"SELECT m.id, length(m.text) + coalesce(length(c.context), 0) AS n FROM "
-            f"{_MATCHES} JOIN memories m ON m.rowid = f.rowid "
+_FTS = ("memories_fts", "memories_context_fts")
+"""The full-text tables a term is looked up in: a memory's text, its keyword context
+(rowid = memories.rowid in both)."""
+
+
+def _term_sql(fts: str, where: str) -> str:
+    """Rows of the filtered namespaces whose text (or keyword context: `fts`) holds the
+    term ?1, with their lengths (text and context together), at most ?2 of them. The
+    full-text matches stream in rowid order and the statement stops at ?2 rows that pass
+    the filter, so a term common in the searched namespaces costs ?2 rows, not all of its
+    matches."""
+    return (f"SELECT m.id, length(m.text) + coalesce(length(c.context), 0) AS n "
+            f"FROM {fts} f JOIN memories m ON m.rowid = f.rowid "
             f"LEFT JOIN memories_context_fts c ON c.rowid = m.rowid "
-            f"WHERE {where} LIMIT ?2")
-
-
-_MATCHES = ("(SELECT rowid FROM memories_fts WHERE memories_fts MATCH ?1 UNION "
-            "SELECT rowid FROM memories_context_fts WHERE memories_context_fts MATCH ?1) f")
-"""The rowids whose text or keyword context holds the term ?1."""
+            f"WHERE f.{fts} MATCH ?1 AND {where} LIMIT ?2")
 
 
 def _narrow(flt: MemoryFilter) -> tuple[str, list[object]] | None:
     """The filter over `keyword_docs` (alias k) when it names only what that table holds
     (namespaces, statuses: a recall's default), else None (the search then reads
     `memories`). The same rows pass either way."""
-    if (flt.as_of is not None or flt.kinds or flt.tags or flt.metadata or flt.created_by
-            or flt.created_after or flt.created_before):
+    if (not flt.statuses or flt.as_of is not None or flt.kinds or flt.tags or flt.metadata
+            or flt.created_by or flt.created_after or flt.created_before):
         return None
     sql = (f"k.namespace IN ({placeholders(flt.namespaces)}) "
            f"AND k.commit_state = 'committed' "
@@ -115,10 +118,11 @@ def _narrow(flt: MemoryFilter) -> tuple[str, list[object]] | None:
     return sql, [*flt.namespaces, *(s.value for s in flt.statuses)]
 
 
-def _narrow_sql(where: str) -> str:
+def _narrow_sql(fts: str, where: str) -> str:
     """`_term_sql` over the narrow `keyword_docs` table."""
-    return (f"SELECT k.id, k.text_len + k.context_len AS n FROM {_MATCHES} "
-            f"JOIN keyword_docs k ON k.doc = f.rowid WHERE {where} LIMIT ?2")
+    return (f"SELECT k.id, k.text_len + k.context_len AS n FROM {fts} f "
+            f"JOIN keyword_docs k ON k.doc = f.rowid WHERE f.{fts} MATCH ?1 AND {where} "
+            f"LIMIT ?2")
 
 
 def _dot(stored: Vector | None, query: Vector | None) -> float | None:
@@ -135,11 +139,12 @@ class SqliteMemorySearchOps:
         terms = keyword_terms(query)
         if not terms or not flt.namespaces:
             return []
-        narrow = _narrow(flt) if flt.statuses else None
+        narrow = _narrow(flt)
         where, params = narrow or filter_sql(flt, keyed=True)
         # Numbered parameters: ?1 the term, ?2 the budget, then the filter's.
         where = _renumber(where, 3)
-        term_sql = _narrow_sql(where) if narrow else _term_sql(where)
+        sqls = [(_narrow_sql if narrow else _term_sql)(fts, where) for fts in _FTS]
+        budget = KEYWORD_POSTING_BUDGET
 
         def fn(c: sqlite3.Connection) -> list[tuple[str, float]]:
             # BM25 over the searched namespaces alone (FTS5's own bm25() counts every
@@ -148,10 +153,14 @@ class SqliteMemorySearchOps:
             cur = c.cursor()
             cur.row_factory = None  # plain tuples: thousands of rows per question
             for term in terms:
-                rows = cur.execute(term_sql, [f'"{term}"', KEYWORD_POSTING_BUDGET + 1,
-                                              *params]).fetchall()
-                if 0 < len(rows) <= KEYWORD_POSTING_BUDGET:
-                    matches[term] = rows
+                docs: dict[str, int] = {}
+                for sql in sqls:  # text, then context: one memory counts once
+                    rows = cur.execute(sql, [f'"{term}"', budget + 1, *params]).fetchall()
+                    docs.update(rows)
+                    if len(docs) > budget:
+                        break
+                if 0 < len(docs) <= budget:
+                    matches[term] = list(docs.items())
             if not matches:
                 return []
             ns = list(flt.namespaces)

@@ -222,3 +222,14 @@ async def test_sqlite_store_made_before_the_keyword_table_fills_it_on_open(
         assert await store.keyword_search("kafka ferry", flt(ALICE), 10) == before
     finally:
         await store.close()
+
+
+async def test_equal_scores_rank_by_memory_id_at_the_limit(graph: GraphStore) -> None:
+    # ids are random: insert (row) order is id order only once in 720 runs
+    words = ("alpha", "gamma", "delta", "omega", "sigma", "kappa")
+    tied = await put(graph, *(mem(f"kafka broker {w}") for w in words))
+    await put(graph, mem("kafka"), seed=5)
+    best = sorted(m.id for m in tied)
+    for limit in (1, 3, 6):
+        hits = await graph.keyword_search("kafka broker", flt(ALICE), limit)
+        assert [h for h, _ in hits] == best[:limit]

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from fleetmem.memory.domain.models import Memory, MemoryKind
 from fleetmem.memory.domain.names import speaker_of
@@ -52,8 +53,12 @@ RECENCY_DAYS = 30.0
 _WORD = re.compile(r"\w+")
 
 
-def bm25(matches: Mapping[str, Sequence[tuple[str, int]]], total_docs: int,
-         k1: float = BM25_K1, b: float = BM25_B) -> dict[str, float]:
+Doc = TypeVar("Doc", bound=Hashable)
+"""What identifies a document to `bm25`."""
+
+
+def bm25(matches: Mapping[str, Sequence[tuple[Doc, int]]], total_docs: int,
+         k1: float = BM25_K1, b: float = BM25_B) -> dict[Doc, float]:
     """BM25 over one collection (the searched namespaces) from each term's matching
     documents and their lengths: statistics never come from outside the collection.
 
@@ -62,7 +67,8 @@ def bm25(matches: Mapping[str, Sequence[tuple[str, int]]], total_docs: int,
     that matched any term.
 
     Args:
-        matches: term -> (document id, document length) for every matching document.
+        matches: term -> (document key, document length) for every matching document
+            (a key is any hashable: a memory id, or a store's row number).
         total_docs: documents in the collection (>= every term's match count).
     """
     lengths = {d: n for docs in matches.values() for d, n in docs}
@@ -70,7 +76,7 @@ def bm25(matches: Mapping[str, Sequence[tuple[str, int]]], total_docs: int,
         return {}
     avg = sum(lengths.values()) / len(lengths)
     n = max(total_docs, max(len(docs) for docs in matches.values()))
-    out: dict[str, float] = {}
+    out: dict[Doc, float] = {}
     for docs in matches.values():
         df = len(docs)
         idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))

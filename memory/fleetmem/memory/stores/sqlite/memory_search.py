@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -94,12 +94,12 @@ _FTS = ("memories_fts", "memories_context_fts")
 
 
 def _term_sql(fts: str, where: str) -> str:
-    """Rows of the filtered namespaces whose text (or keyword context: `fts`) holds the
-    term ?1, with their lengths (text and context together), at most ?2 of them. The
+    """Rowids of the filtered namespaces' memories whose text (or keyword context: `fts`)
+    holds the term ?1, with their lengths (text and context together), at most ?2 of them. The
     full-text matches stream in rowid order and the statement stops at ?2 rows that pass
     the filter, so a term common in the searched namespaces costs ?2 rows, not all of its
     matches."""
-    return (f"SELECT m.id, length(m.text) + coalesce(length(c.context), 0) AS n "
+    return (f"SELECT m.rowid, length(m.text) + coalesce(length(c.context), 0) AS n "
             f"FROM {fts} f JOIN memories m ON m.rowid = f.rowid "
             f"LEFT JOIN memories_context_fts c ON c.rowid = m.rowid "
             f"WHERE f.{fts} MATCH ?1 AND {where} LIMIT ?2")
@@ -120,9 +120,26 @@ def _narrow(flt: MemoryFilter) -> tuple[str, list[object]] | None:
 
 def _narrow_sql(fts: str, where: str) -> str:
     """`_term_sql` over the narrow `keyword_docs` table."""
-    return (f"SELECT k.id, k.text_len + k.context_len AS n FROM {fts} f "
+    return (f"SELECT k.doc, k.text_len + k.context_len AS n FROM {fts} f "
             f"JOIN keyword_docs k ON k.doc = f.rowid WHERE f.{fts} MATCH ?1 AND {where} "
             f"LIMIT ?2")
+
+
+def _best(cur: sqlite3.Cursor, scores: Mapping[int, float],
+          limit: int) -> list[tuple[str, float]]:
+    """The `limit` best of the rowids' scores as (memory id, score), ties by memory id:
+    only the best and those tied with the last of them are looked up."""
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    if len(ranked) > limit > 0:
+        last = ranked[limit - 1][1]
+        ranked = [kv for kv in ranked if kv[1] >= last]
+    elif limit <= 0:
+        return []
+    rowids = [d for d, _ in ranked]
+    ids = dict(cur.execute(f"SELECT doc, id FROM keyword_docs WHERE doc IN "
+                           f"({placeholders(rowids)})", rowids).fetchall())
+    named = [(ids[d], score) for d, score in ranked if d in ids]
+    return sorted(named, key=lambda kv: (-kv[1], kv[0]))[:limit]
 
 
 def _dot(stored: Vector | None, query: Vector | None) -> float | None:
@@ -149,11 +166,11 @@ class SqliteMemorySearchOps:
         def fn(c: sqlite3.Connection) -> list[tuple[str, float]]:
             # BM25 over the searched namespaces alone (FTS5's own bm25() counts every
             # namespace of the store: a ranking moved when another namespace changed).
-            matches: dict[str, list[tuple[str, int]]] = {}
+            matches: dict[str, list[tuple[int, int]]] = {}
             cur = c.cursor()
-            cur.row_factory = None  # plain tuples: thousands of rows per question
+            cur.row_factory = None  # plain tuples of ints: thousands of rows per question
             for term in terms:
-                docs: dict[str, int] = {}
+                docs: dict[int, int] = {}
                 for sql in sqls:  # text, then context: one memory counts once
                     rows = cur.execute(sql, [f'"{term}"', budget + 1, *params]).fetchall()
                     docs.update(rows)
@@ -166,8 +183,7 @@ class SqliteMemorySearchOps:
             ns = list(flt.namespaces)
             total = int(c.execute(f"SELECT coalesce(sum(docs), 0) FROM namespace_docs WHERE "
                                   f"namespace IN ({placeholders(ns)})", ns).fetchone()[0])
-            scores = bm25(matches, total)
-            return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+            return _best(cur, bm25(matches, total), limit)
         return await self.db.read(fn)
 
     async def recall_candidates(self, ids: Sequence[str], flt: MemoryFilter,

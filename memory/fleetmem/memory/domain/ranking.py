@@ -4,11 +4,10 @@ bounded tie-breakers. Measured on LoCoMo's development half and bench/quality.py
 
 from __future__ import annotations
 
-import heapq
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from fleetmem.memory.domain.models import Memory, MemoryKind
@@ -196,61 +195,3 @@ def final_score(rel: Relevance, memory: Memory, now: datetime,
         + TIE_BREAK * (recency + memory.importance + ret) / 3.0
     return ScoreBreakdown(rel.dense, rel.keyword, rel.graph + spoke, recency,
                           memory.importance, ret, total, rel.neighbour)
-
-
-SESSION_DIVERSITY = 0.0
-"""What a hit loses for each better hit of the same conversation session placed before
-it (diminishing returns per session, an MMR/xQuAD-style rule at session level): a
-question whose answers sit in several sessions ("what books has Tim read?") is no longer
-answered ten times by the session of its best hit and that hit's neighbours, while a
-hit more than this better still keeps its place (bench/OTHER_RUNS.md)."""
-
-Scored = tuple[ScoreBreakdown, Memory, bool]
-LIFTED_ONLY = False
-FREE_HITS = 0
-
-
-def session_of(memory: Memory) -> tuple[str, ...] | None:
-    """The conversation session a memory belongs to, by the rule that makes a turn
-    continue a conversation (`services.memories.turns.continues`): its writer's named
-    session, or the event time its writer gave (turns of one conversation imported with
-    their session's time). None for a memory of no session (its event time is its write
-    time): such memories never count against each other."""
-    a = memory.attribution
-    if a.session_id is not None:
-        return (memory.namespace, a.created_by, "session", a.session_id)
-    if memory.valid_from != a.created_at:
-        return (memory.namespace, a.created_by, "at", memory.valid_from.isoformat())
-    return None
-
-
-def diversify(scored: Sequence[Scored], k: int, penalty: float | None = None
-              ) -> list[Scored]:
-    """The `k` best of `scored` (best first) chosen one at a time, each candidate's score
-    lowered by `penalty` (default SESSION_DIVERSITY) for every hit of its session chosen
-    before it. The chosen scores never rise along the list; the loss is the hit's
-    `session` part."""
-    step = SESSION_DIVERSITY if penalty is None else penalty
-    if step <= 0:
-        return list(scored[:k])
-    keys = [session_of(m) for _, m, _ in scored]
-    pays = [not LIFTED_ONLY or b.neighbour > 0 for b, _, _ in scored]
-    taken: dict[tuple[str, ...], int] = {}
-    # Lazy greedy: a session's count only grows, so a candidate's lowered score only
-    # falls; one popped with a stale count is pushed back with its current score.
-    heap = [(-s.total, i, 0) for i, (s, _, _) in enumerate(scored)]
-    heapq.heapify(heap)
-    out: list[Scored] = []
-    while heap and len(out) < k:
-        _, i, seen = heapq.heappop(heap)
-        key = keys[i]
-        now = max(0, taken.get(key, 0) - FREE_HITS) if key is not None and pays[i] else 0
-        if now != seen:
-            heapq.heappush(heap, (-(scored[i][0].total - step * now), i, now))
-            continue
-        breakdown, memory, disputed = scored[i]
-        if key is not None:
-            taken[key] = taken.get(key, 0) + 1
-        out.append((replace(breakdown, total=breakdown.total - step * now,
-                            session=-step * now) if now else breakdown, memory, disputed))
-    return out

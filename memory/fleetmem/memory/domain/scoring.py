@@ -96,18 +96,14 @@ class ScoreBreakdown:
     total: float
     neighbour: float = 0.0
     """What a conversation turn got for being next to a better candidate (issue 18)."""
-    session: float = 0.0
-    """What a hit lost (<= 0) for the better hits of its conversation session placed
-    before it (`ranking.diversify`)."""
 
     def as_dict(self) -> dict[str, float]:
         """Return the breakdown as a plain mapping (rounded for readability); `neighbour`
-        and `session` only when the hit has some."""
+        only when the hit got some."""
         return {
             "dense": round(self.dense, 6), "keyword": round(self.keyword, 6),
             "graph": round(self.graph, 6), "recency": round(self.recency, 4),
             "importance": round(self.importance, 4), "retention": round(self.retention, 4),
             **({"neighbour": round(self.neighbour, 6)} if self.neighbour else {}),
-            **({"session": round(self.session, 6)} if self.session else {}),
             "total": round(self.total, 6),
         }

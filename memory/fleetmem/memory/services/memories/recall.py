@@ -17,13 +17,7 @@ import numpy as np
 from fleetmem.memory import tracing
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.domain.models import BufferItem, Memory, MemoryStatus, Relation
-from fleetmem.memory.domain.ranking import (
-    Relevance,
-    diversify,
-    final_score,
-    relevance,
-    with_neighbours,
-)
+from fleetmem.memory.domain.ranking import Relevance, final_score, relevance, with_neighbours
 from fleetmem.memory.domain.scoring import ScoreBreakdown
 from fleetmem.memory.domain.text import asks_about, clean_text, estimate_tokens
 from fleetmem.memory.errors import InvalidInput
@@ -36,7 +30,6 @@ from fleetmem.memory.services.inputs import (
     check_tags,
 )
 from fleetmem.memory.services.memories.context import names_dates, query_dates
-from fleetmem.memory.services.memories.feedback import with_feedback
 from fleetmem.memory.services.runtime.context import ServiceContext
 from fleetmem.memory.services.views.records import (
     BufferItemView,
@@ -131,9 +124,6 @@ async def recall(ctx: ServiceContext, caller: Caller, q: RecallQuery) -> RecallR
         legs["dense"] = _similarities(legs, rows)
     rel = relevance(legs.get("dense", {}), legs.get("keyword", {}), list(legs.get("graph", {})),
                     list(legs.get("hop", {})))
-    if "keyword" in q.modes:
-        rel, rows = await with_feedback(ctx, text, rel, list(rows), flt, depth, query_vector,
-                                        legs)
     if q.neighbours:
         rel, rows = await _neighbours_of_best(ctx, rel, flt, k, query_vector, legs, rows)
     now = ctx.now()
@@ -211,8 +201,7 @@ def _scored(rel: dict[str, Relevance], found: Sequence[RecallRow], k: int,
     """Final scores of the candidates, best first. The graph is the source of truth: a
     candidate whose row did not pass the filter (forgotten or corrected meanwhile,
     outside `as_of`) has no row and is dropped. A turn whose speaker the question names
-    (`named`) gets the speaker bonus; each hit loses a little for the better hits of its
-    conversation session before it (`ranking.diversify`)."""
+    (`named`) gets the speaker bonus."""
     with tracing.span("recall.fuse") as fusing:
         fusing.set_attribute("fleetmem.candidates", len(rel))
         rows = {m.id: (m, disputed) for m, disputed, _ in found}
@@ -222,7 +211,7 @@ def _scored(rel: dict[str, Relevance], found: Sequence[RecallRow], k: int,
         scored = [(final_score(rel[i], rows[i][0], now, named=named), *rows[i])
                   for i in ranked]
         scored.sort(key=lambda smd: smd[0].total, reverse=True)
-        return diversify(scored, k)
+    return scored[:k]
 
 
 async def _embed_one(ctx: ServiceContext, text: str) -> Vector:

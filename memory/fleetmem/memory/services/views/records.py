@@ -105,8 +105,6 @@ class RecallHit(BaseModel):
     `sources` names the retrievals that found it: `dense` (meaning), `keyword` (BM25),
     `graph` (about an entity the query names, or a neighbour), `hop` (about the entity at
     the other end of a relation the query asks about); `why.graph` includes `hop`.
-    `why.session` (when present, < 0) is what it lost for the better hits of its
-    conversation session placed before it (docs/ranking.md).
     """
 
     memory: MemoryView

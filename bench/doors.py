@@ -60,6 +60,26 @@ def _fleetmem() -> str:
     return str(Path(sys.executable).with_name("fleetmem"))
 
 
+SOURCE_ROOTS = ("memory", "api", "mcp_server", "vault", "gc", "cli")
+TREE = Path(__file__).resolve().parents[1]
+
+
+def tree_command() -> list[str]:
+    """`fleetmem` as this checkout's code: `python -m fleetmem.cli` of the running
+    interpreter. The venv's `fleetmem` script runs whichever tree the venv was installed
+    from, which on a shared venv is another checkout's code; use with `tree_env`."""
+    return [sys.executable, "-m", "fleetmem.cli"]
+
+
+def tree_env(env: dict[str, str]) -> dict[str, str]:
+    """`env` with this checkout's source roots first on PYTHONPATH (what was there
+    before follows), so a child process imports this tree's fleetmem."""
+    paths = [str(TREE / r) for r in SOURCE_ROOTS]
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    return {**env, "PYTHONPATH": os.pathsep.join(paths)}
+
+
 def measure_doors(data_dir: Path, queries: Sequence[str], singles: int) -> dict[str, Timings]:
     """Remember/recall latency through each available door; {} when none exists."""
     doors = available()

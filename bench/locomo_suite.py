@@ -139,14 +139,16 @@ async def run_in_process(ctx: RunContext, convs: Sequence[Conversation], folder:
 
 
 def run_rest(convs: Sequence[Conversation], folder: Path) -> Run:
-    """Through REST on `fleetmem serve` over a fresh store."""
-    from bench.doors import _env, _fleetmem, _free_port, _wait_ready, stop_process
+    """Through REST on `fleetmem serve` of this checkout (`doors.tree_command`, not the
+    venv's `fleetmem` script, which may be another tree's) over a fresh store."""
+    from bench.doors import _env, _free_port, _wait_ready, stop_process, tree_command, tree_env
 
     port = _free_port()
     folder.mkdir(parents=True, exist_ok=True)
-    env = {**_env(folder, port), "FLEETMEM_AGENTS_FILE": str(agents_file(convs, folder))}
+    env = tree_env({**_env(folder, port),
+                    "FLEETMEM_AGENTS_FILE": str(agents_file(convs, folder))})
     log = (folder.parent / f"serve-{folder.name}.log").open("w")
-    server = subprocess.Popen([_fleetmem(), "serve", "--data-dir", str(folder)], env=env,
+    server = subprocess.Popen([*tree_command(), "serve", "--data-dir", str(folder)], env=env,
                               stdout=log, stderr=log)
     try:
         base = f"http://127.0.0.1:{port}"

@@ -58,3 +58,22 @@ def test_the_suite_skips_when_the_data_is_absent(tmp_path: Path,
 
     monkeypatch.setenv("FLEETMEM_LOCOMO_DIR", str(tmp_path / "nowhere"))
     assert run_locomo(object(), Report()) is False  # type: ignore[arg-type]
+
+
+def test_the_rest_door_serves_this_checkouts_code() -> None:
+    """`--door rest` starts `python -m fleetmem.cli` with this tree's source roots first on
+    PYTHONPATH: a shared venv's `fleetmem` script may be another tree's code."""
+    import os
+    import subprocess
+    import sys
+
+    from bench.doors import TREE, tree_command, tree_env
+
+    assert tree_command() == [sys.executable, "-m", "fleetmem.cli"]
+    env = tree_env({**os.environ, "PYTHONPATH": "elsewhere"})
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(TREE / "memory")
+    assert env["PYTHONPATH"].split(os.pathsep)[-1] == "elsewhere"
+    out = subprocess.run([sys.executable, "-c", "import fleetmem.memory.settings as m, "
+                          "fleetmem.cli.main as c; print(m.__file__); print(c.__file__)"],
+                         env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert all(Path(f).is_relative_to(TREE) for f in out), out

@@ -141,10 +141,11 @@ async def test_audit_tail_and_query_filters(data: Path) -> None:
                                 "--data-dir", str(data))
     events = json.loads(output)
     assert {e["workflow_id"] for e in events} == {"wf-cli"}
-    # the five writes, and the entity "Oslo" the first text named (issue 18; "Mondays" is
-    # a date, not a name, and a correction links no new names)
+    # the five writes, the entity "Oslo" the first text named and "Bergen" its correction
+    # named (issue 18: a correction links its text's names like a write; "Mondays" is a
+    # date, not a name)
     named = [e for e in events if e["operation"] == "create_entities"]
-    assert len(events) - len(named) == 5 and len(named) == 1
+    assert len(events) - len(named) == 5 and len(named) == 2
     assert {e["detail"] for e in named} == {"from memory text"}
     corrected = next(e for e in events if e["operation"] == "correct")
     old_id = corrected["target_ids"][0]

@@ -136,3 +136,35 @@ async def test_hop_reaches_a_turn_linked_only_by_its_speaker(service: MemoryServ
         query="Where is the person who owns ledger-api located?", k=5))
     top = {h.memory.text: h for h in res.hits}
     assert "hop" in top[turns[0]].sources
+
+
+@pytest.mark.parametrize("backend", GRAPH_BACKENDS)
+async def test_a_correction_links_the_names_of_its_new_text(
+        backend: str, make_service: ServiceFactory, request: pytest.FixtureRequest) -> None:
+    """`correct` links its new text's names the way a write does (and creates the new
+    ones); a name only the old text named is dropped, one the writer gave is kept."""
+    service = await _service(backend, make_service, request)
+    ns = "team:atlas"
+    await service.create_entities(ALICE, [EntitySpec("Atlas", "team")], namespace=ns)
+    first = await service.remember(ALICE, MemoryInput(
+        text="Nate: We met Joanna in Oslo last spring.", namespace=ns, entities=["Atlas"]))
+    assert {"Atlas", "Nate", "Joanna", "Oslo"} <= set((await service.get(ALICE, first.id)).entities)
+    fixed = await service.correct(ALICE, first.id, "Nate: We met Joanna in Bergen last spring.")
+    stored = await service.get(ALICE, fixed.id)
+    assert {"Atlas", "Nate", "Joanna", "Bergen"} <= set(stored.entities)
+    assert "Oslo" not in stored.entities
+    kinds = {e.name: (e.entityType, e.tags)
+             for e in (await service.read_graph(ALICE, [ns], limit=50)).entities}
+    assert kinds["Bergen"] == ("unknown", ["from-text"])
+    made = [e for e in await service.operator.audit_query(operation="create_entities")
+            if e.detail == "from memory text"]
+    assert sorted(len(e.target_ids) for e in made) == [1, 3]  # Nate, Joanna, Oslo; Bergen
+
+    hits = await service.recall(ALICE, RecallQuery(query="Who was in Bergen?", k=5,
+                                                   namespaces=[ns]))
+    assert "graph" in {h.memory.id: h for h in hits.hits}[fixed.id].sources
+    await service.relate(ALICE, "ledger-api", "hosted_in", "Bergen", namespace=ns)
+    hits = await service.recall(ALICE, RecallQuery(
+        query="What happened where ledger-api is hosted?", k=5, namespaces=[ns]))
+    assert "hop" in {h.memory.id: h for h in hits.hits}[fixed.id].sources
+    assert await service.operator.verify_audit() is None

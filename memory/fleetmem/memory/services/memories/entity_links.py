@@ -79,6 +79,20 @@ def _scan(texts: Sequence[str], found: Sequence[Entity], limit: int,
     return out
 
 
+async def relink(ctx: ServiceContext, old: Memory, new: Memory
+                 ) -> tuple[Memory, dict[str, TextName]]:
+    """A correction's entity links: `new` linked to the names its text mentions (by
+    `link_entities`, as a write would), keeping the old version's names that its own text
+    does not name (given by the writer: `entities` of a write, a shared memory's names);
+    and the names new to the namespace, for `create_text_entities`. A name only the old
+    text named ("Oslo" corrected to "Bergen") is not carried over."""
+    (was, now), fresh = await link_entities(
+        ctx, [replace(old, entity_names=()), replace(new, entity_names=())], [False, False])
+    from_text = {n.lower() for n in was.entity_names}
+    kept = [n for n in old.entity_names if n.lower() not in from_text]
+    return replace(now, entity_names=tuple(dict.fromkeys([*kept, *now.entity_names]))), fresh
+
+
 async def create_text_entities(ctx: ServiceContext, caller: Caller, namespace: str,
                                memories: Sequence[Memory],
                                new: Mapping[str, TextName]) -> AuditEvent | None:

@@ -12,6 +12,7 @@ from fleetmem.memory.domain.redaction import redact
 from fleetmem.memory.domain.text import clean_text, content_hash, new_id, validate_id
 from fleetmem.memory.errors import Conflict, InvalidInput, NotFound
 from fleetmem.memory.services.inputs import MemoryInput, check_importance, check_kind
+from fleetmem.memory.services.memories.entity_links import create_text_entities, relink
 from fleetmem.memory.services.memories.remember import remember_many
 from fleetmem.memory.services.runtime.context import ServiceContext
 from fleetmem.memory.services.views.records import MemoryView, RememberResult
@@ -54,7 +55,8 @@ async def history(ctx: ServiceContext, caller: Caller, memory_id: object) -> lis
 async def correct(ctx: ServiceContext, caller: Caller, memory_id: object, text: object, *,
                   kind: str | None = None, importance: float | None = None,
                   reason: str = "") -> MemoryView:
-    """Atomically supersede a memory: close the old fact's validity, write the new one.
+    """Atomically supersede a memory: close the old fact's validity, write the new one,
+    linked to the entities its text names like any write (`entity_links.relink`).
 
     Raises:
         Conflict: the memory is not active (already corrected, archived).
@@ -77,15 +79,17 @@ async def correct(ctx: ServiceContext, caller: Caller, memory_id: object, text: 
         updated_at=now, valid_from=now, pinned=old.pinned, supersedes=old.id,
         content_hash=content_hash(old.namespace, red.text), commit_state=CommitState.COMMITTED,
         entity_names=old.entity_names, metadata=old.metadata)
+    new, new_names = await relink(ctx, old, new)
     vector = (await ctx.embed([new.text]))[0]
     # Graph commit and vector write under the namespace lock, like every status change: a
     # forget landing in between would otherwise have its vector delete undone here. The
     # tier gate (shared) keeps reconcile from acting on the new memory before its vector
     # is written.
     async with ctx.namespace_lock(old.namespace), ctx.tier_gate.shared():
+        created = await create_text_entities(ctx, caller, old.namespace, [new], new_names)
         ok = await ctx.memories.supersede(old.id, new, vector, now, [ctx.audit(
             caller, "correct", namespace=old.namespace, target_ids=[old.id, new.id],
-            detail=redact(reason).text[:500])])
+            detail=redact(reason).text[:500]), *([created] if created is not None else [])])
         if not ok:
             raise Conflict(f"memory {old.id} was changed concurrently; read it again and "
                            "retry", field="id", rule="concurrent_update")

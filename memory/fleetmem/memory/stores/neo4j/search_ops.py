@@ -78,6 +78,11 @@ class Neo4jMemorySearchOps:
     """Recall's reads: keyword search, entity mentions and candidate rows."""
 
     db: Neo4jConnection
+    keyword_alone: bool = False
+    """Run the keyword leg in its own read transaction, beside a recall's shared one
+    (`reading`), instead of in it: one round trip more, but the server may run it at
+    the same time as the graph leg's statements. Off: measured slower, see
+    bench/OTHER_RUNS.md (issue 22, `python -m bench.neo4j_keyword_ab`)."""
 
     async def keyword_search(self, query: str, flt: MemoryFilter,
                              limit: int) -> list[tuple[str, float]]:
@@ -93,6 +98,8 @@ class Neo4jMemorySearchOps:
                                budget=KEYWORD_POSTING_BUDGET, k1=BM25_K1, b=BM25_B,
                                limit=limit, **params)
             return [(str(r["id"]), float(r["score"])) for r in found]
+        if self.keyword_alone:
+            return await self.db.read_alone(fn)
         return await self.db.read(fn)
 
     async def recall_candidates(self, ids: Sequence[str], flt: MemoryFilter,

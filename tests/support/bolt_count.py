@@ -4,8 +4,10 @@ and a COMMIT besides its statements, and each statement a RUN + PULL exchange, s
 `round_trips` (statements + transactions) is the count of waits on the server.
 
 It wraps the driver's own classes (not fleetmem's), so it counts any version of the store
-code alike: used by tests/contract/test_neo4j_round_trips.py and
-`python -m bench.neo4j_suite --trips` to count before and after a change.
+code alike: used by tests/contract/test_neo4j_round_trips.py and `python -m
+bench.neo4j_suite` to count before and after a change. Only the calls made by the code
+inside `counting()` (its task and the tasks it starts, while it lasts) count: another
+service's background writes (batched access counts) landing meanwhile do not.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +29,7 @@ class BoltCount:
 
     transactions: Counter[str] = field(default_factory=Counter)
     statements: int = 0
+    open: bool = True
 
     @property
     def round_trips(self) -> int:
@@ -33,10 +37,14 @@ class BoltCount:
         return self.statements + sum(self.transactions.values())
 
 
+_active: ContextVar[BoltCount | None] = ContextVar("bolt_count", default=None)
+
+
 @contextmanager
 def counting() -> Iterator[BoltCount]:
-    """Count every transaction and statement of every async session while inside."""
+    """Count the transactions and statements of the code run inside (see the module)."""
     count = BoltCount()
+    token = _active.set(count)
     saved: dict[tuple[type, str], Any] = {}
 
     def wrap(owner: type, name: str, kind: str | None) -> None:
@@ -44,10 +52,12 @@ def counting() -> Iterator[BoltCount]:
         saved[(owner, name)] = original
 
         async def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
-            if kind is None:
-                count.statements += 1
-            else:
-                count.transactions[kind] += 1
+            mine = _active.get()
+            if mine is not None and mine.open:
+                if kind is None:
+                    mine.statements += 1
+                else:
+                    mine.transactions[kind] += 1
             return await original(self, *args, **kwargs)
         setattr(owner, name, counted)
 
@@ -58,5 +68,7 @@ def counting() -> Iterator[BoltCount]:
     try:
         yield count
     finally:
+        count.open = False
+        _active.reset(token)
         for (owner, name), original in saved.items():
             setattr(owner, name, original)

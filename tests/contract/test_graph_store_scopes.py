@@ -129,13 +129,17 @@ async def test_on_neo4j_a_failed_block_keeps_none_of_its_writes(
 
 
 @pytest.mark.neo4j
-async def test_on_neo4j_a_recall_scope_is_one_read_transaction(graph: GraphStore) -> None:
+@pytest.mark.parametrize("keyword_alone", [False, True])
+async def test_on_neo4j_a_recall_scope_is_one_read_transaction(
+        graph: GraphStore, keyword_alone: bool) -> None:
     if not isinstance(graph, Neo4jGraphStore):
         pytest.skip("counts Neo4j transactions")
+    graph.keyword_alone = keyword_alone  # the keyword leg in a transaction of its own
     first, second = await put(graph, mem("the payments queue backed up", minute=1),
                               mem("Atlas owns the payments queue", minute=2))
     before = dict(graph.db.transactions)
     async with graph.reading():
-        await _reads(graph, [first.id, second.id])
-    assert graph.db.transactions["read"] - before.get("read", 0) == 1
+        shared = await _reads(graph, [first.id, second.id])
+    assert graph.db.transactions["read"] - before.get("read", 0) == 1 + keyword_alone
     assert graph.db.transactions["write"] == before.get("write", 0)
+    assert shared == await _reads(graph, [first.id, second.id])

@@ -78,11 +78,13 @@ class Neo4jMemorySearchOps:
     """Recall's reads: keyword search, entity mentions and candidate rows."""
 
     db: Neo4jConnection
-    keyword_alone: bool = False
+    keyword_alone: bool = True
     """Run the keyword leg in its own read transaction, beside a recall's shared one
-    (`reading`), instead of in it: one round trip more, but the server may run it at
-    the same time as the graph leg's statements. Off: measured slower, see
-    bench/OTHER_RUNS.md (issue 22, `python -m bench.neo4j_keyword_ab`)."""
+    (`reading`), instead of in it: one transaction more, but the server runs it at the
+    same time as the graph leg's statements (the shared transaction runs its statements
+    one after another). On: recall p50 474 against 526 ms in the shared transaction, p95
+    1,036 against 1,106 ms (`python -m bench.neo4j_keyword_ab --size 600 --queries 60`,
+    alternating, load 13-22; bench/OTHER_RUNS.md, issue 22)."""
 
     async def keyword_search(self, query: str, flt: MemoryFilter,
                              limit: int) -> list[tuple[str, float]]:

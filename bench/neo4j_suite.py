@@ -11,6 +11,16 @@ load falls on both alike. Ingest encodes each text once, for the store that take
 batch first, alternating (see `SharedIngest`), so both write rates include the same
 share of encoding; single writes and recalls encode for each store. Run alone with
 `python -m bench.neo4j_suite --size N`.
+
+Every Neo4j call of the timed phases is also counted at the driver
+(`tests.support.bolt_count`): transactions and statements per recall, per single
+remember and per ingest batch, so a change's round trips are stated beside its latency.
+
+`--bulk` (for 100k, whose encoding alone would take ~45 min per store here) fills both
+stores through the import path instead (`import_lines` with `embedding: {model, vector}`,
+as `bench scale` does): the same precomputed vectors for both (`--base` real texts
+encoded once, the rest synthetic mixes of them, see `bench.scale_parts`), so the write
+rate is the import path's, without encoding; single writes and recalls are unchanged.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ import numpy.typing as npt
 
 from bench import workload
 from bench.report import WORK_DIR, Report, Target, pct
+from bench.scale_parts import import_lines, synthetic
 from fleetmem.memory.bootstrap import build_embedder, build_service
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.ports import Embedder
@@ -35,6 +46,7 @@ from fleetmem.memory.services.inputs import MemoryInput
 from fleetmem.memory.services.memories.recall import RecallQuery
 from fleetmem.memory.services.service import MemoryService
 from fleetmem.memory.settings import GraphSettings, Settings
+from tests.support.bolt_count import BoltCount, counting
 
 AGENT = "local"
 BACKENDS = ("sqlite", "neo4j")
@@ -83,20 +95,63 @@ class Neo4jFigures:
     ingest_s: float = 0.0
     remember_ms: list[float] = field(default_factory=list)
     recall_ms: list[float] = field(default_factory=list)
+    trips: dict[str, list[BoltCount]] = field(default_factory=dict)
+    """Driver-level counts per call, by phase ("ingest", "remember", "recall")."""
+
+    def trips_text(self, phase: str) -> str:
+        """Mean transactions and statements per call of a phase."""
+        counts = self.trips.get(phase, [])
+        if not counts:
+            return "-"
+        n = len(counts)
+        reads = sum(c.transactions["read"] + c.transactions["explicit"] for c in counts) / n
+        writes = sum(c.transactions["write"] for c in counts) / n
+        statements = sum(c.statements for c in counts) / n
+        return f"{reads:.2f} read + {writes:.2f} write transactions, {statements:.1f} statements"
 
 
-async def _timed(call: Awaitable[object]) -> float:
-    """Seconds one awaited call took."""
-    t0 = time.perf_counter()
-    await call
-    return time.perf_counter() - t0
+async def _timed(call: Awaitable[object], figs: Neo4jFigures | None = None,
+                 phase: str = "") -> float:
+    """Seconds one awaited call took (its Neo4j transactions counted into `figs`)."""
+    with counting() as count:
+        t0 = time.perf_counter()
+        await call
+        took = time.perf_counter() - t0
+    if figs is not None and (count.statements or count.transactions):
+        figs.trips.setdefault(phase, []).append(count)
+    return took
+
+
+async def _fill_by_import(services: dict[str, MemoryService], figs: dict[str, Neo4jFigures],
+                          embedder: Embedder, size: int, batch: int, base: int) -> None:
+    """`--bulk`: the same import lines (texts with precomputed vectors) to both stores,
+    batch by batch in turn (who goes first alternates); only the import calls are timed."""
+    caller = Caller(AGENT)
+    base_texts = workload.memories(min(base, size))
+    base_vectors = embedder.embed(base_texts)
+    for n, i in enumerate(range(0, size, batch)):
+        count = min(batch, size - i)
+        if i < len(base_texts):
+            count = min(count, len(base_texts) - i)
+            texts, vectors = base_texts[i:i + count], base_vectors[i:i + count]
+        else:
+            texts = workload.memories(count, offset=i)
+            vectors = synthetic(base_vectors, i, count)
+        lines = import_lines(texts, vectors, embedder.model_name, i + 1)
+        for b in BACKENDS if n % 2 == 0 else BACKENDS[::-1]:
+            t0 = time.perf_counter()
+            report = await services[b].import_lines(caller, lines)
+            figs[b].ingest_s += time.perf_counter() - t0
+            if report.imported != count:
+                raise RuntimeError(f"{b}: import wrote {report.imported} of {count}")
 
 
 async def measure_pair(uri: str, size: int, embedder: Embedder, *, batch: int,
-                       singles: int, queries: list[str]) -> dict[str, Neo4jFigures]:
+                       singles: int, queries: list[str], bulk: bool = False,
+                       base: int = 2048) -> dict[str, Neo4jFigures]:
     """Fill a service on SQLite and one on Neo4j with the same `size` memories, batch by
     batch in turn (who goes first alternates), then time single writes and recalls on
-    each, in turn."""
+    each, in turn. With `bulk`, the fill is an import of precomputed vectors."""
     shared = SharedIngest(embedder)
     services: dict[str, MemoryService] = {}
     for backend in BACKENDS:
@@ -110,26 +165,32 @@ async def measure_pair(uri: str, size: int, embedder: Embedder, *, batch: int,
     caller = Caller(AGENT)
     figs = {b: Neo4jFigures(size=size) for b in BACKENDS}
     try:
-        texts = workload.memories(size)
-        shared.sharing = True
-        for n, i in enumerate(range(0, size, batch)):
-            chunk = [MemoryInput(text=t) for t in texts[i:i + batch]]
-            for b in BACKENDS if n % 2 == 0 else BACKENDS[::-1]:
-                figs[b].ingest_s += await _timed(services[b].remember_batch(caller, chunk))
-        shared.sharing = False
+        if bulk:
+            await _fill_by_import(services, figs, embedder, size, batch, base)
+        else:
+            texts = workload.memories(size)
+            shared.sharing = True
+            for n, i in enumerate(range(0, size, batch)):
+                chunk = [MemoryInput(text=t) for t in texts[i:i + batch]]
+                for b in BACKENDS if n % 2 == 0 else BACKENDS[::-1]:
+                    figs[b].ingest_s += await _timed(services[b].remember_batch(caller, chunk),
+                                                     figs[b], "ingest")
+            shared.sharing = False
         for b in BACKENDS:
             figs[b].ingest_rate = size / figs[b].ingest_s
         for text in workload.memories(singles, offset=size + 10_000_000):
             for b in BACKENDS:
-                figs[b].remember_ms.append(
-                    await _timed(services[b].remember(caller, MemoryInput(text=text))) * 1000)
+                figs[b].remember_ms.append(await _timed(
+                    services[b].remember(caller, MemoryInput(text=text)),
+                    figs[b], "remember") * 1000)
         for q in queries[:3]:
             for b in BACKENDS:
                 await services[b].recall(caller, RecallQuery(query=q))
         for q in queries:
             for b in BACKENDS:
-                figs[b].recall_ms.append(
-                    await _timed(services[b].recall(caller, RecallQuery(query=q, k=10))) * 1000)
+                figs[b].recall_ms.append(await _timed(
+                    services[b].recall(caller, RecallQuery(query=q, k=10)),
+                    figs[b], "recall") * 1000)
     finally:
         for service in services.values():
             await service.close()
@@ -140,12 +201,21 @@ def _ratio(a: float, b: float) -> float:
     return a / b if b else float("nan")
 
 
+def n_trips(figs: dict[str, Neo4jFigures], phase: str) -> str:
+    """The Neo4j store's mean transactions and statements per call of a phase."""
+    return figs["neo4j"].trips_text(phase)
+
+
 def run_neo4j(embedder: Embedder, report: Report, size: int, *, embedded: object = None,
-              batch: int = 128, queries: int = 200, singles: int = 50) -> Neo4jFigures:
+              batch: int = 128, queries: int = 200, singles: int = 50,
+              bulk: bool = False, base: int = 2048) -> Neo4jFigures:
     """Start Neo4j, measure it beside SQLite in the same run, stop it, and add the table
     and the two targets. (`embedded`, the core suite's figures of another pass, is no
-    longer used: the embedded row is measured here, in alternation with Neo4j.)"""
+    longer used: the embedded row is measured here, in alternation with Neo4j.) With
+    `bulk`, both are filled through the import path (see the module docstring)."""
     del embedded
+    if bulk:
+        batch = max(batch, 256)  # the import's batch limit
     from tests.support.neo4j_server import start_neo4j
 
     home = WORK_DIR / "neo4j-home"
@@ -155,7 +225,8 @@ def run_neo4j(embedder: Embedder, report: Report, size: int, *, embedded: object
     server = start_neo4j(home)
     try:
         figs = asyncio.run(measure_pair(server.uri, size, embedder, batch=batch,
-                                        singles=singles, queries=workload.queries(queries)))
+                                        singles=singles, queries=workload.queries(queries),
+                                        bulk=bulk, base=base))
     finally:
         server.stop()
     load_end = os.getloadavg()[0]
@@ -168,17 +239,25 @@ def run_neo4j(embedder: Embedder, report: Report, size: int, *, embedded: object
                  _ratio(pct(n.remember_ms, 95), pct(e.remember_ms, 95)),
                  _ratio(pct(n.recall_ms, 50), pct(e.recall_ms, 50)),
                  _ratio(pct(n.recall_ms, 95), pct(e.recall_ms, 95))])
+    fill = (f"ingest through the import path (`import_lines`, batches of {batch}, the same "
+            f"precomputed vectors for both: {min(base, size):,} real, the rest synthetic "
+            "mixes; no encoding), so the write rate is the import path's"
+            if bulk else
+            f"ingest via remember_batch in batches of {batch}")
     report.table("fleetmem with the graph on Neo4j beside SQLite, same run "
                  "(vectors on Qdrant Edge, MiniLM)", [
                      "graph store", "memories", "write mem/s", "remember p50 ms", "p95",
                      "recall p50 ms", "p95"], rows, notes=[
         f"Started {started}; load average (1 min) {load_start:.2f} at the start, "
         f"{load_end:.2f} at the end.",
-        f"Same workload as the embedded table: ingest via remember_batch in batches of "
-        f"{batch}, then {singles} single remembers and {queries} recalls (k=10, hybrid), "
-        "the two stores in alternation. Ingest encodes each text once, for whichever "
-        "store takes the batch first (alternating), so each store's write rate includes "
-        "half the ingest's encoding; single writes and recalls encode for each store.",
+        f"Same workload as the embedded table: {fill}, then {singles} single remembers "
+        f"and {queries} recalls (k=10, hybrid), the two stores in alternation."
+        + ("" if bulk else " Ingest encodes each text once, for whichever store takes "
+           "the batch first (alternating), so each store's write rate includes half the "
+           "ingest's encoding; single writes and recalls encode for each store."),
+        "Neo4j per call, counted at the driver: recall " + n_trips(figs, "recall")
+        + "; single remember " + n_trips(figs, "remember")
+        + ("" if bulk else f"; remember_batch of {batch} " + n_trips(figs, "ingest")) + ".",
         "Neo4j runs on this machine (JVM started by tests/support/neo4j_server.py), so its "
         "CPU use competes with the embedder and the client."])
     report.target(Target("Neo4j recall p50 <= 1.5x embedded (same run)",
@@ -198,9 +277,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--singles", type=int, default=50)
+    parser.add_argument("--bulk", action="store_true",
+                        help="fill both stores through the import path with the same "
+                             "precomputed vectors (for 100k: no encoding)")
+    parser.add_argument("--base", type=int, default=2048,
+                        help="with --bulk: texts encoded for real (the rest are mixes)")
     args = parser.parse_args(argv)
     run_neo4j(build_embedder(Settings()), Report(), args.size, queries=args.queries,
-              singles=args.singles)
+              singles=args.singles, bulk=args.bulk, base=args.base)
     return 0
 
 

@@ -7,16 +7,40 @@ are in `UpkeepStore`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from fleetmem.memory.domain.models import AuditEvent, Memory, MemoryStatus
 from fleetmem.memory.ports.values import MemoryFilter, PriorTurn, RecallRow, TurnLink, Vector
 
+T = TypeVar("T")
+
 
 class MemoryStore(Protocol):
     """Memories in the graph tier (the source of truth). Each method is atomic."""
+
+    def reading(self) -> AbstractAsyncContextManager[object]:
+        """A scope whose reads (of any port of this store, made by the task that enters
+        it and the tasks it starts) may share one read transaction, so a use case that
+        reads several times (recall's legs and rows, a write's lookups) pays one round
+        trip for the transaction, not one per read. Every read returns what it would
+        return outside the scope, a read made after a write of the scope sees that write,
+        and a failed shared read is retried on its own. Scopes nest (the outer one
+        counts). A store without transaction round trips returns a scope that does
+        nothing."""
+        ...
+
+    async def write_together(self, block: Callable[[], Awaitable[T]]) -> T:
+        """Run `block` and return its result; everything it wrote on this store is
+        committed when this returns, and its reads see its own writes. A store with a
+        round trip per transaction commits the block's reads and writes as one
+        transaction (one round trip per write, not one per call; then none of its writes
+        is kept when it fails) and may run `block` again to retry a transient error, so
+        `block` must be safe to repeat; an embedded store may commit each write as it is
+        made. Inside another block, runs as part of that one."""
+        ...
 
     async def insert_memories(
         self, memories: Sequence[Memory], vectors: Sequence[Vector],

@@ -43,7 +43,10 @@ class MemoryMethods:
     @operation("recall", READ, audit_ids=False)
     async def recall(self, caller: Caller, query: RecallQuery) -> RecallResult:
         """Hybrid recall over the caller's readable namespaces."""
-        return await recall(self.ctx, caller, query)
+        # its reads (keyword leg, graph legs, rows, neighbours) share one read
+        # transaction: one round trip on a server store (issue 22)
+        async with self.ctx.memories.reading():
+            return await recall(self.ctx, caller, query)
 
     @operation("get", READ)
     async def get(self, caller: Caller, memory_id: str) -> MemoryView:

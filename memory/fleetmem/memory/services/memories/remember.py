@@ -108,7 +108,17 @@ async def remember_many(ctx: ServiceContext, caller: Caller, inputs: Sequence[Me
     else:
         prepared = _prepare(ctx, caller, inputs, namespaces, mirrors)
     ctx.prepay_texts(len(prepared))  # refused whole (texts_per_minute), before any write
+    # The write's reads (the preceding turn, each chunk's dedup and entity lookups) share
+    # a read transaction until a chunk's write; each chunk's writes are one transaction
+    # (`store_group`): one round trip each on a server store (issue 22).
+    async with ctx.memories.reading():
+        return await _write_chunks(ctx, caller, prepared, operation)
 
+
+async def _write_chunks(ctx: ServiceContext, caller: Caller, prepared: list[_Prepared],
+                        operation: str) -> list[RememberResult]:
+    """Encode, deduplicate and write the prepared memories chunk by chunk (see
+    `remember_many`)."""
     results: list[RememberResult | None] = [None] * len(prepared)
     chunks = [prepared[i:i + EMBED_CHUNK] for i in range(0, len(prepared), EMBED_CHUNK)]
     # Every chunk is queued for the model at once: chunk i + 1 is encoded while chunk i
@@ -232,9 +242,10 @@ async def store_group(ctx: ServiceContext, caller: Caller, ns: str,
     await check_namespace_quota(ctx, caller, ns,
                                 sum(m.status is MemoryStatus.ACTIVE for m in memories))
     ids = [m.id for m in memories]
-    with tracing.span("remember.entities"):
-        created = await create_text_entities(ctx, caller, ns, memories, new_names or {})
-    async with ctx.tier_gate.shared():  # the two tiers differ until the commit (reconcile)
+
+    async def commit() -> None:  # safe to repeat: a retry redoes all of it
+        with tracing.span("remember.entities"):
+            created = await create_text_entities(ctx, caller, ns, memories, new_names or {})
         with tracing.span("remember.vector_upsert"):
             await ctx.vectors.upsert([ctx.point(m, v)
                                       for m, v in zip(memories, vectors, strict=True)
@@ -244,9 +255,14 @@ async def store_group(ctx: ServiceContext, caller: Caller, ns: str,
                 caller, operation, namespace=ns, target_ids=ids),
                 *([created] if created is not None else [])],
                 contexts={m.id: contexts[m.id] for m in memories if m.id in contexts})
-    if turns is not None:  # the conversation's order and index (`turns`), after the commit
-        with tracing.span("remember.turns"):
-            await ctx.memories.link_turns(*turns.written(ids))
+        if turns is not None:  # the conversation's order and index (`turns`)
+            with tracing.span("remember.turns"):
+                await ctx.memories.link_turns(*turns.written(ids))
+    # The new entities, the memories with their audit and their turn links are one graph
+    # transaction on a server store (`write_together`); the two tiers differ until it
+    # commits (reconcile waits on the gate).
+    async with ctx.tier_gate.shared():
+        await ctx.memories.write_together(commit)
     logger.info("%s wrote %d memories in %s", operation, len(ids), ns,
                 extra={"agent_id": caller.agent_id, "workflow_id": caller.workflow_id})
 

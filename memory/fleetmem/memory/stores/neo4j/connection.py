@@ -4,15 +4,24 @@ Every port method runs as one managed transaction (`execute_read`/`execute_write
 the driver retries on transient errors (deadlocks, leader changes, lost connections). All
 sessions share one bookmark manager so that, on a cluster, a read sees this process's
 earlier writes (causal consistency across sessions).
+
+Two scopes bundle several port calls into one transaction (issue 22: one round trip per
+recall and per write, not one per call): `reading()` lets every read made inside it (by
+the task and the tasks it starts) share one read transaction, begun at the first read and
+begun afresh after any write of the scope commits (so a read after a write sees it, as
+before); `write_together(block)` runs `block` in one managed write transaction in which
+every read and write of the store runs, retried as a whole on transient errors. See
+`scopes`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from neo4j import (
     READ_ACCESS,
@@ -26,6 +35,7 @@ from neo4j.exceptions import DriverError, Neo4jError, TransientError
 
 from fleetmem.memory.errors import StorageUnavailable
 from fleetmem.memory.stores.audit_head import report_audit_head
+from fleetmem.memory.stores.neo4j.scopes import ReadScope, WriteScope, shared_read, shared_write
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -36,11 +46,11 @@ TxFn = Callable[Concatenate[Tx, P], Awaitable[T]]
 _SCHEMES = {"bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"}
 
 POOL_SIZE = 32
-"""Bolt connections per server one process may hold. A store call holds one for its
-transaction; a recall makes at most three at once (keyword leg, graph leg, then rows),
-so 32 covers a replica's concurrent requests with room to spare, and several replicas
-stay well inside the server's Bolt worker threads (400 by default). The driver's
-default of 100 per process only adds idle sockets."""
+"""Bolt connections per server one process may hold. A transaction holds one; a recall
+or a write holds one at a time (its reads share one transaction, see `scopes`), so 32
+covers a replica's concurrent requests with room to spare, and several replicas stay
+well inside the server's Bolt worker threads (400 by default). The driver's default of
+100 per process only adds idle sockets."""
 FETCH_SIZE = -1
 """Records per PULL: all of them. Every statement here is bounded (LIMIT, a page, or a
 result the caller needs whole, like the ids the reconciler compares), so a statement is
@@ -99,6 +109,9 @@ class Neo4jConnection:
         self._bookmarks = AsyncGraphDatabase.bookmark_manager()
         self.audit_watcher: Callable[[int, str], None] | None = None
         """Told the new audit head after each commit that appended entries."""
+        self.transactions: Counter[str] = Counter()
+        """Transactions begun, by access ("read", "write"): each is a session, a BEGIN
+        and a COMMIT besides its statements (for tests and profiles)."""
 
     @property
     def driver(self) -> AsyncDriver:
@@ -138,7 +151,22 @@ class Neo4jConnection:
             await driver.close()
 
     async def read(self, fn: TxFn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run `fn(tx, ...)` in a managed read transaction."""
+        """Run `fn(tx, ...)` in a managed read transaction, or on the shared transaction
+        inside `write_together` or `reading` (see `scopes`)."""
+        write_scope = shared_write(self)
+        if write_scope is not None:
+            return cast(T, await write_scope.run(fn, *args, **kwargs))
+        scope = shared_read(self)
+        if scope is not None:
+            done, result = await scope.run(fn, *args, **kwargs)
+            if done:
+                return cast(T, result)
+        return await self.read_alone(fn, *args, **kwargs)
+
+    async def read_alone(self, fn: TxFn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run `fn(tx, ...)` in its own managed read transaction, even inside `reading`
+        (so it runs beside the scope's reads, not after them)."""
+        self.transactions["read"] += 1
         try:
             async with self.driver.session(database=self.database,
                                            default_access_mode=READ_ACCESS,
@@ -148,7 +176,12 @@ class Neo4jConnection:
             raise translate(exc) from exc
 
     async def write(self, fn: TxFn[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run `fn(tx, ...)` in a managed write transaction (retried on transient errors)."""
+        """Run `fn(tx, ...)` in a managed write transaction (retried on transient errors),
+        or on the block's inside `write_together` (which commits and reports it)."""
+        write_scope = shared_write(self)
+        if write_scope is not None:
+            return cast(T, await write_scope.run(fn, *args, **kwargs))
+        self.transactions["write"] += 1
         token = _written.set(None)
         try:
             async with self.driver.session(database=self.database,
@@ -161,6 +194,35 @@ class Neo4jConnection:
             raise translate(exc) from exc
         finally:
             _written.reset(token)
+            scope = shared_read(self)
+            if scope is not None:
+                scope.stale()  # a read after this write begins a new transaction
+
+    async def write_together(self, block: Callable[[], Awaitable[T]]) -> T:
+        """Run `block` with every read and write it makes on this store in one managed
+        write transaction, committed when it returns; retried as a whole on transient
+        errors, so `block` must be safe to run again. Inside another block, just runs it."""
+        if shared_write(self) is not None:
+            return await block()
+
+        async def fn(tx: Tx) -> T:
+            scope = WriteScope(self, tx)
+            token = scope.bind()
+            try:
+                return await block()
+            finally:
+                scope.unbind(token)
+        return await self.write(fn)
+
+    def reading(self) -> ReadScope:
+        """The scope in which reads share one read transaction (see `scopes`)."""
+        return ReadScope(self)
+
+    async def session(self, access_mode: str) -> AsyncSession:
+        """A new session on the store's database with the shared bookmark manager (the
+        caller closes it)."""
+        return self.driver.session(database=self.database, default_access_mode=access_mode,
+                                   bookmark_manager=self._bookmarks)
 
     async def schema(self, statements: list[str]) -> None:
         """Run schema statements one by one in auto-commit transactions (idempotent DDL)."""

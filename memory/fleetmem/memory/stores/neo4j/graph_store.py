@@ -1,13 +1,17 @@
 """`Neo4jGraphStore`: the graph, buffer and audit store on a Neo4j server or cluster.
 
 Several fleetmem replicas can share one Neo4j: every port method is one managed
-transaction, read-modify-write steps lock what they change before reading it, and the
-audit chain is serialised through its head node.
+transaction (or part of the one a use case bundles with `reading` / `write_together`),
+read-modify-write steps lock what they change before reading it, and the audit chain is
+serialised through its head node.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import TypeVar
 
 from fleetmem.memory.domain.audit import GENESIS
 from fleetmem.memory.domain.models import Relation
@@ -22,6 +26,7 @@ from fleetmem.memory.stores.neo4j.schema import COUNT_NAMESPACE_DOCS, STATEMENTS
 from fleetmem.memory.stores.neo4j.search_ops import Neo4jMemorySearchOps
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Neo4jGraphStore(Neo4jMemoryOps, Neo4jMemorySearchOps, Neo4jEntityOps,
@@ -47,6 +52,14 @@ class Neo4jGraphStore(Neo4jMemoryOps, Neo4jMemorySearchOps, Neo4jEntityOps,
     async def close(self) -> None:
         """Close the driver."""
         await self.db.close()
+
+    def reading(self) -> AbstractAsyncContextManager[object]:
+        """Reads inside share one read transaction (see `scopes.ReadScope`)."""
+        return self.db.reading()
+
+    async def write_together(self, block: Callable[[], Awaitable[T]]) -> T:
+        """`block`'s reads and writes in one managed write transaction (retried whole)."""
+        return await self.db.write_together(block)
 
     async def ping(self) -> None:
         """Run a trivial query (raises StorageUnavailable on failure)."""

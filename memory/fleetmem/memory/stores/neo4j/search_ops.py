@@ -78,6 +78,13 @@ class Neo4jMemorySearchOps:
     """Recall's reads: keyword search, entity mentions and candidate rows."""
 
     db: Neo4jConnection
+    keyword_alone: bool = True
+    """Run the keyword leg in its own read transaction, beside a recall's shared one
+    (`reading`), instead of in it: one transaction more, but the server runs it at the
+    same time as the graph leg's statements (the shared transaction runs its statements
+    one after another). On: recall p50 474 against 526 ms in the shared transaction, p95
+    1,036 against 1,106 ms (`python -m bench.neo4j_keyword_ab --size 600 --queries 60`,
+    alternating, load 13-22; bench/OTHER_RUNS.md, issue 22)."""
 
     async def keyword_search(self, query: str, flt: MemoryFilter,
                              limit: int) -> list[tuple[str, float]]:
@@ -93,6 +100,8 @@ class Neo4jMemorySearchOps:
                                budget=KEYWORD_POSTING_BUDGET, k1=BM25_K1, b=BM25_B,
                                limit=limit, **params)
             return [(str(r["id"]), float(r["score"])) for r in found]
+        if self.keyword_alone:
+            return await self.db.read_alone(fn)
         return await self.db.read(fn)
 
     async def recall_candidates(self, ids: Sequence[str], flt: MemoryFilter,

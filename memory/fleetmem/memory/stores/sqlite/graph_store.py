@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import TypeVar
 
 from fleetmem.memory.stores.sqlite.audit_ops import SqliteBufferAuditOps
 from fleetmem.memory.stores.sqlite.connection import SqliteConnection
@@ -11,6 +15,8 @@ from fleetmem.memory.stores.sqlite.entity_ops import SqliteEntityOps, backfill_t
 from fleetmem.memory.stores.sqlite.gc_ops import SqliteGcOps
 from fleetmem.memory.stores.sqlite.governance_ops import SqliteGovernanceOps
 from fleetmem.memory.stores.sqlite.memory_ops import SqliteMemoryOps
+
+T = TypeVar("T")
 
 
 class SqliteGraphStore(SqliteMemoryOps, SqliteEntityOps, SqliteBufferAuditOps, SqliteGcOps,
@@ -29,6 +35,16 @@ class SqliteGraphStore(SqliteMemoryOps, SqliteEntityOps, SqliteBufferAuditOps, S
     async def close(self) -> None:
         """Checkpoint the WAL and close."""
         await self.db.close()
+
+    def reading(self) -> AbstractAsyncContextManager[object]:
+        """Nothing to share: a read here is a call on a local file, no round trip."""
+        return contextlib.nullcontext()
+
+    async def write_together(self, block: Callable[[], Awaitable[T]]) -> T:
+        """Runs `block`: its writes commit one by one (each atomic and durable). A write
+        here has no round trip to save, and SQLite's one writer connection is taken per
+        call, so holding it across a block would serialise other writers behind it."""
+        return await block()
 
     async def ping(self) -> None:
         """Run a trivial query (raises StorageUnavailable on failure)."""

@@ -312,6 +312,18 @@ async def test_memories_mentioning_follows_entity_links(graph: GraphStore) -> No
     assert await graph.memories_mentioning(["Payments"], flt(), 10) == [a.id, early.id]
 
 
+async def test_a_later_entity_links_earlier_mentions_whatever_its_name_holds(
+        graph: GraphStore) -> None:
+    # Neo4j finds the earlier memories through a full-text index of their mentions: a
+    # name full of query syntax is one exact term there, and other namespaces stay out
+    odd = 'O"Neil (AND) [x]* ~2 \\ OR'
+    mine = (await put(graph, mem("met them", entities=(odd,))))[0]
+    await put(graph, mem("elsewhere", BOB, minute=1, entities=(odd,)))
+    await put(graph, mem("a near name", minute=2, entities=("O",)))
+    await graph.create_entities([ent(odd)])
+    assert await graph.memories_mentioning([odd.upper()], flt(), 10) == [mine.id]
+
+
 async def test_indexable_counts_and_namespaces(graph: GraphStore) -> None:
     a, b, c = await put(graph, mem("active"), mem("to archive"), mem("to supersede"))
     await graph.set_status([b.id], MemoryStatus.ARCHIVED, at(1), [ev("forget")])

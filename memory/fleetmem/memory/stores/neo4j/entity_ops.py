@@ -24,6 +24,8 @@ from fleetmem.memory.stores.neo4j.codec import (
     unique_observations,
 )
 from fleetmem.memory.stores.neo4j.connection import Neo4jConnection, Tx, rows, run
+from fleetmem.memory.stores.neo4j.schema import MENTIONS_INDEX
+from fleetmem.memory.stores.neo4j.search_ops import lucene_term
 
 _ENTITY = "e {.*, _lock: null}"
 
@@ -54,34 +56,32 @@ class Neo4jEntityOps:
 
     async def create_entities(self, entities: Sequence[Entity]) -> list[Entity]:
         async def fn(tx: Tx) -> list[Entity]:
-            created: list[Entity] = []
-            for e in entities:
-                props = entity_props(e)
-                found = await rows(tx, """
-                    MERGE (e:Entity {namespace: $ns, name_lower: $nl})
-                    ON CREATE SET e += $props
-                    RETURN e.id = $props.id AS created
-                    """, ns=e.namespace, nl=props["name_lower"], props=props)
-                if found[0]["created"]:
-                    created.append(e)
+            found = await rows(tx, """
+                UNWIND $rows AS row
+                MERGE (e:Entity {namespace: row.ns, name_lower: row.props.name_lower})
+                ON CREATE SET e += row.props
+                RETURN row.props.id AS id, e.id = row.props.id AS created
+                """, rows=[{"ns": e.namespace, "props": entity_props(e)} for e in entities])
+            new_ids = {str(r["id"]) for r in found if r["created"]}
+            created = [e for e in entities if e.id in new_ids]
             if not created:
                 return created
             await run(tx, "UNWIND $rows AS row MATCH (e:Entity {id: row.id}) "
                           "MERGE (a:Agent {id: row.by}) CREATE (a)-[:WROTE {at: row.at}]->(e)",
                       rows=[{"id": e.id, "by": e.attribution.created_by,
                              "at": to_db(e.attribution.created_at)} for e in created])
-            # Link the memories written about these names before the entities existed.
-            by_ns: dict[str, list[str]] = {}
-            for e in created:
-                by_ns.setdefault(e.namespace, []).append(e.name.lower())
-            for ns, names in by_ns.items():
-                await run(tx, """
-                    MATCH (m:Memory) WHERE m.namespace = $ns
-                      AND any(n IN m.mentions WHERE n IN $names)
-                    UNWIND [n IN m.mentions WHERE n IN $names] AS name
-                    MATCH (e:Entity {namespace: $ns, name_lower: name})
-                    MERGE (m)-[:MENTIONS]->(e)
-                    """, ns=ns, names=names)
+            # Link the memories written about these names before the entities existed,
+            # found through the index of their mentions (exact lower-cased names), not by
+            # reading every memory of the namespace (that scan made each new name cost
+            # O(namespace size): ~30 ms a write at 10k memories).
+            await run(tx, f"""
+                UNWIND $rows AS row
+                CALL db.index.fulltext.queryNodes('{MENTIONS_INDEX}', row.query) YIELD node AS m
+                WITH row, m WHERE m.namespace = row.ns AND row.name IN m.mentions
+                MATCH (e:Entity {{namespace: row.ns, name_lower: row.name}})
+                MERGE (m)-[:MENTIONS]->(e)
+                """, rows=[{"ns": e.namespace, "name": e.name.lower(),
+                            "query": lucene_term(e.name.lower())} for e in created])
             return created
         return await self.db.write(fn)
 

@@ -34,10 +34,10 @@ def lucene_term(term: str) -> str:
     return '"' + _LUCENE_SPECIAL.sub(r"\\\1", term) + '"'
 
 
-KEYWORD_LENGTH = ("coalesce(m.keyword_length, "
-                  "size(m.text) + size(coalesce(m.keyword_context, '')))")
-"""A memory's length for BM25 (text and keyword context), stored at insert; computed for
-nodes written before it was."""
+KEYWORD_LENGTH = "m.keyword_length"
+"""A memory's length for BM25 (text and keyword context), stored at insert and kept by
+`link_turns`; filled at open for nodes written before it was (`schema.FILL_KEYWORD_LENGTH`).
+Computing it here from the text and the context read both strings of every posting."""
 
 
 def keyword_cypher(where: str) -> str:
@@ -121,12 +121,14 @@ class Neo4jMemorySearchOps:
                       if query is not None else "null")
         extra = {"question": vec_to_db(query)} if query is not None else {}
 
+        # The open conflicts of the namespaces are read once, not looked up per candidate
+        # (that per-row OR lookup was a third of the statement at 100 candidates).
         async def fn(tx: Tx) -> list[RecallRow]:
             found = await rows(tx, f"""
+                OPTIONAL MATCH (c:Conflict) WHERE c.namespace IN $f_ns AND c.status = 'open'
+                WITH collect(c.a_memory_id) + collect(c.b_memory_id) AS claims
                 UNWIND $ids AS id MATCH (m:Memory {{id: id}}) WHERE {where}
-                OPTIONAL MATCH (c:Conflict) WHERE c.status = 'open' AND c.namespace IN $f_ns
-                    AND (c.a_memory_id = m.id OR c.b_memory_id = m.id)
-                WITH m, count(c) > 0 AS disputed
+                WITH m, m.id IN claims AS disputed
                 RETURN {CANDIDATE_PROJECTION} AS m, disputed,
                        CASE WHEN m.vector IS NULL THEN null ELSE {similarity} END AS s
                 """, ids=id_list, **params, **extra)

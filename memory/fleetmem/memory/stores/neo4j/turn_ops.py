@@ -18,13 +18,23 @@ class Neo4jTurnOps:
 
     async def preceding_turn(self, namespace: str, created_by: str,
                              session_id: str | None) -> PriorTurn | None:
+        # The writer's newest write time first, in the order of the index on (namespace,
+        # created_by, created_at), then its newest turn among the memories of that time
+        # (one batch shares it).
         async def fn(tx: Tx) -> PriorTurn | None:
-            found = await rows(tx, "MATCH (m:Memory) WHERE m.namespace = $ns AND m.created_by "
-                               "= $by AND m.commit_state = 'committed' AND coalesce(m.session_id"
-                               ", '') = $session RETURN m.id AS id, m.text AS text, "
-                               "m.valid_from AS at, coalesce(m.turn_seq, -1) AS seq "
-                               "ORDER BY m.created_at DESC, seq DESC LIMIT 1", ns=namespace,
-                               by=created_by, session=session_id or "")
+            found = await rows(tx, """
+                MATCH (m:Memory) WHERE m.namespace = $ns AND m.created_by = $by
+                    AND m.created_at IS NOT NULL AND m.commit_state = 'committed'
+                    AND coalesce(m.session_id, '') = $session
+                WITH m ORDER BY m.namespace DESC, m.created_by DESC, m.created_at DESC LIMIT 1
+                WITH m.created_at AS newest
+                MATCH (m:Memory) WHERE m.namespace = $ns AND m.created_by = $by
+                    AND m.created_at = newest AND m.commit_state = 'committed'
+                    AND coalesce(m.session_id, '') = $session
+                RETURN m.id AS id, m.text AS text, m.valid_from AS at,
+                       coalesce(m.turn_seq, -1) AS seq
+                ORDER BY seq DESC LIMIT 1""", ns=namespace, by=created_by,
+                               session=session_id or "")
             if not found:
                 return None
             r = found[0]

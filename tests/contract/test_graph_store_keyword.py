@@ -15,8 +15,10 @@ import pytest
 from fleetmem.memory.domain.models import MemoryStatus
 from fleetmem.memory.domain.ranking import bm25
 from fleetmem.memory.ports import GraphStore, TurnLink
+from fleetmem.memory.stores.neo4j.graph_store import Neo4jGraphStore
 from fleetmem.memory.stores.sqlite.graph_store import SqliteGraphStore
 from tests.contract.values import ALICE, BOB, at, ev, flt, mem, put, vec
+from tests.neo4j_fixtures import Neo4jTarget
 
 
 async def test_one_namespace_ranking_ignores_another_namespace_content(
@@ -222,6 +224,31 @@ async def test_sqlite_store_made_before_the_keyword_table_fills_it_on_open(
         assert await store.keyword_search("kafka ferry", flt(ALICE), 10) == before
     finally:
         await store.close()
+
+
+@pytest.mark.neo4j
+async def test_neo4j_database_made_before_stored_lengths_fills_them_on_open(
+        neo4j_clean: Neo4jTarget) -> None:
+    def store() -> Neo4jGraphStore:
+        return Neo4jGraphStore(neo4j_clean.uri, neo4j_clean.user, neo4j_clean.password)
+    first = store()
+    await first.open()
+    short, long = await put(first, mem("kafka lag"), mem("kafka broker lag after the "
+                                                         "night's deploy of the queue"))
+    before = await first.keyword_search("kafka lag", flt(ALICE), 10)
+
+    async def older(tx: object) -> None:  # the previous release stored no lengths
+        await tx.run("MATCH (m:Memory) REMOVE m.keyword_length")  # type: ignore[attr-defined]
+        await tx.run("MATCH (s:SchemaStep) DELETE s")  # type: ignore[attr-defined]
+    await first.db.write(older)  # type: ignore[arg-type]
+    await first.close()
+    second = store()
+    await second.open()
+    try:
+        assert [h for h, _ in before] == [short.id, long.id]  # the shorter text first
+        assert await second.keyword_search("kafka lag", flt(ALICE), 10) == before
+    finally:
+        await second.close()
 
 
 async def test_equal_scores_rank_by_memory_id_at_the_limit(graph: GraphStore) -> None:

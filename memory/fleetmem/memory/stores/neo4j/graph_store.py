@@ -22,11 +22,7 @@ from fleetmem.memory.stores.neo4j.entity_ops import Neo4jEntityOps
 from fleetmem.memory.stores.neo4j.gc_ops import Neo4jGcOps
 from fleetmem.memory.stores.neo4j.governance_ops import Neo4jGovernanceOps
 from fleetmem.memory.stores.neo4j.memory_ops import Neo4jMemoryOps
-from fleetmem.memory.stores.neo4j.schema import (
-    COUNT_NAMESPACE_DOCS,
-    FILL_KEYWORD_LENGTH,
-    STATEMENTS,
-)
+from fleetmem.memory.stores.neo4j.schema import COUNT_NAMESPACE_DOCS, STATEMENTS
 from fleetmem.memory.stores.neo4j.search_ops import Neo4jMemorySearchOps
 
 logger = logging.getLogger(__name__)
@@ -50,7 +46,6 @@ class Neo4jGraphStore(Neo4jMemoryOps, Neo4jMemorySearchOps, Neo4jEntityOps,
             await run(tx, "MERGE (h:AuditHead {id: 'audit'}) "
                           "ON CREATE SET h.seq = 0, h.hash = $genesis", genesis=GENESIS)
             await run(tx, COUNT_NAMESPACE_DOCS)
-            await run(tx, FILL_KEYWORD_LENGTH)
         await self.db.write(head)
         logger.info("neo4j graph store open at %s", self.db.uri)
 

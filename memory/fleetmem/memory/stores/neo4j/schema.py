@@ -28,6 +28,22 @@ MENTIONS_INDEX = "fleetmem_memory_mentions"
 """The lower-cased names each memory mentions (`m.mentions`), each list element one exact
 term (keyword analyzer): the memories to link when an entity of that name is created."""
 
+FILL_KEYWORD_LENGTH = [
+    """
+    OPTIONAL MATCH (s:SchemaStep {id: 'keyword_length'}) WITH s WHERE s IS NULL
+    MATCH (m:Memory) WHERE m.keyword_length IS NULL
+    CALL (m) {
+        SET m.keyword_length = size(m.text) + size(coalesce(m.keyword_context, ''))
+    } IN TRANSACTIONS OF 10000 ROWS
+    """,
+    "MERGE (s:SchemaStep {id: 'keyword_length'}) SET s.done = true",
+]
+"""Stores every memory's BM25 length once, for a database made before every write stored
+it (auto-commit, 10,000 memories a transaction, then the `:SchemaStep` marker, so a later
+start reads no memory): the keyword statement then reads `keyword_length` alone (reading
+the text and the keyword context of each posting to compute it cost a quarter of the
+statement)."""
+
 STATEMENTS: list[str] = [
     # uniqueness (each also creates a range index)
     "CREATE CONSTRAINT fleetmem_memory_id IF NOT EXISTS "
@@ -97,6 +113,7 @@ STATEMENTS: list[str] = [
     f"CREATE FULLTEXT INDEX {MENTIONS_INDEX} IF NOT EXISTS FOR (m:Memory) "
     "ON EACH [m.mentions] OPTIONS {indexConfig: {`fulltext.analyzer`: 'keyword'}}",
     "CALL db.awaitIndexes(300)",
+    *FILL_KEYWORD_LENGTH,
 ]
 
 COUNT_NAMESPACE_DOCS = """
@@ -107,14 +124,4 @@ COUNT_NAMESPACE_DOCS = """
 """Fills the per-namespace memory counts once, for a database made before them (every
 write keeps them since)."""
 
-FILL_KEYWORD_LENGTH = """
-    MERGE (s:SchemaStep {id: 'keyword_length'}) WITH s WHERE s.done IS NULL
-    CALL (s) {
-        MATCH (m:Memory) WHERE m.keyword_length IS NULL
-        SET m.keyword_length = size(m.text) + size(coalesce(m.keyword_context, ''))
-    }
-    SET s.done = true
-    """
-"""Stores every memory's BM25 length once, for a database made before every write stored
-it: the keyword statement then reads `keyword_length` alone (reading the text and the
-keyword context of each posting to compute it cost a quarter of the statement)."""
+

@@ -34,7 +34,7 @@ def lucene_term(term: str) -> str:
     return '"' + _LUCENE_SPECIAL.sub(r"\\\1", term) + '"'
 
 
-KEYWORD_LENGTH = "m.keyword_length"
+KEYWORD_LENGTH = "coalesce(m.keyword_length, 0)"
 """A memory's length for BM25 (text and keyword context), stored at insert and kept by
 `link_turns`; filled at open for nodes written before it was (`schema.FILL_KEYWORD_LENGTH`).
 Computing it here from the text and the context read both strings of every posting."""

@@ -200,15 +200,16 @@ async def encoded(run: ScaleRun, embedder: Embedder, data_dir: Path, size: int,
     service = await started(data_dir, embedder)
     window = max(batch, size // 10)
     try:
-        t0, last, done = time.perf_counter(), time.perf_counter(), 0
+        t0, last, done, last_done = time.perf_counter(), time.perf_counter(), 0, 0
         while done < size:
             texts = workload.memories(min(batch, size - done), seed=31, offset=done)
             await service.remember_batch(AGENT, [MemoryInput(text=t) for t in texts])
             done += len(texts)
-            if done % window == 0 or done == size:
+            # a window ends at the first batch that reaches it (batches need not divide it)
+            if done - last_done >= window or done == size:
                 now = time.perf_counter()
-                rate = min(window, done - (run.encoded[-1][0] if run.encoded else 0)) / (
-                    now - last)
+                rate = (done - last_done) / (now - last)
+                last_done = done
                 run.encoded.append((done, rate))
                 say(f"  encoded {done:>8,}: {rate:.1f}/s = "
                     f"{rate / before:.2f}x the model's rate before this step; "

@@ -27,9 +27,10 @@ def _points(n: int) -> list[VectorPoint]:
                         created_at=0.0, tags=()) for i in range(n)]
 
 
-async def _all_found(index: EdgeVectorIndex, points: list[VectorPoint]) -> bool:
+async def _all_found(index: EdgeVectorIndex, points: list[VectorPoint],
+                     beam: int | None = None) -> bool:
     flt = MemoryFilter(namespaces=(NS,))
-    hits = await index.search_many([p.vector for p in points], flt, 1)
+    hits = await index.search_many([p.vector for p in points], flt, 1, beam=beam)
     return all(h and h[0][0] == p.id for p, h in zip(points, hits, strict=True))
 
 
@@ -49,6 +50,8 @@ async def test_sealed_shards_are_indexed_by_a_child_and_survive_a_restart(
     assert await index.count() == 248
     assert not {points[3].id, points[120].id} & await index.all_ids()
     assert await _all_found(index, points[4:120] + points[121:])
+    # the near-duplicate lookup's small beam still finds each point itself, first
+    assert await _all_found(index, points[4:120] + points[121:], beam=4)
     # a re-upserted point moves to the active shard (one shard holds it)
     await index.upsert([points[5]])
     assert await index.count() == 248

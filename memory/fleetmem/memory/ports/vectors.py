@@ -22,8 +22,15 @@ class VectorIndex(Protocol):
         ...
 
     async def search_many(self, vectors: Sequence[Vector], flt: MemoryFilter,
-                          limit: int) -> list[list[tuple[str, float]]]:
-        """`search` for several vectors at once (one planned batch), results in order."""
+                          limit: int, *, beam: int | None = None
+                          ) -> list[list[tuple[str, float]]]:
+        """`search` for several vectors at once (one planned batch), results in order.
+
+        `beam`: the HNSW search beam (`hnsw_ef`) for indexed segments, None for the
+        index's default. A near-duplicate lookup passes a small one: the vectors it looks
+        for are the nearest of all, and the default beam cost 2.7x the time (Qdrant Edge,
+        50k indexed points, 64 queries: 90 ms against 33 ms at 32). An index without such a
+        setting (Neo4j's) ignores it."""
         ...
 
     async def existing(self, ids: Sequence[str]) -> set[str]:

@@ -49,10 +49,16 @@ logger = logging.getLogger(__name__)
 _INDEXED = (MemoryStatus.ACTIVE, MemoryStatus.SUPERSEDED)  # statuses recall may return
 
 EMBED_CHUNK = 64
-PREPARE_INLINE_CHARS = 64_000
-"""Batches holding more text than this are redacted and hashed on a worker thread."""
 """Memories per model call within one write: the model's own batch size, so chunking
 costs no encode throughput and lets writing one chunk overlap encoding the next."""
+PREPARE_INLINE_CHARS = 64_000
+"""Batches holding more text than this are redacted and hashed on a worker thread."""
+DEDUP_BEAM = 32
+"""The HNSW beam of the near-duplicate search (`VectorIndex.search_many`). A duplicate is
+the nearest vector of all, which a beam of 16 already found for each of 64 stored vectors
+queried against a 50k indexed shard; the index's default beam cost 90 ms per 64 texts
+and shard against 33 ms at 32, and every sealed shard (one per 50k memories) pays it on
+every write (bench/OTHER_RUNS.md, issue 22)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,7 +283,7 @@ async def _dedup(ctx: ServiceContext, group: _Group, seen: dict[str, str],
     # unindexed points is shared), instead of one search per memory. It also finds what
     # another writer stored since the hash lookup (identical text scores 1.0).
     near = await ctx.vectors.search_many([group.vectors[p.index] for p in group.prepared],
-                                         ctx.active_filter([ns]), 3)
+                                         ctx.active_filter([ns]), 3, beam=DEDUP_BEAM)
     known = await _known_of_same_author(ctx, group)
     for p, linked, hits in zip(group.prepared, group.linked, near, strict=True):
         key = p.memory.content_hash

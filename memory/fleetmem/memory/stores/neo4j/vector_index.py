@@ -174,8 +174,11 @@ class Neo4jVectorIndex:
         return (await self.search_many([vector], flt, limit))[0]
 
     async def search_many(self, vectors: Sequence[Vector], flt: MemoryFilter,
-                          limit: int) -> list[list[tuple[str, float]]]:
-        """Several searches in one read transaction (one round trip each)."""
+                          limit: int, *, beam: int | None = None
+                          ) -> list[list[tuple[str, float]]]:
+        """Several searches in one read transaction (one round trip each); Neo4j's vector
+        index has no search beam to set, so `beam` is ignored."""
+        del beam
         if not flt.namespaces or not vectors or limit <= 0:
             return [[] for _ in vectors]
         db = await self._ready()

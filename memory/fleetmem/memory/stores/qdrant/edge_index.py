@@ -165,15 +165,19 @@ class EdgeVectorIndex:
         return [(str(h.id), float(h.score)) for h in hits]
 
     async def search_many(self, vectors: Sequence[Vector], flt: MemoryFilter,
-                          limit: int) -> list[list[tuple[str, float]]]:
+                          limit: int, *, beam: int | None = None
+                          ) -> list[list[tuple[str, float]]]:
         """Several searches as one planned batch: exact (brute-force) scoring over the
-        unindexed segment is shared, about 4x cheaper than one query per vector."""
+        unindexed segment is shared, about 4x cheaper than one query per vector; `beam`
+        is the indexed shards' `hnsw_ef` (see the port)."""
         if not flt.namespaces or not vectors:
             return [[] for _ in vectors]
         edge_flt = edge_filter(flt)
+        params = None if beam is None else qe.SearchParams(hnsw_ef=beam)
         batch = qe.QueryBatchRequest([
             qe.QueryRequest(limit=limit, query=qe.Query.Nearest([float(x) for x in v]),
-                            filter=edge_flt, with_payload=False) for v in vectors])
+                            filter=edge_flt, params=params, with_payload=False)
+            for v in vectors])
         def run(s: qe.EdgeShard) -> list[list[qe.ScoredPoint]]:
             per_shard = [x.query_batch(batch) for x in self._shards(s)]
             return [_merge([r[i] for r in per_shard], limit) for i in range(len(vectors))]

@@ -178,14 +178,18 @@ class QdrantServerVectorIndex:
         return [(str(p.id), float(p.score)) for p in response.points]
 
     async def search_many(self, vectors: Sequence[Vector], flt: MemoryFilter,
-                          limit: int) -> list[list[tuple[str, float]]]:
-        """Several searches in one request."""
+                          limit: int, *, beam: int | None = None
+                          ) -> list[list[tuple[str, float]]]:
+        """Several searches in one request; `beam` is the HNSW `hnsw_ef` (see the port)."""
         if not flt.namespaces or not vectors:
             return [[] for _ in vectors]
         client = await self._get()
         query_filter = server_filter(flt)
+        # the local (in-process) client searches exactly and warns about any beam
+        params = None if beam is None or self.local else qm.SearchParams(hnsw_ef=beam)
         requests = [qm.QueryRequest(query=[float(x) for x in v], filter=query_filter,
-                                        limit=limit, with_payload=False, with_vector=False)
+                                        limit=limit, with_payload=False, with_vector=False,
+                                        params=params)
                     for v in vectors]
         async with translated():
             responses = await client.query_batch_points(self.collection, requests=requests)

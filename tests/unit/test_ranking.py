@@ -132,3 +132,42 @@ def test_a_turn_spoken_by_the_person_the_question_names_gets_the_speaker_bonus()
     other = final_score(rel, _memory("Caroline: Melanie signed up for a pottery class today."),
                         T0, named=named)
     assert abs(spoken.total - other.total - SPEAKER_BONUS) < 1e-9
+
+
+def test_fusion_scores_only_what_can_reach_the_top_k_and_ranks_as_scoring_all() -> None:
+    """`recall._scored` skips candidates whose relevance plus the most the final score can
+    add (speaker bonus, tie-breakers) is below the k-th best so far; the top k, their
+    order and scores are those of scoring every candidate."""
+    import random
+
+    from fleetmem.memory.domain.ranking import MAX_FINAL_LIFT
+    from fleetmem.memory.services.memories.recall import _scored
+
+    rng = random.Random(18)
+    speakers = ("Ana", "Ben", "Cy")
+    now = T0 + timedelta(days=400)
+    pruned_any = False
+    for _ in range(200):
+        n, k = rng.randint(1, 60), rng.randint(1, 12)
+        rel: dict[str, Relevance] = {}
+        rows = []
+        for i in range(n):
+            words = " ".join(["word"] * rng.randint(0, 12))
+            m = replace(_memory(f"{rng.choice(speakers)}: {i} {words}",
+                                importance=rng.random(),
+                                at=T0 + timedelta(days=rng.uniform(0, 400))),
+                        pinned=rng.random() < 0.1)
+            # coarse values make exact ties common
+            rel[m.id] = Relevance(round(rng.uniform(0.0, 0.9), 1), 0.0,
+                                  rng.choice((0.0, 0.1)), rng.choice((0.0, 0.0, 0.05)))
+            rows.append((m, False, None))
+        named = frozenset(rng.sample([s.lower() for s in speakers], rng.randint(0, 2)))
+        got = _scored(rel, rows, k, now, named)
+        by_id = {m.id: m for m, _, _ in rows}
+        ranked = sorted(rel, key=lambda i: rel[i].total, reverse=True)
+        full = sorted(((final_score(rel[i], by_id[i], now, named=named), i) for i in ranked),
+                      key=lambda si: si[0].total, reverse=True)[:k]
+        assert [(b.total, m.id) for b, m, _ in got] == [(b.total, i) for b, i in full]
+        assert all(b.total <= rel[m.id].total + MAX_FINAL_LIFT + 1e-12 for b, m, _ in got)
+        pruned_any = pruned_any or len(rel) > k + 5
+    assert pruned_any

@@ -172,6 +172,13 @@ goes only to candidates the other legs found). On LoCoMo's development half 0.05
 R@10 0.764 and 0.1 0.768 (bench/OTHER_RUNS.md)."""
 
 
+MAX_FINAL_LIFT = SPEAKER_BONUS + TIE_BREAK
+"""The most `final_score` adds to a relevance (the speaker bonus and the tie-breakers,
+each in [0, 1] weighed to at most TIE_BREAK together; the length penalty only lowers it):
+a candidate whose relevance plus this is below the k-th best final score cannot enter
+the top k, so it need not be scored."""
+
+
 def speaker_bonus(memory: Memory, named: frozenset[str]) -> float:
     """SPEAKER_BONUS when the memory is a turn spoken by one of the `named` (lower-cased)
     entities, else 0."""

@@ -7,6 +7,7 @@ caller's readable namespaces are ever searched, expanded or returned."""
 from __future__ import annotations
 
 import asyncio
+import heapq
 import re
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,13 @@ import numpy as np
 from fleetmem.memory import tracing
 from fleetmem.memory.domain.access import Caller
 from fleetmem.memory.domain.models import BufferItem, Memory, MemoryStatus, Relation
-from fleetmem.memory.domain.ranking import Relevance, final_score, relevance, with_neighbours
+from fleetmem.memory.domain.ranking import (
+    MAX_FINAL_LIFT,
+    Relevance,
+    final_score,
+    relevance,
+    with_neighbours,
+)
 from fleetmem.memory.domain.scoring import ScoreBreakdown
 from fleetmem.memory.domain.text import asks_about, clean_text, estimate_tokens
 from fleetmem.memory.errors import InvalidInput
@@ -208,10 +215,26 @@ def _scored(rel: dict[str, Relevance], found: Sequence[RecallRow], k: int,
         # best relevance first, so that equal final scores keep the relevance order
         ranked = sorted((i for i in rel if i in rows), key=lambda i: rel[i].total,
                         reverse=True)
-        scored = [(final_score(rel[i], rows[i][0], now, named=named), *rows[i])
-                  for i in ranked]
+        scored: list[tuple[ScoreBreakdown, Memory, bool]] = []
+        best: list[float] = []  # the k best final scores so far (a min-heap)
+        for i in ranked:
+            # the rest are less relevant and can gain at most MAX_FINAL_LIFT: none of
+            # them reaches the top k (scoring all of them was most of the fusion's time)
+            if best and len(best) >= k and rel[i].total + MAX_FINAL_LIFT + _EPSILON < best[0]:
+                break
+            breakdown = final_score(rel[i], rows[i][0], now, named=named)
+            scored.append((breakdown, *rows[i]))
+            if len(best) < k:
+                heapq.heappush(best, breakdown.total)
+            elif breakdown.total > best[0]:
+                heapq.heapreplace(best, breakdown.total)
+        fusing.set_attribute("fleetmem.scored", len(scored))
         scored.sort(key=lambda smd: smd[0].total, reverse=True)
     return scored[:k]
+
+
+_EPSILON = 1e-9
+"""Room for floating-point rounding in the bound of `_scored`."""
 
 
 async def _embed_one(ctx: ServiceContext, text: str) -> Vector:

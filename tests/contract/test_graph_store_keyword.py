@@ -15,6 +15,7 @@ import pytest
 from fleetmem.memory.domain.models import MemoryStatus
 from fleetmem.memory.domain.ranking import bm25
 from fleetmem.memory.ports import GraphStore, TurnLink
+from fleetmem.memory.stores.neo4j.connection import Tx, run
 from fleetmem.memory.stores.neo4j.graph_store import Neo4jGraphStore
 from fleetmem.memory.stores.sqlite.graph_store import SqliteGraphStore
 from tests.contract.values import ALICE, BOB, at, ev, flt, mem, put, vec
@@ -237,10 +238,10 @@ async def test_neo4j_database_made_before_stored_lengths_fills_them_on_open(
                                                          "night's deploy of the queue"))
     before = await first.keyword_search("kafka lag", flt(ALICE), 10)
 
-    async def older(tx: object) -> None:  # the previous release stored no lengths
-        await tx.run("MATCH (m:Memory) REMOVE m.keyword_length")  # type: ignore[attr-defined]
-        await tx.run("MATCH (s:SchemaStep) DELETE s")  # type: ignore[attr-defined]
-    await first.db.write(older)  # type: ignore[arg-type]
+    async def older(tx: Tx) -> None:  # the previous release stored no lengths
+        await run(tx, "MATCH (m:Memory) REMOVE m.keyword_length")
+        await run(tx, "MATCH (s:SchemaStep) DELETE s")
+    await first.db.write(older)
     await first.close()
     second = store()
     await second.open()

@@ -36,7 +36,7 @@ FILL_KEYWORD_LENGTH = [
         SET m.keyword_length = size(m.text) + size(coalesce(m.keyword_context, ''))
     } IN TRANSACTIONS OF 10000 ROWS
     """,
-    "MERGE (s:SchemaStep {id: 'keyword_length'}) SET s.done = true",
+    "MERGE (s:SchemaStep {id: 'keyword_length'})",
 ]
 """Stores every memory's BM25 length once, for a database made before every write stored
 it (auto-commit, 10,000 memories a transaction, then the `:SchemaStep` marker, so a later
@@ -123,5 +123,3 @@ COUNT_NAMESPACE_DOCS = """
     """
 """Fills the per-namespace memory counts once, for a database made before them (every
 write keeps them since)."""
-
-

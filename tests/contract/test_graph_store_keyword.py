@@ -261,3 +261,96 @@ async def test_equal_scores_rank_by_memory_id_at_the_limit(graph: GraphStore) ->
     for limit in (1, 3, 6):
         hits = await graph.keyword_search("kafka broker", flt(ALICE), limit)
         assert [h for h, _ in hits] == best[:limit]
+
+
+async def test_a_term_over_the_posting_budget_in_scope_is_left_out(
+        graph: GraphStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The budget counts matches in the searched scope only: a word common elsewhere (in
+    # another namespace, or in memories of the namespace the filter excludes) still
+    # counts here. SQLite proves a term over budget from the full-text index alone
+    # (`_over_budget_test`); without subtracting what lies outside the scope it would
+    # leave "ferry" out.
+    from fleetmem.memory.stores.neo4j import search_ops
+    from fleetmem.memory.stores.sqlite import memory_search
+
+    for module in (memory_search, search_ops):
+        monkeypatch.setattr(module, "KEYWORD_POSTING_BUDGET", 3)
+    common = await put(graph, *(mem(f"kafka lag {i}", minute=i) for i in range(5)))
+    [broker] = await put(graph, mem("kafka broker", minute=6), seed=10)
+    ferries = await put(graph, *(mem(f"ferry {w}", minute=7 + i)
+                                 for i, w in enumerate(["north", "south"])), seed=20)
+    archived = await put(graph, *(mem(f"ferry old {i}", minute=10 + i) for i in range(3)),
+                         seed=30)
+    await graph.set_status([m.id for m in archived], MemoryStatus.ARCHIVED, at(20),
+                           [ev("forget")])
+    pending = mem("ferry pending", minute=21)
+    await graph.insert_memories([pending], [vec(40)])
+    await put(graph, *(mem(f"ferry bob {i}", BOB, by="bob", minute=i) for i in range(10)),
+              seed=50)
+    hits = dict(await graph.keyword_search("kafka broker ferry", flt(ALICE), 20))
+    # kafka: 6 active matches > 3, left out; broker: 1; ferry: 2 in scope (16 in the store)
+    assert set(hits) == {broker.id, *(m.id for m in ferries)}
+    assert not {m.id for m in common} & set(hits)
+    both = dict(await graph.keyword_search("broker ferry", flt(
+        ALICE, statuses=(MemoryStatus.ACTIVE, MemoryStatus.ARCHIVED)), 20))
+    assert set(both) == {broker.id}  # ferry: 5 active or archived > 3, left out
+
+
+async def test_sqlite_over_budget_proof_changes_no_result(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Random stores of three namespaces with every status and commit state, a small
+    # budget: the search with the full-text proof of `_over_budget_test` returns exactly
+    # what reading every term's matches returns, and the proof does leave terms out.
+    from fleetmem.memory.stores.sqlite import memory_search
+
+    monkeypatch.setattr(memory_search, "KEYWORD_POSTING_BUDGET", 6)
+    rng = np.random.default_rng(7)
+    words = [f"w{i}x" for i in range(30)]
+    freq = 1.0 / np.arange(1, 31)  # Zipf-like: some words near the budget, some far over
+    freq /= freq.sum()
+    store = SqliteGraphStore(tmp_path / "graph.sqlite3")
+    await store.open()
+    try:
+        namespaces = [ALICE, BOB, "team:atlas"]
+        weights = [0.6, 0.3, 0.1]  # alice holds most of the store: the proof applies
+        made = []
+        for i in range(160):
+            ns = namespaces[int(rng.choice(3, p=weights))]
+            text = " ".join(rng.choice(words, size=int(rng.integers(1, 5)), p=freq))
+            made.append(mem(f"{text} {i}", ns, by="alice", minute=i))
+        for start in range(0, len(made), 40):
+            chunk = made[start:start + 40]
+            await store.insert_memories(chunk, [vec(start + j) for j in range(len(chunk))])
+            done = [m.id for m in chunk if rng.random() > 0.1]  # some stay pending
+            await store.mark_committed(done, [ev("remember", None, targets=done)])
+        archived = [m.id for m in made if rng.random() < 0.1]
+        await store.set_status(archived, MemoryStatus.ARCHIVED, at(500), [ev("forget")])
+        superseded = [m.id for m in made if rng.random() < 0.05 and m.id not in archived]
+        await store.set_status(superseded, MemoryStatus.SUPERSEDED, at(501), [ev("correct")])
+        proved: list[bool] = []
+        real = memory_search._over_budget_test
+
+        def counted(*args: object) -> object:
+            test = real(*args)  # type: ignore[arg-type]
+            if test is None:
+                return None
+
+            def over(term: str) -> bool:
+                proved.append(test(term))
+                return proved[-1]
+            return over
+
+        filters = [flt(ALICE), flt(ALICE, BOB), flt(BOB), flt(ALICE, statuses=(
+            MemoryStatus.ACTIVE, MemoryStatus.ARCHIVED)), flt(ALICE, BOB, "team:atlas")]
+        for _ in range(40):
+            query = " ".join(rng.choice(words, size=3, p=freq))
+            for f in filters:
+                monkeypatch.setattr(memory_search, "_over_budget_test", counted)
+                with_proof = await store.keyword_search(query, f, 10)
+                monkeypatch.setattr(memory_search, "_over_budget_test",
+                                    lambda *args: None)
+                without = await store.keyword_search(query, f, 10)
+                assert with_proof == without, (query, f)
+        assert any(proved) and not all(proved)
+    finally:
+        await store.close()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from itertools import pairwise
 
 import numpy as np
 
@@ -125,6 +126,67 @@ def _narrow_sql(fts: str, where: str) -> str:
             f"LIMIT ?2")
 
 
+_OUTSIDE_CAP = 2 * KEYWORD_POSTING_BUDGET
+"""The most memories outside a keyword search's scope for which `_over_budget_test`
+still applies (it then counts up to budget + this many full-text matches of a term)."""
+
+
+def _over_budget_test(cur: sqlite3.Cursor, flt: MemoryFilter,
+                      budget: int) -> Callable[[str], bool] | None:
+    """A cheap proof that a term has more than `budget` matches in the search's scope
+    (the namespaces and statuses of a narrow filter), or None when none can be had.
+
+    A term with more matches than that is left out of the search (`keyword_search`), but
+    finding out by reading its matches costs `budget` row lookups for each such term: in a
+    store of 100k memories, most of a question's words, ~13 ms a question. Counting a
+    term's matches in the full-text index alone, with no lookup, costs a fraction of that;
+    if more than `budget` + (memories outside the scope) match, more than `budget` of them
+    are in scope. Memories outside the scope: those of other namespaces
+    (`namespace_docs`, every status), plus those of the searched namespaces whose status
+    or commit state the filter excludes (counted on `memories_ns_status` over the
+    ranges around the filter's statuses, so any other value counts: `_outside_ranges`).
+    None when the scope holds at most `budget` memories (no term can exceed it) or more
+    than `_OUTSIDE_CAP` memories lie outside it (the count would cost as much as reading).
+    """
+    ns = list(flt.namespaces)
+    held = dict(cur.execute(f"SELECT namespace, docs FROM namespace_docs WHERE docs > 0 "
+                            f"AND namespace IN ({placeholders(ns)})", ns).fetchall())
+    inside = sum(held.values())
+    if inside <= budget:
+        return None
+    outside = cur.execute("SELECT sum(docs) FROM namespace_docs").fetchone()[0] - inside
+    for n in held:
+        for where, params in _outside_ranges(sorted({s.value for s in flt.statuses})):
+            if outside > _OUTSIDE_CAP:
+                return None
+            outside += cur.execute(f"SELECT count(*) FROM (SELECT 1 FROM memories WHERE "
+                                   f"namespace = ? AND {where} LIMIT ?)",
+                                   [n, *params, _OUTSIDE_CAP + 1]).fetchone()[0]
+    if outside > _OUTSIDE_CAP:
+        return None
+    bound = budget + outside
+
+    def over(term: str) -> bool:
+        return any(cur.execute(f"SELECT count(*) FROM (SELECT 1 FROM {fts} WHERE {fts} "
+                               f"MATCH ? LIMIT ?)", [f'"{term}"', bound + 1]).fetchone()[0]
+                   > bound for fts in _FTS)
+    return over
+
+
+def _outside_ranges(statuses: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """The rows of a namespace outside a scope of `statuses` (committed only), as index
+    ranges of `memories_ns_status` (namespace, status, commit_state): every status
+    before, between and after the scope's, and the other commit states within each.
+    Explicit ranges, because SQLite walks a row-value range such as
+    `(status, commit_state) < (?, ?)` over the whole of its first column's range."""
+    out = [("status < ?", [statuses[0]]), ("status > ?", [statuses[-1]])]
+    out += [("status > ? AND status < ?", [a, b]) for a, b in pairwise(statuses)]
+    for status in statuses:
+        out += [("status = ? AND commit_state < 'committed'", [status]),
+                ("status = ? AND commit_state > 'committed'", [status])]
+    return out
+
+
 def _best(cur: sqlite3.Cursor, scores: Mapping[int, float],
           limit: int) -> list[tuple[str, float]]:
     """The `limit` best of the rowids' scores as (memory id, score), ties by memory id:
@@ -169,7 +231,10 @@ class SqliteMemorySearchOps:
             matches: dict[str, list[tuple[int, int]]] = {}
             cur = c.cursor()
             cur.row_factory = None  # plain tuples of ints: thousands of rows per question
+            common = _over_budget_test(cur, flt, budget) if narrow else None
             for term in terms:
+                if common is not None and common(term):
+                    continue  # more than `budget` matches in scope: left out below anyway
                 docs: dict[int, int] = {}
                 for sql in sqls:  # text, then context: one memory counts once
                     rows = cur.execute(sql, [f'"{term}"', budget + 1, *params]).fetchall()

@@ -275,6 +275,7 @@ async def test_a_term_over_the_posting_budget_in_scope_is_left_out(
 
     for module in (memory_search, search_ops):
         monkeypatch.setattr(module, "KEYWORD_POSTING_BUDGET", 3)
+    monkeypatch.setattr(memory_search, "_PROOF_SCOPE", 1)  # the proof on a small store
     common = await put(graph, *(mem(f"kafka lag {i}", minute=i) for i in range(5)))
     [broker] = await put(graph, mem("kafka broker", minute=6), seed=10)
     ferries = await put(graph, *(mem(f"ferry {w}", minute=7 + i)
@@ -304,6 +305,7 @@ async def test_sqlite_over_budget_proof_changes_no_result(
     from fleetmem.memory.stores.sqlite import memory_search
 
     monkeypatch.setattr(memory_search, "KEYWORD_POSTING_BUDGET", 6)
+    monkeypatch.setattr(memory_search, "_PROOF_SCOPE", 1)
     rng = np.random.default_rng(7)
     words = [f"w{i}x" for i in range(30)]
     freq = 1.0 / np.arange(1, 31)  # Zipf-like: some words near the budget, some far over

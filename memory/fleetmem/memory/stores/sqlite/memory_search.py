@@ -137,10 +137,11 @@ _OUTSIDE_CAP = 2 * KEYWORD_POSTING_BUDGET
 still applies (it then counts up to budget + this many full-text matches of a term)."""
 
 
-def _over_budget_test(cur: sqlite3.Cursor, flt: MemoryFilter,
-                      budget: int) -> Callable[[str], bool] | None:
+def _over_budget_test(cur: sqlite3.Cursor, flt: MemoryFilter, budget: int,
+                      held: Mapping[str, int]) -> Callable[[str], bool] | None:
     """A cheap proof that a term has more than `budget` matches in the search's scope
-    (the namespaces and statuses of a narrow filter), or None when none can be had.
+    (the namespaces and statuses of a narrow filter; `held`: the memories of each of
+    its namespaces, from `namespace_docs`), or None when none can be had.
 
     A term with more matches than that is left out of the search (`keyword_search`), but
     finding out by reading its matches costs `budget` row lookups for each such term: in a
@@ -155,14 +156,11 @@ def _over_budget_test(cur: sqlite3.Cursor, flt: MemoryFilter,
     exceed it) or more than `_OUTSIDE_CAP` lie outside it (the count would cost as much
     as reading the matches).
     """
-    ns = list(flt.namespaces)
-    held = dict(cur.execute(f"SELECT namespace, docs FROM namespace_docs WHERE docs > 0 "
-                            f"AND namespace IN ({placeholders(ns)})", ns).fetchall())
     inside = sum(held.values())
     if inside < _PROOF_SCOPE * budget:
         return None
     outside = cur.execute("SELECT sum(docs) FROM namespace_docs").fetchone()[0] - inside
-    for n in held:
+    for n in (n for n, docs in held.items() if docs > 0):
         for where, params in _outside_ranges(sorted({s.value for s in flt.statuses})):
             if outside > _OUTSIDE_CAP:
                 return None
@@ -238,7 +236,11 @@ class SqliteMemorySearchOps:
             matches: dict[str, list[tuple[int, int]]] = {}
             cur = c.cursor()
             cur.row_factory = None  # plain tuples of ints: thousands of rows per question
-            common = _over_budget_test(cur, flt, budget) if narrow else None
+            ns = list(flt.namespaces)
+            held: dict[str, int] = dict(cur.execute(
+                f"SELECT namespace, docs FROM namespace_docs WHERE namespace IN "
+                f"({placeholders(ns)})", ns).fetchall())
+            common = _over_budget_test(cur, flt, budget, held) if narrow else None
             for term in terms:
                 if common is not None and common(term):
                     continue  # more than `budget` matches in scope: left out below anyway
@@ -252,10 +254,7 @@ class SqliteMemorySearchOps:
                     matches[term] = list(docs.items())
             if not matches:
                 return []
-            ns = list(flt.namespaces)
-            total = int(c.execute(f"SELECT coalesce(sum(docs), 0) FROM namespace_docs WHERE "
-                                  f"namespace IN ({placeholders(ns)})", ns).fetchone()[0])
-            return _best(cur, bm25(matches, total), limit)
+            return _best(cur, bm25(matches, sum(held.values())), limit)
         return await self.db.read(fn)
 
     async def recall_candidates(self, ids: Sequence[str], flt: MemoryFilter,

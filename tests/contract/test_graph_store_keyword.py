@@ -337,8 +337,8 @@ async def test_sqlite_over_budget_proof_changes_no_result(
             if test is None:
                 return None
 
-            def over(term: str) -> bool:
-                proved.append(test(term))
+            def over(phrase: str) -> bool:
+                proved.append(test(phrase))
                 return proved[-1]
             return over
 

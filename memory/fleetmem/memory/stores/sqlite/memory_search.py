@@ -139,9 +139,10 @@ still applies (it then counts up to budget + this many full-text matches of a te
 
 def _over_budget_test(cur: sqlite3.Cursor, flt: MemoryFilter, budget: int,
                       held: Mapping[str, int]) -> Callable[[str], bool] | None:
-    """A cheap proof that a term has more than `budget` matches in the search's scope
-    (the namespaces and statuses of a narrow filter; `held`: the memories of each of
-    its namespaces, from `namespace_docs`), or None when none can be had.
+    """A cheap proof that a term (as an FTS5 phrase) has more than `budget` matches in
+    the search's scope (the namespaces and statuses of a narrow filter; `held`: the
+    memories of each of its namespaces, from `namespace_docs`), or None when none can be
+    had.
 
     A term with more matches than that is left out of the search (`keyword_search`), but
     finding out by reading its matches costs `budget` row lookups for each such term: in a
@@ -160,8 +161,9 @@ def _over_budget_test(cur: sqlite3.Cursor, flt: MemoryFilter, budget: int,
     if inside < _PROOF_SCOPE * budget:
         return None
     outside = cur.execute("SELECT sum(docs) FROM namespace_docs").fetchone()[0] - inside
+    ranges = _outside_ranges(sorted({s.value for s in flt.statuses}))
     for n in (n for n, docs in held.items() if docs > 0):
-        for where, params in _outside_ranges(sorted({s.value for s in flt.statuses})):
+        for where, params in ranges:
             if outside > _OUTSIDE_CAP:
                 return None
             outside += cur.execute(f"SELECT count(*) FROM (SELECT 1 FROM memories WHERE "
@@ -171,9 +173,9 @@ def _over_budget_test(cur: sqlite3.Cursor, flt: MemoryFilter, budget: int,
         return None
     bound = budget + outside
 
-    def over(term: str) -> bool:
+    def over(phrase: str) -> bool:
         return any(cur.execute(f"SELECT count(*) FROM (SELECT 1 FROM {fts} WHERE {fts} "
-                               f"MATCH ? LIMIT ?)", [f'"{term}"', bound + 1]).fetchone()[0]
+                               f"MATCH ? LIMIT ?)", [phrase, bound + 1]).fetchone()[0]
                    > bound for fts in _FTS)
     return over
 
@@ -242,11 +244,12 @@ class SqliteMemorySearchOps:
                 f"({placeholders(ns)})", ns).fetchall())
             common = _over_budget_test(cur, flt, budget, held) if narrow else None
             for term in terms:
-                if common is not None and common(term):
+                phrase = f'"{term}"'  # the term as an FTS5 phrase (word characters only)
+                if common is not None and common(phrase):
                     continue  # more than `budget` matches in scope: left out below anyway
                 docs: dict[int, int] = {}
                 for sql in sqls:  # text, then context: one memory counts once
-                    rows = cur.execute(sql, [f'"{term}"', budget + 1, *params]).fetchall()
+                    rows = cur.execute(sql, [phrase, budget + 1, *params]).fetchall()
                     docs.update(rows)
                     if len(docs) > budget:
                         break

@@ -312,6 +312,29 @@ async def test_memories_mentioning_follows_entity_links(graph: GraphStore) -> No
     assert await graph.memories_mentioning(["Payments"], flt(), 10) == [a.id, early.id]
 
 
+async def test_memories_mentioning_few_is_all_of_them_or_none(graph: GraphStore) -> None:
+    # recall's graph leg asks "at most n?" of a speaker named by every turn: the answer
+    # is every memory, newest first, as `memories_mentioning` orders them, or None
+    await graph.create_entities([ent("Payments"), ent("Billing"), ent("Payments", BOB)])
+    made = await put(graph, *(mem(f"payments {i}", minute=i, entities=("Payments",))
+                              for i in range(4)))
+    [billing] = await put(graph, mem("billing", minute=9, entities=("Billing",)))
+    [archived] = await put(graph, mem("old payments", minute=5, entities=("Payments",)))
+    await put(graph, mem("bob's payments", BOB, minute=6, entities=("Payments",)))
+    await graph.set_status([archived.id], MemoryStatus.ARCHIVED, at(7), [ev("forget")])
+    newest_first = [m.id for m in reversed(made)]
+    assert await graph.memories_mentioning_few(["PAYMENTS"], flt(), 4) == newest_first
+    assert await graph.memories_mentioning_few(["payments"], flt(), 10) == \
+        await graph.memories_mentioning(["payments"], flt(), 10)
+    assert await graph.memories_mentioning_few(["payments"], flt(), 3) is None
+    assert await graph.memories_mentioning_few(["payments", "billing"], flt(), 5) == \
+        [billing.id, *newest_first]
+    assert await graph.memories_mentioning_few(["payments", "billing"], flt(), 4) is None
+    assert await graph.memories_mentioning_few(["Payments"], flt(BOB), 0) is None
+    assert await graph.memories_mentioning_few(["Payments"], flt(TEAM), 0) == []
+    assert await graph.memories_mentioning_few([], flt(), 3) == []
+
+
 async def test_a_later_entity_links_earlier_mentions_whatever_its_name_holds(
         graph: GraphStore) -> None:
     # Neo4j finds the earlier memories through a full-text index of their mentions: a

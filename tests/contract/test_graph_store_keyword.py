@@ -149,12 +149,12 @@ async def test_recall_candidates_bring_rows_and_similarities_in_id_order(
     query = vec(42)
     ids = [b.id, c.id, a.id, "00000000-0000-4000-8000-000000000000"]
     rows = await graph.recall_candidates(ids, flt(), query)
-    assert [(m, d) for m, d, _ in rows] == [(b, False), (a, False)]
-    assert [s for _, _, s in rows] == pytest.approx(
+    assert [(r.id, r.memory, r.disputed) for r in rows] == [(b.id, b, False), (a.id, a, False)]
+    assert [r.similarity for r in rows] == pytest.approx(
         [float(np.dot(vec(1), query)), float(np.dot(vec(0), query))], abs=1e-6)
-    assert [s for _, _, s in await graph.recall_candidates([a.id], flt(), None)] == [None]
+    assert [r.similarity for r in await graph.recall_candidates([a.id], flt(), None)] == [None]
     assert await graph.recall_candidates([], flt(), query) == []
-    assert [m.id for m, _, _ in await graph.recall_candidates(ids, flt(ALICE, BOB), query)] \
+    assert [r.id for r in await graph.recall_candidates(ids, flt(ALICE, BOB), query)] \
         == [b.id, c.id, a.id]
 
 

@@ -111,4 +111,4 @@ ALL_STATUSES = (MemoryStatus.ACTIVE, MemoryStatus.ARCHIVED, MemoryStatus.SUPERSE
 async def recall_rows(graph: GraphStore, ids: Sequence[str],
                       f: MemoryFilter) -> list[tuple[Memory, bool]]:
     """Recall's candidate read without a question vector: (memory, disputed) in id order."""
-    return [(m, disputed) for m, disputed, _ in await graph.recall_candidates(ids, f, None)]
+    return [(r.memory, r.disputed) for r in await graph.recall_candidates(ids, f, None)]

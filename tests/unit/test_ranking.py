@@ -20,6 +20,7 @@ from fleetmem.memory.domain.ranking import (
     speaker_bonus,
     with_neighbours,
 )
+from fleetmem.memory.ports import RecallRow
 from fleetmem.memory.services.memories.context import (
     date_tokens,
     keyword_context,
@@ -160,10 +161,10 @@ def test_fusion_scores_only_what_can_reach_the_top_k_and_ranks_as_scoring_all() 
             # coarse values make exact ties common
             rel[m.id] = Relevance(round(rng.uniform(0.0, 0.9), 1), 0.0,
                                   rng.choice((0.0, 0.1)), rng.choice((0.0, 0.0, 0.05)))
-            rows.append((m, False, None))
+            rows.append(RecallRow(m.id, False, None, m))
         named = frozenset(rng.sample([s.lower() for s in speakers], rng.randint(0, 2)))
         got = _scored(rel, rows, k, now, named)
-        by_id = {m.id: m for m, _, _ in rows}
+        by_id = {r.id: r.memory for r in rows}
         ranked = sorted(rel, key=lambda i: rel[i].total, reverse=True)
         full = sorted(((final_score(rel[i], by_id[i], now, named=named), i) for i in ranked),
                       key=lambda si: si[0].total, reverse=True)[:k]

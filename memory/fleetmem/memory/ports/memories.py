@@ -142,3 +142,11 @@ class MemoryStore(Protocol):
         """Ids of memories linked to any of these entities (names are compared
         case-insensitively), newest first."""
         ...
+
+    async def memories_mentioning_few(
+        self, entity_names: Sequence[str], flt: MemoryFilter, at_most: int
+    ) -> list[str] | None:
+        """`memories_mentioning` when at most `at_most` memories are linked to these
+        entities, else None: found without reading and ordering all of them (a
+        conversation's speaker is named by every turn they speak)."""
+        ...

@@ -6,6 +6,7 @@ the values without importing any other port.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,10 +17,48 @@ from fleetmem.memory.domain.metadata import MetadataFilter
 from fleetmem.memory.domain.models import Memory, MemoryStatus
 
 Vector = npt.NDArray[np.float32]
-RecallRow = tuple[Memory, bool, float | None]
-"""One recall candidate's row: the memory, whether it is a claim of an open conflict, and
-the similarity (dot product) of its stored vector to the question's (None when either
-vector is missing)."""
+
+
+class RecallRow:
+    """One recall candidate's row: its id, whether it is a claim of an open conflict, the
+    similarity (dot product) of its stored vector to the question's (None when either
+    vector is missing), and the memory.
+
+    The memory may be given as a function that builds it from the store's row, called on
+    first use: recall reads ~100 candidates and builds only the ~k it scores (building
+    every one was half the time of the read, on the path after the query's encode).
+    """
+
+    __slots__ = ("_build", "_memory", "disputed", "id", "similarity")
+
+    def __init__(self, memory_id: str, disputed: bool, similarity: float | None,
+                 memory: Memory | Callable[[], Memory]) -> None:
+        self.id = memory_id
+        self.disputed = disputed
+        self.similarity = similarity
+        self._memory: Memory | None = memory if isinstance(memory, Memory) else None
+        self._build: Callable[[], Memory] | None = None if isinstance(memory, Memory) \
+            else memory
+
+    @property
+    def memory(self) -> Memory:
+        """The memory (built from the store's row on first use)."""
+        if self._memory is None:
+            assert self._build is not None
+            self._memory = self._build()
+            self._build = None
+        return self._memory
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RecallRow):
+            return NotImplemented
+        return (self.id, self.disputed, self.similarity, self.memory) == \
+            (other.id, other.disputed, other.similarity, other.memory)
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, and not immutable
+
+    def __repr__(self) -> str:
+        return f"RecallRow({self.id!r}, disputed={self.disputed}, similarity={self.similarity})"
 
 
 @dataclass(frozen=True, slots=True)

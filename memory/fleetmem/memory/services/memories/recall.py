@@ -172,7 +172,8 @@ def _similarities(legs: dict[str, dict[str, float]],
     graph-only hit is weighed on its merits."""
     dense = dict(legs.get("dense", {}))
     legs["dense_hits"] = dict(dense)
-    dense.update((m.id, s) for m, _, s in found if s is not None and m.id not in dense)
+    dense.update((r.id, r.similarity) for r in found
+                 if r.similarity is not None and r.id not in dense)
     return dense
 
 
@@ -189,14 +190,15 @@ async def _neighbours_of_best(ctx: ServiceContext, rel: dict[str, Relevance],
     no candidate is weighed by its own cosine similarity first (computed by the store with
     its row, in the same read). Neighbours that the filter excludes have no row and are
     dropped."""
-    have = {m.id for m, _, _ in rows}
+    have = {r.id for r in rows}
     best = sorted((i for i in rel if i in have), key=lambda i: rel[i].total,
                   reverse=True)[:min(k, NEIGHBOUR_SOURCES)]
     with tracing.span("recall.neighbours"):
         near = await ctx.memories.turn_neighbours(best, flt.namespaces)
         fresh = list(dict.fromkeys(n for turns in near.values() for n in turns if n not in rel))
         more = await ctx.memories.recall_candidates(fresh, flt, vector) if fresh else []
-    own = {m.id: Relevance(s if s is not None else 0.0, 0.0, 0.0) for m, _, s in more}
+    own = {r.id: Relevance(r.similarity if r.similarity is not None else 0.0, 0.0, 0.0)
+           for r in more}
     out = with_neighbours(rel, near, own)
     legs["neighbour"] = {i: 0.0 for i, r in out.items() if r.neighbour > 0}
     return out, [*rows, *more]
@@ -211,7 +213,7 @@ def _scored(rel: dict[str, Relevance], found: Sequence[RecallRow], k: int,
     (`named`) gets the speaker bonus."""
     with tracing.span("recall.fuse") as fusing:
         fusing.set_attribute("fleetmem.candidates", len(rel))
-        rows = {m.id: (m, disputed) for m, disputed, _ in found}
+        rows = {r.id: r for r in found}
         # best relevance first, so that equal final scores keep the relevance order
         ranked = sorted((i for i in rel if i in rows), key=lambda i: rel[i].total,
                         reverse=True)
@@ -222,8 +224,8 @@ def _scored(rel: dict[str, Relevance], found: Sequence[RecallRow], k: int,
             # them reaches the top k (scoring all of them was most of the fusion's time)
             if best and len(best) >= k and rel[i].total + MAX_FINAL_LIFT + _EPSILON < best[0]:
                 break
-            breakdown = final_score(rel[i], rows[i][0], now, named=named)
-            scored.append((breakdown, *rows[i]))
+            breakdown = final_score(rel[i], rows[i].memory, now, named=named)
+            scored.append((breakdown, rows[i].memory, rows[i].disputed))
             if len(best) < k:
                 heapq.heappush(best, breakdown.total)
             elif breakdown.total > best[0]:
@@ -312,9 +314,9 @@ async def _selective_mentions(ctx: ServiceContext, names: Sequence[str], flt: Me
     would hand back its newest `depth`, a sample by recency, and the graph bonus on it cost
     LoCoMo R@10 0.732 -> 0.717 (bench/RESULTS.md). Those memories are left to the dense
     and keyword rankings; the entity's relations are still followed."""
-    found = await asyncio.gather(*(ctx.memories.memories_mentioning([n], flt, depth + 1)
+    found = await asyncio.gather(*(ctx.memories.memories_mentioning_few([n], flt, depth)
                                    for n in names))
-    return list(dict.fromkeys(i for ids in found if len(ids) <= depth for i in ids))
+    return list(dict.fromkeys(i for ids in found if ids is not None for i in ids))
 
 
 HOP_PICKS = 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import partial
 
 from fleetmem.memory.domain.ranking import BM25_B, BM25_K1, KEYWORD_POSTING_BUDGET
 from fleetmem.memory.domain.text import keyword_terms
@@ -132,9 +133,9 @@ class Neo4jMemorySearchOps:
                 RETURN {CANDIDATE_PROJECTION} AS m, disputed,
                        CASE WHEN m.vector IS NULL THEN null ELSE {similarity} END AS s
                 """, ids=id_list, **params, **extra)
-            by_id = {r["m"]["id"]: (memory_of(r["m"]), bool(r["disputed"]),
-                                    None if r["s"] is None else float(r["s"]))
-                     for r in found}
+            by_id = {r["m"]["id"]: RecallRow(
+                r["m"]["id"], bool(r["disputed"]), None if r["s"] is None else float(r["s"]),
+                partial(memory_of, r["m"])) for r in found}
             return [by_id[i] for i in id_list if i in by_id]
         return await self.db.read(fn)
 
@@ -153,4 +154,26 @@ class Neo4jMemorySearchOps:
                 RETURN m.id AS id ORDER BY m.created_at DESC, id LIMIT $limit
                 """, names=names, limit=limit, **params)
             return [r["id"] for r in found]
+        return await self.db.read(fn)
+
+    async def memories_mentioning_few(self, entity_names: Sequence[str], flt: MemoryFilter,
+                                      at_most: int) -> list[str] | None:
+        names = sorted({n.lower() for n in entity_names})
+        if not names or not flt.namespaces:
+            return []
+        where, params = memory_where(flt)
+
+        async def fn(tx: Tx) -> list[str] | None:
+            # No ORDER BY: the query stops at at_most + 1 memories instead of sorting all
+            found = await rows(tx, f"""
+                MATCH (e:Entity)<-[:MENTIONS]-(m:Memory)
+                WHERE e.namespace IN $f_ns AND e.name_lower IN $names AND {where}
+                WITH DISTINCT m LIMIT $limit
+                RETURN m.id AS id, m.created_at AS created_at
+                """, names=names, limit=at_most + 1, **params)
+            if len(found) > at_most:
+                return None
+            ordered = sorted(found, key=lambda r: str(r["id"]))
+            ordered.sort(key=lambda r: r["created_at"], reverse=True)
+            return [str(r["id"]) for r in ordered]
         return await self.db.read(fn)

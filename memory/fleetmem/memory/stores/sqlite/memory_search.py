@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from itertools import pairwise
 
 import numpy as np
@@ -15,7 +16,6 @@ from fleetmem.memory.ports import MemoryFilter, RecallRow, Vector
 from fleetmem.memory.stores.sqlite.connection import (
     MEMORY_COLUMNS,
     SqliteConnection,
-    blob_to_vec,
     placeholders,
     row_memory,
     ts,
@@ -211,8 +211,24 @@ def _best(cur: sqlite3.Cursor, scores: Mapping[int, float],
     return sorted(named, key=lambda kv: (-kv[1], kv[0]))[:limit]
 
 
-def _dot(stored: Vector | None, query: Vector | None) -> float | None:
-    return None if stored is None or query is None else float(np.dot(stored, query))
+def _similarities(rows: Mapping[str, sqlite3.Row],
+                  query: Vector | None) -> dict[str, float]:
+    """The dot product of each row's stored vector (column `vector`) with `query`; rows
+    without a vector, or every row without a query, have none."""
+    if query is None:
+        return {}
+    return {i: float(np.dot(np.frombuffer(r["vector"], dtype=np.float32), query))
+            for i, r in rows.items() if r["vector"] is not None}
+
+
+def _mentioning_sql(names: Sequence[str], where: str) -> str:
+    """The memories (id, created_at) linked to entities named `names` (lower-cased) that
+    pass the filter fragment `where`."""
+    return (f"SELECT DISTINCT m.id, m.created_at FROM memory_mentions mm "
+            f"JOIN memories m ON m.id = mm.memory_id "
+            # linked to an entity that exists now (as Neo4j's MENTIONS edges are)
+            f"JOIN entities e ON e.namespace = mm.namespace AND e.name_lower = mm.name_lower "
+            f"WHERE mm.name_lower IN ({placeholders(names)}) AND {where}")
 
 
 class SqliteMemorySearchOps:
@@ -274,7 +290,8 @@ class SqliteMemorySearchOps:
         vector = "m.vector" if query is not None else "NULL AS vector"
 
         def fn(c: sqlite3.Connection) -> list[RecallRow]:
-            found = {r["id"]: (row_memory(r), blob_to_vec(r["vector"])) for r in c.execute(
+            # The rows stay rows: a Memory is built only for the candidates recall scores.
+            found: dict[str, sqlite3.Row] = {r["id"]: r for r in c.execute(
                 f"SELECT {_COLS}, {vector} FROM memories m WHERE m.id IN "
                 f"({placeholders(id_list)}) AND {where}", [*id_list, *params])}
             keys = list(found)
@@ -286,8 +303,9 @@ class SqliteMemorySearchOps:
                         f"AND namespace IN ({placeholders(ns)}) AND (a_memory_id IN ({q}) "
                         f"OR b_memory_id IN ({q}))", [*ns, *keys, *keys]):
                     disputed.update((r["a_memory_id"], r["b_memory_id"]))
-            return [(found[i][0], i in disputed, _dot(found[i][1], query)) for i in id_list
-                    if i in found]
+            similarity = _similarities(found, query)
+            return [RecallRow(i, i in disputed, similarity.get(i), partial(row_memory, found[i]))
+                    for i in id_list if i in found]
         return await self.db.read(fn)
 
     async def list_memories(self, flt: MemoryFilter, after_id: str | None,
@@ -308,13 +326,23 @@ class SqliteMemorySearchOps:
         where, params = filter_sql(flt)
 
         def fn(c: sqlite3.Connection) -> list[str]:
-            rows = c.execute(
-                f"SELECT DISTINCT m.id, m.created_at FROM memory_mentions mm "
-                f"JOIN memories m ON m.id = mm.memory_id "
-                # linked to an entity that exists now (as Neo4j's MENTIONS edges are)
-                f"JOIN entities e ON e.namespace = mm.namespace AND e.name_lower = mm.name_lower "
-                f"WHERE mm.name_lower IN ({placeholders(names)}) AND {where} "
-                f"ORDER BY m.created_at DESC, m.id LIMIT ?",
-                [*names, *params, limit])
+            rows = c.execute(_mentioning_sql(names, where) + " ORDER BY m.created_at DESC, "
+                             "m.id LIMIT ?", [*names, *params, limit])
             return [r["id"] for r in rows]
+        return await self.db.read(fn)
+
+    async def memories_mentioning_few(self, entity_names: Sequence[str], flt: MemoryFilter,
+                                      at_most: int) -> list[str] | None:
+        names = list({n.lower() for n in entity_names})
+        if not names:
+            return []
+        where, params = filter_sql(flt)
+
+        def fn(c: sqlite3.Connection) -> list[str] | None:
+            # No ORDER BY: the statement stops at at_most + 1 rows instead of sorting all
+            rows = c.execute(_mentioning_sql(names, where) + " LIMIT ?",
+                             [*names, *params, at_most + 1]).fetchall()
+            if len(rows) > at_most:
+                return None
+            return [r["id"] for r in sorted(rows, key=lambda r: (-r["created_at"], r["id"]))]
         return await self.db.read(fn)

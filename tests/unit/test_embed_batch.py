@@ -143,3 +143,26 @@ async def test_a_cancelled_waiter_is_skipped() -> None:
     await first
     assert (await kept).tolist() == [[4.0]]
     assert model.calls == [["a"], ["kept"]]
+
+
+async def test_a_question_reaches_the_model_thread_before_other_tasks_run() -> None:
+    # recall starts its keyword and graph legs right after its question's encode: their
+    # first steps must not delay the encode's start (the bulk lane still waits a turn)
+    model = _Recorder()
+    model.release.set()
+    batcher = EmbedBatcher(model, ThreadPoolExecutor(1), ThreadPoolExecutor(1), max_texts=64)
+    seen: list[bool] = []
+
+    async def next_leg() -> None:
+        deadline = asyncio.get_running_loop().time() + 2.0
+        while not model.calls and asyncio.get_running_loop().time() < deadline:
+            threading.Event().wait(0.001)  # blocks the loop, as a leg's own work would
+        seen.append(bool(model.calls))
+
+    question = asyncio.create_task(batcher.embed(["what did Ana say?"]))
+    await asyncio.gather(question, asyncio.create_task(next_leg()))
+    assert seen == [True]
+    bulk = asyncio.create_task(batcher.embed(["x" * 600]))
+    seen.clear()
+    await asyncio.gather(asyncio.create_task(next_leg()), bulk)
+    assert model.calls[-1] == ["x" * 600]

@@ -205,8 +205,30 @@ class EmbedBatcher:
         worker.lane.push(agent, job)
         if not worker.draining:
             worker.draining = True
-            loop.create_task(self._drain(worker), name="fleetmem-embed-batch")
+            # An interactive call goes to the model thread now, not when the drain task
+            # first runs: a recall creates its other legs' tasks right after this one, and
+            # their first steps would run before its encode started (~0.4 ms of its
+            # latency). A bulk call waits for that turn of the loop, so that jobs arriving
+            # together share it from the first call on.
+            first = self._start_call(worker) if worker is self._interactive else None
+            loop.create_task(self._drain(worker, first), name="fleetmem-embed-batch")
         return await future
+
+    def _start_call(self, worker: _Worker) -> tuple[_Call, asyncio.Future[Vectors]] | None:
+        """Fill the lane's next model call and submit it to its thread (None when the lane
+        gave nothing); a failure to submit is the call's failure."""
+        call = _Call(self._max_texts, worker.max_cost)
+        self._fill(worker.lane, call)
+        if not call.pieces:
+            return None
+        self.model_calls += 1
+        loop = asyncio.get_running_loop()
+        try:
+            running = loop.run_in_executor(worker.pool, self._embedder.embed, call.flat())
+        except Exception as exc:  # noqa: BLE001 - e.g. a pool already shut down
+            running = loop.create_future()
+            running.set_exception(exc)
+        return call, running
 
     def _fill(self, lane: _Lane, call: _Call) -> None:
         """Round-robin passes over the lane's agents until the call is full or the lane
@@ -224,18 +246,17 @@ class EmbedBatcher:
             if not progressed:
                 return
 
-    async def _drain(self, worker: _Worker) -> None:
-        loop = asyncio.get_running_loop()
+    async def _drain(self, worker: _Worker,
+                     started: tuple[_Call, asyncio.Future[Vectors]] | None) -> None:
         try:
-            while worker.lane:
-                call = _Call(self._max_texts, worker.max_cost)
-                self._fill(worker.lane, call)
-                if not call.pieces:
-                    continue
-                self.model_calls += 1
+            while started is not None or worker.lane:
+                if started is None:
+                    started = self._start_call(worker)
+                    if started is None:
+                        continue
+                (call, running), started = started, None
                 try:
-                    vectors = await loop.run_in_executor(worker.pool, self._embedder.embed,
-                                                         call.flat())
+                    vectors = await running
                 except BaseException as exc:  # each waiter of this call gets the failure
                     for piece in call.pieces:
                         if not piece.job.future.done():

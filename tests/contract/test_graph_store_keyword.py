@@ -84,6 +84,29 @@ async def test_turns_of_one_write_time_keep_their_order_and_neighbours(
     assert stored[0].id == turns[0].id
 
 
+async def test_recall_neighbours_read_the_links_and_the_rows_of_new_turns_at_once(
+        graph: GraphStore) -> None:
+    turns = [mem(f"turn number {i}", minute=i) for i in range(5)]
+    stored = await put(graph, *turns)
+    await graph.link_turns([TurnLink(m.id, i, turns[i - 1].id if i else None)
+                            for i, m in enumerate(turns)], {})
+    await graph.set_status([turns[4].id], MemoryStatus.ARCHIVED, at(9), [ev("forget")])
+    query = vec(42)
+    ids = [turns[1].id, turns[3].id]
+    near, rows = await graph.recall_neighbours(ids, flt(), query, {turns[1].id, turns[2].id})
+    assert near == await graph.turn_neighbours(ids, [ALICE])
+    # the neighbours not yet known, as recall_candidates reads them (the archived turn is
+    # a neighbour, but the filter of active memories gives it no row)
+    assert rows == await graph.recall_candidates([turns[0].id, turns[4].id], flt(), query)
+    assert [r.id for r in rows] == [turns[0].id]
+    assert rows[0].memory == stored[0]
+    assert rows[0].similarity == pytest.approx(float(np.dot(vec(0), query)), abs=1e-6)
+    assert await graph.recall_neighbours(ids, flt(BOB), query, set()) == ({}, [])
+    assert await graph.recall_neighbours([], flt(), query, set()) == ({}, [])
+    near, rows = await graph.recall_neighbours([turns[2].id], flt(), None, set(ids))
+    assert near == {turns[2].id: (turns[1].id, turns[3].id)} and rows == []
+
+
 async def test_a_later_turn_is_appended_to_the_previous_turns_keyword_context(
         graph: GraphStore) -> None:
     question = mem("Melanie: how was the support group yesterday?")

@@ -7,7 +7,7 @@ are in `UpkeepStore`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -73,6 +73,14 @@ class MemoryStore(Protocol):
                               namespaces: Sequence[str]) -> dict[str, tuple[str, ...]]:
         """For each of `ids`, the committed memories in `namespaces` directly before and
         after it in its conversation (by `TurnLink.previous_id`), before first."""
+        ...
+
+    async def recall_neighbours(self, ids: Sequence[str], flt: MemoryFilter,
+                                vector: Vector | None, known: Collection[str]
+                                ) -> tuple[dict[str, tuple[str, ...]], list[RecallRow]]:
+        """`turn_neighbours` of `ids` in the filter's namespaces, and `recall_candidates`
+        of those neighbours that are not in `known`, in one read: recall's step after it
+        has ranked its candidates."""
         ...
 
     async def get_memories(self, ids: Sequence[str], namespaces: Sequence[str]) -> list[Memory]:

@@ -188,15 +188,13 @@ async def _neighbours_of_best(ctx: ServiceContext, rel: dict[str, Relevance],
     """The candidates with the conversation turns next to the best of them
     (`ranking.with_neighbours`), and the rows with the neighbours' added. A turn that was
     no candidate is weighed by its own cosine similarity first (computed by the store with
-    its row, in the same read). Neighbours that the filter excludes have no row and are
-    dropped."""
+    its row; the links and the rows in one read). Neighbours that the filter excludes have
+    no row and are dropped."""
     have = {r.id for r in rows}
     best = sorted((i for i in rel if i in have), key=lambda i: rel[i].total,
                   reverse=True)[:min(k, NEIGHBOUR_SOURCES)]
     with tracing.span("recall.neighbours"):
-        near = await ctx.memories.turn_neighbours(best, flt.namespaces)
-        fresh = list(dict.fromkeys(n for turns in near.values() for n in turns if n not in rel))
-        more = await ctx.memories.recall_candidates(fresh, flt, vector) if fresh else []
+        near, more = await ctx.memories.recall_neighbours(best, flt, vector, frozenset(rel))
     own = {r.id: Relevance(r.similarity if r.similarity is not None else 0.0, 0.0, 0.0)
            for r in more}
     out = with_neighbours(rel, near, own)

@@ -75,6 +75,34 @@ def keyword_cypher(where: str) -> str:
         """
 
 
+async def candidate_rows(tx: Tx, ids: Sequence[str], flt: MemoryFilter,
+                         query: Vector | None) -> list[RecallRow]:
+    """`recall_candidates` in a read transaction: the memories of `ids` (distinct,
+    non-empty) that pass the filter, in their order."""
+    id_list = list(ids)
+    where, params = memory_where(flt)
+    # the similarity on the server: shipping the stored vectors cost the client
+    # ~1.8 ms of CPU per 384-float vector in the driver's decoding. Neo4j's cosine
+    # is (1 + cos) / 2 and the vectors are normalised, so 2s - 1 is the dot product.
+    similarity = ("2.0 * vector.similarity.cosine(m.vector, $question) - 1.0"
+                  if query is not None else "null")
+    extra = {"question": vec_to_db(query)} if query is not None else {}
+    # The open conflicts of the namespaces are read once, not looked up per candidate
+    # (that per-row OR lookup was a third of the statement at 100 candidates).
+    found = await rows(tx, f"""
+        OPTIONAL MATCH (c:Conflict) WHERE c.namespace IN $f_ns AND c.status = 'open'
+        WITH collect(c.a_memory_id) + collect(c.b_memory_id) AS claims
+        UNWIND $ids AS id MATCH (m:Memory {{id: id}}) WHERE {where}
+        WITH m, m.id IN claims AS disputed
+        RETURN {CANDIDATE_PROJECTION} AS m, disputed,
+               CASE WHEN m.vector IS NULL THEN null ELSE {similarity} END AS s
+        """, ids=id_list, **params, **extra)
+    by_id = {r["m"]["id"]: RecallRow(
+        r["m"]["id"], bool(r["disputed"]), None if r["s"] is None else float(r["s"]),
+        partial(memory_of, r["m"])) for r in found}
+    return [by_id[i] for i in id_list if i in by_id]
+
+
 class Neo4jMemorySearchOps:
     """Recall's reads: keyword search, entity mentions and candidate rows."""
 
@@ -107,37 +135,10 @@ class Neo4jMemorySearchOps:
 
     async def recall_candidates(self, ids: Sequence[str], flt: MemoryFilter,
                                 vector: Vector | None) -> list[RecallRow]:
-        return await self._candidates(ids, flt, vector)
-
-    async def _candidates(self, ids: Sequence[str], flt: MemoryFilter,
-                          query: Vector | None) -> list[RecallRow]:
         id_list = list(dict.fromkeys(ids))
         if not id_list or not flt.namespaces:
             return []
-        where, params = memory_where(flt)
-        # the similarity on the server: shipping the stored vectors cost the client
-        # ~1.8 ms of CPU per 384-float vector in the driver's decoding. Neo4j's cosine
-        # is (1 + cos) / 2 and the vectors are normalised, so 2s - 1 is the dot product.
-        similarity = ("2.0 * vector.similarity.cosine(m.vector, $question) - 1.0"
-                      if query is not None else "null")
-        extra = {"question": vec_to_db(query)} if query is not None else {}
-
-        # The open conflicts of the namespaces are read once, not looked up per candidate
-        # (that per-row OR lookup was a third of the statement at 100 candidates).
-        async def fn(tx: Tx) -> list[RecallRow]:
-            found = await rows(tx, f"""
-                OPTIONAL MATCH (c:Conflict) WHERE c.namespace IN $f_ns AND c.status = 'open'
-                WITH collect(c.a_memory_id) + collect(c.b_memory_id) AS claims
-                UNWIND $ids AS id MATCH (m:Memory {{id: id}}) WHERE {where}
-                WITH m, m.id IN claims AS disputed
-                RETURN {CANDIDATE_PROJECTION} AS m, disputed,
-                       CASE WHEN m.vector IS NULL THEN null ELSE {similarity} END AS s
-                """, ids=id_list, **params, **extra)
-            by_id = {r["m"]["id"]: RecallRow(
-                r["m"]["id"], bool(r["disputed"]), None if r["s"] is None else float(r["s"]),
-                partial(memory_of, r["m"])) for r in found}
-            return [by_id[i] for i in id_list if i in by_id]
-        return await self.db.read(fn)
+        return await self.db.read(lambda tx: candidate_rows(tx, id_list, flt, vector))
 
     async def memories_mentioning(self, entity_names: Sequence[str], flt: MemoryFilter,
                                   limit: int) -> list[str]:

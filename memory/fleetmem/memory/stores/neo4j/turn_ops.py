@@ -4,11 +4,12 @@ memory's `keyword_context` (in the full-text index)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
-from fleetmem.memory.ports import PriorTurn, TurnLink
+from fleetmem.memory.ports import MemoryFilter, PriorTurn, RecallRow, TurnLink, Vector
 from fleetmem.memory.stores.neo4j.codec import from_db_req
 from fleetmem.memory.stores.neo4j.connection import Neo4jConnection, Tx, rows, run
+from fleetmem.memory.stores.neo4j.search_ops import candidate_rows
 
 
 class Neo4jTurnOps:
@@ -64,20 +65,35 @@ class Neo4jTurnOps:
                               namespaces: Sequence[str]) -> dict[str, tuple[str, ...]]:
         if not ids or not namespaces:
             return {}
+        return await self.db.read(
+            lambda tx: _neighbours(tx, list(dict.fromkeys(ids)), list(namespaces)))
 
-        async def fn(tx: Tx) -> dict[str, tuple[str, ...]]:
-            found = await rows(tx, """
-                UNWIND $ids AS id MATCH (m:Memory {id: id})
-                OPTIONAL MATCH (b:Memory {id: m.previous_id})
-                WHERE b.namespace IN $ns AND b.commit_state = 'committed'
-                OPTIONAL MATCH (a:Memory {previous_id: id})
-                WHERE a.namespace IN $ns AND a.commit_state = 'committed'
-                RETURN id, b.id AS before, collect(a.id) AS after""",
-                ids=list(dict.fromkeys(ids)), ns=list(namespaces))
-            out: dict[str, tuple[str, ...]] = {}
-            for r in found:
-                near = [*([r["before"]] if r["before"] else []), *r["after"]]
-                if near:
-                    out[str(r["id"])] = tuple(str(x) for x in near)
-            return out
+    async def recall_neighbours(self, ids: Sequence[str], flt: MemoryFilter,
+                                vector: Vector | None, known: Collection[str]
+                                ) -> tuple[dict[str, tuple[str, ...]], list[RecallRow]]:
+        if not ids or not flt.namespaces:
+            return {}, []
+
+        async def fn(tx: Tx) -> tuple[dict[str, tuple[str, ...]], list[RecallRow]]:
+            near = await _neighbours(tx, list(dict.fromkeys(ids)), list(flt.namespaces))
+            fresh = list(dict.fromkeys(n for turns in near.values() for n in turns
+                                       if n not in known))
+            return near, await candidate_rows(tx, fresh, flt, vector) if fresh else []
         return await self.db.read(fn)
+
+
+async def _neighbours(tx: Tx, ids: list[str], ns: list[str]) -> dict[str, tuple[str, ...]]:
+    """`turn_neighbours` in a read transaction."""
+    found = await rows(tx, """
+        UNWIND $ids AS id MATCH (m:Memory {id: id})
+        OPTIONAL MATCH (b:Memory {id: m.previous_id})
+        WHERE b.namespace IN $ns AND b.commit_state = 'committed'
+        OPTIONAL MATCH (a:Memory {previous_id: id})
+        WHERE a.namespace IN $ns AND a.commit_state = 'committed'
+        RETURN id, b.id AS before, collect(a.id) AS after""", ids=ids, ns=ns)
+    out: dict[str, tuple[str, ...]] = {}
+    for r in found:
+        near = [*([r["before"]] if r["before"] else []), *r["after"]]
+        if near:
+            out[str(r["id"])] = tuple(str(x) for x in near)
+    return out

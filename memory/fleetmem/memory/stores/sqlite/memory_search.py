@@ -231,6 +231,32 @@ def _mentioning_sql(names: Sequence[str], where: str) -> str:
             f"WHERE mm.name_lower IN ({placeholders(names)}) AND {where}")
 
 
+def candidate_rows(c: sqlite3.Connection, ids: Sequence[str], flt: MemoryFilter,
+                   query: Vector | None) -> list[RecallRow]:
+    """`recall_candidates` on a reader connection: the rows of `ids` (distinct, non-empty)
+    that pass the filter, in their order. The rows stay rows: a Memory is built only for
+    the candidates recall scores."""
+    id_list = list(ids)
+    where, params = filter_sql(flt, keyed=True)
+    ns = list(flt.namespaces)
+    vector = "m.vector" if query is not None else "NULL AS vector"
+    found: dict[str, sqlite3.Row] = {r["id"]: r for r in c.execute(
+        f"SELECT {_COLS}, {vector} FROM memories m WHERE m.id IN "
+        f"({placeholders(id_list)}) AND {where}", [*id_list, *params])}
+    keys = list(found)
+    disputed: set[str] = set()
+    if keys:
+        q = placeholders(keys)
+        for r in c.execute(
+                f"SELECT a_memory_id, b_memory_id FROM conflicts WHERE status = 'open' "
+                f"AND namespace IN ({placeholders(ns)}) AND (a_memory_id IN ({q}) "
+                f"OR b_memory_id IN ({q}))", [*ns, *keys, *keys]):
+            disputed.update((r["a_memory_id"], r["b_memory_id"]))
+    similarity = _similarities(found, query)
+    return [RecallRow(i, i in disputed, similarity.get(i), partial(row_memory, found[i]))
+            for i in id_list if i in found]
+
+
 class SqliteMemorySearchOps:
     """Reading memories by filter, keyword and entity mention."""
 
@@ -278,35 +304,10 @@ class SqliteMemorySearchOps:
 
     async def recall_candidates(self, ids: Sequence[str], flt: MemoryFilter,
                                 vector: Vector | None) -> list[RecallRow]:
-        return await self._candidates(ids, flt, vector)
-
-    async def _candidates(self, ids: Sequence[str], flt: MemoryFilter,
-                          query: Vector | None) -> list[RecallRow]:
         id_list = list(dict.fromkeys(ids))
         if not id_list or not flt.namespaces:
             return []
-        where, params = filter_sql(flt, keyed=True)
-        ns = list(flt.namespaces)
-        vector = "m.vector" if query is not None else "NULL AS vector"
-
-        def fn(c: sqlite3.Connection) -> list[RecallRow]:
-            # The rows stay rows: a Memory is built only for the candidates recall scores.
-            found: dict[str, sqlite3.Row] = {r["id"]: r for r in c.execute(
-                f"SELECT {_COLS}, {vector} FROM memories m WHERE m.id IN "
-                f"({placeholders(id_list)}) AND {where}", [*id_list, *params])}
-            keys = list(found)
-            disputed: set[str] = set()
-            if keys:
-                q = placeholders(keys)
-                for r in c.execute(
-                        f"SELECT a_memory_id, b_memory_id FROM conflicts WHERE status = 'open' "
-                        f"AND namespace IN ({placeholders(ns)}) AND (a_memory_id IN ({q}) "
-                        f"OR b_memory_id IN ({q}))", [*ns, *keys, *keys]):
-                    disputed.update((r["a_memory_id"], r["b_memory_id"]))
-            similarity = _similarities(found, query)
-            return [RecallRow(i, i in disputed, similarity.get(i), partial(row_memory, found[i]))
-                    for i in id_list if i in found]
-        return await self.db.read(fn)
+        return await self.db.read(lambda c: candidate_rows(c, id_list, flt, vector))
 
     async def list_memories(self, flt: MemoryFilter, after_id: str | None,
                             limit: int) -> list[Memory]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
-from fleetmem.memory.ports import PriorTurn, TurnLink
+from fleetmem.memory.ports import MemoryFilter, PriorTurn, RecallRow, TurnLink, Vector
 from fleetmem.memory.stores.sqlite.connection import SqliteConnection, dt_req, placeholders
+from fleetmem.memory.stores.sqlite.memory_search import candidate_rows
 
 
 class SqliteTurnOps:
@@ -59,20 +60,37 @@ class SqliteTurnOps:
         id_list, ns = list(dict.fromkeys(ids)), list(namespaces)
         if not id_list or not ns:
             return {}
+        return await self.db.read(lambda c: _neighbours(c, id_list, ns))
 
-        def fn(c: sqlite3.Connection) -> dict[str, tuple[str, ...]]:
-            where = (f"AND +m.namespace IN ({placeholders(ns)}) "
-                     "AND +m.commit_state = 'committed'")
-            before = c.execute(
-                f"SELECT t.memory_id AS of, m.id AS n FROM memory_turns t JOIN memories m "
-                f"ON m.id = t.previous_id WHERE t.memory_id IN ({placeholders(id_list)}) "
-                f"{where}", [*id_list, *ns]).fetchall()
-            after = c.execute(
-                f"SELECT t.previous_id AS of, m.id AS n FROM memory_turns t JOIN memories m "
-                f"ON m.id = t.memory_id WHERE t.previous_id IN ({placeholders(id_list)}) "
-                f"{where}", [*id_list, *ns]).fetchall()
-            out: dict[str, list[str]] = {}
-            for r in [*before, *after]:
-                out.setdefault(str(r["of"]), []).append(str(r["n"]))
-            return {k: tuple(v) for k, v in out.items()}
+    async def recall_neighbours(self, ids: Sequence[str], flt: MemoryFilter,
+                                vector: Vector | None, known: Collection[str]
+                                ) -> tuple[dict[str, tuple[str, ...]], list[RecallRow]]:
+        id_list, ns = list(dict.fromkeys(ids)), list(flt.namespaces)
+        if not id_list or not ns:
+            return {}, []
+
+        def fn(c: sqlite3.Connection) -> tuple[dict[str, tuple[str, ...]], list[RecallRow]]:
+            near = _neighbours(c, id_list, ns)
+            fresh = list(dict.fromkeys(n for turns in near.values() for n in turns
+                                       if n not in known))
+            return near, candidate_rows(c, fresh, flt, vector) if fresh else []
         return await self.db.read(fn)
+
+
+def _neighbours(c: sqlite3.Connection, id_list: list[str],
+                ns: list[str]) -> dict[str, tuple[str, ...]]:
+    """`turn_neighbours` on a reader connection (`id_list` distinct, both non-empty)."""
+    where = (f"AND +m.namespace IN ({placeholders(ns)}) "
+             "AND +m.commit_state = 'committed'")
+    before = c.execute(
+        f"SELECT t.memory_id AS of, m.id AS n FROM memory_turns t JOIN memories m "
+        f"ON m.id = t.previous_id WHERE t.memory_id IN ({placeholders(id_list)}) "
+        f"{where}", [*id_list, *ns]).fetchall()
+    after = c.execute(
+        f"SELECT t.previous_id AS of, m.id AS n FROM memory_turns t JOIN memories m "
+        f"ON m.id = t.memory_id WHERE t.previous_id IN ({placeholders(id_list)}) "
+        f"{where}", [*id_list, *ns]).fetchall()
+    out: dict[str, list[str]] = {}
+    for r in [*before, *after]:
+        out.setdefault(str(r["of"]), []).append(str(r["n"]))
+    return {k: tuple(v) for k, v in out.items()}

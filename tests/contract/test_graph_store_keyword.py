@@ -18,6 +18,7 @@ from fleetmem.memory.ports import GraphStore, TurnLink
 from fleetmem.memory.stores.neo4j.connection import Tx, run
 from fleetmem.memory.stores.neo4j.graph_store import Neo4jGraphStore
 from fleetmem.memory.stores.sqlite.graph_store import SqliteGraphStore
+from fleetmem.memory.stores.sqlite.keyword_cache import KeywordCache
 from tests.contract.values import ALICE, BOB, at, ev, flt, mem, put, vec
 from tests.neo4j_fixtures import Neo4jTarget
 
@@ -335,6 +336,7 @@ async def test_sqlite_over_budget_proof_changes_no_result(
     freq /= freq.sum()
     store = SqliteGraphStore(tmp_path / "graph.sqlite3")
     await store.open()
+    store.db.keyword_cache = KeywordCache(0)  # each search reads the index
     try:
         namespaces = [ALICE, BOB, "team:atlas"]
         weights = [0.6, 0.3, 0.1]  # alice holds most of the store: the proof applies

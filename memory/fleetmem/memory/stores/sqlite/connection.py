@@ -39,6 +39,7 @@ from fleetmem.memory.domain.models import (
 from fleetmem.memory.errors import StorageUnavailable
 from fleetmem.memory.ports import Vector
 from fleetmem.memory.stores.audit_head import report_audit_head
+from fleetmem.memory.stores.sqlite.keyword_cache import KeywordCache
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -208,9 +209,11 @@ def note_audit_head(seq: int, digest: str) -> None:
     _written.head = (seq, digest)
 
 
-_ADDED_COLUMNS = {"metadata": "TEXT NOT NULL DEFAULT '{}'"}
-"""Columns of `memories` newer than the first schema: databases written before get
-them on open, with their default (existing memories have empty metadata)."""
+_ADDED_COLUMNS = {("memories", "metadata"): "TEXT NOT NULL DEFAULT '{}'",
+                  ("namespace_docs", "version"): "INTEGER NOT NULL DEFAULT 0"}
+"""Columns newer than the first schema: databases written before get them on open, with
+their default (existing memories have empty metadata; a namespace's keyword version starts
+at 0 and changes with its first write)."""
 
 
 _FILL_KEYWORD_DOCS = """
@@ -230,11 +233,10 @@ def _fill_keyword_docs(conn: sqlite3.Connection) -> None:
 
 
 def _add_columns(conn: sqlite3.Connection) -> None:
-    have = {r[1] for r in conn.execute("PRAGMA table_info(memories)")}
-    for name, decl in _ADDED_COLUMNS.items():  # constants, never input
-        if name not in have:
-            conn.execute(f"ALTER TABLE memories ADD COLUMN {name} {decl}")
-            logger.info("added column memories.%s to %s", name, conn)
+    for (table, name), decl in _ADDED_COLUMNS.items():  # constants, never input
+        if name not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+            logger.info("added column %s.%s to %s", table, name, conn)
 
 
 class SqliteConnection:
@@ -253,6 +255,8 @@ class SqliteConnection:
         self._trace: Callable[[str], object] | None = None
         self.audit_watcher: Callable[[int, str], None] | None = None
         """Told the new audit head after each commit that appended entries."""
+        self.keyword_cache = KeywordCache()
+        """Term matches of the keyword search, kept while their namespaces are unchanged."""
 
     def _connect(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -194,6 +194,22 @@ def _outside_ranges(statuses: Sequence[str]) -> list[tuple[str, list[str]]]:
     return out
 
 
+def _term_matches(cur: sqlite3.Cursor, sqls: Sequence[str], phrase: str, budget: int,
+                  params: Sequence[object], common: Callable[[str], bool] | None
+                  ) -> list[tuple[int, int]] | None:
+    """A term's (document, length) matches in the search's scope (its text, then its
+    keyword context: one memory counts once); None when more than `budget` match (the
+    term is left out of the search), proved by `common` when it can."""
+    if common is not None and common(phrase):
+        return None
+    docs: dict[int, int] = {}
+    for sql in sqls:
+        docs.update(cur.execute(sql, [phrase, budget + 1, *params]).fetchall())
+        if len(docs) > budget:
+            return None
+    return list(docs.items())
+
+
 def _best(cur: sqlite3.Cursor, scores: Mapping[int, float],
           limit: int) -> list[tuple[str, float]]:
     """The `limit` best of the rowids' scores as (memory id, score), ties by memory id:
@@ -274,6 +290,10 @@ class SqliteMemorySearchOps:
         sqls = [(_narrow_sql if narrow else _term_sql)(fts, where) for fts in _FTS]
         budget = KEYWORD_POSTING_BUDGET
 
+        cache = self.db.keyword_cache if narrow else None
+        scope = (tuple(sorted(set(flt.namespaces))),
+                 tuple(sorted({s.value for s in flt.statuses})), budget)
+
         def fn(c: sqlite3.Connection) -> list[tuple[str, float]]:
             # BM25 over the searched namespaces alone (FTS5's own bm25() counts every
             # namespace of the store: a ranking moved when another namespace changed).
@@ -281,22 +301,28 @@ class SqliteMemorySearchOps:
             cur = c.cursor()
             cur.row_factory = None  # plain tuples of ints: thousands of rows per question
             ns = list(flt.namespaces)
-            held: dict[str, int] = dict(cur.execute(
-                f"SELECT namespace, docs FROM namespace_docs WHERE namespace IN "
-                f"({placeholders(ns)})", ns).fetchall())
-            common = _over_budget_test(cur, flt, budget, held) if narrow else None
+            # read before any match: cached matches are then never older than these
+            counted = cur.execute(
+                f"SELECT namespace, docs, version FROM namespace_docs WHERE namespace IN "
+                f"({placeholders(ns)})", ns).fetchall()
+            held: dict[str, int] = {n: docs for n, docs, _ in counted}
+            version = {n: v for n, _, v in counted}
+            versions = tuple(version.get(n) for n in scope[0])
+            common: list[Callable[[str], bool] | None] = []  # the proof, made on first need
             for term in terms:
                 phrase = f'"{term}"'  # the term as an FTS5 phrase (word characters only)
-                if common is not None and common(phrase):
-                    continue  # more than `budget` matches in scope: left out below anyway
-                docs: dict[int, int] = {}
-                for sql in sqls:  # text, then context: one memory counts once
-                    rows = cur.execute(sql, [phrase, budget + 1, *params]).fetchall()
-                    docs.update(rows)
-                    if len(docs) > budget:
-                        break
-                if 0 < len(docs) <= budget:
-                    matches[term] = list(docs.items())
+                kept = cache.get((scope, phrase), versions) if cache is not None else None
+                if kept is not None:
+                    if isinstance(kept, list) and kept:
+                        matches[term] = kept
+                    continue
+                if not common:
+                    common.append(_over_budget_test(cur, flt, budget, held) if narrow else None)
+                found = _term_matches(cur, sqls, phrase, budget, params, common[0])
+                if cache is not None:
+                    cache.put((scope, phrase), versions, found)
+                if found:
+                    matches[term] = found
             if not matches:
                 return []
             return _best(cur, bm25(matches, sum(held.values())), limit)

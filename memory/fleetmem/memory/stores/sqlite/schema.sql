@@ -206,7 +206,8 @@ CREATE INDEX IF NOT EXISTS memories_writer ON memories(namespace, created_by, cr
 -- walking a namespace; filled once from the rows of a store made before it.
 CREATE TABLE IF NOT EXISTS namespace_docs (
     namespace TEXT PRIMARY KEY,
-    docs INTEGER NOT NULL
+    docs INTEGER NOT NULL,
+    version INTEGER NOT NULL DEFAULT 0
 );
 INSERT OR IGNORE INTO namespace_docs (namespace, docs)
     SELECT namespace, count(*) FROM memories
@@ -248,6 +249,25 @@ CREATE TRIGGER IF NOT EXISTS keyword_docs_au AFTER UPDATE OF id, namespace, stat
 END;
 CREATE TRIGGER IF NOT EXISTS keyword_docs_ad AFTER DELETE ON memories BEGIN
     DELETE FROM keyword_docs WHERE doc = old.rowid;
+END;
+-- A namespace's keyword version: a new random value whenever a row of `keyword_docs` in
+-- it changes, which every change to what its keyword search reads makes (a memory's text,
+-- status, commit state or namespace, through the triggers above; its keyword context,
+-- whose writes set `context_len`). The reader's cache of term matches
+-- (`keyword_cache.py`) is valid while the versions of the namespaces it searched are
+-- unchanged. Random, so that a restored file never repeats a version a process cached.
+-- The column is added on open to a store made before it (connection.py).
+CREATE TRIGGER IF NOT EXISTS keyword_version_ai AFTER INSERT ON keyword_docs BEGIN
+    INSERT INTO namespace_docs (namespace, docs, version) VALUES (new.namespace, 0, random())
+        ON CONFLICT (namespace) DO UPDATE SET version = random();
+END;
+CREATE TRIGGER IF NOT EXISTS keyword_version_au AFTER UPDATE ON keyword_docs BEGIN
+    UPDATE namespace_docs SET version = random() WHERE namespace = old.namespace;
+    INSERT INTO namespace_docs (namespace, docs, version) VALUES (new.namespace, 0, random())
+        ON CONFLICT (namespace) DO UPDATE SET version = random();
+END;
+CREATE TRIGGER IF NOT EXISTS keyword_version_ad AFTER DELETE ON keyword_docs BEGIN
+    UPDATE namespace_docs SET version = random() WHERE namespace = old.namespace;
 END;
 
 -- Issue 18: a memory's place in its writer's sequence in a namespace and session (seq), and

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -109,7 +109,7 @@ def _strings(text: str) -> tuple[str, ...]:
     return () if text == "[]" else tuple(json.loads(text))
 
 
-def row_memory(r: sqlite3.Row) -> Memory:
+def row_memory(r: sqlite3.Row | tuple[Any, ...]) -> Memory:
     """A `memories` row (MEMORY_COLUMNS first, in order) as a Memory.
 
     Positional, with enum lookups by dict: recall converts every candidate's row, and

@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from fleetmem.memory.domain.text import keyword_terms, or_query
 from fleetmem.memory.ports import MemoryFilter, RecallRow, Vector
 from fleetmem.memory.stores.sqlite.connection import (
     MEMORY_COLUMNS,
+    ROW_WIDTH,
     SqliteConnection,
     placeholders,
     row_memory,
@@ -227,14 +229,14 @@ def _best(cur: sqlite3.Cursor, scores: Mapping[int, float],
     return sorted(named, key=lambda kv: (-kv[1], kv[0]))[:limit]
 
 
-def _similarities(rows: Mapping[str, sqlite3.Row],
+def _similarities(rows: Mapping[str, tuple[Any, ...]],
                   query: Vector | None) -> dict[str, float]:
-    """The dot product of each row's stored vector (column `vector`) with `query`; rows
-    without a vector, or every row without a query, have none."""
+    """The dot product of each row's stored vector (the column after MEMORY_COLUMNS) with
+    `query`; rows without a vector, or every row without a query, have none."""
     if query is None:
         return {}
-    return {i: float(np.dot(np.frombuffer(r["vector"], dtype=np.float32), query))
-            for i, r in rows.items() if r["vector"] is not None}
+    return {i: float(np.dot(np.frombuffer(r[ROW_WIDTH - 1], dtype=np.float32), query))
+            for i, r in rows.items() if r[ROW_WIDTH - 1] is not None}
 
 
 def _mentioning_sql(names: Sequence[str], where: str) -> str:
@@ -256,7 +258,9 @@ def candidate_rows(c: sqlite3.Connection, ids: Sequence[str], flt: MemoryFilter,
     where, params = filter_sql(flt, keyed=True)
     ns = list(flt.namespaces)
     vector = "m.vector" if query is not None else "NULL AS vector"
-    found: dict[str, sqlite3.Row] = {r["id"]: r for r in c.execute(
+    cur = c.cursor()
+    cur.row_factory = None  # plain tuples (by position): a third of the read's time
+    found: dict[str, tuple[Any, ...]] = {r[0]: r for r in cur.execute(
         f"SELECT {_COLS}, {vector} FROM memories m WHERE m.id IN "
         f"({placeholders(id_list)}) AND {where}", [*id_list, *params])}
     keys = list(found)

@@ -55,14 +55,15 @@ class MemoryView(BaseModel):
 
     @classmethod
     def of(cls, m: Memory) -> MemoryView:
-        """Build the view of a domain memory."""
+        """Build the view of a domain memory. Not validated again: a `Memory` holds these
+        types already (recall builds one per hit, and validating was most of that)."""
         a = m.attribution
-        return cls(
+        return cls.model_construct(
             id=m.id, namespace=m.namespace, text=m.text, kind=m.kind.value,
             importance=m.importance, tags=list(m.tags), status=m.status.value, pinned=m.pinned,
-            attribution=AttributionView(created_by=a.created_by, created_at=a.created_at,
-                                        on_behalf_of=a.on_behalf_of, workflow_id=a.workflow_id,
-                                        session_id=a.session_id),
+            attribution=AttributionView.model_construct(
+                created_by=a.created_by, created_at=a.created_at, on_behalf_of=a.on_behalf_of,
+                workflow_id=a.workflow_id, session_id=a.session_id),
             updated_at=m.updated_at, valid_from=m.valid_from, valid_to=m.valid_to,
             access_count=m.access_count, last_accessed_at=m.last_accessed_at,
             supersedes=m.supersedes, superseded_by=m.superseded_by,

@@ -75,7 +75,7 @@ def from_db_req(value: Any) -> datetime:
 
 def vec_to_db(vector: Vector | None) -> list[float] | None:
     """A vector as a float list property."""
-    return None if vector is None else [float(x) for x in np.asarray(vector, dtype=np.float32)]
+    return None if vector is None else np.asarray(vector, dtype=np.float32).tolist()
 
 
 def vec_from_db(value: Any) -> Vector | None:

@@ -158,7 +158,7 @@ class EdgeVectorIndex:
         """Top `limit` by cosine similarity within the filter."""
         if not flt.namespaces:
             return []
-        request = qe.QueryRequest(limit=limit, query=qe.Query.Nearest([float(x) for x in vector]),
+        request = qe.QueryRequest(limit=limit, query=qe.Query.Nearest(np.asarray(vector).tolist()),
                                   filter=edge_filter(flt), with_payload=False)
         hits = await self._run(lambda s: _merge([x.query(request) for x in self._shards(s)],
                                                 limit))
@@ -175,7 +175,7 @@ class EdgeVectorIndex:
         edge_flt = edge_filter(flt)
         params = None if beam is None else qe.SearchParams(hnsw_ef=beam)
         batch = qe.QueryBatchRequest([
-            qe.QueryRequest(limit=limit, query=qe.Query.Nearest([float(x) for x in v]),
+            qe.QueryRequest(limit=limit, query=qe.Query.Nearest(np.asarray(v).tolist()),
                             filter=edge_flt, params=params, with_payload=False)
             for v in vectors])
         def run(s: qe.EdgeShard) -> list[list[qe.ScoredPoint]]:

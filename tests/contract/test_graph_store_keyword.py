@@ -14,7 +14,7 @@ import pytest
 
 from fleetmem.memory.domain.models import MemoryStatus
 from fleetmem.memory.domain.ranking import bm25
-from fleetmem.memory.ports import GraphStore, TurnLink
+from fleetmem.memory.ports import GraphStore, RecallRead, RecallRow, TurnLink
 from fleetmem.memory.stores.neo4j.connection import Tx, run
 from fleetmem.memory.stores.neo4j.graph_store import Neo4jGraphStore
 from fleetmem.memory.stores.sqlite.graph_store import SqliteGraphStore
@@ -85,27 +85,37 @@ async def test_turns_of_one_write_time_keep_their_order_and_neighbours(
     assert stored[0].id == turns[0].id
 
 
-async def test_recall_neighbours_read_the_links_and_the_rows_of_new_turns_at_once(
+async def test_recall_read_brings_rows_the_picked_ones_neighbours_and_their_rows(
         graph: GraphStore) -> None:
-    turns = [mem(f"turn number {i}", minute=i) for i in range(5)]
+    turns = [mem(f"turn number {i}", minute=i) for i in range(6)]
     stored = await put(graph, *turns)
     await graph.link_turns([TurnLink(m.id, i, turns[i - 1].id if i else None)
                             for i, m in enumerate(turns)], {})
     await graph.set_status([turns[4].id], MemoryStatus.ARCHIVED, at(9), [ev("forget")])
     query = vec(42)
-    ids = [turns[1].id, turns[3].id]
-    near, rows = await graph.recall_neighbours(ids, flt(), query, {turns[1].id, turns[2].id})
-    assert near == await graph.turn_neighbours(ids, [ALICE])
-    # the neighbours not yet known, as recall_candidates reads them (the archived turn is
-    # a neighbour, but the filter of active memories gives it no row)
-    assert rows == await graph.recall_candidates([turns[0].id, turns[4].id], flt(), query)
-    assert [r.id for r in rows] == [turns[0].id]
-    assert rows[0].memory == stored[0]
-    assert rows[0].similarity == pytest.approx(float(np.dot(vec(0), query)), abs=1e-6)
-    assert await graph.recall_neighbours(ids, flt(BOB), query, set()) == ({}, [])
-    assert await graph.recall_neighbours([], flt(), query, set()) == ({}, [])
-    near, rows = await graph.recall_neighbours([turns[2].id], flt(), None, set(ids))
-    assert near == {turns[2].id: (turns[1].id, turns[3].id)} and rows == []
+    ids = [turns[3].id, turns[1].id, turns[2].id, turns[4].id]
+    seen: list[list[str]] = []
+
+    def pick(rows: list[RecallRow]) -> list[str]:
+        seen.append([r.id for r in rows])
+        return [turns[1].id, turns[3].id]
+
+    read = await graph.recall_read(ids, flt(), query, pick)
+    # the candidates' rows as recall_candidates reads them, given to pick once
+    assert read.rows == await graph.recall_candidates(ids, flt(), query)
+    assert seen == [[turns[3].id, turns[1].id, turns[2].id]]  # the archived one has no row
+    assert read.near == await graph.turn_neighbours([turns[1].id, turns[3].id], [ALICE])
+    # the picked ones' neighbours that were no candidate: turn 0 (turn 4 is a candidate)
+    assert read.more == await graph.recall_candidates([turns[0].id], flt(), query)
+    assert read.more[0].memory == stored[0]
+    assert read.more[0].similarity == pytest.approx(float(np.dot(vec(0), query)), abs=1e-6)
+    # nothing picked: no neighbours; another namespace: nothing at all, pick not called
+    nothing = await graph.recall_read(ids, flt(), None, lambda rows: [])
+    assert (nothing.near, nothing.more, len(nothing.rows)) == ({}, [], 3)
+    seen.clear()
+    assert await graph.recall_read(ids, flt(BOB), query, pick) == RecallRead([], {}, [])
+    assert await graph.recall_read([], flt(), query, pick) == RecallRead([], {}, [])
+    assert seen == [[]]  # called for the other namespace (no rows), not for no ids
 
 
 async def test_a_later_turn_is_appended_to_the_previous_turns_keyword_context(

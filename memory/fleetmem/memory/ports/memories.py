@@ -7,13 +7,20 @@ are in `UpkeepStore`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol, TypeVar
 
 from fleetmem.memory.domain.models import AuditEvent, Memory, MemoryStatus
-from fleetmem.memory.ports.values import MemoryFilter, PriorTurn, RecallRow, TurnLink, Vector
+from fleetmem.memory.ports.values import (
+    MemoryFilter,
+    PriorTurn,
+    RecallRead,
+    RecallRow,
+    TurnLink,
+    Vector,
+)
 
 T = TypeVar("T")
 
@@ -75,12 +82,12 @@ class MemoryStore(Protocol):
         after it in its conversation (by `TurnLink.previous_id`), before first."""
         ...
 
-    async def recall_neighbours(self, ids: Sequence[str], flt: MemoryFilter,
-                                vector: Vector | None, known: Collection[str]
-                                ) -> tuple[dict[str, tuple[str, ...]], list[RecallRow]]:
-        """`turn_neighbours` of `ids` in the filter's namespaces, and `recall_candidates`
-        of those neighbours that are not in `known`, in one read: recall's step after it
-        has ranked its candidates."""
+    async def recall_read(self, ids: Sequence[str], flt: MemoryFilter, vector: Vector | None,
+                          pick: Callable[[list[RecallRow]], Sequence[str]]) -> RecallRead:
+        """Recall's read after its legs, in one read: `recall_candidates` of `ids`, then
+        `turn_neighbours` of the candidates `pick` chooses from those rows (recall ranks
+        them), and `recall_candidates` of those neighbours that are not among `ids`.
+        `pick` is called once, inside the read."""
         ...
 
     async def get_memories(self, ids: Sequence[str], namespaces: Sequence[str]) -> list[Memory]:

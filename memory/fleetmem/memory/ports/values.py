@@ -62,6 +62,17 @@ class RecallRow:
 
 
 @dataclass(frozen=True, slots=True)
+class RecallRead:
+    """What recall reads after its legs, in one read (`recall_read`): the candidates'
+    rows, the conversation turns next to the best of them, and the rows of those turns
+    that were no candidate."""
+
+    rows: list[RecallRow]
+    near: dict[str, tuple[str, ...]]
+    more: list[RecallRow]
+
+
+@dataclass(frozen=True, slots=True)
 class MemoryFilter:
     """Filters shared by keyword search, listing and vector search."""
 

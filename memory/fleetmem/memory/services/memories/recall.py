@@ -28,7 +28,7 @@ from fleetmem.memory.domain.ranking import (
 from fleetmem.memory.domain.scoring import ScoreBreakdown
 from fleetmem.memory.domain.text import asks_about, clean_text, estimate_tokens
 from fleetmem.memory.errors import InvalidInput
-from fleetmem.memory.ports import MemoryFilter, RecallRow, Vector
+from fleetmem.memory.ports import MemoryFilter, RecallRead, RecallRow, Vector
 from fleetmem.memory.services.inputs import (
     check_k,
     check_kind,
@@ -124,15 +124,27 @@ async def recall(ctx: ServiceContext, caller: Caller, q: RecallQuery) -> RecallR
     candidates = list(dict.fromkeys(i for hits in legs.values() for i in hits))
     dense = embedding is not None and "dense" in q.modes
     query_vector = await embedding if dense and embedding is not None else None
+    ranked: list[dict[str, Relevance]] = []
+
+    def rank(found: list[RecallRow]) -> dict[str, Relevance]:
+        if dense:
+            legs["dense"] = _similarities(legs, found)
+        return relevance(legs.get("dense", {}), legs.get("keyword", {}),
+                         list(legs.get("graph", {})), list(legs.get("hop", {})))
+
+    def pick(found: list[RecallRow]) -> list[str]:
+        """Rank the candidates that have a row (inside the store's read) and name the
+        best, whose neighbouring turns the same read brings."""
+        ranked.append(rank(found))
+        return _best_of(ranked[0], found, k) if q.neighbours else []
+
     with tracing.span("recall.rows") as reading:
-        rows = await ctx.memories.recall_candidates(candidates, flt, query_vector)
-        reading.set_attribute("fleetmem.rows", len(rows))
-    if dense:
-        legs["dense"] = _similarities(legs, rows)
-    rel = relevance(legs.get("dense", {}), legs.get("keyword", {}), list(legs.get("graph", {})),
-                    list(legs.get("hop", {})))
+        read = await ctx.memories.recall_read(candidates, flt, query_vector, pick)
+        reading.set_attribute("fleetmem.rows", len(read.rows))
+    rel = ranked[0] if ranked else rank(read.rows)
+    rows = [*read.rows, *read.more]
     if q.neighbours:
-        rel, rows = await _neighbours_of_best(ctx, rel, flt, k, query_vector, legs, rows)
+        rel = _with_neighbours(rel, read, legs)
     now = ctx.now()
     scored = _scored(rel, rows, k, now, frozenset(named))
     hits: list[RecallHit] = []
@@ -181,25 +193,27 @@ NEIGHBOUR_SOURCES = 10
 """How many of the best candidates bring their neighbouring turns."""
 
 
-async def _neighbours_of_best(ctx: ServiceContext, rel: dict[str, Relevance],
-                              flt: MemoryFilter, k: int, vector: Vector | None,
-                              legs: dict[str, dict[str, float]], rows: list[RecallRow]
-                              ) -> tuple[dict[str, Relevance], list[RecallRow]]:
-    """The candidates with the conversation turns next to the best of them
-    (`ranking.with_neighbours`), and the rows with the neighbours' added. A turn that was
-    no candidate is weighed by its own cosine similarity first (computed by the store with
-    its row; the links and the rows in one read). Neighbours that the filter excludes have
-    no row and are dropped."""
-    have = {r.id for r in rows}
-    best = sorted((i for i in rel if i in have), key=lambda i: rel[i].total,
+def _best_of(rel: dict[str, Relevance], found: Sequence[RecallRow], k: int) -> list[str]:
+    """The candidates whose neighbouring turns compete too: the best (by relevance) of
+    those with a row, at most `min(k, NEIGHBOUR_SOURCES)`."""
+    have = {r.id for r in found}
+    return sorted((i for i in rel if i in have), key=lambda i: rel[i].total,
                   reverse=True)[:min(k, NEIGHBOUR_SOURCES)]
+
+
+def _with_neighbours(rel: dict[str, Relevance], read: RecallRead,
+                     legs: dict[str, dict[str, float]]) -> dict[str, Relevance]:
+    """The candidates with the conversation turns next to the best of them
+    (`ranking.with_neighbours`; the links and the new turns' rows came with the
+    candidates' rows, `recall_read`). A turn that was no candidate is weighed by its own
+    cosine similarity first (computed by the store with its row). Neighbours that the
+    filter excludes have no row and are dropped."""
     with tracing.span("recall.neighbours"):
-        near, more = await ctx.memories.recall_neighbours(best, flt, vector, frozenset(rel))
-    own = {r.id: Relevance(r.similarity if r.similarity is not None else 0.0, 0.0, 0.0)
-           for r in more}
-    out = with_neighbours(rel, near, own)
-    legs["neighbour"] = {i: 0.0 for i, r in out.items() if r.neighbour > 0}
-    return out, [*rows, *more]
+        own = {r.id: Relevance(r.similarity if r.similarity is not None else 0.0, 0.0, 0.0)
+               for r in read.more}
+        out = with_neighbours(rel, read.near, own)
+        legs["neighbour"] = {i: 0.0 for i, r in out.items() if r.neighbour > 0}
+    return out
 
 
 def _scored(rel: dict[str, Relevance], found: Sequence[RecallRow], k: int,

@@ -4,9 +4,16 @@ memory's `keyword_context` (in the full-text index)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from fleetmem.memory.ports import MemoryFilter, PriorTurn, RecallRow, TurnLink, Vector
+from fleetmem.memory.ports import (
+    MemoryFilter,
+    PriorTurn,
+    RecallRead,
+    RecallRow,
+    TurnLink,
+    Vector,
+)
 from fleetmem.memory.stores.neo4j.codec import from_db_req
 from fleetmem.memory.stores.neo4j.connection import Neo4jConnection, Tx, rows, run
 from fleetmem.memory.stores.neo4j.search_ops import candidate_rows
@@ -68,17 +75,21 @@ class Neo4jTurnOps:
         return await self.db.read(
             lambda tx: _neighbours(tx, list(dict.fromkeys(ids)), list(namespaces)))
 
-    async def recall_neighbours(self, ids: Sequence[str], flt: MemoryFilter,
-                                vector: Vector | None, known: Collection[str]
-                                ) -> tuple[dict[str, tuple[str, ...]], list[RecallRow]]:
-        if not ids or not flt.namespaces:
-            return {}, []
+    async def recall_read(self, ids: Sequence[str], flt: MemoryFilter, vector: Vector | None,
+                          pick: Callable[[list[RecallRow]], Sequence[str]]) -> RecallRead:
+        id_list, ns = list(dict.fromkeys(ids)), list(flt.namespaces)
+        if not id_list or not ns:
+            return RecallRead([], {}, [])
 
-        async def fn(tx: Tx) -> tuple[dict[str, tuple[str, ...]], list[RecallRow]]:
-            near = await _neighbours(tx, list(dict.fromkeys(ids)), list(flt.namespaces))
+        async def fn(tx: Tx) -> RecallRead:
+            rows = await candidate_rows(tx, id_list, flt, vector)
+            best = list(dict.fromkeys(pick(rows)))
+            near = await _neighbours(tx, best, ns) if best else {}
+            known = set(id_list)
             fresh = list(dict.fromkeys(n for turns in near.values() for n in turns
                                        if n not in known))
-            return near, await candidate_rows(tx, fresh, flt, vector) if fresh else []
+            more = await candidate_rows(tx, fresh, flt, vector) if fresh else []
+            return RecallRead(rows, near, more)
         return await self.db.read(fn)
 
 

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from fleetmem.memory.ports import MemoryFilter, PriorTurn, RecallRow, TurnLink, Vector
+from fleetmem.memory.ports import (
+    MemoryFilter,
+    PriorTurn,
+    RecallRead,
+    RecallRow,
+    TurnLink,
+    Vector,
+)
 from fleetmem.memory.stores.sqlite.connection import SqliteConnection, dt_req, placeholders
 from fleetmem.memory.stores.sqlite.memory_search import candidate_rows
 
@@ -62,18 +69,20 @@ class SqliteTurnOps:
             return {}
         return await self.db.read(lambda c: _neighbours(c, id_list, ns))
 
-    async def recall_neighbours(self, ids: Sequence[str], flt: MemoryFilter,
-                                vector: Vector | None, known: Collection[str]
-                                ) -> tuple[dict[str, tuple[str, ...]], list[RecallRow]]:
+    async def recall_read(self, ids: Sequence[str], flt: MemoryFilter, vector: Vector | None,
+                          pick: Callable[[list[RecallRow]], Sequence[str]]) -> RecallRead:
         id_list, ns = list(dict.fromkeys(ids)), list(flt.namespaces)
         if not id_list or not ns:
-            return {}, []
+            return RecallRead([], {}, [])
 
-        def fn(c: sqlite3.Connection) -> tuple[dict[str, tuple[str, ...]], list[RecallRow]]:
-            near = _neighbours(c, id_list, ns)
+        def fn(c: sqlite3.Connection) -> RecallRead:
+            rows = candidate_rows(c, id_list, flt, vector)
+            best = list(dict.fromkeys(pick(rows)))
+            near = _neighbours(c, best, ns) if best else {}
+            known = set(id_list)
             fresh = list(dict.fromkeys(n for turns in near.values() for n in turns
                                        if n not in known))
-            return near, candidate_rows(c, fresh, flt, vector) if fresh else []
+            return RecallRead(rows, near, candidate_rows(c, fresh, flt, vector) if fresh else [])
         return await self.db.read(fn)
 
 

@@ -162,6 +162,20 @@ async def test_keyword_query_syntax_is_inert(graph: GraphStore) -> None:
     assert await graph.keyword_search("*:*", flt(ALICE), 10) == []
 
 
+async def test_namespaces_in_use_are_those_holding_a_memory(graph: GraphStore) -> None:
+    team = "team:atlas"
+    assert await graph.namespaces_in_use([ALICE, BOB, team]) == []
+    [a] = await put(graph, mem("kafka broker lag"))
+    pending = mem("bob's pending write", BOB, by="bob")
+    await graph.insert_memories([pending], [vec(9)])
+    # any status or commit state counts (the dense filter only narrows on what is empty)
+    assert await graph.namespaces_in_use([team, BOB, ALICE, BOB]) == [BOB, ALICE]
+    await graph.delete_pending([pending.id])
+    await graph.set_status([a.id], MemoryStatus.ARCHIVED, at(3), [ev("forget")])
+    assert await graph.namespaces_in_use([ALICE, BOB, team]) == [ALICE]
+    assert await graph.namespaces_in_use([]) == []
+
+
 async def test_namespace_statistic_follows_deletes(graph: GraphStore) -> None:
     [a, b] = await put(graph, mem("kafka broker lag"), mem("kafka topic"))
     pending = mem("unrelated pending write", minute=1)

@@ -88,3 +88,25 @@ async def test_a_reply_is_found_through_the_turn_before_it(service: MemoryServic
     assert ids[1] in [h.memory.id for h in res.hits]
     assert "keyword" in next(h for h in res.hits if h.memory.id == ids[1]).sources
     assert later.id != ids[3]
+
+
+async def test_the_dense_search_leaves_empty_namespaces_out_of_its_filter(
+        service: MemoryService) -> None:
+    # each namespace in the vector filter costs on an exact shard: the empty ones (here
+    # the team and global namespaces alice may read) are left out, nothing else changes
+    held = await service.remember(ALICE, MemoryInput(text="The ferry to the island leaves at 9"))
+    filters: list[tuple[str, ...]] = []
+    search = service.ctx.vectors.search
+
+    async def recorded(vector, flt, limit):  # type: ignore[no-untyped-def]
+        filters.append(flt.namespaces)
+        return await search(vector, flt, limit)
+
+    service.ctx.vectors.search = recorded  # type: ignore[method-assign]
+    res = await service.recall(ALICE, RecallQuery(query="when does the island ferry leave?"))
+    assert res.namespaces == ["agent:alice", "team:atlas", "global"]
+    assert filters == [("agent:alice",)]
+    assert [h.memory.id for h in res.hits] == [held.id] and "dense" in res.hits[0].sources
+    assert (await service.recall(ALICE, RecallQuery(query="ferry", namespaces=["global"]))
+            ).hits == []
+    assert filters == [("agent:alice",), ("global",)]  # one namespace: searched as asked

@@ -127,6 +127,13 @@ class MemoryStore(Protocol):
         """Return the supersede chain containing `memory_id`, oldest first."""
         ...
 
+    async def namespaces_in_use(self, namespaces: Sequence[str]) -> list[str]:
+        """Those of `namespaces` that hold a memory (of any status or commit state), in
+        their order: the dense search leaves the empty ones out of its filter, where each
+        value costs (an exact Qdrant Edge shard of 50k points: 8.3 ms for two namespaces,
+        one of them empty, against 6.5 ms for one)."""
+        ...
+
     async def keyword_search(
         self, query: str, flt: MemoryFilter, limit: int
     ) -> list[tuple[str, float]]:

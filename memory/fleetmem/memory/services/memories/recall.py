@@ -10,7 +10,7 @@ import asyncio
 import heapq
 import re
 from collections.abc import Awaitable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -260,7 +260,12 @@ async def _embed_one(ctx: ServiceContext, text: str) -> Vector:
 async def _dense(ctx: ServiceContext, embedding: Awaitable[Vector], flt: MemoryFilter,
                  depth: int) -> list[tuple[str, list[tuple[str, float]]]]:
     # Checked against the graph (the source of truth) with the rows: see `_scored`.
+    if len(flt.namespaces) > 1:  # while the query is embedded: each filter value costs
+        flt = replace(flt, namespaces=tuple(await ctx.memories.namespaces_in_use(
+            flt.namespaces)))
     vector = await embedding
+    if not flt.namespaces:
+        return [("dense", [])]
     with tracing.span("recall.dense"):
         return [("dense", await ctx.vectors.search(vector, flt, depth))]
 

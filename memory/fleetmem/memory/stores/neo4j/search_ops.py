@@ -133,6 +133,18 @@ class Neo4jMemorySearchOps:
             return await self.db.read_alone(fn)
         return await self.db.read(fn)
 
+    async def namespaces_in_use(self, namespaces: Sequence[str]) -> list[str]:
+        ns = list(dict.fromkeys(namespaces))
+        if not ns:
+            return []
+
+        async def fn(tx: Tx) -> list[str]:
+            found = await rows(tx, "MATCH (d:NamespaceDocs) WHERE d.namespace IN $ns "
+                                   "AND d.docs > 0 RETURN d.namespace AS ns", ns=ns)
+            held = {str(r["ns"]) for r in found}
+            return [n for n in ns if n in held]
+        return await self.db.read(fn)
+
     async def recall_candidates(self, ids: Sequence[str], flt: MemoryFilter,
                                 vector: Vector | None) -> list[RecallRow]:
         id_list = list(dict.fromkeys(ids))

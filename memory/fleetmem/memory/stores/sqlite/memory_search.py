@@ -332,6 +332,18 @@ class SqliteMemorySearchOps:
             return _best(cur, bm25(matches, sum(held.values())), limit)
         return await self.db.read(fn)
 
+    async def namespaces_in_use(self, namespaces: Sequence[str]) -> list[str]:
+        ns = list(dict.fromkeys(namespaces))
+        if not ns:
+            return []
+
+        def fn(c: sqlite3.Connection) -> list[str]:
+            held = {r[0] for r in c.execute(
+                f"SELECT namespace FROM namespace_docs WHERE docs > 0 AND namespace IN "
+                f"({placeholders(ns)})", ns)}
+            return [n for n in ns if n in held]
+        return await self.db.read(fn)
+
     async def recall_candidates(self, ids: Sequence[str], flt: MemoryFilter,
                                 vector: Vector | None) -> list[RecallRow]:
         id_list = list(dict.fromkeys(ids))

@@ -6,7 +6,6 @@ inert, the candidates' rows with similarities."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from fleetmem.memory.stores.neo4j.connection import Tx, run
 from fleetmem.memory.stores.neo4j.graph_store import Neo4jGraphStore
 from fleetmem.memory.stores.sqlite.graph_store import SqliteGraphStore
 from fleetmem.memory.stores.sqlite.keyword_cache import KeywordCache
-from tests.contract.values import ALICE, BOB, at, ev, flt, mem, put, vec
+from tests.contract.values import ALICE, BOB, at, downgrade, ev, flt, mem, put, vec
 from tests.neo4j_fixtures import Neo4jTarget
 
 
@@ -262,10 +261,8 @@ async def test_sqlite_store_made_before_the_keyword_table_fills_it_on_open(
     await store.mark_committed([later.id], [ev("remember")])
     before = await store.keyword_search("kafka ferry", flt(ALICE), 10)
     await store.close()
-    with sqlite3.connect(path) as c:  # the schema of the previous release
-        for trigger in ("keyword_docs_ai", "keyword_docs_au", "keyword_docs_ad"):
-            c.execute(f"DROP TRIGGER {trigger}")
-        c.execute("DROP TABLE keyword_docs")
+    downgrade(path, ("keyword_docs_ai", "keyword_docs_au", "keyword_docs_ad"),
+              "DROP TABLE keyword_docs")  # the schema of the previous release
     store = SqliteGraphStore(path)
     await store.open()
     try:

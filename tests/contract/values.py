@@ -3,9 +3,11 @@ vectors), so each test states only what it is about."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 
@@ -112,3 +114,13 @@ async def recall_rows(graph: GraphStore, ids: Sequence[str],
                       f: MemoryFilter) -> list[tuple[Memory, bool]]:
     """Recall's candidate read without a question vector: (memory, disputed) in id order."""
     return [(r.memory, r.disputed) for r in await graph.recall_candidates(ids, f, None)]
+
+
+def downgrade(path: Path, triggers: Sequence[str], *statements: str) -> None:
+    """Rewrite a closed SQLite store to the schema of an earlier release: drop `triggers`,
+    then run `statements` (constants of the tests, never input)."""
+    with sqlite3.connect(path) as c:
+        for trigger in triggers:
+            c.execute(f"DROP TRIGGER {trigger}")
+        for statement in statements:
+            c.execute(statement)

@@ -5,7 +5,6 @@ and an unchanged namespace is answered from the cache."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from fleetmem.memory.domain.models import MemoryStatus
 from fleetmem.memory.ports import MemoryFilter, TurnLink
 from fleetmem.memory.stores.sqlite.graph_store import SqliteGraphStore
 from fleetmem.memory.stores.sqlite.keyword_cache import OVER_BUDGET, KeywordCache
-from tests.contract.values import ALICE, BOB, at, ev, flt, mem, put, vec
+from tests.contract.values import ALICE, BOB, at, downgrade, ev, flt, mem, put, vec
 
 QUERY = "ferry harbour kafka"
 
@@ -90,10 +89,8 @@ async def test_a_store_made_before_the_version_column_gets_it_and_searches_alike
     [a] = await put(store, mem("ferry at the harbour"))
     before = await store.keyword_search(QUERY, flt(ALICE), 10)
     await store.close()
-    with sqlite3.connect(path) as c:  # the schema of the previous release
-        for trigger in ("keyword_version_ai", "keyword_version_au", "keyword_version_ad"):
-            c.execute(f"DROP TRIGGER {trigger}")
-        c.execute("ALTER TABLE namespace_docs DROP COLUMN version")
+    downgrade(path, ("keyword_version_ai", "keyword_version_au", "keyword_version_ad"),
+              "ALTER TABLE namespace_docs DROP COLUMN version")  # the previous release
     store = SqliteGraphStore(path)
     await store.open()
     try:

@@ -6,14 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from fleetmem.memory.ports import (
-    MemoryFilter,
-    PriorTurn,
-    RecallRead,
-    RecallRow,
-    TurnLink,
-    Vector,
-)
+from fleetmem.memory.ports import MemoryFilter, PriorTurn, RecallRead, RecallRow, TurnLink, Vector
 from fleetmem.memory.stores.neo4j.codec import from_db_req
 from fleetmem.memory.stores.neo4j.connection import Neo4jConnection, Tx, rows, run
 from fleetmem.memory.stores.neo4j.search_ops import candidate_rows

@@ -5,14 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 
-from fleetmem.memory.ports import (
-    MemoryFilter,
-    PriorTurn,
-    RecallRead,
-    RecallRow,
-    TurnLink,
-    Vector,
-)
+from fleetmem.memory.ports import MemoryFilter, PriorTurn, RecallRead, RecallRow, TurnLink, Vector
 from fleetmem.memory.stores.sqlite.connection import SqliteConnection, dt_req, placeholders
 from fleetmem.memory.stores.sqlite.memory_search import candidate_rows
 

@@ -2,7 +2,7 @@
 from the searched namespaces only, the keyword context, a writer's preceding turn, the
 order of a conversation and its neighbours; and issue 22's recall reads: BM25 scores as
 `domain.ranking.bm25` makes them (Neo4j computes them on the server), query syntax kept
-inert, the candidates' rows with similarities."""
+inert (recall's row reads: test_graph_store_recall.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from fleetmem.memory.domain.models import MemoryStatus
 from fleetmem.memory.domain.ranking import bm25
-from fleetmem.memory.ports import GraphStore, RecallRead, RecallRow, TurnLink
+from fleetmem.memory.ports import GraphStore, TurnLink
 from fleetmem.memory.stores.neo4j.connection import Tx, run
 from fleetmem.memory.stores.neo4j.graph_store import Neo4jGraphStore
 from fleetmem.memory.stores.sqlite.graph_store import SqliteGraphStore
@@ -84,39 +84,6 @@ async def test_turns_of_one_write_time_keep_their_order_and_neighbours(
     assert stored[0].id == turns[0].id
 
 
-async def test_recall_read_brings_rows_the_picked_ones_neighbours_and_their_rows(
-        graph: GraphStore) -> None:
-    turns = [mem(f"turn number {i}", minute=i) for i in range(6)]
-    stored = await put(graph, *turns)
-    await graph.link_turns([TurnLink(m.id, i, turns[i - 1].id if i else None)
-                            for i, m in enumerate(turns)], {})
-    await graph.set_status([turns[4].id], MemoryStatus.ARCHIVED, at(9), [ev("forget")])
-    query = vec(42)
-    ids = [turns[3].id, turns[1].id, turns[2].id, turns[4].id]
-    seen: list[list[str]] = []
-
-    def pick(rows: list[RecallRow]) -> list[str]:
-        seen.append([r.id for r in rows])
-        return [turns[1].id, turns[3].id]
-
-    read = await graph.recall_read(ids, flt(), query, pick)
-    # the candidates' rows as recall_candidates reads them, given to pick once
-    assert read.rows == await graph.recall_candidates(ids, flt(), query)
-    assert seen == [[turns[3].id, turns[1].id, turns[2].id]]  # the archived one has no row
-    assert read.near == await graph.turn_neighbours([turns[1].id, turns[3].id], [ALICE])
-    # the picked ones' neighbours that were no candidate: turn 0 (turn 4 is a candidate)
-    assert read.more == await graph.recall_candidates([turns[0].id], flt(), query)
-    assert read.more[0].memory == stored[0]
-    assert read.more[0].similarity == pytest.approx(float(np.dot(vec(0), query)), abs=1e-6)
-    # nothing picked: no neighbours; another namespace: nothing at all, pick not called
-    nothing = await graph.recall_read(ids, flt(), None, lambda rows: [])
-    assert (nothing.near, nothing.more, len(nothing.rows)) == ({}, [], 3)
-    seen.clear()
-    assert await graph.recall_read(ids, flt(BOB), query, pick) == RecallRead([], {}, [])
-    assert await graph.recall_read([], flt(), query, pick) == RecallRead([], {}, [])
-    assert seen == [[]]  # called for the other namespace (no rows), not for no ids
-
-
 async def test_a_later_turn_is_appended_to_the_previous_turns_keyword_context(
         graph: GraphStore) -> None:
     question = mem("Melanie: how was the support group yesterday?")
@@ -161,20 +128,6 @@ async def test_keyword_query_syntax_is_inert(graph: GraphStore) -> None:
     assert await graph.keyword_search("*:*", flt(ALICE), 10) == []
 
 
-async def test_namespaces_in_use_are_those_holding_a_memory(graph: GraphStore) -> None:
-    team = "team:atlas"
-    assert await graph.namespaces_in_use([ALICE, BOB, team]) == []
-    [a] = await put(graph, mem("kafka broker lag"))
-    pending = mem("bob's pending write", BOB, by="bob")
-    await graph.insert_memories([pending], [vec(9)])
-    # any status or commit state counts (the dense filter only narrows on what is empty)
-    assert await graph.namespaces_in_use([team, BOB, ALICE, BOB]) == [BOB, ALICE]
-    await graph.delete_pending([pending.id])
-    await graph.set_status([a.id], MemoryStatus.ARCHIVED, at(3), [ev("forget")])
-    assert await graph.namespaces_in_use([ALICE, BOB, team]) == [ALICE]
-    assert await graph.namespaces_in_use([]) == []
-
-
 async def test_namespace_statistic_follows_deletes(graph: GraphStore) -> None:
     [a, b] = await put(graph, mem("kafka broker lag"), mem("kafka topic"))
     pending = mem("unrelated pending write", minute=1)
@@ -187,22 +140,6 @@ async def test_namespace_statistic_follows_deletes(graph: GraphStore) -> None:
     expected = bm25({"kafka": [(a.id, len(a.text)), (b.id, len(b.text))],
                      "broker": [(a.id, len(a.text))]}, 2)
     assert hits == pytest.approx(expected, rel=1e-9)
-
-
-async def test_recall_candidates_bring_rows_and_similarities_in_id_order(
-        graph: GraphStore) -> None:
-    a, b = await put(graph, mem("one"), mem("two", minute=1))
-    [c] = await put(graph, mem("bob's", BOB, by="bob"), seed=7)
-    query = vec(42)
-    ids = [b.id, c.id, a.id, "00000000-0000-4000-8000-000000000000"]
-    rows = await graph.recall_candidates(ids, flt(), query)
-    assert [(r.id, r.memory, r.disputed) for r in rows] == [(b.id, b, False), (a.id, a, False)]
-    assert [r.similarity for r in rows] == pytest.approx(
-        [float(np.dot(vec(1), query)), float(np.dot(vec(0), query))], abs=1e-6)
-    assert [r.similarity for r in await graph.recall_candidates([a.id], flt(), None)] == [None]
-    assert await graph.recall_candidates([], flt(), query) == []
-    assert [r.id for r in await graph.recall_candidates(ids, flt(ALICE, BOB), query)] \
-        == [b.id, c.id, a.id]
 
 
 async def test_an_appended_context_scores_as_if_written_with_the_memory(

@@ -23,7 +23,7 @@ async def _reads(graph: GraphStore, ids: list[str]) -> tuple[object, ...]:
         graph.keyword_search("payments queue", FLT, 10),
         graph.get_memories(ids, [ALICE]),
         graph.entities_in_text([ALICE], "Atlas owns the payments queue", 8),
-        graph.recall_candidates(ids, FLT, vec(0)),
+        graph.recall_read(ids, FLT, vec(0), lambda rows: [rows[0].id] if rows else []),
         graph.turn_neighbours(ids, [ALICE]),
         graph.preceding_turn(ALICE, "alice", "s1"))
     hashes = [m.content_hash for m in found[1]]

@@ -113,7 +113,8 @@ ALL_STATUSES = (MemoryStatus.ACTIVE, MemoryStatus.ARCHIVED, MemoryStatus.SUPERSE
 async def recall_rows(graph: GraphStore, ids: Sequence[str],
                       f: MemoryFilter) -> list[tuple[Memory, bool]]:
     """Recall's candidate read without a question vector: (memory, disputed) in id order."""
-    return [(r.memory, r.disputed) for r in await graph.recall_candidates(ids, f, None)]
+    read = await graph.recall_read(ids, f, None, lambda rows: [])
+    return [(r.memory, r.disputed) for r in read.rows]
 
 
 def downgrade(path: Path, triggers: Sequence[str], *statements: str) -> None:

@@ -84,10 +84,15 @@ class MemoryStore(Protocol):
 
     async def recall_read(self, ids: Sequence[str], flt: MemoryFilter, vector: Vector | None,
                           pick: Callable[[list[RecallRow]], Sequence[str]]) -> RecallRead:
-        """Recall's read after its legs, in one read: `recall_candidates` of `ids`, then
-        `turn_neighbours` of the candidates `pick` chooses from those rows (recall ranks
-        them), and `recall_candidates` of those neighbours that are not among `ids`.
-        `pick` is called once, inside the read."""
+        """Recall's read after its legs, in one read.
+
+        First the rows of the memories among `ids` that pass `flt`, in the order of `ids`:
+        each with whether it is a claim of an open conflict and the similarity (dot
+        product; the vectors are normalised) of its stored vector to `vector` (None
+        without one), so a keyword- or graph-only hit is weighed with no further read.
+        Then `turn_neighbours` of the candidates `pick` chooses from those rows (recall
+        ranks them; `pick` is called once, inside the read), and the rows of those
+        neighbours that are not among `ids`, read the same way."""
         ...
 
     async def get_memories(self, ids: Sequence[str], namespaces: Sequence[str]) -> list[Memory]:
@@ -140,16 +145,6 @@ class MemoryStore(Protocol):
         """Full-text search, best first: BM25 whose statistics come from the filtered
         namespaces only (one namespace's ranking never depends on another's content),
         matching each memory's text and its keyword context."""
-        ...
-
-    async def recall_candidates(self, ids: Sequence[str], flt: MemoryFilter,
-                                vector: Vector | None) -> list[RecallRow]:
-        """The memories among `ids` that pass `flt`, in the order of `ids`, each with
-        whether it is a claim of an open conflict and the similarity (dot product; the
-        vectors are normalised) of its stored vector to `vector` (None without one):
-        every candidate of recall's legs read
-        at once, so a keyword- or graph-only hit is weighed and the final scores made
-        with no further read (one round trip; the vectors stay in the store)."""
         ...
 
     async def list_memories(

@@ -77,8 +77,8 @@ def keyword_cypher(where: str) -> str:
 
 async def candidate_rows(tx: Tx, ids: Sequence[str], flt: MemoryFilter,
                          query: Vector | None) -> list[RecallRow]:
-    """`recall_candidates` in a read transaction: the memories of `ids` (distinct,
-    non-empty) that pass the filter, in their order."""
+    """The candidates' rows of `recall_read`, in a read transaction: the memories of `ids`
+    (distinct, non-empty) that pass the filter, in their order."""
     id_list = list(ids)
     where, params = memory_where(flt)
     # the similarity on the server: shipping the stored vectors cost the client
@@ -144,13 +144,6 @@ class Neo4jMemorySearchOps:
             held = {str(r["ns"]) for r in found}
             return [n for n in ns if n in held]
         return await self.db.read(fn)
-
-    async def recall_candidates(self, ids: Sequence[str], flt: MemoryFilter,
-                                vector: Vector | None) -> list[RecallRow]:
-        id_list = list(dict.fromkeys(ids))
-        if not id_list or not flt.namespaces:
-            return []
-        return await self.db.read(lambda tx: candidate_rows(tx, id_list, flt, vector))
 
     async def memories_mentioning(self, entity_names: Sequence[str], flt: MemoryFilter,
                                   limit: int) -> list[str]:

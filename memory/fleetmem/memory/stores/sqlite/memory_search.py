@@ -251,9 +251,9 @@ def _mentioning_sql(names: Sequence[str], where: str) -> str:
 
 def candidate_rows(c: sqlite3.Connection, ids: Sequence[str], flt: MemoryFilter,
                    query: Vector | None) -> list[RecallRow]:
-    """`recall_candidates` on a reader connection: the rows of `ids` (distinct, non-empty)
-    that pass the filter, in their order. The rows stay rows: a Memory is built only for
-    the candidates recall scores."""
+    """The candidates' rows of `recall_read`, on a reader connection: the rows of `ids`
+    (distinct, non-empty) that pass the filter, in their order. The rows stay rows: a
+    Memory is built only for the candidates recall scores."""
     id_list = list(ids)
     where, params = filter_sql(flt, keyed=True)
     ns = list(flt.namespaces)
@@ -343,13 +343,6 @@ class SqliteMemorySearchOps:
                 f"({placeholders(ns)})", ns)}
             return [n for n in ns if n in held]
         return await self.db.read(fn)
-
-    async def recall_candidates(self, ids: Sequence[str], flt: MemoryFilter,
-                                vector: Vector | None) -> list[RecallRow]:
-        id_list = list(dict.fromkeys(ids))
-        if not id_list or not flt.namespaces:
-            return []
-        return await self.db.read(lambda c: candidate_rows(c, id_list, flt, vector))
 
     async def list_memories(self, flt: MemoryFilter, after_id: str | None,
                             limit: int) -> list[Memory]:

@@ -6,7 +6,7 @@ the values without importing any other port.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -70,6 +70,13 @@ class RecallRead:
     rows: list[RecallRow]
     near: dict[str, tuple[str, ...]]
     more: list[RecallRow]
+
+
+def new_turns(near: dict[str, tuple[str, ...]], ids: Sequence[str]) -> list[str]:
+    """The neighbouring turns of `near` that are not among `ids`, once each, in order:
+    those whose rows `recall_read` still has to read."""
+    known = set(ids)
+    return list(dict.fromkeys(n for turns in near.values() for n in turns if n not in known))
 
 
 @dataclass(frozen=True, slots=True)

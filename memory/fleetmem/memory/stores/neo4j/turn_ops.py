@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from fleetmem.memory.ports import MemoryFilter, PriorTurn, RecallRead, RecallRow, TurnLink, Vector
+from fleetmem.memory.ports.values import new_turns
 from fleetmem.memory.stores.neo4j.codec import from_db_req
 from fleetmem.memory.stores.neo4j.connection import Neo4jConnection, Tx, rows, run
 from fleetmem.memory.stores.neo4j.search_ops import candidate_rows
@@ -78,9 +79,7 @@ class Neo4jTurnOps:
             rows = await candidate_rows(tx, id_list, flt, vector)
             best = list(dict.fromkeys(pick(rows)))
             near = await _neighbours(tx, best, ns) if best else {}
-            known = set(id_list)
-            fresh = list(dict.fromkeys(n for turns in near.values() for n in turns
-                                       if n not in known))
+            fresh = new_turns(near, id_list)
             more = await candidate_rows(tx, fresh, flt, vector) if fresh else []
             return RecallRead(rows, near, more)
         return await self.db.read(fn)

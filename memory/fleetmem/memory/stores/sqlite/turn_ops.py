@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 
 from fleetmem.memory.ports import MemoryFilter, PriorTurn, RecallRead, RecallRow, TurnLink, Vector
+from fleetmem.memory.ports.values import new_turns
 from fleetmem.memory.stores.sqlite.connection import SqliteConnection, dt_req, placeholders
 from fleetmem.memory.stores.sqlite.memory_search import candidate_rows
 
@@ -72,9 +73,7 @@ class SqliteTurnOps:
             rows = candidate_rows(c, id_list, flt, vector)
             best = list(dict.fromkeys(pick(rows)))
             near = _neighbours(c, best, ns) if best else {}
-            known = set(id_list)
-            fresh = list(dict.fromkeys(n for turns in near.values() for n in turns
-                                       if n not in known))
+            fresh = new_turns(near, id_list)
             return RecallRead(rows, near, candidate_rows(c, fresh, flt, vector) if fresh else [])
         return await self.db.read(fn)
 

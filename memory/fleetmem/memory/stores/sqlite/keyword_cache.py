@@ -45,6 +45,11 @@ class _Entry:
         self.docs = array("q", (d for d, _ in matches or ()))
         self.lengths = array("q", (n for _, n in matches or ()))
 
+    @property
+    def size(self) -> int:
+        """What the entry counts against the cache's bound: its matches, and one."""
+        return len(self.docs) + 1
+
 
 class KeywordCache:
     """Term matches by (scope, term), valid at the scope's keyword versions."""
@@ -74,18 +79,17 @@ class KeywordCache:
         must have been read before the matches: then the matches are as new as the
         versions or newer, never older."""
         entry = _Entry(versions, matches)
-        size = len(entry.docs) + 1
-        if size > self.max_matches:
+        if entry.size > self.max_matches:
             return
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
-                self._held -= len(old.docs) + 1
+                self._held -= old.size
             self._entries[key] = entry
-            self._held += size
+            self._held += entry.size
             while self._held > self.max_matches:
                 _, gone = self._entries.popitem(last=False)
-                self._held -= len(gone.docs) + 1
+                self._held -= gone.size
 
     def clear(self) -> None:
         """Forget every entry."""

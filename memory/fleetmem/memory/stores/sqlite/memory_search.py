@@ -312,20 +312,20 @@ class SqliteMemorySearchOps:
             held: dict[str, int] = {n: docs for n, docs, _ in counted}
             version = {n: v for n, _, v in counted}
             versions = tuple(version.get(n) for n in scope[0])
-            common: list[Callable[[str], bool] | None] = []  # the proof, made on first need
-            for term in terms:
-                phrase = f'"{term}"'  # the term as an FTS5 phrase (word characters only)
-                kept = cache.get((scope, phrase), versions) if cache is not None else None
-                if kept is not None:
-                    if isinstance(kept, list) and kept:
-                        matches[term] = kept
-                    continue
-                if not common:
-                    common.append(_over_budget_test(cur, flt, budget, held) if narrow else None)
-                found = _term_matches(cur, sqls, phrase, budget, params, common[0])
-                if cache is not None:
-                    cache.put((scope, phrase), versions, found)
-                if found:
+            # each term as an FTS5 phrase (word characters only), and what the cache kept
+            phrases = {term: f'"{term}"' for term in terms}
+            kept = {term: cache.get((scope, phrase), versions) if cache is not None else None
+                    for term, phrase in phrases.items()}
+            # the proof costs a few counts: made only when a term has to be read
+            common = _over_budget_test(cur, flt, budget, held) \
+                if narrow and None in kept.values() else None
+            for term, phrase in phrases.items():
+                found = kept[term]
+                if found is None:
+                    found = _term_matches(cur, sqls, phrase, budget, params, common)
+                    if cache is not None:
+                        cache.put((scope, phrase), versions, found)
+                if isinstance(found, list) and found:
                     matches[term] = found
             if not matches:
                 return []

@@ -14,10 +14,10 @@ import pytest
 from fleetmem.memory.domain.models import MemoryStatus
 from fleetmem.memory.domain.ranking import bm25
 from fleetmem.memory.ports import GraphStore, TurnLink
+from fleetmem.memory.stores.keyword_cache import KeywordCache
 from fleetmem.memory.stores.neo4j.connection import Tx, run
 from fleetmem.memory.stores.neo4j.graph_store import Neo4jGraphStore
 from fleetmem.memory.stores.sqlite.graph_store import SqliteGraphStore
-from fleetmem.memory.stores.sqlite.keyword_cache import KeywordCache
 from tests.contract.values import ALICE, BOB, at, downgrade, ev, flt, mem, put, vec
 from tests.neo4j_fixtures import Neo4jTarget
 

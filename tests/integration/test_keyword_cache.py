@@ -1,5 +1,5 @@
 """SQLite's keyword search keeps a term's matches between searches while their namespaces
-are unchanged (`stores/sqlite/keyword_cache.py`): every kind of write that changes what the
+are unchanged (`stores/keyword_cache.py`): every kind of write that changes what the
 search reads, from this store or from another connection to the file, is seen at once,
 and an unchanged namespace is answered from the cache."""
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 from fleetmem.memory.domain.models import MemoryStatus
 from fleetmem.memory.ports import MemoryFilter, TurnLink
+from fleetmem.memory.stores.keyword_cache import OVER_BUDGET, KeywordCache
 from fleetmem.memory.stores.sqlite.graph_store import SqliteGraphStore
-from fleetmem.memory.stores.sqlite.keyword_cache import OVER_BUDGET, KeywordCache
 from tests.contract.values import ALICE, BOB, at, downgrade, ev, flt, mem, put, vec
 
 QUERY = "ferry harbour kafka"

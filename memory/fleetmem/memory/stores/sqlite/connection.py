@@ -39,7 +39,7 @@ from fleetmem.memory.domain.models import (
 from fleetmem.memory.errors import StorageUnavailable
 from fleetmem.memory.ports import Vector
 from fleetmem.memory.stores.audit_head import report_audit_head
-from fleetmem.memory.stores.sqlite.keyword_cache import KeywordCache
+from fleetmem.memory.stores.keyword_cache import KeywordCache
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -255,7 +255,7 @@ class SqliteConnection:
         self._trace: Callable[[str], object] | None = None
         self.audit_watcher: Callable[[int, str], None] | None = None
         """Told the new audit head after each commit that appended entries."""
-        self.keyword_cache = KeywordCache()
+        self.keyword_cache: KeywordCache[int] = KeywordCache()
         """Term matches of the keyword search, kept while their namespaces are unchanged."""
 
     def _connect(self) -> None:

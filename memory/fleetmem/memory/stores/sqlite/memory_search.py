@@ -14,6 +14,7 @@ from fleetmem.memory.domain.models import Memory
 from fleetmem.memory.domain.ranking import KEYWORD_POSTING_BUDGET, bm25
 from fleetmem.memory.domain.text import keyword_terms, or_query
 from fleetmem.memory.ports import MemoryFilter, RecallRow, Vector
+from fleetmem.memory.stores.keyword_cache import cache_scope
 from fleetmem.memory.stores.sqlite.connection import (
     MEMORY_COLUMNS,
     ROW_WIDTH,
@@ -294,9 +295,8 @@ class SqliteMemorySearchOps:
         sqls = [(_narrow_sql if narrow else _term_sql)(fts, where) for fts in _FTS]
         budget = KEYWORD_POSTING_BUDGET
 
-        cache = self.db.keyword_cache if narrow else None
-        scope = (tuple(sorted(set(flt.namespaces))),
-                 tuple(sorted({s.value for s in flt.statuses})), budget)
+        scope = cache_scope(flt, budget)  # None exactly when `narrow` is
+        cache = self.db.keyword_cache if narrow and scope is not None else None
 
         def fn(c: sqlite3.Connection) -> list[tuple[str, float]]:
             # BM25 over the searched namespaces alone (FTS5's own bm25() counts every
@@ -311,7 +311,7 @@ class SqliteMemorySearchOps:
                 f"({placeholders(ns)})", ns).fetchall()
             held: dict[str, int] = {n: docs for n, docs, _ in counted}
             version = {n: v for n, _, v in counted}
-            versions = tuple(version.get(n) for n in scope[0])
+            versions = tuple(version.get(n) for n in scope[0]) if scope is not None else ()
             # each term as an FTS5 phrase (word characters only), and what the cache kept
             phrases = {term: f'"{term}"' for term in terms}
             kept = {term: cache.get((scope, phrase), versions) if cache is not None else None

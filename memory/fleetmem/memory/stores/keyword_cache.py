@@ -1,19 +1,22 @@
 """The keyword search's matches of a term, kept between searches while nothing they were
-read from has changed.
+read from has changed (both graph stores).
 
 A recall's keyword leg reads every match of each question word in the searched
 namespaces (document and length, for BM25 over those namespaces alone). Agents ask about
 the same people and topics again and again, and reading the same matches again was most
-of the leg: ~2,000 matches a question on LoCoMo, ~2.5 ms of CPU, beside the question's
-encode. A namespace's `version` in `namespace_docs` changes with every write that changes
-what its keyword search reads (schema.sql: triggers on `keyword_docs`), so an entry is
-used only while the versions of the namespaces it was read from are the ones it was read
-at; a write in a namespace makes its entries stale (they are replaced when next read).
+of the leg: ~2,000 matches a question on LoCoMo, ~2.5 ms of CPU beside the question's
+encode on SQLite; on Neo4j the full-text statement was ~80% of a recall. Each namespace
+has a keyword `version` in the store (SQLite: `namespace_docs.version`, set by triggers on
+`keyword_docs`; Neo4j: `NamespaceDocs.version`, set by every statement that changes what
+the search reads) that changes with every write changing what its keyword search reads,
+so an entry is used only while the versions of the namespaces it was read from are the
+ones it was read at; a write in a namespace makes its entries stale (they are replaced
+when next read).
 
-The versions come from the same database, so writes of another process (the CLI, a vault
-sync, a second replica on the file) are seen like this process's own. Bounded by the
-number of matches held (least recently used out first); thread-safe (the store's reader
-threads share it).
+The versions come from the store itself, so writes of another process (the CLI, a vault
+sync, a second replica) are seen like this process's own. Bounded by the number of
+matches held (least recently used out first); thread-safe (SQLite's reader threads share
+it).
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ import threading
 from array import array
 from collections import OrderedDict
 from collections.abc import Hashable
+from typing import Generic, TypeVar
+
+from fleetmem.memory.ports import MemoryFilter
 
 KEYWORD_CACHE_MATCHES = 200_000
 """The most term matches the cache holds (16 bytes each: ~3 MB)."""
@@ -29,20 +35,35 @@ KEYWORD_CACHE_MATCHES = 200_000
 OVER_BUDGET = "over budget"
 """What a term with more matches than the search's budget is kept as."""
 
-Versions = tuple[int | None, ...]
+Versions = tuple[int | str | None, ...]
 """The keyword versions of the searched namespaces, in the key's order (None: no row)."""
 
-Matches = list[tuple[int, int]]
-"""A term's matches: (document, length) pairs."""
+Doc = TypeVar("Doc", int, str)
+"""A store's key for a document: a SQLite row number, a Neo4j memory id."""
 
 
-class _Entry:
+Scope = tuple[tuple[str, ...], tuple[str, ...], int]
+"""What a cached search read: its namespaces and statuses (sorted), and the posting budget."""
+
+
+def cache_scope(flt: MemoryFilter, budget: int) -> Scope | None:
+    """The scope of a keyword search whose filter names only namespaces and statuses (a
+    recall's default), or None for any other filter (kinds, tags, metadata, writer, time
+    bounds, `as_of`), whose searches are not cached."""
+    if (not flt.statuses or flt.as_of is not None or flt.kinds or flt.tags or flt.metadata
+            or flt.created_by or flt.created_after or flt.created_before):
+        return None
+    return (tuple(sorted(set(flt.namespaces))), tuple(sorted({s.value for s in flt.statuses})),
+            budget)
+
+
+class _Entry(Generic[Doc]):
     __slots__ = ("docs", "lengths", "over", "versions")
 
-    def __init__(self, versions: Versions, matches: Matches | None) -> None:
+    def __init__(self, versions: Versions, matches: list[tuple[Doc, int]] | None) -> None:
         self.versions = versions
         self.over = matches is None
-        self.docs = array("q", (d for d, _ in matches or ()))
+        self.docs: tuple[Doc, ...] = tuple(d for d, _ in matches or ())
         self.lengths = array("q", (n for _, n in matches or ()))
 
     @property
@@ -51,18 +72,18 @@ class _Entry:
         return len(self.docs) + 1
 
 
-class KeywordCache:
+class KeywordCache(Generic[Doc]):
     """Term matches by (scope, term), valid at the scope's keyword versions."""
 
     def __init__(self, max_matches: int = KEYWORD_CACHE_MATCHES) -> None:
         self.max_matches = max_matches
-        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._entries: OrderedDict[Hashable, _Entry[Doc]] = OrderedDict()
         self._held = 0
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: Hashable, versions: Versions) -> Matches | str | None:
+    def get(self, key: Hashable, versions: Versions) -> list[tuple[Doc, int]] | str | None:
         """The matches kept for `key` at `versions`, `OVER_BUDGET`, or None (not kept, or
         kept at other versions)."""
         with self._lock:
@@ -74,7 +95,8 @@ class KeywordCache:
             self.hits += 1
         return OVER_BUDGET if entry.over else list(zip(entry.docs, entry.lengths, strict=True))
 
-    def put(self, key: Hashable, versions: Versions, matches: Matches | None) -> None:
+    def put(self, key: Hashable, versions: Versions,
+            matches: list[tuple[Doc, int]] | None) -> None:
         """Keep a term's matches (None: over the budget) read at `versions`. The versions
         must have been read before the matches: then the matches are as new as the
         versions or newer, never older."""

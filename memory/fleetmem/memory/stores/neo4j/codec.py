@@ -32,6 +32,14 @@ from fleetmem.memory.ports import MemoryFilter, Vector
 
 Row = dict[str, Any]
 
+KEYWORD_CHANGED = ("WITH DISTINCT m.namespace AS ns MATCH (d:NamespaceDocs {namespace: ns}) "
+                   "SET d.version = randomUUID()")
+"""Appended to a statement that changes what the keyword search reads of the memories `m`
+(their status, commit state or keyword context): their namespaces' keyword `version`
+changes, so the matches cached at the old one (`stores.keyword_cache`) are read again.
+Every such statement must end with it (or, for inserts and deletes, set the version with
+the document count), as SQLite's triggers on `keyword_docs` do there."""
+
 # Projections that leave the (large) vector property on the server.
 MEMORY_PROJECTION = ("m {.*, vector: null, mentions: null, text_bytes: null, _lock: null, "
                      "metadata_pairs: null, keyword_context: null, keyword_length: null}")

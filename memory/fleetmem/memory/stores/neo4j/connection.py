@@ -35,6 +35,7 @@ from neo4j.exceptions import DriverError, Neo4jError, TransientError
 
 from fleetmem.memory.errors import StorageUnavailable
 from fleetmem.memory.stores.audit_head import report_audit_head
+from fleetmem.memory.stores.keyword_cache import KeywordCache
 from fleetmem.memory.stores.neo4j.scopes import ReadScope, WriteScope, shared_read, shared_write
 
 logger = logging.getLogger(__name__)
@@ -109,6 +110,9 @@ class Neo4jConnection:
         self._bookmarks = AsyncGraphDatabase.bookmark_manager()
         self.audit_watcher: Callable[[int, str], None] | None = None
         """Told the new audit head after each commit that appended entries."""
+        self.keyword_cache: KeywordCache[str] = KeywordCache()
+        """Term matches of the keyword search, valid while their namespaces' keyword
+        versions are unchanged (`search_ops`)."""
         self.transactions: Counter[str] = Counter()
         """Transactions begun, by access ("read", "write"): each is a session, a BEGIN
         and a COMMIT besides its statements (for tests and profiles)."""

@@ -9,7 +9,13 @@ from datetime import datetime, timedelta
 
 from fleetmem.memory.domain.models import AuditEvent, Entity, Memory, MemoryStatus
 from fleetmem.memory.stores.neo4j.audit_ops import append_audit_tx
-from fleetmem.memory.stores.neo4j.codec import MEMORY_PROJECTION, entity_of, memory_of, to_db
+from fleetmem.memory.stores.neo4j.codec import (
+    KEYWORD_CHANGED,
+    MEMORY_PROJECTION,
+    entity_of,
+    memory_of,
+    to_db,
+)
 from fleetmem.memory.stores.neo4j.connection import Neo4jConnection, Tx, rows, run
 from fleetmem.memory.stores.neo4j.memory_ops import (
     change_status_tx,
@@ -82,7 +88,8 @@ class Neo4jGcOps:
                     OPTIONAL MATCH (s:Memory {id: m.superseded_by})
                     FOREACH (x IN CASE WHEN s IS NULL THEN [] ELSE [s] END |
                         MERGE (x)-[:SUPERSEDES]->(m))
-                    """, id=mid, valid_to=to_db(valid_to), successor=successor, at=to_db(at))
+                    """ + KEYWORD_CHANGED, id=mid, valid_to=to_db(valid_to),
+                    successor=successor, at=to_db(at))
                 closed.append(mid)
             if closed:
                 await append_audit_tx(tx, audit)

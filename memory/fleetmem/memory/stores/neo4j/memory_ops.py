@@ -10,6 +10,7 @@ from fleetmem.memory.domain.models import AuditEvent, Memory, MemoryStatus
 from fleetmem.memory.ports import IdempotencyRecord, MemoryFilter, Vector
 from fleetmem.memory.stores.neo4j.audit_ops import append_audit_tx
 from fleetmem.memory.stores.neo4j.codec import (
+    KEYWORD_CHANGED,
     MEMORY_PROJECTION,
     from_db_req,
     memory_of,
@@ -22,8 +23,10 @@ from fleetmem.memory.stores.neo4j.connection import Neo4jConnection, Tx, rows, r
 from fleetmem.memory.stores.neo4j.turn_ops import Neo4jTurnOps
 
 DELETE_COUNTED = ("WITH m, m.namespace AS ns DETACH DELETE m WITH ns, count(*) AS gone "
-                  "MATCH (d:NamespaceDocs {namespace: ns}) SET d.docs = d.docs - gone")
-"""Deletes the matched memories `m` and takes them off their namespaces' document counts."""
+                  "MATCH (d:NamespaceDocs {namespace: ns}) "
+                  "SET d.docs = d.docs - gone, d.version = randomUUID()")
+"""Deletes the matched memories `m` and takes them off their namespaces' document counts
+(a new keyword version: see `KEYWORD_CHANGED`)."""
 
 
 def namespace_counts(namespaces: Iterable[str]) -> list[dict[str, object]]:
@@ -58,7 +61,7 @@ async def insert_memories_tx(tx: Tx, memories: Sequence[Memory],
         WITH count(*) AS created
         UNWIND $counts AS c
         MERGE (d:NamespaceDocs {namespace: c.ns}) ON CREATE SET d.docs = 0
-        SET d.docs = d.docs + c.n
+        SET d.docs = d.docs + c.n, d.version = randomUUID()
         """, rows=props, counts=namespace_counts(m.namespace for m in memories))
     links = [{"id": p["id"], "ns": p["namespace"], "name": n} for p in props
              for n in p["mentions"]]
@@ -112,7 +115,7 @@ async def change_status_tx(tx: Tx, ids: Sequence[str], to_status: MemoryStatus,
     changed = [i for i in id_list if i in match]
     if changed:
         await run(tx, "UNWIND $ids AS id MATCH (m:Memory {id: id}) "
-                      "SET m.status = $status, m.updated_at = $at",
+                      "SET m.status = $status, m.updated_at = $at " + KEYWORD_CHANGED,
                   ids=changed, status=to_status.value, at=to_db(at))
         await append_audit_tx(tx, audit)
     await unlock_memories(tx, [r["id"] for r in state])
@@ -138,7 +141,7 @@ class Neo4jMemoryOps(Neo4jTurnOps):
     async def mark_committed(self, ids: Sequence[str], audit: Sequence[AuditEvent]) -> None:
         async def fn(tx: Tx) -> None:
             await run(tx, "UNWIND $ids AS id MATCH (m:Memory {id: id}) "
-                          "SET m.commit_state = 'committed'", ids=list(ids))
+                          "SET m.commit_state = 'committed' " + KEYWORD_CHANGED, ids=list(ids))
             await append_audit_tx(tx, audit)
         await self.db.write(fn)
 
@@ -236,9 +239,10 @@ class Neo4jMemoryOps(Neo4jTurnOps):
                     or state[0]["commit_state"] != "committed":
                 await unlock_memories(tx, [old_id])
                 return False
-            await run(tx, "MATCH (o:Memory {id: $old}) SET o.status = 'superseded', "
-                          "o.valid_to = $at, o.superseded_by = $new, o.updated_at = $at "
-                          "REMOVE o._lock", old=old_id, new=new.id, at=to_db(at))
+            await run(tx, "MATCH (m:Memory {id: $old}) SET m.status = 'superseded', "
+                          "m.valid_to = $at, m.superseded_by = $new, m.updated_at = $at "
+                          "REMOVE m._lock " + KEYWORD_CHANGED, old=old_id, new=new.id,
+                      at=to_db(at))
             await insert_memories_tx(tx, [new], [vector])
             await run(tx, "MATCH (n:Memory {id: $new}), (o:Memory {id: $old}) "
                           "MERGE (n)-[:SUPERSEDES]->(o)", new=new.id, old=old_id)

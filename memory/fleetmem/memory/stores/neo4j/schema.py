@@ -13,8 +13,11 @@ Graph shape:
   (:IdempotencyClaim)                              a keyed request running now (a lease)
   (:JobSlot)                                       one claim per scheduled GC run
   (:Conflict)-[:DISPUTES {side}]->(:Memory)        two agents' incompatible facts
-  (:NamespaceDocs {namespace, docs})               memories per namespace (any status),
-                                                   the keyword search's BM25 statistic
+  (:NamespaceDocs {namespace, docs, version})      memories per namespace (any status),
+                                                   the keyword search's BM25 statistic,
+                                                   and its keyword version (a new
+                                                   random value at every write that
+                                                   changes what the search reads)
 Relation types are a property of the one fixed relationship type RELATES, so no user text
 ever becomes a Cypher identifier.
 """
@@ -35,6 +38,12 @@ FILL_KEYWORD_LENGTH = [
     CALL (m) {
         SET m.keyword_length = size(m.text) + size(coalesce(m.keyword_context, ''))
     } IN TRANSACTIONS OF 10000 ROWS
+    """,
+    # the lengths changed what the keyword search reads: matches cached by a replica
+    # before this start are stale
+    """
+    OPTIONAL MATCH (s:SchemaStep {id: 'keyword_length'}) WITH s WHERE s IS NULL
+    MATCH (d:NamespaceDocs) SET d.version = randomUUID()
     """,
     "MERGE (s:SchemaStep {id: 'keyword_length'})",
 ]

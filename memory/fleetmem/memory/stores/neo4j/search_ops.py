@@ -6,6 +6,13 @@ statement (rows of other namespaces never reach the scoring) and computes BM25 o
 server (`domain.ranking.bm25`, term frequency one, statistics of the searched namespaces
 only: their document count from the `NamespaceDocs` counters, each term's matches and
 lengths within them), so only the top `limit` ids travel back, not every posting.
+
+A recall's default filter (namespaces and statuses alone) is answered from the connection's
+`KeywordCache` instead while the searched namespaces' keyword versions
+(`NamespaceDocs.version`, see `codec.KEYWORD_CHANGED`) are the ones its terms' matches
+were read at: one small statement reads the versions, and only the terms not cached are
+read from the full-text index (their matches, for BM25 in Python: `domain.ranking.bm25`,
+the same function as SQLite's).
 """
 
 from __future__ import annotations
@@ -14,11 +21,13 @@ import re
 from collections.abc import Sequence
 from functools import partial
 
-from fleetmem.memory.domain.ranking import BM25_B, BM25_K1, KEYWORD_POSTING_BUDGET
+from fleetmem.memory.domain.ranking import BM25_B, BM25_K1, KEYWORD_POSTING_BUDGET, bm25
 from fleetmem.memory.domain.text import keyword_terms
 from fleetmem.memory.ports import MemoryFilter, RecallRow, Vector
+from fleetmem.memory.stores.keyword_cache import OVER_BUDGET, KeywordCache, Scope, cache_scope
 from fleetmem.memory.stores.neo4j.codec import (
     CANDIDATE_PROJECTION,
+    Row,
     memory_of,
     memory_where,
     vec_to_db,
@@ -75,6 +84,51 @@ def keyword_cypher(where: str) -> str:
         """
 
 
+def postings_cypher(where: str) -> str:
+    """Each term's matches in the filter (memory ids and BM25 lengths, two lists), at most
+    the posting budget + 1 of them (more: the term is over the budget), for the cache."""
+    return f"""
+        UNWIND range(0, size($terms) - 1) AS i
+        CALL (i) {{
+            CALL db.index.fulltext.queryNodes($index, $terms[i]) YIELD node
+            WITH node AS m WHERE {where}
+            WITH m LIMIT $probe
+            RETURN collect(m.id) AS ids, collect({KEYWORD_LENGTH}) AS lengths
+        }}
+        RETURN i, ids, lengths
+        """
+
+
+_VERSIONS = ("UNWIND $ns AS ns OPTIONAL MATCH (d:NamespaceDocs {namespace: ns}) "
+             "RETURN ns, coalesce(d.docs, 0) AS docs, d.version AS version")
+"""The searched namespaces' memory counts and keyword versions (null: none yet)."""
+
+
+async def cached_keyword_search(tx: Tx, cache: KeywordCache[str], scope: Scope,
+                                terms: Sequence[str],
+                                where: str, params: Row, limit: int) -> list[tuple[str, float]]:
+    """`keyword_search` for a filter of namespaces and statuses alone: the versions first
+    (cached matches are then never older than them), then the matches of the terms the
+    cache does not hold at those versions, then BM25 over the searched namespaces."""
+    counted = {r["ns"]: r for r in await rows(tx, _VERSIONS, ns=list(scope[0]))}
+    versions = tuple(counted[ns]["version"] for ns in scope[0])
+    total = sum(int(r["docs"]) for r in counted.values())
+    kept = {t: cache.get((scope, t), versions) for t in terms}
+    missing = [t for t in terms if kept[t] is None]
+    if missing:
+        budget = scope[2]
+        for r in await rows(tx, postings_cypher(where), terms=[lucene_term(t) for t in missing],
+                            index=FULLTEXT_INDEX, probe=budget + 1, **params):
+            term, ids = missing[int(r["i"])], r["ids"]
+            found = None if len(ids) > budget else list(zip(ids, r["lengths"], strict=True))
+            cache.put((scope, term), versions, found)
+            kept[term] = found if found is not None else OVER_BUDGET
+    matches = {t: found for t, found in kept.items() if isinstance(found, list) and found}
+    scores = bm25(matches, total)
+    best = sorted(scores.items(), key=lambda kv: (-kv[1], str(kv[0])))[:limit]
+    return [(str(d), score) for d, score in best]
+
+
 async def candidate_rows(tx: Tx, ids: Sequence[str], flt: MemoryFilter,
                          query: Vector | None) -> list[RecallRow]:
     """The candidates' rows of `recall_read`, in a read transaction: the memories of `ids`
@@ -121,9 +175,13 @@ class Neo4jMemorySearchOps:
         if not terms or not flt.namespaces or limit < 1:
             return []
         where, params = memory_where(flt)
+        scope = cache_scope(flt, KEYWORD_POSTING_BUDGET)
         statement = keyword_cypher(where)
 
         async def fn(tx: Tx) -> list[tuple[str, float]]:
+            if scope is not None:
+                return await cached_keyword_search(tx, self.db.keyword_cache, scope, terms,
+                                                   where, params, limit)
             found = await rows(tx, statement, terms=[lucene_term(t) for t in terms],
                                index=FULLTEXT_INDEX, probe=KEYWORD_POSTING_BUDGET + 1,
                                budget=KEYWORD_POSTING_BUDGET, k1=BM25_K1, b=BM25_B,

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from fleetmem.memory.ports import MemoryFilter, PriorTurn, RecallRead, RecallRow, TurnLink, Vector
 from fleetmem.memory.ports.values import new_turns
-from fleetmem.memory.stores.neo4j.codec import from_db_req
+from fleetmem.memory.stores.neo4j.codec import KEYWORD_CHANGED, from_db_req
 from fleetmem.memory.stores.neo4j.connection import Neo4jConnection, Tx, rows, run
 from fleetmem.memory.stores.neo4j.search_ops import candidate_rows
 
@@ -57,7 +57,8 @@ class Neo4jTurnOps:
                           "SET m.keyword_context = "
                           "coalesce(m.keyword_context + $sep, '') + row.text "
                           # BM25's document length (search_ops.KEYWORD_LENGTH) follows
-                          "SET m.keyword_length = size(m.text) + size(m.keyword_context)",
+                          "SET m.keyword_length = size(m.text) + size(m.keyword_context) "
+                          + KEYWORD_CHANGED,
                       sep="\n",
                       rows=[{"id": k, "text": v} for k, v in following.items()])
         await self.db.write(fn)

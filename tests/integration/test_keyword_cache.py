@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
+from fleetmem.memory.domain.ranking import Postings, postings_of
 from fleetmem.memory.stores.keyword_cache import OVER_BUDGET, KeywordCache
 from fleetmem.memory.stores.sqlite.graph_store import SqliteGraphStore
 from tests.contract.values import ALICE, downgrade, flt, mem, put
@@ -35,20 +38,31 @@ async def test_a_store_made_before_the_version_column_gets_it_and_searches_alike
         await store.close()
 
 
+def _p(*pairs: tuple[int, int]) -> Postings:
+    return postings_of(list(pairs))
+
+
+def _same(got: Postings | str | None, want: Postings) -> bool:
+    return isinstance(got, tuple) and all(np.array_equal(a, b) for a, b in zip(got, want,
+                                                                              strict=True))
+
+
 def test_the_cache_is_bounded_by_matches_and_keyed_by_versions() -> None:
     cache = KeywordCache(max_matches=6)
-    cache.put("a", (1,), [(1, 10), (2, 20)])
+    a = _p((1, 10), (2, 20))
+    cache.put("a", (1,), a)
     cache.put("b", (1,), None)
-    assert cache.get("a", (1,)) == [(1, 10), (2, 20)]
+    assert _same(cache.get("a", (1,)), a)
     assert cache.get("a", (2,)) is None  # another version: not kept
     assert cache.get("b", (1,)) == OVER_BUDGET
-    cache.put("c", (1,), [(3, 5), (4, 5)])  # 3 + 1 + 3 > 6: the least recent (a) goes
+    c = _p((3, 5), (4, 5))
+    cache.put("c", (1,), c)  # 3 + 1 + 3 > 6: the least recent (a) goes
     assert cache.get("a", (1,)) is None
-    assert cache.get("b", (1,)) == OVER_BUDGET and cache.get("c", (1,)) == [(3, 5), (4, 5)]
-    cache.put("d", (1,), [(i, 1) for i in range(9)])  # larger than the cache: not kept
+    assert cache.get("b", (1,)) == OVER_BUDGET and _same(cache.get("c", (1,)), c)
+    cache.put("d", (1,), _p(*((i, 1) for i in range(9))))  # larger than the cache: not kept
     assert cache.get("d", (1,)) is None and cache.get("c", (1,)) is not None
-    cache.put("e", (None, 3), [])
-    assert cache.get("e", (None, 3)) == []
+    empty = _p()
+    cache.put("e", (None, 3), empty)
+    assert _same(cache.get("e", (None, 3)), empty)
     cache.clear()
     assert cache.get("c", (1,)) is None
-

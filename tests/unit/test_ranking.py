@@ -3,8 +3,13 @@ penalty, bounded tie-breakers, and the dates of the keyword context."""
 
 from __future__ import annotations
 
+import math
+import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
 
 from fleetmem.memory.domain.models import Attribution, Memory, MemoryKind
 from fleetmem.memory.domain.ranking import (
@@ -13,6 +18,7 @@ from fleetmem.memory.domain.ranking import (
     SPEAKER_BONUS,
     TIE_BREAK,
     Relevance,
+    best_of,
     bm25,
     final_score,
     length_penalty,
@@ -40,6 +46,49 @@ def _memory(text: str, *, importance: float = 0.5, at: datetime = T0) -> Memory:
 def test_bm25_rarer_terms_weigh_more_and_longer_texts_less() -> None:
     scores = bm25({"rare": [("a", 10)], "common": [("a", 10), ("b", 10), ("c", 40)]}, 10)
     assert scores["a"] > scores["b"] > scores["c"]
+
+
+def _scalar_bm25(matches: dict[str, list[tuple[object, int]]], total_docs: int,
+                 k1: float = 1.2, b: float = 0.75) -> dict[object, float]:
+    """The scalar formula `bm25` had before it ran on arrays (the oracle of the next test)."""
+    lengths = {d: n for docs in matches.values() for d, n in docs}
+    if not lengths:
+        return {}
+    avg = sum(lengths.values()) / len(lengths)
+    n = max(total_docs, max(len(docs) for docs in matches.values()))
+    out: dict[object, float] = {}
+    for docs in matches.values():
+        df = len(docs)
+        idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        for d, length in docs:
+            norm = k1 * (1.0 - b + b * length / avg) if avg > 0 else k1
+            out[d] = out.get(d, 0.0) + idf * (k1 + 1.0) / (1.0 + norm)
+    return out
+
+
+@pytest.mark.parametrize("keys", ["ints", "strings"])
+def test_bm25_on_arrays_equals_the_scalar_formula_exactly(keys: str) -> None:
+    rng = random.Random(7)
+    for run in range(200):
+        pool = rng.randint(1, 60)
+        docs = [i if keys == "ints" else f"m-{i:04d}" for i in range(pool)]
+        # one length per document, as the stores give; every tenth run all empty texts
+        length = {d: 0 if run % 10 == 0 else rng.choice([0, 1, 7, 80, rng.randint(1, 500)])
+                  for d in docs}
+        matches: dict[str, list[tuple[object, int]]] = {
+            f"t{t}": [(d, length[d]) for d in rng.sample(docs, rng.randint(1, pool))]
+            for t in range(rng.randint(1, 6))}
+        total = rng.randint(0, 200)
+        assert bm25(matches, total) == _scalar_bm25(matches, total)  # bit for bit
+
+
+def test_best_of_keeps_the_ties_at_the_limit() -> None:
+    docs = np.array([5, 3, 9, 1, 7])
+    scores = np.array([1.0, 2.0, 2.0, 0.5, 2.0])
+    assert best_of(docs, scores, 2) == [(3, 2.0), (9, 2.0), (7, 2.0)]
+    assert best_of(docs, scores, 4) == [(3, 2.0), (9, 2.0), (7, 2.0), (5, 1.0)]
+    assert best_of(docs, scores, 9) == [(3, 2.0), (9, 2.0), (7, 2.0), (5, 1.0), (1, 0.5)]
+    assert best_of(docs, scores, 0) == [] and best_of(docs[:0], scores[:0], 3) == []
 
 
 def test_bm25_depends_only_on_the_collection_it_is_given() -> None:

@@ -22,24 +22,21 @@ it).
 from __future__ import annotations
 
 import threading
-from array import array
 from collections import OrderedDict
 from collections.abc import Hashable
-from typing import Generic, TypeVar
 
+from fleetmem.memory.domain.ranking import Postings
 from fleetmem.memory.ports import MemoryFilter
 
 KEYWORD_CACHE_MATCHES = 200_000
-"""The most term matches the cache holds (16 bytes each: ~3 MB)."""
+"""The most term matches the cache holds (~16 bytes each for SQLite's row numbers, ~150
+for Neo4j's memory ids: ~3 / ~30 MB)."""
 
 OVER_BUDGET = "over budget"
 """What a term with more matches than the search's budget is kept as."""
 
 Versions = tuple[int | str | None, ...]
 """The keyword versions of the searched namespaces, in the key's order (None: no row)."""
-
-Doc = TypeVar("Doc", int, str)
-"""A store's key for a document: a SQLite row number, a Neo4j memory id."""
 
 
 Scope = tuple[tuple[str, ...], tuple[str, ...], int]
@@ -57,35 +54,33 @@ def cache_scope(flt: MemoryFilter, budget: int) -> Scope | None:
             budget)
 
 
-class _Entry(Generic[Doc]):
-    __slots__ = ("docs", "lengths", "over", "versions")
+class _Entry:
+    __slots__ = ("postings", "versions")
 
-    def __init__(self, versions: Versions, matches: list[tuple[Doc, int]] | None) -> None:
+    def __init__(self, versions: Versions, postings: Postings | None) -> None:
         self.versions = versions
-        self.over = matches is None
-        self.docs: tuple[Doc, ...] = tuple(d for d, _ in matches or ())
-        self.lengths = array("q", (n for _, n in matches or ()))
+        self.postings = postings
 
     @property
     def size(self) -> int:
         """What the entry counts against the cache's bound: its matches, and one."""
-        return len(self.docs) + 1
+        return (len(self.postings[0]) if self.postings is not None else 0) + 1
 
 
-class KeywordCache(Generic[Doc]):
+class KeywordCache:
     """Term matches by (scope, term), valid at the scope's keyword versions."""
 
     def __init__(self, max_matches: int = KEYWORD_CACHE_MATCHES) -> None:
         self.max_matches = max_matches
-        self._entries: OrderedDict[Hashable, _Entry[Doc]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._held = 0
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: Hashable, versions: Versions) -> list[tuple[Doc, int]] | str | None:
-        """The matches kept for `key` at `versions`, `OVER_BUDGET`, or None (not kept, or
-        kept at other versions)."""
+    def get(self, key: Hashable, versions: Versions) -> Postings | str | None:
+        """The matches kept for `key` at `versions` (arrays the caller must not change),
+        `OVER_BUDGET`, or None (not kept, or kept at other versions)."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is None or entry.versions != versions:
@@ -93,14 +88,13 @@ class KeywordCache(Generic[Doc]):
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
-        return OVER_BUDGET if entry.over else list(zip(entry.docs, entry.lengths, strict=True))
+        return OVER_BUDGET if entry.postings is None else entry.postings
 
-    def put(self, key: Hashable, versions: Versions,
-            matches: list[tuple[Doc, int]] | None) -> None:
+    def put(self, key: Hashable, versions: Versions, postings: Postings | None) -> None:
         """Keep a term's matches (None: over the budget) read at `versions`. The versions
         must have been read before the matches: then the matches are as new as the
         versions or newer, never older."""
-        entry = _Entry(versions, matches)
+        entry = _Entry(versions, postings)
         if entry.size > self.max_matches:
             return
         with self._lock:

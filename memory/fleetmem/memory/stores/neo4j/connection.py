@@ -110,7 +110,7 @@ class Neo4jConnection:
         self._bookmarks = AsyncGraphDatabase.bookmark_manager()
         self.audit_watcher: Callable[[int, str], None] | None = None
         """Told the new audit head after each commit that appended entries."""
-        self.keyword_cache: KeywordCache[str] = KeywordCache()
+        self.keyword_cache = KeywordCache()
         """Term matches of the keyword search, valid while their namespaces' keyword
         versions are unchanged (`search_ops`)."""
         self.transactions: Counter[str] = Counter()

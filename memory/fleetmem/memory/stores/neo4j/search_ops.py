@@ -21,7 +21,15 @@ import re
 from collections.abc import Sequence
 from functools import partial
 
-from fleetmem.memory.domain.ranking import BM25_B, BM25_K1, KEYWORD_POSTING_BUDGET, bm25
+import numpy as np
+
+from fleetmem.memory.domain.ranking import (
+    BM25_B,
+    BM25_K1,
+    KEYWORD_POSTING_BUDGET,
+    best_of,
+    bm25_arrays,
+)
 from fleetmem.memory.domain.text import keyword_terms
 from fleetmem.memory.ports import MemoryFilter, RecallRow, Vector
 from fleetmem.memory.stores.keyword_cache import OVER_BUDGET, KeywordCache, Scope, cache_scope
@@ -104,7 +112,7 @@ _VERSIONS = ("UNWIND $ns AS ns OPTIONAL MATCH (d:NamespaceDocs {namespace: ns}) 
 """The searched namespaces' memory counts and keyword versions (null: none yet)."""
 
 
-async def cached_keyword_search(tx: Tx, cache: KeywordCache[str], scope: Scope,
+async def cached_keyword_search(tx: Tx, cache: KeywordCache, scope: Scope,
                                 terms: Sequence[str],
                                 where: str, params: Row, limit: int) -> list[tuple[str, float]]:
     """`keyword_search` for a filter of namespaces and statuses alone: the versions first
@@ -120,13 +128,13 @@ async def cached_keyword_search(tx: Tx, cache: KeywordCache[str], scope: Scope,
         for r in await rows(tx, postings_cypher(where), terms=[lucene_term(t) for t in missing],
                             index=FULLTEXT_INDEX, probe=budget + 1, **params):
             term, ids = missing[int(r["i"])], r["ids"]
-            found = None if len(ids) > budget else list(zip(ids, r["lengths"], strict=True))
+            found = None if len(ids) > budget else (
+                np.array(ids, dtype=str), np.array(r["lengths"], dtype=np.int64))
             cache.put((scope, term), versions, found)
             kept[term] = found if found is not None else OVER_BUDGET
-    matches = {t: found for t, found in kept.items() if isinstance(found, list) and found}
-    scores = bm25(matches, total)
-    best = sorted(scores.items(), key=lambda kv: (-kv[1], str(kv[0])))[:limit]
-    return [(str(d), score) for d, score in best]
+    matches = [found for found in kept.values() if isinstance(found, tuple) and len(found[0])]
+    ranked = best_of(*bm25_arrays(matches, total), limit)
+    return sorted(((str(d), score) for d, score in ranked), key=lambda kv: (-kv[1], kv[0]))[:limit]
 
 
 async def candidate_rows(tx: Tx, ids: Sequence[str], flt: MemoryFilter,

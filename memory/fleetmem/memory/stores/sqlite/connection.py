@@ -255,7 +255,7 @@ class SqliteConnection:
         self._trace: Callable[[str], object] | None = None
         self.audit_watcher: Callable[[int, str], None] | None = None
         """Told the new audit head after each commit that appended entries."""
-        self.keyword_cache: KeywordCache[int] = KeywordCache()
+        self.keyword_cache = KeywordCache()
         """Term matches of the keyword search, kept while their namespaces are unchanged."""
 
     def _connect(self) -> None:

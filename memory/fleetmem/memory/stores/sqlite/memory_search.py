@@ -9,9 +9,10 @@ from itertools import pairwise
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from fleetmem.memory.domain.models import Memory
-from fleetmem.memory.domain.ranking import KEYWORD_POSTING_BUDGET, bm25
+from fleetmem.memory.domain.ranking import KEYWORD_POSTING_BUDGET, Postings, best_of, bm25_arrays
 from fleetmem.memory.domain.text import keyword_terms, or_query
 from fleetmem.memory.ports import MemoryFilter, RecallRow, Vector
 from fleetmem.memory.stores.keyword_cache import cache_scope
@@ -213,16 +214,19 @@ def _term_matches(cur: sqlite3.Cursor, sqls: Sequence[str], phrase: str, budget:
     return list(docs.items())
 
 
-def _best(cur: sqlite3.Cursor, scores: Mapping[int, float],
+def _postings(found: list[tuple[int, int]]) -> Postings:
+    """A term's (row number, length) matches as `Postings` arrays."""
+    pairs = np.array(found, dtype=np.int64).reshape(-1, 2)
+    return np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
+
+
+def _best(cur: sqlite3.Cursor, docs: npt.NDArray[np.int64], scores: npt.NDArray[np.float64],
           limit: int) -> list[tuple[str, float]]:
-    """The `limit` best of the rowids' scores as (memory id, score), ties by memory id:
-    only the best and those tied with the last of them are looked up."""
-    if limit <= 0:
+    """The `limit` best of the row numbers' scores as (memory id, score), ties by memory
+    id: only the best and those tied with the last of them are looked up."""
+    ranked = best_of(docs, scores, limit)
+    if not ranked:
         return []
-    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
-    if len(ranked) > limit:
-        last = ranked[limit - 1][1]
-        ranked = [kv for kv in ranked if kv[1] >= last]
     rowids = [d for d, _ in ranked]
     ids = dict(cur.execute(f"SELECT doc, id FROM keyword_docs WHERE doc IN "
                            f"({placeholders(rowids)})", rowids).fetchall())
@@ -301,7 +305,7 @@ class SqliteMemorySearchOps:
         def fn(c: sqlite3.Connection) -> list[tuple[str, float]]:
             # BM25 over the searched namespaces alone (FTS5's own bm25() counts every
             # namespace of the store: a ranking moved when another namespace changed).
-            matches: dict[str, list[tuple[int, int]]] = {}
+            matches: list[Postings] = []
             cur = c.cursor()
             cur.row_factory = None  # plain tuples of ints: thousands of rows per question
             ns = list(flt.namespaces)
@@ -322,14 +326,15 @@ class SqliteMemorySearchOps:
             for term, phrase in phrases.items():
                 found = kept[term]
                 if found is None:
-                    found = _term_matches(cur, sqls, phrase, budget, params, common)
+                    read = _term_matches(cur, sqls, phrase, budget, params, common)
+                    found = _postings(read) if read is not None else None
                     if cache is not None:
                         cache.put((scope, phrase), versions, found)
-                if isinstance(found, list) and found:
-                    matches[term] = found
+                if isinstance(found, tuple) and len(found[0]):
+                    matches.append(found)
             if not matches:
                 return []
-            return _best(cur, bm25(matches, sum(held.values())), limit)
+            return _best(cur, *bm25_arrays(matches, sum(held.values())), limit)
         return await self.db.read(fn)
 
     async def namespaces_in_use(self, namespaces: Sequence[str]) -> list[str]:

@@ -58,20 +58,26 @@ KEYWORD_LENGTH = "coalesce(m.keyword_length, 0)"
 Computing it here from the text and the context read both strings of every posting."""
 
 
-def keyword_cypher(where: str) -> str:
-    """The whole keyword leg as one statement: per term, the matches of the filtered
-    namespaces (at most the posting budget + 1, so an over-common term is recognised and
-    dropped, as `bm25`'s callers do); then BM25 over those, best `$limit` first."""
+def _per_term(where: str, collected: str) -> str:
+    """For each term `i` of `$terms`: its full-text matches that pass the filter, at most
+    `$probe` of them, collected as `collected` (over `m`)."""
     return f"""
         UNWIND range(0, size($terms) - 1) AS i
         CALL (i) {{
             CALL db.index.fulltext.queryNodes($index, $terms[i]) YIELD node
             WITH node AS m WHERE {where}
             WITH m LIMIT $probe
-            RETURN collect({{id: m.id, n: {KEYWORD_LENGTH}}}) AS docs
-        }}
+            RETURN {collected}
+        }}"""
+
+
+def keyword_cypher(where: str) -> str:
+    """The whole keyword leg as one statement: per term, the matches of the filtered
+    namespaces (at most the posting budget + 1, so an over-common term is recognised and
+    dropped, as `bm25`'s callers do); then BM25 over those, best `$limit` first."""
+    return _per_term(where, f"collect({{id: m.id, n: {KEYWORD_LENGTH}}}) AS docs") + """
         WITH i, docs WHERE 0 < size(docs) <= $budget
-        WITH collect({{i: i, docs: docs}}) AS matched
+        WITH collect({i: i, docs: docs}) AS matched
         WHERE size(matched) > 0
         OPTIONAL MATCH (d:NamespaceDocs) WHERE d.namespace IN $f_ns
         WITH matched, coalesce(sum(d.docs), 0) AS total,
@@ -95,14 +101,8 @@ def keyword_cypher(where: str) -> str:
 def postings_cypher(where: str) -> str:
     """Each term's matches in the filter (memory ids and BM25 lengths, two lists), at most
     the posting budget + 1 of them (more: the term is over the budget), for the cache."""
-    return f"""
-        UNWIND range(0, size($terms) - 1) AS i
-        CALL (i) {{
-            CALL db.index.fulltext.queryNodes($index, $terms[i]) YIELD node
-            WITH node AS m WHERE {where}
-            WITH m LIMIT $probe
-            RETURN collect(m.id) AS ids, collect({KEYWORD_LENGTH}) AS lengths
-        }}
+    return _per_term(where, f"collect(m.id) AS ids, collect({KEYWORD_LENGTH}) AS lengths") \
+        + """
         RETURN i, ids, lengths
         """
 

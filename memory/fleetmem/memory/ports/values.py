@@ -95,6 +95,14 @@ class MemoryFilter:
     metadata: MetadataFilter = ()
     """Top-level metadata pairs that must all match (see `domain.metadata`)."""
 
+    @property
+    def scope_only(self) -> bool:
+        """Whether the filter names only namespaces and statuses (a recall's default): what
+        SQLite's narrow keyword table holds and what the keyword cache keys on."""
+        return bool(self.statuses) and not (
+            self.as_of is not None or self.kinds or self.tags or self.metadata
+            or self.created_by or self.created_after or self.created_before)
+
 
 @dataclass(frozen=True, slots=True)
 class VectorPoint:

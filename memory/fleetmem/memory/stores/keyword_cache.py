@@ -47,8 +47,7 @@ def cache_scope(flt: MemoryFilter, budget: int) -> Scope | None:
     """The scope of a keyword search whose filter names only namespaces and statuses (a
     recall's default), or None for any other filter (kinds, tags, metadata, writer, time
     bounds, `as_of`), whose searches are not cached."""
-    if (not flt.statuses or flt.as_of is not None or flt.kinds or flt.tags or flt.metadata
-            or flt.created_by or flt.created_after or flt.created_before):
+    if not flt.scope_only:
         return None
     return (tuple(sorted(set(flt.namespaces))), tuple(sorted({s.value for s in flt.statuses})),
             budget)

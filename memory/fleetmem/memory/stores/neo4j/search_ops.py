@@ -11,8 +11,8 @@ A recall's default filter (namespaces and statuses alone) is answered from the c
 `KeywordCache` instead while the searched namespaces' keyword versions
 (`NamespaceDocs.version`, see `codec.KEYWORD_CHANGED`) are the ones its terms' matches
 were read at: one small statement reads the versions, and only the terms not cached are
-read from the full-text index (their matches, for BM25 in Python: `domain.ranking.bm25`,
-the same function as SQLite's).
+read from the full-text index (their matches, for BM25 in the client:
+`domain.ranking.bm25_arrays`, the same function as SQLite's).
 """
 
 from __future__ import annotations

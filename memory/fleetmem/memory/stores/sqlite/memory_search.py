@@ -117,10 +117,7 @@ def _narrow(flt: MemoryFilter) -> tuple[str, list[object]] | None:
     """The filter over `keyword_docs` (alias k) when it names only what that table holds
     (namespaces, statuses: a recall's default), else None (the search then reads
     `memories`). The same rows pass either way: it is `filter_sql` over that table."""
-    if (not flt.statuses or flt.as_of is not None or flt.kinds or flt.tags or flt.metadata
-            or flt.created_by or flt.created_after or flt.created_before):
-        return None
-    return filter_sql(flt, alias="k")
+    return filter_sql(flt, alias="k") if flt.scope_only else None
 
 
 def _narrow_sql(fts: str, where: str) -> str:
@@ -299,8 +296,8 @@ class SqliteMemorySearchOps:
         sqls = [(_narrow_sql if narrow else _term_sql)(fts, where) for fts in _FTS]
         budget = KEYWORD_POSTING_BUDGET
 
-        scope = cache_scope(flt, budget)  # None exactly when `narrow` is
-        cache = self.db.keyword_cache if narrow and scope is not None else None
+        scope = cache_scope(flt, budget)  # None exactly when `narrow` is (`scope_only`)
+        cache = self.db.keyword_cache if scope is not None else None
 
         def fn(c: sqlite3.Connection) -> list[tuple[str, float]]:
             # BM25 over the searched namespaces alone (FTS5's own bm25() counts every

@@ -14,6 +14,7 @@ import pytest
 from fleetmem.memory.domain.models import Attribution, Memory, MemoryKind
 from fleetmem.memory.domain.ranking import (
     NEIGHBOUR_SHARE,
+    QUESTION_PENALTY,
     SHORT_PENALTY,
     SPEAKER_BONUS,
     TIE_BREAK,
@@ -22,6 +23,8 @@ from fleetmem.memory.domain.ranking import (
     bm25,
     final_score,
     length_penalty,
+    question_penalty,
+    question_share,
     relevance,
     speaker_bonus,
     with_neighbours,
@@ -113,6 +116,36 @@ def test_a_near_empty_text_loses_to_a_real_answer() -> None:
                          _memory("Caroline: the support group met on Tuesday evening "
                                  "at the library downtown"), T0)
     assert answer.total > short.total
+
+
+def test_a_turn_that_asks_loses_to_the_turn_that_answers() -> None:
+    asks = "Melanie: Have you read any good books lately? Which ones would you recommend?"
+    tells = "Tim: I just finished The Name of the Wind, the best fantasy I have read this year"
+    assert question_share(asks) == 1.0
+    assert question_share(tells) == 0.0
+    assert question_penalty(asks) == pytest.approx(QUESTION_PENALTY)
+    question = final_score(Relevance(0.60, 0.0, 0.0), _memory(asks), T0)
+    answer = final_score(Relevance(0.60 - QUESTION_PENALTY + 0.01, 0.0, 0.0), _memory(tells), T0)
+    assert answer.total > question.total
+
+
+def test_a_turn_that_asks_and_tells_loses_its_questions_share() -> None:
+    mixed = "Tim: I went to Paris with my sister last week for the marathon. Have you been?"
+    share = question_share(mixed)
+    assert 0.1 < share < 0.3  # "Have you been?" is 14 of the 72 characters
+    assert question_penalty(mixed) == pytest.approx(QUESTION_PENALTY * share)
+    assert question_share('Tim: "Is that so?"') == 1.0  # a closing quote after the mark
+    assert question_share("Tim: Really? I did not know that, thanks for telling me") < 0.2
+
+
+def test_only_conversation_turns_lose_for_asking() -> None:
+    for note in ("Should we migrate the billing service to Postgres?",
+                 "Question: what is the on-call rota for December?"):
+        assert question_share(note) == 1.0
+        assert question_penalty(note) == 0.0
+        scored = final_score(Relevance(0.60, 0.0, 0.0), _memory(note), T0)
+        plain = final_score(Relevance(0.60, 0.0, 0.0), _memory(note.rstrip("?") + "."), T0)
+        assert scored.total == pytest.approx(plain.total)
 
 
 def test_importance_and_recency_never_overturn_a_clearly_better_relevance() -> None:

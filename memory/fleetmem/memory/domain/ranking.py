@@ -48,12 +48,21 @@ SHORT_PENALTY = 0.1
 """A text of fewer than SHORT_WORDS words loses up to SHORT_PENALTY (an empty one all of
 it): "Caroline: Cool!" sits close to every question about Caroline."""
 
+QUESTION_PENALTY = SHORT_PENALTY
+"""What a conversation turn that only asks loses, as much as an empty one (a turn that asks
+and tells loses its questions' share of it): a question is close to questions ("Tim:
+Have you read any good books lately?" to "What books has Tim read?") but holds no answer;
+the reply after it does, and the turn still lifts that reply as a neighbour. On LoCoMo's
+development half 25% of turns end with a question mark, 28% of the wrong top-10 hits and
+11-14% of the answers (bench/OTHER_RUNS.md)."""
+
 TIE_BREAK = 0.03
 """The most recency, importance and retention together add to a relevance (each a third
 of it): a memory whose relevance is more than this higher is never overturned."""
 RECENCY_DAYS = 30.0
 
 _WORD = re.compile(r"\w+")
+_SENTENCE = re.compile(r"(?<=[.!?…])\s+")
 
 
 Doc = TypeVar("Doc", bound=Hashable)
@@ -134,11 +143,33 @@ def best_of(docs: npt.NDArray[Any], scores: npt.NDArray[np.float64],
     return list(zip(docs[order].tolist(), scores[order].tolist(), strict=True))
 
 
+def _body(text: str) -> str:
+    """A text after a leading "speaker:" label."""
+    head, sep, rest = text.partition(":")
+    return rest if sep and len(head) <= 40 and "\n" not in head else text
+
+
 def words(text: str) -> int:
     """Words of a text after a leading "speaker:" label."""
-    head, sep, rest = text.partition(":")
-    body = rest if sep and len(head) <= 40 and "\n" not in head else text
-    return len(_WORD.findall(body))
+    return len(_WORD.findall(_body(text)))
+
+
+def question_share(text: str) -> float:
+    """The share of a text's characters (after a "speaker:" label) in sentences that end
+    with a question mark: 1.0 for "Bob: Where did you go?", 0.0 for no question."""
+    sentences = [s for s in _SENTENCE.split(_body(text).strip()) if s]
+    size = sum(len(s) for s in sentences)
+    asked = sum(len(s) for s in sentences if s.rstrip(" \"'”)").endswith("?"))
+    return asked / size if size else 0.0
+
+
+def question_penalty(text: str) -> float:
+    """What a conversation turn (a text with a speaker, `names.speaker_of`) loses for
+    asking rather than telling: QUESTION_PENALTY x its `question_share`. Other memories
+    lose nothing (a note may rightly be an open question)."""
+    if speaker_of(text) is None:
+        return 0.0
+    return QUESTION_PENALTY * question_share(text)
 
 
 def length_penalty(text: str) -> float:
@@ -222,7 +253,7 @@ R@10 0.764 and 0.1 0.768 (bench/OTHER_RUNS.md)."""
 
 MAX_FINAL_LIFT = SPEAKER_BONUS + TIE_BREAK
 """The most `final_score` adds to a relevance (the speaker bonus and the tie-breakers,
-each in [0, 1] weighed to at most TIE_BREAK together; the length penalty only lowers it):
+each in [0, 1] weighed to at most TIE_BREAK together; the penalties only lower it):
 a candidate whose relevance plus this is below the k-th best final score cannot enter
 the top k, so it need not be scored."""
 
@@ -246,13 +277,13 @@ def final_score(rel: Relevance, memory: Memory, now: datetime,
                 half_lives: Mapping[MemoryKind, float] = DEFAULT_HALF_LIFE_DAYS,
                 named: frozenset[str] = frozenset()) -> ScoreBreakdown:
     """Relevance (with the speaker bonus for a turn of a person the question names, in
-    `graph`), less the short-text penalty, plus the bounded tie-breakers: recency of the
-    event time, importance and retention, together at most TIE_BREAK."""
+    `graph`), less the short-text and question penalties, plus the bounded tie-breakers:
+    recency of the event time, importance and retention, together at most TIE_BREAK."""
     age_days = max(0.0, (now - event_time(memory)).total_seconds() / 86400.0)
     recency = math.exp(-age_days / RECENCY_DAYS)
     ret = retention(memory, now, half_lives)
     spoke = speaker_bonus(memory, named)
-    total = rel.total + spoke - length_penalty(memory.text) \
+    total = rel.total + spoke - length_penalty(memory.text) - question_penalty(memory.text) \
         + TIE_BREAK * (recency + memory.importance + ret) / 3.0
     return ScoreBreakdown(rel.dense, rel.keyword, rel.graph + spoke, recency,
                           memory.importance, ret, total, rel.neighbour)

@@ -22,6 +22,7 @@ import qdrant_edge as qe
 from fleetmem.memory.domain.metadata import canonical
 from fleetmem.memory.errors import StorageUnavailable
 from fleetmem.memory.ports import MemoryFilter, Vector, VectorPoint
+from fleetmem.memory.stores.qdrant.edge_scope import Scope
 from fleetmem.memory.stores.qdrant.edge_shards import ShardSet
 from fleetmem.memory.stores.qdrant.filters import KEYWORD_FIELDS
 
@@ -69,6 +70,8 @@ class EdgeVectorIndex:
             qe.EdgeOptimizersConfig(indexing_threshold=indexing_threshold_kb)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fleetmem-edge")
         self._shard: qe.EdgeShard | None = None
+        self._scope = Scope()
+        """What the active shard's points may hold (`edge_scope`)."""
 
     def _open_sync(self, *, sealed: bool = True) -> qe.EdgeShard:
         """Open (or create) the active shard, and the sealed ones with `sealed`."""
@@ -91,10 +94,14 @@ class EdgeVectorIndex:
         except Exception as exc:  # the engine raises plain exceptions (e.g. WAL WouldBlock)
             raise StorageUnavailable("qdrant-edge", retryable=False, detail=str(exc)) from exc
         self._active_points = int(shard.info().points_count)
+        self._scope = Scope.of(shard)
         return shard
 
     def _shards(self, active: qe.EdgeShard) -> list[qe.EdgeShard]:
         return [active, *(s.shard for s in self._sealed.shards)]
+
+    def _scoped(self, active: qe.EdgeShard) -> list[tuple[qe.EdgeShard, Scope]]:
+        return [(active, self._scope), *((s.shard, s.scope) for s in self._sealed.shards)]
 
     async def _run(self, fn: Callable[[qe.EdgeShard], T]) -> T:
         def call() -> T:
@@ -126,6 +133,8 @@ class EdgeVectorIndex:
                     "created_by": p.created_by, "created_at": p.created_at,
                     "tags": list(p.tags), "metadata": dict(p.metadata)})
                 for p in points]))
+            for p in points:  # before any search can see them (searches run on this thread)
+                self._scope.add(p.namespace, p.status)
             if self._sealed.shards:  # a point lives in one shard: the active one now
                 self._sealed.delete(ids)
             self._active_points += len(points)
@@ -138,7 +147,7 @@ class EdgeVectorIndex:
         self._active_points = int(active.info().points_count)
         if self._active_points < self.seal_points:
             return  # re-upserts counted twice
-        self._sealed.seal(active, self.path)
+        self._sealed.seal(active, self.path, self._scope)
         self._shard = None
         self._shard = self._open_sync(sealed=False)
         self._sealed.step()
@@ -155,13 +164,17 @@ class EdgeVectorIndex:
 
     async def search(self, vector: Vector, flt: MemoryFilter,
                      limit: int) -> list[tuple[str, float]]:
-        """Top `limit` by cosine similarity within the filter."""
+        """Top `limit` by cosine similarity within the filter (left out on a shard whose
+        points all pass it, `edge_scope`)."""
         if not flt.namespaces:
             return []
-        request = qe.QueryRequest(limit=limit, query=qe.Query.Nearest(np.asarray(vector).tolist()),
-                                  filter=edge_filter(flt), with_payload=False)
-        hits = await self._run(lambda s: _merge([x.query(request) for x in self._shards(s)],
-                                                limit))
+        query = qe.Query.Nearest(np.asarray(vector).tolist())
+        filtered, unfiltered = (qe.QueryRequest(limit=limit, query=query, filter=f,
+                                                with_payload=False)
+                                for f in (edge_filter(flt), None))
+        hits = await self._run(lambda s: _merge(
+            [x.query(unfiltered if scope.passes(flt) else filtered)
+             for x, scope in self._scoped(s)], limit))
         return [(str(h.id), float(h.score)) for h in hits]
 
     async def search_many(self, vectors: Sequence[Vector], flt: MemoryFilter,
@@ -169,17 +182,19 @@ class EdgeVectorIndex:
                           ) -> list[list[tuple[str, float]]]:
         """Several searches as one planned batch: exact (brute-force) scoring over the
         unindexed segment is shared, about 4x cheaper than one query per vector; `beam`
-        is the indexed shards' `hnsw_ef` (see the port)."""
+        is the indexed shards' `hnsw_ef` (see the port). The filter is left out on a shard
+        whose points all pass it, as in `search`."""
         if not flt.namespaces or not vectors:
             return [[] for _ in vectors]
-        edge_flt = edge_filter(flt)
         params = None if beam is None else qe.SearchParams(hnsw_ef=beam)
-        batch = qe.QueryBatchRequest([
-            qe.QueryRequest(limit=limit, query=qe.Query.Nearest(np.asarray(v).tolist()),
-                            filter=edge_flt, params=params, with_payload=False)
-            for v in vectors])
+        queries = [qe.Query.Nearest(np.asarray(v).tolist()) for v in vectors]
+        filtered, unfiltered = (qe.QueryBatchRequest([
+            qe.QueryRequest(limit=limit, query=q, filter=f, params=params, with_payload=False)
+            for q in queries]) for f in (edge_filter(flt), None))
+
         def run(s: qe.EdgeShard) -> list[list[qe.ScoredPoint]]:
-            per_shard = [x.query_batch(batch) for x in self._shards(s)]
+            per_shard = [x.query_batch(unfiltered if scope.passes(flt) else filtered)
+                         for x, scope in self._scoped(s)]
             return [_merge([r[i] for r in per_shard], limit) for i in range(len(vectors))]
         results = await self._run(run)
         return [[(str(h.id), float(h.score)) for h in hits] for hits in results]

@@ -26,6 +26,7 @@ from pathlib import Path
 import qdrant_edge as qe
 
 from fleetmem.memory.stores.qdrant.edge_build import edge_config
+from fleetmem.memory.stores.qdrant.edge_scope import Scope
 
 logger = logging.getLogger(__name__)
 INDEXED = ".indexed"
@@ -40,6 +41,8 @@ class Sealed:
     path: Path
     shard: qe.EdgeShard
     indexed: bool
+    scope: Scope
+    """What its points may hold (a sealed shard only loses points: it never widens)."""
 
 
 @dataclass
@@ -70,10 +73,12 @@ class ShardSet:
         for folder in folders:
             shard = qe.EdgeShard.load(str(folder), edge_config(self.dimension))
             self.shards.append(Sealed(folder, shard,
-                                      folder.with_name(folder.name + INDEXED).exists()))
+                                      folder.with_name(folder.name + INDEXED).exists(),
+                                      Scope.of(shard)))
 
-    def seal(self, active: qe.EdgeShard, active_path: Path) -> None:
-        """Close the active shard and move it here as the newest sealed one."""
+    def seal(self, active: qe.EdgeShard, active_path: Path, scope: Scope) -> None:
+        """Close the active shard and move it here as the newest sealed one (`scope`: what
+        its points may hold)."""
         active.flush()
         active.close()
         self.root.mkdir(parents=True, exist_ok=True)
@@ -81,7 +86,7 @@ class ShardSet:
         target = self.root / str(n)
         active_path.rename(target)
         shard = qe.EdgeShard.load(str(target), edge_config(self.dimension))
-        self.shards.append(Sealed(target, shard, indexed=False))
+        self.shards.append(Sealed(target, shard, indexed=False, scope=scope))
         logger.info("sealed %d vectors as shard %d; its index is built in the background",
                     int(shard.info().points_count), n)
 

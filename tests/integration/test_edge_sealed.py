@@ -5,6 +5,7 @@ and their markers survive a restart (nothing is built again), and every point is
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np
 import qdrant_edge as qe
 
 from fleetmem.memory.ports import MemoryFilter, VectorPoint
+from fleetmem.memory.stores.qdrant.edge_build import INDEX_VERSION
 from fleetmem.memory.stores.qdrant.edge_index import EdgeVectorIndex
 
 DIM = 384
@@ -82,5 +84,47 @@ async def test_a_build_cut_short_by_close_runs_again_at_the_next_open(tmp_path: 
         await again.wait_indexed()
         assert [x for _, x in (await again.shard_counts())[1:]] == [True]
         assert await again.count() == 120 and await _all_found(again, points)
+    finally:
+        await again.close()
+
+
+async def test_built_shards_search_int8_vectors_and_return_exact_similarities(
+        tmp_path: Path) -> None:
+    points = _points(230)
+    index = EdgeVectorIndex(tmp_path / "vectors", DIM, seal_points=100)
+    for i in range(0, 230, 23):
+        await index.upsert(points[i:i + 23])
+    await index.wait_indexed()
+    marker = tmp_path / "vectors.sealed" / "1.indexed"
+    assert marker.read_text() == INDEX_VERSION
+    config = json.loads((tmp_path / "vectors.sealed" / "1" / "edge_config.json").read_text())
+    assert "int8" in json.dumps(config).lower()
+    flt = MemoryFilter(namespaces=(NS,))
+    matrix = np.stack([np.asarray(p.vector) for p in points])
+    for p in points[:200:9]:  # in the two built shards
+        hits = await index.search(p.vector, flt, 5)
+        assert hits[0][0] == p.id
+        by_id = {q.id: i for i, q in enumerate(points)}
+        for mid, score in hits:  # rescored: the float vectors' cosine, not the int8 one
+            assert abs(score - float(matrix[by_id[mid]] @ np.asarray(p.vector))) < 1e-5
+    await index.close()
+
+
+async def test_a_shard_built_by_an_earlier_release_is_built_again(tmp_path: Path) -> None:
+    points = _points(120)
+    index = EdgeVectorIndex(tmp_path / "vectors", DIM, seal_points=100)
+    await index.upsert(points)
+    await index.wait_indexed()
+    await index.close()
+    marker = tmp_path / "vectors.sealed" / "1.indexed"
+    marker.write_text("")  # what releases before the int8 vectors wrote
+    again = EdgeVectorIndex(tmp_path / "vectors", DIM, seal_points=100)
+    try:
+        assert [x for _, x in (await again.shard_counts())[1:]] == [False]
+        assert await _all_found(again, points)  # answered meanwhile
+        await again.wait_indexed()
+        assert [x for _, x in (await again.shard_counts())[1:]] == [True]
+        assert marker.read_text() == INDEX_VERSION
+        assert await _all_found(again, points)
     finally:
         await again.close()

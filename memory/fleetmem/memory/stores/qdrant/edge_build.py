@@ -1,4 +1,5 @@
-"""Build the HNSW index of a sealed Qdrant Edge shard in a child process.
+"""Build the HNSW index (and int8 quantized vectors) of a sealed Qdrant Edge shard in a
+child process.
 
     python -m fleetmem.memory.stores.qdrant.edge_build <shard folder> <dimension>
 
@@ -21,13 +22,31 @@ import qdrant_edge as qe
 logger = logging.getLogger("fleetmem.memory.stores.qdrant.edge_build")
 
 
+INDEX_VERSION = "hnsw+int8"
+"""What a sealed shard's built index holds (written in its `.indexed` marker): HNSW and
+int8 scalar quantization. A shard built by an earlier release (an empty marker) is built
+again in the background; it answers meanwhile, unquantized."""
+
+
 def edge_config(dimension: int, *, build: bool = False) -> qe.EdgeConfig:
-    """The shard configuration; `build` lowers the indexing threshold to 1 KB so every
-    segment of a sealed shard gets its HNSW index."""
+    """A sealed shard's configuration: its vectors are also kept as int8 (scalar
+    quantization, in RAM: 384 bytes a point), which the HNSW search walks, ~4x faster than
+    the float vectors (bench/OTHER_RUNS.md, issue 22); searches rescore their hits with
+    the float vectors (`RESCORE`), so the similarities are exact. `build` lowers the
+    indexing threshold to 1 KB so every segment gets its index and quantized vectors."""
     optimizers = qe.EdgeOptimizersConfig(indexing_threshold=1) if build else None
+    quantized = qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99,
+                                            always_ram=True)
     return qe.EdgeConfig(vectors=qe.EdgeVectorParams(size=dimension,
-                                                     distance=qe.Distance.Cosine),
+                                                     distance=qe.Distance.Cosine,
+                                                     quantization_config=quantized),
                          optimizers=optimizers)
+
+
+RESCORE = qe.QuantizationSearchParams(rescore=True)
+"""Search parameter: a quantized shard's hits get their exact similarity from the float
+vectors (recall's fusion and the near-duplicate threshold compare similarities); a shard
+without quantized vectors ignores it."""
 
 
 def build(path: Path, dimension: int) -> int:

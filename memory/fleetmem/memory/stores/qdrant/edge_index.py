@@ -22,6 +22,7 @@ import qdrant_edge as qe
 from fleetmem.memory.domain.metadata import canonical
 from fleetmem.memory.errors import StorageUnavailable
 from fleetmem.memory.ports import MemoryFilter, Vector, VectorPoint
+from fleetmem.memory.stores.qdrant.edge_build import RESCORE
 from fleetmem.memory.stores.qdrant.edge_scope import Scope
 from fleetmem.memory.stores.qdrant.edge_shards import ShardSet
 from fleetmem.memory.stores.qdrant.filters import KEYWORD_FIELDS
@@ -169,8 +170,9 @@ class EdgeVectorIndex:
         if not flt.namespaces:
             return []
         query = qe.Query.Nearest(np.asarray(vector).tolist())
+        params = qe.SearchParams(quantization=RESCORE)
         filtered, unfiltered = (qe.QueryRequest(limit=limit, query=query, filter=f,
-                                                with_payload=False)
+                                                params=params, with_payload=False)
                                 for f in (edge_filter(flt), None))
         hits = await self._run(lambda s: _merge(
             [x.query(unfiltered if scope.passes(flt) else filtered)
@@ -186,7 +188,7 @@ class EdgeVectorIndex:
         whose points all pass it, as in `search`."""
         if not flt.namespaces or not vectors:
             return [[] for _ in vectors]
-        params = None if beam is None else qe.SearchParams(hnsw_ef=beam)
+        params = qe.SearchParams(hnsw_ef=beam, quantization=RESCORE)
         queries = [qe.Query.Nearest(np.asarray(v).tolist()) for v in vectors]
         filtered, unfiltered = (qe.QueryBatchRequest([
             qe.QueryRequest(limit=limit, query=q, filter=f, params=params, with_payload=False)

@@ -25,12 +25,13 @@ from pathlib import Path
 
 import qdrant_edge as qe
 
-from fleetmem.memory.stores.qdrant.edge_build import edge_config
+from fleetmem.memory.stores.qdrant.edge_build import INDEX_VERSION, edge_config
 from fleetmem.memory.stores.qdrant.edge_scope import Scope
 
 logger = logging.getLogger(__name__)
 INDEXED = ".indexed"
-"""Suffix of the marker beside a sealed shard whose index is built."""
+"""Suffix of the marker beside a sealed shard whose index is built (it holds
+`edge_build.INDEX_VERSION`; a shard whose marker holds another is built again)."""
 BUILDING = ".building"
 
 
@@ -72,9 +73,7 @@ class ShardSet:
                          key=lambda p: int(p.name))
         for folder in folders:
             shard = qe.EdgeShard.load(str(folder), edge_config(self.dimension))
-            self.shards.append(Sealed(folder, shard,
-                                      folder.with_name(folder.name + INDEXED).exists(),
-                                      Scope.of(shard)))
+            self.shards.append(Sealed(folder, shard, _built(folder), Scope.of(shard)))
 
     def seal(self, active: qe.EdgeShard, active_path: Path, scope: Scope) -> None:
         """Close the active shard and move it here as the newest sealed one (`scope`: what
@@ -142,7 +141,7 @@ class ShardSet:
         old = sealed.path.with_name(sealed.path.name + ".old")
         sealed.path.rename(old)
         copy.rename(sealed.path)
-        sealed.path.with_name(sealed.path.name + INDEXED).touch()
+        sealed.path.with_name(sealed.path.name + INDEXED).write_text(INDEX_VERSION)
         shutil.rmtree(old, ignore_errors=True)
         sealed.shard = qe.EdgeShard.load(str(sealed.path), edge_config(self.dimension))
         sealed.indexed = True
@@ -173,3 +172,12 @@ class ShardSet:
             s.shard.flush()
             s.shard.close()
         self.shards = []
+
+
+def _built(folder: Path) -> bool:
+    """Whether the sealed shard's index was built with this release's `INDEX_VERSION`."""
+    marker = folder.with_name(folder.name + INDEXED)
+    try:
+        return marker.read_text().strip() == INDEX_VERSION
+    except OSError:
+        return False

@@ -36,12 +36,19 @@ async def _all_found(index: EdgeVectorIndex, points: list[VectorPoint],
     return all(h and h[0][0] == p.id for p, h in zip(points, hits, strict=True))
 
 
+async def _filled(tmp_path: Path, n: int, step: int
+                  ) -> tuple[list[VectorPoint], EdgeVectorIndex]:
+    """An index sealing at 100 points, given `n` points `step` at a time."""
+    points = _points(n)
+    index = EdgeVectorIndex(tmp_path / "vectors", DIM, seal_points=100)
+    for i in range(0, n, step):
+        await index.upsert(points[i:i + step])
+    return points, index
+
+
 async def test_sealed_shards_are_indexed_by_a_child_and_survive_a_restart(
         tmp_path: Path) -> None:
-    points = _points(250)
-    index = EdgeVectorIndex(tmp_path / "vectors", DIM, seal_points=100)
-    for i in range(0, 250, 25):
-        await index.upsert(points[i:i + 25])
+    points, index = await _filled(tmp_path, 250, 25)
     shards = await index.shard_counts()
     assert [n for n, _ in shards] == [50, 100, 100]
     await index.delete([points[3].id, points[120].id])  # during the first build
@@ -90,10 +97,7 @@ async def test_a_build_cut_short_by_close_runs_again_at_the_next_open(tmp_path: 
 
 async def test_built_shards_search_int8_vectors_and_return_exact_similarities(
         tmp_path: Path) -> None:
-    points = _points(230)
-    index = EdgeVectorIndex(tmp_path / "vectors", DIM, seal_points=100)
-    for i in range(0, 230, 23):
-        await index.upsert(points[i:i + 23])
+    points, index = await _filled(tmp_path, 230, 23)
     await index.wait_indexed()
     marker = tmp_path / "vectors.sealed" / "1.indexed"
     assert marker.read_text() == INDEX_VERSION

@@ -12,7 +12,13 @@ import numpy as np
 import numpy.typing as npt
 
 from fleetmem.memory.domain.models import Memory
-from fleetmem.memory.domain.ranking import KEYWORD_POSTING_BUDGET, Postings, best_of, bm25_arrays
+from fleetmem.memory.domain.ranking import (
+    KEYWORD_POSTING_BUDGET,
+    Postings,
+    best_of,
+    bm25_arrays,
+    postings_of,
+)
 from fleetmem.memory.domain.text import keyword_terms, or_query
 from fleetmem.memory.ports import MemoryFilter, RecallRow, Vector
 from fleetmem.memory.stores.keyword_cache import cache_scope
@@ -211,12 +217,6 @@ def _term_matches(cur: sqlite3.Cursor, sqls: Sequence[str], phrase: str, budget:
     return list(docs.items())
 
 
-def _postings(found: list[tuple[int, int]]) -> Postings:
-    """A term's (row number, length) matches as `Postings` arrays."""
-    pairs = np.array(found, dtype=np.int64).reshape(-1, 2)
-    return np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
-
-
 def _best(cur: sqlite3.Cursor, docs: npt.NDArray[np.int64], scores: npt.NDArray[np.float64],
           limit: int) -> list[tuple[str, float]]:
     """The `limit` best of the row numbers' scores as (memory id, score), ties by memory
@@ -324,7 +324,7 @@ class SqliteMemorySearchOps:
                 found = kept[term]
                 if found is None:
                     read = _term_matches(cur, sqls, phrase, budget, params, common)
-                    found = _postings(read) if read is not None else None
+                    found = postings_of(read) if read is not None else None
                     if cache is not None:
                         cache.put((scope, phrase), versions, found)
                 if isinstance(found, tuple) and len(found[0]):

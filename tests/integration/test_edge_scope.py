@@ -10,26 +10,20 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import qdrant_edge as qe
 
 from fleetmem.memory.domain.models import MemoryStatus
 from fleetmem.memory.ports import MemoryFilter, VectorPoint
 from fleetmem.memory.stores.qdrant.edge_index import EdgeVectorIndex
 from fleetmem.memory.stores.qdrant.edge_scope import Scope
+from tests.support.vector_points import DIM, unit_points
 
-DIM = 384
 A, B = "agent:alice", "team:ops"
 ACTIVE = (MemoryStatus.ACTIVE,)
 
 
 def _points(n: int, namespace: str, start: int, status: str = "active") -> list[VectorPoint]:
-    rng = np.random.default_rng(start)
-    vectors = rng.standard_normal((n, DIM)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    return [VectorPoint(id=str(uuid.UUID(int=start + i + 1, version=4)), vector=vectors[i],
-                        namespace=namespace, kind="fact", status=status, created_by="alice",
-                        created_at=0.0, tags=()) for i in range(n)]
+    return unit_points(n, namespace, start=start, status=status)
 
 
 async def _leaks(index: EdgeVectorIndex, probes: list[VectorPoint], allowed: set[str],

@@ -6,7 +6,6 @@ and their markers survive a restart (nothing is built again), and every point is
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -15,18 +14,13 @@ import qdrant_edge as qe
 from fleetmem.memory.ports import MemoryFilter, VectorPoint
 from fleetmem.memory.stores.qdrant.edge_build import INDEX_VERSION
 from fleetmem.memory.stores.qdrant.edge_index import EdgeVectorIndex
+from tests.support.vector_points import DIM, unit_points
 
-DIM = 384
 NS = "agent:alice"
 
 
 def _points(n: int) -> list[VectorPoint]:
-    rng = np.random.default_rng(22)
-    vectors = rng.standard_normal((n, DIM)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    return [VectorPoint(id=str(uuid.UUID(int=i + 1, version=4)), vector=vectors[i],
-                        namespace=NS, kind="fact", status="active", created_by="alice",
-                        created_at=0.0, tags=()) for i in range(n)]
+    return unit_points(n, NS, seed=22)
 
 
 async def _all_found(index: EdgeVectorIndex, points: list[VectorPoint],

@@ -16,6 +16,7 @@ from fleetmem.memory.domain.ranking import (
     NEIGHBOUR_SHARE,
     QUESTION_PENALTY,
     SHORT_PENALTY,
+    SHORT_WORDS,
     SPEAKER_BONUS,
     TIE_BREAK,
     Relevance,
@@ -116,6 +117,14 @@ def test_a_near_empty_text_loses_to_a_real_answer() -> None:
                          _memory("Caroline: the support group met on Tuesday evening "
                                  "at the library downtown"), T0)
     assert answer.total > short.total
+
+
+def test_the_length_penalty_falls_by_one_step_per_word_up_to_short_words() -> None:
+    # counted up to SHORT_WORDS only: the same penalty as counting every word
+    for n in range(SHORT_WORDS + 4):
+        text = "Caroline: " + " ".join(["word"] * n)
+        assert length_penalty(text) == pytest.approx(
+            SHORT_PENALTY * max(0, SHORT_WORDS - n) / SHORT_WORDS)
 
 
 def test_a_turn_that_asks_loses_to_the_turn_that_answers() -> None:

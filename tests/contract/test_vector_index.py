@@ -185,6 +185,9 @@ async def test_search_many_equals_one_search_per_vector(index: VectorIndex) -> N
     # every backend takes the near-duplicate lookup's beam (Neo4j's index ignores it)
     narrow = await index.search_many(queries, flt, 3, beam=8)
     assert [[i for i, _ in hits] for hits in narrow] == [[i for i, _ in hits] for hits in single]
+    # and recall's dense beam (`recall.dense_beam`)
+    beamed = [await index.search(q, flt, 3, beam=4) for q in queries]
+    assert [[i for i, _ in hits] for hits in beamed] == [[i for i, _ in hits] for hits in single]
     assert await index.search_many([], flt, 3) == []
     assert await index.search_many(queries, MemoryFilter(namespaces=()), 3) == [[]] * 4
 

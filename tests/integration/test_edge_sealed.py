@@ -12,6 +12,7 @@ import numpy as np
 import qdrant_edge as qe
 
 from fleetmem.memory.ports import MemoryFilter, VectorPoint
+from fleetmem.memory.services.memories.recall import dense_beam
 from fleetmem.memory.stores.qdrant.edge_build import INDEX_VERSION
 from fleetmem.memory.stores.qdrant.edge_index import EdgeVectorIndex
 from tests.support.vector_points import DIM, unit_points
@@ -55,6 +56,10 @@ async def test_sealed_shards_are_indexed_by_a_child_and_survive_a_restart(
     assert await _all_found(index, points[4:120] + points[121:])
     # the near-duplicate lookup's small beam still finds each point itself, first
     assert await _all_found(index, points[4:120] + points[121:], beam=4)
+    # and so does recall's dense search with its beam (`recall.dense_beam`)
+    flt = MemoryFilter(namespaces=(NS,))
+    for p in points[130:250:10]:
+        assert (await index.search(p.vector, flt, 40, beam=dense_beam(40)))[0][0] == p.id
     # a re-upserted point moves to the active shard (one shard holds it)
     await index.upsert([points[5]])
     assert await index.count() == 248

@@ -16,9 +16,10 @@ class VectorIndex(Protocol):
     async def delete(self, ids: Sequence[str]) -> None: ...
 
     async def search(
-        self, vector: Vector, flt: MemoryFilter, limit: int
+        self, vector: Vector, flt: MemoryFilter, limit: int, *, beam: int | None = None
     ) -> list[tuple[str, float]]:
-        """Return (id, cosine score) best first, only within `flt.namespaces`."""
+        """Return (id, cosine score) best first, only within `flt.namespaces`. `beam` as
+        in `search_many`."""
         ...
 
     async def search_many(self, vectors: Sequence[Vector], flt: MemoryFilter,

@@ -168,10 +168,11 @@ class Neo4jVectorIndex:
                 """, vector=vector, limit=limit, collection=self.collection, **params)
         return [(str(r["id"]), 2.0 * float(r["score"]) - 1.0) for r in found]
 
-    async def search(self, vector: Vector, flt: MemoryFilter,
-                     limit: int) -> list[tuple[str, float]]:
-        """Top `limit` by cosine similarity within the filter."""
-        return (await self.search_many([vector], flt, limit))[0]
+    async def search(self, vector: Vector, flt: MemoryFilter, limit: int, *,
+                     beam: int | None = None) -> list[tuple[str, float]]:
+        """Top `limit` by cosine similarity within the filter (`beam` is ignored, as in
+        `search_many`)."""
+        return (await self.search_many([vector], flt, limit, beam=beam))[0]
 
     async def search_many(self, vectors: Sequence[Vector], flt: MemoryFilter,
                           limit: int, *, beam: int | None = None

@@ -163,14 +163,14 @@ class EdgeVectorIndex:
                 self._sealed.delete(list(ids))
             await self._run(drop)
 
-    async def search(self, vector: Vector, flt: MemoryFilter,
-                     limit: int) -> list[tuple[str, float]]:
+    async def search(self, vector: Vector, flt: MemoryFilter, limit: int, *,
+                     beam: int | None = None) -> list[tuple[str, float]]:
         """Top `limit` by cosine similarity within the filter (left out on a shard whose
-        points all pass it, `edge_scope`)."""
+        points all pass it, `edge_scope`); `beam` is the indexed shards' `hnsw_ef`."""
         if not flt.namespaces:
             return []
         query = qe.Query.Nearest(np.asarray(vector).tolist())
-        params = qe.SearchParams(quantization=RESCORE)
+        params = qe.SearchParams(hnsw_ef=beam, quantization=RESCORE)
         filtered, unfiltered = (qe.QueryRequest(limit=limit, query=query, filter=f,
                                                 params=params, with_payload=False)
                                 for f in (edge_filter(flt), None))

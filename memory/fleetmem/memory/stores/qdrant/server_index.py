@@ -165,16 +165,19 @@ class QdrantServerVectorIndex:
             await client.delete(self.collection, points_selector=qm.PointIdsList(
                 points=list(ids)), wait=True)
 
-    async def search(self, vector: Vector, flt: MemoryFilter,
-                     limit: int) -> list[tuple[str, float]]:
-        """Top `limit` by cosine similarity within the filter."""
+    async def search(self, vector: Vector, flt: MemoryFilter, limit: int, *,
+                     beam: int | None = None) -> list[tuple[str, float]]:
+        """Top `limit` by cosine similarity within the filter; `beam` is the HNSW
+        `hnsw_ef` (see the port)."""
         if not flt.namespaces:
             return []
         client = await self._get()
         async with translated():
             response = await client.query_points(
                 self.collection, query=[float(x) for x in vector], query_filter=server_filter(flt),
-                limit=limit, with_payload=False, with_vectors=False)
+                limit=limit, with_payload=False, with_vectors=False,
+                search_params=None if beam is None or self.local
+                else qm.SearchParams(hnsw_ef=beam))
         return [(str(p.id), float(p.score)) for p in response.points]
 
     async def search_many(self, vectors: Sequence[Vector], flt: MemoryFilter,

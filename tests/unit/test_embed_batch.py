@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from fleetmem.memory.services.runtime import batching
 from fleetmem.memory.services.runtime.batching import EmbedBatcher
 
 
@@ -166,3 +167,24 @@ async def test_a_question_reaches_the_model_thread_before_other_tasks_run() -> N
     seen.clear()
     await asyncio.gather(asyncio.create_task(next_leg()), bulk)
     assert model.calls[-1] == ["x" * 600]
+
+
+async def test_a_question_s_model_thread_has_begun_before_the_next_task_runs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the next task's first step holds the GIL (plain Python, as a recall leg's does); the
+    # model thread needs the GIL to begin, so the question's call is handed over first
+    monkeypatch.setattr(batching, "HANDOFF_S", 5.0)  # however slow this machine is now
+    model = _Recorder()
+    model.release.set()
+    batcher = EmbedBatcher(model, ThreadPoolExecutor(1), ThreadPoolExecutor(1), max_texts=64)
+    await batcher.embed(["warm up"])  # the model thread exists and waits for work
+    seen: list[bool] = []
+
+    async def next_leg() -> None:
+        seen.append(len(model.calls) == 2)
+
+    for _ in range(20):
+        question = asyncio.create_task(batcher.embed(["what did Ana say?"]))
+        await asyncio.gather(question, asyncio.create_task(next_leg()))
+        del model.calls[1:]
+    assert seen == [True] * 20

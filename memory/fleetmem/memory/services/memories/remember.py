@@ -53,12 +53,15 @@ EMBED_CHUNK = 64
 costs no encode throughput and lets writing one chunk overlap encoding the next."""
 PREPARE_INLINE_CHARS = 64_000
 """Batches holding more text than this are redacted and hashed on a worker thread."""
-DEDUP_BEAM = 32
+DEDUP_BEAM = 16
 """The HNSW beam of the near-duplicate search (`VectorIndex.search_many`). A duplicate is
 the nearest vector of all, which a beam of 16 already found for each of 64 stored vectors
 queried against a 50k indexed shard; the index's default beam cost 90 ms per 64 texts
 and shard against 33 ms at 32, and every sealed shard (one per 50k memories) pays it on
-every write (bench/OTHER_RUNS.md, issue 22)."""
+every write. On the 1M store (21 shards, int8 vectors rescored) the search of a batch of
+128 took 256 ms at 16 against 326 ms at 32, and a beam of 8, 16 or 32 each caught 128 of
+128 near-duplicates (a stored text with its last punctuation changed) held by a sealed
+shard (bench/OTHER_RUNS.md, issue 22)."""
 
 
 @dataclass(frozen=True, slots=True)

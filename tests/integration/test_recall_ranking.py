@@ -98,9 +98,9 @@ async def test_the_dense_search_leaves_empty_namespaces_out_of_its_filter(
     filters: list[tuple[str, ...]] = []
     search = service.ctx.vectors.search
 
-    async def recorded(vector, flt, limit):  # type: ignore[no-untyped-def]
+    async def recorded(vector, flt, limit, *, beam=None):  # type: ignore[no-untyped-def]
         filters.append(flt.namespaces)
-        return await search(vector, flt, limit)
+        return await search(vector, flt, limit, beam=beam)
 
     service.ctx.vectors.search = recorded  # type: ignore[method-assign]
     res = await service.recall(ALICE, RecallQuery(query="when does the island ferry leave?"))

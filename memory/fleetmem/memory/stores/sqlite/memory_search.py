@@ -241,14 +241,23 @@ def _similarities(rows: Mapping[str, tuple[Any, ...]],
             for i, r in rows.items() if r[ROW_WIDTH - 1] is not None}
 
 
-def _mentioning_sql(names: Sequence[str], where: str) -> str:
+def _mentioning(names: Sequence[str], flt: MemoryFilter) -> tuple[str, list[object]]:
     """The memories (id, created_at) linked to entities named `names` (lower-cased) that
-    pass the filter fragment `where`."""
+    pass the filter, and the statement's parameters.
+
+    The mentions drive the query, through their (namespace, name) index (a mention has
+    its memory's namespace); the filter is keyed (`filter_sql`). Driven by the memories'
+    (namespace, status) index instead, the query read a whole namespace: 1.0-1.2 s a
+    question at 1M memories, against 0.3-1.6 ms."""
+    where, params = filter_sql(flt, keyed=True)
+    ns = list(flt.namespaces)
     return (f"SELECT DISTINCT m.id, m.created_at FROM memory_mentions mm "
             f"JOIN memories m ON m.id = mm.memory_id "
             # linked to an entity that exists now (as Neo4j's MENTIONS edges are)
             f"JOIN entities e ON e.namespace = mm.namespace AND e.name_lower = mm.name_lower "
-            f"WHERE mm.name_lower IN ({placeholders(names)}) AND {where}")
+            f"WHERE mm.namespace IN ({placeholders(ns)}) "
+            f"AND mm.name_lower IN ({placeholders(names)}) AND {where}",
+            [*ns, *names, *params])
 
 
 def candidate_rows(c: sqlite3.Connection, ids: Sequence[str], flt: MemoryFilter,
@@ -359,27 +368,26 @@ class SqliteMemorySearchOps:
     async def memories_mentioning(self, entity_names: Sequence[str], flt: MemoryFilter,
                                   limit: int) -> list[str]:
         names = list({n.lower() for n in entity_names})
-        if not names:
+        if not names or not flt.namespaces:
             return []
-        where, params = filter_sql(flt)
+        sql, params = _mentioning(names, flt)
 
         def fn(c: sqlite3.Connection) -> list[str]:
-            rows = c.execute(_mentioning_sql(names, where) + " ORDER BY m.created_at DESC, "
-                             "m.id LIMIT ?", [*names, *params, limit])
+            rows = c.execute(sql + " ORDER BY m.created_at DESC, m.id LIMIT ?",
+                             [*params, limit])
             return [r["id"] for r in rows]
         return await self.db.read(fn)
 
     async def memories_mentioning_few(self, entity_names: Sequence[str], flt: MemoryFilter,
                                       at_most: int) -> list[str] | None:
         names = list({n.lower() for n in entity_names})
-        if not names:
+        if not names or not flt.namespaces:
             return []
-        where, params = filter_sql(flt)
+        sql, params = _mentioning(names, flt)
 
         def fn(c: sqlite3.Connection) -> list[str] | None:
             # No ORDER BY: the statement stops at at_most + 1 rows instead of sorting all
-            rows = c.execute(_mentioning_sql(names, where) + " LIMIT ?",
-                             [*names, *params, at_most + 1]).fetchall()
+            rows = c.execute(sql + " LIMIT ?", [*params, at_most + 1]).fetchall()
             if len(rows) > at_most:
                 return None
             return [r["id"] for r in sorted(rows, key=lambda r: (-r["created_at"], r["id"]))]

@@ -165,6 +165,11 @@ class QdrantServerVectorIndex:
             await client.delete(self.collection, points_selector=qm.PointIdsList(
                 points=list(ids)), wait=True)
 
+    def _beam(self, beam: int | None) -> qm.SearchParams | None:
+        """The search parameters for an HNSW `beam` (`hnsw_ef`); none for the local
+        (in-process) client, which searches exactly and warns about any beam."""
+        return None if beam is None or self.local else qm.SearchParams(hnsw_ef=beam)
+
     async def search(self, vector: Vector, flt: MemoryFilter, limit: int, *,
                      beam: int | None = None) -> list[tuple[str, float]]:
         """Top `limit` by cosine similarity within the filter; `beam` is the HNSW
@@ -176,8 +181,7 @@ class QdrantServerVectorIndex:
             response = await client.query_points(
                 self.collection, query=[float(x) for x in vector], query_filter=server_filter(flt),
                 limit=limit, with_payload=False, with_vectors=False,
-                search_params=None if beam is None or self.local
-                else qm.SearchParams(hnsw_ef=beam))
+                search_params=self._beam(beam))
         return [(str(p.id), float(p.score)) for p in response.points]
 
     async def search_many(self, vectors: Sequence[Vector], flt: MemoryFilter,
@@ -188,8 +192,7 @@ class QdrantServerVectorIndex:
             return [[] for _ in vectors]
         client = await self._get()
         query_filter = server_filter(flt)
-        # the local (in-process) client searches exactly and warns about any beam
-        params = None if beam is None or self.local else qm.SearchParams(hnsw_ef=beam)
+        params = self._beam(beam)
         requests = [qm.QueryRequest(query=[float(x) for x in v], filter=query_filter,
                                         limit=limit, with_payload=False, with_vector=False,
                                         params=params)

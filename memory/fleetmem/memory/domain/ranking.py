@@ -150,11 +150,6 @@ def _body(text: str) -> str:
     return rest if sep and len(head) <= 40 and "\n" not in head else text
 
 
-def words(text: str) -> int:
-    """Words of a text after a leading "speaker:" label."""
-    return len(_WORD.findall(_body(text)))
-
-
 def question_share(text: str) -> float:
     """The share of a text's characters (after a "speaker:" label) in sentences that end
     with a question mark: 1.0 for "Bob: Where did you go?", 0.0 for no question."""

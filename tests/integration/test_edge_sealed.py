@@ -1,14 +1,22 @@
 """Sealed shards of the embedded vector tier (issue 22): the active Qdrant Edge shard is
 sealed at `seal_points` and a child process builds its HNSW index while the index keeps
-answering; deletes made during a build are replayed on the built copy; the built shards
-and their markers survive a restart (nothing is built again), and every point is found."""
+answering; deletes made during a build are replayed on the built shard; the built shards
+and their markers survive a restart (nothing is built again), and every point is found.
+Built shards of one size tier are merged into one by the same job; a process stopped at
+any point of a merge loses and duplicates nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 import qdrant_edge as qe
 
 from fleetmem.memory.ports import MemoryFilter, VectorPoint
@@ -82,8 +90,9 @@ async def test_a_build_cut_short_by_close_runs_again_at_the_next_open(tmp_path: 
     points = _points(120)
     index = EdgeVectorIndex(tmp_path / "vectors", DIM, seal_points=100)
     await index.upsert(points[:100])  # sealed; its build starts
-    await index.close()  # stops the build and drops its copy
-    assert not list((tmp_path / "vectors.sealed").glob("*.building"))
+    await index.run_background()  # its export starts
+    await index.close()  # stops the build and drops its files
+    assert sorted(p.name for p in (tmp_path / "vectors.sealed").iterdir()) == ["1"]
     again = EdgeVectorIndex(tmp_path / "vectors", DIM, seal_points=100)
     try:
         await again.upsert(points[100:])
@@ -131,3 +140,120 @@ async def test_a_shard_built_by_an_earlier_release_is_built_again(tmp_path: Path
         assert await _all_found(again, points)
     finally:
         await again.close()
+
+
+async def _merging(index: EdgeVectorIndex) -> list[str]:
+    """Step the background work until a merge's export has begun; its sources."""
+    for _ in range(12_000):  # builds take a second or two each
+        sources = await index.run_background()
+        if len(sources) > 1:
+            return sources
+        await asyncio.sleep(0.01)
+    raise AssertionError("no merge began")
+
+
+async def test_shards_of_one_tier_are_merged_and_deletes_made_meanwhile_stay_deleted(
+        tmp_path: Path) -> None:
+    points = _points(450)
+    index = EdgeVectorIndex(tmp_path / "vectors", DIM, seal_points=100, merge_fan_in=2)
+    try:
+        for i in range(0, 450, 50):
+            await index.upsert(points[i:i + 50])
+        assert [n for n, _ in await index.shard_counts()] == [50, 100, 100, 100, 100]
+        sources = await _merging(index)  # shards 1 and 2, once both are built
+        assert sources == ["1", "2"]
+        gone = [points[7].id, points[150].id]  # one in each source
+        await index.delete(gone)
+        await index.upsert([points[8]])  # moves to the active shard
+        await index.wait_indexed()
+        # 1+2 -> 1 (tier 1), 3+4 -> 3 (tier 1), then 1+3 -> 1 (tier 2)
+        shards = await index.shard_counts()
+        assert shards == [(51, False), (397, True)]
+        assert sorted(p.name for p in (tmp_path / "vectors.sealed").iterdir()) == \
+            ["1", "1.indexed"]
+        kept = [p for p in points if p.id not in gone]
+        assert await index.count() == 448 and await _all_found(index, kept)
+        assert not set(gone) & await index.all_ids()
+        # the merged shard keeps the payload indexes that filters (and scopes) use
+        kinds = MemoryFilter(namespaces=(NS,), kinds=("fact",))
+        assert (await index.search(points[300].vector, kinds, 1))[0][0] == points[300].id
+        hits = await index.search(points[300].vector, MemoryFilter(namespaces=("agent:bob",)), 5)
+        assert hits == []
+    finally:
+        await index.close()
+    again = EdgeVectorIndex(tmp_path / "vectors", DIM, seal_points=100, merge_fan_in=2)
+    try:
+        assert await again.shard_counts() == [(51, False), (397, True)]
+        assert await _all_found(again, [p for p in points if p.id not in gone])
+    finally:
+        await again.close()
+
+
+STOPPED = textwrap.dedent("""
+    import asyncio, os, shutil, sys
+    from pathlib import Path
+    from fleetmem.memory.stores.qdrant import edge_shards
+    from fleetmem.memory.stores.qdrant.edge_index import EdgeVectorIndex
+    from tests.support.vector_points import DIM, unit_points
+
+    where = sys.argv[2]
+    if where != "build":  # stop the process part-way through the swap
+        real = edge_shards._commit
+        def commit(root, target, sources):
+            if len(sources) == 1:  # a shard's first build
+                return real(root, target, sources)
+            if where == "after-manifest":
+                os._exit(9)
+            shutil.rmtree(root / sources[1])  # one source removed, then stop
+            os._exit(9)
+        edge_shards._commit = commit
+
+    async def main():
+        index = EdgeVectorIndex(Path(sys.argv[1]), DIM, seal_points=100, merge_fan_in=2)
+        points = unit_points(250, "agent:alice", seed=22)
+        for i in range(0, 250, 50):
+            await index.upsert(points[i:i + 50])
+        await index.delete([points[3].id])
+        if where == "build":  # stop while the merge's child builds
+            while True:
+                await index.run_background()
+                await asyncio.sleep(0.01)
+                job = index._sealed._job
+                if job is not None and len(job.sources) > 1 and job.child is not None:
+                    os._exit(9)
+        await index.wait_indexed()
+    asyncio.run(main())
+""")
+
+
+async def _stopped(tmp_path: Path, where: str) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), *sys.path])}
+    done = subprocess.run([sys.executable, "-c", STOPPED, str(tmp_path / "vectors"), where],
+                          env=env, capture_output=True, timeout=300, check=False)
+    assert done.returncode == 9, done.stderr.decode()[-2000:]
+
+
+@pytest.mark.parametrize("where", ["build", "after-manifest", "mid-swap"])
+async def test_a_merge_stopped_anywhere_loses_and_duplicates_nothing(
+        tmp_path: Path, where: str) -> None:
+    await _stopped(tmp_path, where)
+    sealed = tmp_path / "vectors.sealed"
+    committed = where != "build"
+    assert any(sealed.glob("*.merge.json")) == committed
+    points = _points(250)
+    kept = points[:3] + points[4:]
+    index = EdgeVectorIndex(tmp_path / "vectors", DIM, seal_points=100, merge_fan_in=2)
+    try:
+        shards = await index.shard_counts()
+        # committed: the swap is finished at open; not: the sources are kept as they were
+        assert shards == ([(50, False), (199, True)] if committed
+                          else [(50, False), (99, True), (100, True)])
+        assert not list(sealed.glob("*.merge*")) and not list(sealed.glob("*.export*"))
+        assert await index.count() == 249
+        assert await _all_found(index, kept)
+        assert points[3].id not in await index.all_ids()
+        await index.wait_indexed()  # an interrupted merge runs again
+        assert await index.shard_counts() == [(50, False), (199, True)]
+        assert await _all_found(index, kept)
+    finally:
+        await index.close()

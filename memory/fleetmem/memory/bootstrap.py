@@ -102,7 +102,8 @@ def build_vectors(settings: Settings, dimension: int) -> VectorIndex:
     from fleetmem.memory.stores.qdrant.edge_index import EdgeVectorIndex
 
     return EdgeVectorIndex(Path(settings.data_dir) / "vectors", dimension,
-                           seal_points=settings.vector.seal_points)
+                           seal_points=settings.vector.seal_points,
+                           merge_fan_in=settings.vector.merge_fan_in)
 
 
 def build_witness(settings: Settings) -> AuditWitness | None:

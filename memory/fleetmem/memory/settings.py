@@ -48,6 +48,11 @@ class VectorSettings(BaseModel):
     it is sealed and a child process builds its HNSW index while the service keeps
     serving (no pause in the service). Larger: fewer shards per search, slower exact
     search of the active one. 0: one shard, indexed in-process (pauses, see above)."""
+    merge_fan_in: int = Field(default=4, ge=0, le=64)
+    """With `seal_points`: once this many built shards are of one size tier (about
+    `seal_points * merge_fan_in ** tier` points), a child process merges them into one, in
+    the background, so a search asks few shards (2 at 1M points instead of 20). 0 or 1:
+    never merge."""
 
 
 class EmbeddingSettings(BaseModel):

@@ -1,23 +1,30 @@
-"""Build the HNSW index (and int8 quantized vectors) of a sealed Qdrant Edge shard in a
-child process.
+"""Build a sealed Qdrant Edge shard, HNSW index and int8 quantized vectors included, in a
+child process, from points the serving process exported.
 
-    python -m fleetmem.memory.stores.qdrant.edge_build <shard folder> <dimension>
+    python -m fleetmem.memory.stores.qdrant.edge_build <export stem> <shard folder> <dimension>
 
 Qdrant Edge's `optimize` holds the Python GIL for the whole build (about 25 s per 20k
-points on 2 cores), so in the serving process it stops every thread. This process opens a
-copy of a sealed shard (`edge_shards.ShardSet` made it), builds the index at a lower CPU
-priority, closes the shard and exits 0; the serving process then swaps the copy in.
+points on 2 cores), so in the serving process it stops every thread. The serving process
+(`edge_shards.ShardSet`) exports the points of one sealed shard (its first build) or of
+several (a merge) a few hundred at a time; this process creates a new shard from them at a
+lower CPU priority, builds it, closes it and exits 0; the serving process then swaps it in.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import sys
+from array import array
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO, TextIO, cast
 
 import qdrant_edge as qe
+
+from fleetmem.memory.stores.qdrant.filters import KEYWORD_FIELDS
 
 logger = logging.getLogger("fleetmem.memory.stores.qdrant.edge_build")
 
@@ -26,6 +33,12 @@ INDEX_VERSION = "hnsw+int8"
 """What a sealed shard's built index holds (written in its `.indexed` marker): HNSW and
 int8 scalar quantization. A shard built by an earlier release (an empty marker) is built
 again in the background; it answers meanwhile, unquantized."""
+IDS = ".ids"
+"""Suffix of an export's JSON lines: `[id, payload]` per point."""
+VECTORS = ".f32"
+"""Suffix of an export's vectors: float32, native byte order, `dimension` per point, in
+the order of the JSON lines."""
+BATCH = 1024
 
 
 def edge_config(dimension: int, *, build: bool = False) -> qe.EdgeConfig:
@@ -49,10 +62,57 @@ vectors (recall's fusion and the near-duplicate threshold compare similarities);
 without quantized vectors ignores it."""
 
 
-def build(path: Path, dimension: int) -> int:
-    """Build every segment's index; returns the points indexed."""
-    shard = qe.EdgeShard.load(str(path), edge_config(dimension, build=True))
+def create_payload_indexes(shard: qe.EdgeShard) -> None:
+    """The payload indexes every shard has: keyword fields and `created_at` (filters, and
+    the facets `edge_scope` reads)."""
+    for field in KEYWORD_FIELDS:
+        shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
+    shard.update(qe.UpdateOperation.create_field_index("created_at",
+                                                       qe.PayloadSchemaType.Float))
+
+
+def export(records: Sequence[qe.Record], ids: TextIO, vectors: BinaryIO,
+           dimension: int) -> None:
+    """Append scrolled points (with payload and their one dense vector) to an export's two
+    files."""
+    packed = array("f")
+    for r in records:
+        packed.extend(cast("list[float]", r.vector))
+    if len(packed) != dimension * len(records):
+        raise ValueError(f"exporting {len(records)} points: a vector is not {dimension}-d")
+    ids.writelines(json.dumps([str(r.id), r.payload], separators=(",", ":")) + "\n"
+                   for r in records)
+    vectors.write(packed.tobytes())
+
+
+def _read(stem: Path, dimension: int) -> Iterator[list[qe.Point]]:
+    """An export's points, `BATCH` at a time."""
+    with stem.with_name(stem.name + IDS).open(encoding="utf-8") as ids, \
+            stem.with_name(stem.name + VECTORS).open("rb") as vectors:
+        batch: list[qe.Point] = []
+        for line in ids:
+            point_id, payload = json.loads(line)
+            packed = array("f")
+            packed.frombytes(vectors.read(4 * dimension))
+            if len(packed) != dimension:
+                raise ValueError(f"{stem}: the vectors file ends early")
+            batch.append(qe.Point(point_id, packed.tolist(), payload))
+            if len(batch) == BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def build(stem: Path, target: Path, dimension: int) -> int:
+    """Create the shard `target` from the export `stem` and build every segment's index;
+    returns the points indexed."""
+    target.mkdir(parents=True)
+    shard = qe.EdgeShard.create(str(target), edge_config(dimension, build=True))
     try:
+        create_payload_indexes(shard)
+        for batch in _read(stem, dimension):
+            shard.update(qe.UpdateOperation.upsert_points(batch))
         shard.optimize()
         return int(shard.info().indexed_vectors_count)
     finally:
@@ -62,14 +122,14 @@ def build(path: Path, dimension: int) -> int:
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-    if len(argv) != 2:
+    if len(argv) != 3:
         sys.stderr.write("usage: python -m fleetmem.memory.stores.qdrant.edge_build "
-                         "<shard folder> <dimension>\n")
+                         "<export stem> <shard folder> <dimension>\n")
         return 2
     with contextlib.suppress(OSError):
         os.nice(10)  # the serving process (and its model) go first
-    indexed = build(Path(argv[0]), int(argv[1]))
-    logger.info("indexed %d points in %s", indexed, argv[0])
+    indexed = build(Path(argv[0]), Path(argv[1]), int(argv[2]))
+    logger.info("indexed %d points in %s", indexed, argv[1])
     return 0
 
 

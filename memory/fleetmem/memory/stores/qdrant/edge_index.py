@@ -1,8 +1,9 @@
 """`EdgeVectorIndex`: the embedded vector tier on Qdrant Edge (Qdrant's engine in-process).
 
 The active shard lives in one folder, locked by its WAL to this process; with
-`seal_points` set, full shards are sealed beside it and indexed by a child process (see
-`edge_shards`), so no HNSW build runs in the serving process. It is an index that the
+`seal_points` set, full shards are sealed beside it, then built and merged by a child
+process (see `edge_shards`), so no HNSW build runs in the serving process. A driver thread
+feeds that background work to the index's thread a short task at a time. It is an index that the
 graph can rebuild: the service's startup repair re-upserts whatever it lacks.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,13 +24,16 @@ import qdrant_edge as qe
 from fleetmem.memory.domain.metadata import canonical
 from fleetmem.memory.errors import StorageUnavailable
 from fleetmem.memory.ports import MemoryFilter, Vector, VectorPoint
-from fleetmem.memory.stores.qdrant.edge_build import RESCORE
+from fleetmem.memory.stores.qdrant.edge_build import RESCORE, create_payload_indexes
 from fleetmem.memory.stores.qdrant.edge_scope import Scope
 from fleetmem.memory.stores.qdrant.edge_shards import ShardSet
-from fleetmem.memory.stores.qdrant.filters import KEYWORD_FIELDS
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+IDLE_S = 0.5
+"""How often the driver thread looks for background work when none runs."""
+GAP_S = 0.005
+"""The driver's pause between two export chunks (searches and writes go between)."""
 
 
 def edge_filter(flt: MemoryFilter) -> qe.Filter:
@@ -59,13 +64,17 @@ class EdgeVectorIndex:
     """VectorIndex on a Qdrant Edge shard, with keyword payload indexes for filtering."""
 
     def __init__(self, path: Path, dimension: int,
-                 indexing_threshold_kb: int | None = None, seal_points: int = 0) -> None:
+                 indexing_threshold_kb: int | None = None, seal_points: int = 0,
+                 merge_fan_in: int = 4) -> None:
         self.path = path
         self.dimension = dimension
         self.seal_points = seal_points
         """Seal the active shard at this many points (0: one shard, indexed in-process
         by `build_index`)."""
-        self._sealed = ShardSet(path.with_name(path.name + ".sealed"), dimension)
+        self._sealed = ShardSet(path.with_name(path.name + ".sealed"), dimension,
+                                seal_points, merge_fan_in)
+        self._driver: threading.Thread | None = None
+        self._stop = threading.Event()
         self._active_points = 0
         self._optimizers = None if indexing_threshold_kb is None else \
             qe.EdgeOptimizersConfig(indexing_threshold=indexing_threshold_kb)
@@ -85,11 +94,7 @@ class EdgeVectorIndex:
             else:
                 self.path.mkdir(parents=True, exist_ok=True)
                 shard = qe.EdgeShard.create(str(self.path), config)
-                for field in KEYWORD_FIELDS:
-                    shard.update(qe.UpdateOperation.create_field_index(
-                        field, qe.PayloadSchemaType.Keyword))
-                shard.update(qe.UpdateOperation.create_field_index(
-                    "created_at", qe.PayloadSchemaType.Float))
+                create_payload_indexes(shard)
             if sealed:
                 self._sealed.load()
         except Exception as exc:  # the engine raises plain exceptions (e.g. WAL WouldBlock)
@@ -108,14 +113,34 @@ class EdgeVectorIndex:
         def call() -> T:
             if self._shard is None:
                 self._shard = self._open_sync()
+                if self.seal_points and self._driver is None:
+                    self._driver = threading.Thread(target=self._drive, daemon=True,
+                                                    name="fleetmem-edge-driver")
+                    self._driver.start()
             try:
-                self._sealed.step()  # swap in a finished index build; start the next
                 return fn(self._shard)
             except StorageUnavailable:
                 raise
             except Exception as exc:  # engine errors carry no type hierarchy
                 raise StorageUnavailable("qdrant-edge", retryable=False, detail=str(exc)) from exc
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    def _drive(self) -> None:
+        """The driver thread: hands the sealed shards' background work (`ShardSet.step`)
+        to the index's thread one short task at a time, until `close`."""
+        delay = IDLE_S
+        while not self._stop.wait(delay):
+            try:
+                busy = self._executor.submit(self._tick).result()
+            except RuntimeError:  # the executor is shut down
+                return
+            except Exception:  # logged; the next tick tries again
+                logger.exception("background work on the sealed shards failed")
+                busy = False
+            delay = GAP_S if busy else IDLE_S
+
+    def _tick(self) -> bool:
+        return self._shard is not None and self._sealed.step()
 
     async def open(self) -> None:
         """Create or load the shard."""
@@ -151,7 +176,6 @@ class EdgeVectorIndex:
         self._sealed.seal(active, self.path, self._scope)
         self._shard = None
         self._shard = self._open_sync(sealed=False)
-        self._sealed.step()
 
     async def delete(self, ids: Sequence[str]) -> None:
         """Remove points (missing ids are ignored)."""
@@ -264,13 +288,25 @@ class EdgeVectorIndex:
             s.close()
             self._shard = None
             self._sealed.close()
+        self._stop.set()
+        if self._driver is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._driver.join)
         if self._shard is not None:
             await self._run(shut)
         self._executor.shutdown(wait=True)
 
     async def wait_indexed(self) -> None:
-        """Wait until every sealed shard's index is built and in use (tests, benchmarks)."""
+        """Wait until every sealed shard is built and in use, and no merge is due (tests,
+        benchmarks)."""
         await self._run(lambda s: self._sealed.wait())
+
+    async def run_background(self) -> list[str]:
+        """Run one step of the sealed shards' background work now, as the driver thread
+        would (tests); the names of the shards the job under way reads."""
+        def fn(s: qe.EdgeShard) -> list[str]:
+            self._sealed.step()
+            return self._sealed.job_sources()
+        return await self._run(fn)
 
     async def shard_counts(self) -> list[tuple[int, bool]]:
         """(points, indexed) of the active shard then of each sealed one."""

@@ -48,6 +48,12 @@ class Scope:
         if self.statuses is not None:
             self.statuses.add(status)
 
+    def union(self, other: Scope) -> Scope:
+        """What either scope's points may hold (the scope of a shard merged from both)."""
+        def both(a: set[str] | None, b: set[str] | None) -> set[str] | None:
+            return None if a is None or b is None else a | b
+        return Scope(both(self.namespaces, other.namespaces), both(self.statuses, other.statuses))
+
     def passes(self, flt: MemoryFilter) -> bool:
         """Whether every point of the shard passes `flt` (which then need not be applied):
         the filter names only namespaces and statuses, and includes all of the shard's."""

@@ -173,6 +173,7 @@ async def test_shards_of_one_tier_are_merged_and_deletes_made_meanwhile_stay_del
             ["1", "1.indexed"]
         kept = [p for p in points if p.id not in gone]
         assert await index.count() == 448 and await _all_found(index, kept)
+        assert await _all_found(index, kept, beam=4)  # scaled by the merged shard's size
         assert not set(gone) & await index.all_ids()
         # the merged shard keeps the payload indexes that filters (and scopes) use
         kinds = MemoryFilter(namespaces=(NS,), kinds=("fact",))
@@ -187,6 +188,21 @@ async def test_shards_of_one_tier_are_merged_and_deletes_made_meanwhile_stay_del
         assert await _all_found(again, [p for p in points if p.id not in gone])
     finally:
         await again.close()
+
+
+async def test_no_merge_makes_a_shard_larger_than_merge_max_points(tmp_path: Path) -> None:
+    points = _points(450)
+    index = EdgeVectorIndex(tmp_path / "vectors", DIM, seal_points=100, merge_fan_in=2,
+                            merge_max_points=250)
+    try:
+        for i in range(0, 450, 50):
+            await index.upsert(points[i:i + 50])
+        await index.wait_indexed()
+        # 1+2 -> 1 and 3+4 -> 3 (200 points each); 1+3 would hold 400
+        assert await index.shard_counts() == [(50, False), (200, True), (200, True)]
+        assert await _all_found(index, points)
+    finally:
+        await index.close()
 
 
 STOPPED = textwrap.dedent("""

@@ -103,7 +103,8 @@ def build_vectors(settings: Settings, dimension: int) -> VectorIndex:
 
     return EdgeVectorIndex(Path(settings.data_dir) / "vectors", dimension,
                            seal_points=settings.vector.seal_points,
-                           merge_fan_in=settings.vector.merge_fan_in)
+                           merge_fan_in=settings.vector.merge_fan_in,
+                           merge_max_points=settings.vector.merge_max_points)
 
 
 def build_witness(settings: Settings) -> AuditWitness | None:

@@ -51,8 +51,12 @@ class VectorSettings(BaseModel):
     merge_fan_in: int = Field(default=4, ge=0, le=64)
     """With `seal_points`: once this many built shards are of one size tier (about
     `seal_points * merge_fan_in ** tier` points), a child process merges them into one, in
-    the background, so a search asks few shards (2 at 1M points instead of 20). 0 or 1:
+    the background, so a search asks fewer shards (5 at 1M points instead of 20). 0 or 1:
     never merge."""
+    merge_max_points: int = Field(default=250_000, ge=0)
+    """No merge makes a shard larger than this. A merged shard is searched with a beam
+    scaled by its size; on the bench's 1M store one shard of 1M points missed matches that
+    shards of 200k found (docs/scale-out.md)."""
 
 
 class EmbeddingSettings(BaseModel):

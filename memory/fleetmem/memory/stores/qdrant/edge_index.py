@@ -65,14 +65,14 @@ class EdgeVectorIndex:
 
     def __init__(self, path: Path, dimension: int,
                  indexing_threshold_kb: int | None = None, seal_points: int = 0,
-                 merge_fan_in: int = 4) -> None:
+                 merge_fan_in: int = 4, merge_max_points: int = 250_000) -> None:
         self.path = path
         self.dimension = dimension
         self.seal_points = seal_points
         """Seal the active shard at this many points (0: one shard, indexed in-process
         by `build_index`)."""
         self._sealed = ShardSet(path.with_name(path.name + ".sealed"), dimension,
-                                seal_points, merge_fan_in)
+                                seal_points, merge_fan_in, merge_max_points)
         self._driver: threading.Thread | None = None
         self._stop = threading.Event()
         self._active_points = 0
@@ -105,9 +105,6 @@ class EdgeVectorIndex:
 
     def _shards(self, active: qe.EdgeShard) -> list[qe.EdgeShard]:
         return [active, *(s.shard for s in self._sealed.shards)]
-
-    def _scoped(self, active: qe.EdgeShard) -> list[tuple[qe.EdgeShard, Scope]]:
-        return [(active, self._scope), *((s.shard, s.scope) for s in self._sealed.shards)]
 
     async def _run(self, fn: Callable[[qe.EdgeShard], T]) -> T:
         def call() -> T:
@@ -190,17 +187,14 @@ class EdgeVectorIndex:
     async def search(self, vector: Vector, flt: MemoryFilter, limit: int, *,
                      beam: int | None = None) -> list[tuple[str, float]]:
         """Top `limit` by cosine similarity within the filter (left out on a shard whose
-        points all pass it, `edge_scope`); `beam` is the indexed shards' `hnsw_ef`."""
+        points all pass it, `edge_scope`); `beam` is the indexed shards' `hnsw_ef`, scaled
+        by a merged shard's size (`_plan`)."""
         if not flt.namespaces:
             return []
         query = qe.Query.Nearest(np.asarray(vector).tolist())
-        params = qe.SearchParams(hnsw_ef=beam, quantization=RESCORE)
-        filtered, unfiltered = (qe.QueryRequest(limit=limit, query=query, filter=f,
-                                                params=params, with_payload=False)
-                                for f in (edge_filter(flt), None))
-        hits = await self._run(lambda s: _merge(
-            [x.query(unfiltered if scope.passes(flt) else filtered)
-             for x, scope in self._scoped(s)], limit))
+        hits = await self._run(lambda s: _merge([x.query(qe.QueryRequest(
+            limit=limit, query=query, filter=f, params=params, with_payload=False))
+            for x, f, params in self._plan(s, flt, beam)], limit))
         return [(str(h.id), float(h.score)) for h in hits]
 
     async def search_many(self, vectors: Sequence[Vector], flt: MemoryFilter,
@@ -208,22 +202,36 @@ class EdgeVectorIndex:
                           ) -> list[list[tuple[str, float]]]:
         """Several searches as one planned batch: exact (brute-force) scoring over the
         unindexed segment is shared, about 4x cheaper than one query per vector; `beam`
-        is the indexed shards' `hnsw_ef` (see the port). The filter is left out on a shard
-        whose points all pass it, as in `search`."""
+        is the indexed shards' `hnsw_ef` (see the port; scaled as in `search`). The filter
+        is left out on a shard whose points all pass it, as in `search`."""
         if not flt.namespaces or not vectors:
             return [[] for _ in vectors]
-        params = qe.SearchParams(hnsw_ef=beam, quantization=RESCORE)
         queries = [qe.Query.Nearest(np.asarray(v).tolist()) for v in vectors]
-        filtered, unfiltered = (qe.QueryBatchRequest([
-            qe.QueryRequest(limit=limit, query=q, filter=f, params=params, with_payload=False)
-            for q in queries]) for f in (edge_filter(flt), None))
 
         def run(s: qe.EdgeShard) -> list[list[qe.ScoredPoint]]:
-            per_shard = [x.query_batch(unfiltered if scope.passes(flt) else filtered)
-                         for x, scope in self._scoped(s)]
+            per_shard = [x.query_batch(qe.QueryBatchRequest([qe.QueryRequest(
+                limit=limit, query=q, filter=f, params=params, with_payload=False)
+                for q in queries])) for x, f, params in self._plan(s, flt, beam)]
             return [_merge([r[i] for r in per_shard], limit) for i in range(len(vectors))]
         results = await self._run(run)
         return [[(str(h.id), float(h.score)) for h in hits] for hits in results]
+
+    def _plan(self, active: qe.EdgeShard, flt: MemoryFilter, beam: int | None
+              ) -> list[tuple[qe.EdgeShard, qe.Filter | None, qe.SearchParams]]:
+        """Each shard with the filter it needs (None: all its points pass, `edge_scope`)
+        and its search parameters: `beam` times the shard's size in seals (a merged shard
+        of 200k points searched with a beam of 48 held 8.5 of an exact top 10, with 192
+        9.8, as four 50k shards with 48 each; bench/OTHER_RUNS.md)."""
+        filtered = edge_filter(flt)
+        plan = [(active, None if self._scope.passes(flt) else filtered, self._params(beam, 0))]
+        plan.extend((x.shard, None if x.scope.passes(flt) else filtered,
+                     self._params(beam, x.points)) for x in self._sealed.shards)
+        return plan
+
+    def _params(self, beam: int | None, points: int) -> qe.SearchParams:
+        if beam is not None and self.seal_points:
+            beam *= max(1, round(points / self.seal_points))
+        return qe.SearchParams(hnsw_ef=beam, quantization=RESCORE)
 
     async def existing(self, ids: Sequence[str]) -> set[str]:
         """Which of `ids` the shard holds."""

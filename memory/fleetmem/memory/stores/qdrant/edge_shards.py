@@ -14,12 +14,16 @@ Until then the source answers exactly. Qdrant Edge's build holds the GIL, so in-
 
 The same job merges shards: once `fan_in` built shards are of one size tier (about
 `seal_points * fan_in ** tier` points), they are exported together and replaced by one
-shard. A search asks every shard, and one HNSW search over 200k points costs about what
-one over 50k does (0.54 against 1.86 ms for four; bench/OTHER_RUNS.md, issue 22), so a
-store of 1M points is searched in 2 shards instead of 20. The replacement is committed by a
-manifest (`<n>.merge.json`, naming the sources) written after the new shard is complete
-and before any source is removed: a process stopped before it leaves the sources (the new
-shard is dropped at the next open); one stopped after finishes the swap at the next open.
+shard, up to `max_points` a shard. A search asks every shard; one HNSW search over 200k
+points, with a beam four times as wide, finds what four over 50k do in less than half
+their time (0.75 against 1.69 ms; bench/OTHER_RUNS.md, issue 22), so a store of 1M points
+is searched in 5 shards instead of 20. Larger merged shards searched worse on the bench's
+clustered vectors (one over 1M missed a question's best match with any beam up to 400).
+
+The replacement is committed by a manifest (`<n>.merge.json`, naming the sources) written
+after the new shard is complete and before any source is removed: a process stopped before
+it keeps the sources (the new shard is dropped at the next open); one stopped after it
+finishes the swap at the next open.
 
 Every method runs on the index's single executor thread (`EdgeVectorIndex._run`, and its
 driver thread's ticks).
@@ -113,6 +117,8 @@ class ShardSet:
     """The active shard's seal size: the first size tier (0: sizes are not tiered)."""
     fan_in: int = 4
     """Merge this many built shards of one size tier into one (below 2: never merge)."""
+    max_points: int = 250_000
+    """A merge that would make a shard larger than this is not started."""
     shards: list[Sealed] = field(default_factory=list)
     _job: Job | None = None
     _settled: bool = False
@@ -223,8 +229,9 @@ class ShardSet:
             if s.indexed and not s.failed:
                 tiers.setdefault(self._tier(s.points), []).append(s)
         for tier in sorted(tiers):
-            if len(tiers[tier]) >= self.fan_in:
-                return tiers[tier][:self.fan_in]
+            group = tiers[tier][:self.fan_in]
+            if len(group) == self.fan_in and sum(s.points for s in group) <= self.max_points:
+                return group
         return []
 
     def _tier(self, points: int) -> int:

@@ -73,8 +73,10 @@ async def test_sealed_shards_are_indexed_by_a_child_and_survive_a_restart(
     assert await index.count() == 248
     await index.close()
 
-    for folder in ("1", "2"):  # the built copies are the sealed shards now, HNSW included
-        shard = qe.EdgeShard.load(str(tmp_path / "vectors.sealed" / folder))
+    folders = _sealed_folders(tmp_path)
+    assert len(folders) == 2
+    for folder in folders:  # the built shards are the sealed shards now, HNSW included
+        shard = qe.EdgeShard.load(str(folder))
         assert shard.info().indexed_vectors_count >= 98
         shard.close()
     again = EdgeVectorIndex(tmp_path / "vectors", DIM, seal_points=100)
@@ -107,9 +109,10 @@ async def test_built_shards_search_int8_vectors_and_return_exact_similarities(
         tmp_path: Path) -> None:
     points, index = await _filled(tmp_path, 230, 23)
     await index.wait_indexed()
-    marker = tmp_path / "vectors.sealed" / "1.indexed"
+    first = _sealed_folders(tmp_path)[0]
+    marker = first.with_name(first.name + ".indexed")
     assert marker.read_text() == INDEX_VERSION
-    config = json.loads((tmp_path / "vectors.sealed" / "1" / "edge_config.json").read_text())
+    config = json.loads((first / "edge_config.json").read_text())
     assert "int8" in json.dumps(config).lower()
     flt = MemoryFilter(namespaces=(NS,))
     matrix = np.stack([np.asarray(p.vector) for p in points])
@@ -128,7 +131,8 @@ async def test_a_shard_built_by_an_earlier_release_is_built_again(tmp_path: Path
     await index.upsert(points)
     await index.wait_indexed()
     await index.close()
-    marker = tmp_path / "vectors.sealed" / "1.indexed"
+    first = _sealed_folders(tmp_path)[0]
+    marker = first.with_name(first.name + ".indexed")
     marker.write_text("")  # what releases before the int8 vectors wrote
     again = EdgeVectorIndex(tmp_path / "vectors", DIM, seal_points=100)
     try:
@@ -136,10 +140,18 @@ async def test_a_shard_built_by_an_earlier_release_is_built_again(tmp_path: Path
         assert await _all_found(again, points)  # answered meanwhile
         await again.wait_indexed()
         assert [x for _, x in (await again.shard_counts())[1:]] == [True]
-        assert marker.read_text() == INDEX_VERSION
+        assert not marker.exists()  # built again as a new shard, which replaced it
+        rebuilt = _sealed_folders(tmp_path)[0]
+        assert rebuilt.with_name(rebuilt.name + ".indexed").read_text() == INDEX_VERSION
         assert await _all_found(again, points)
     finally:
         await again.close()
+
+
+def _sealed_folders(tmp_path: Path) -> list[Path]:
+    """The sealed shards' folders, in number order."""
+    return sorted((p for p in (tmp_path / "vectors.sealed").iterdir() if p.name.isdigit()),
+                  key=lambda p: int(p.name))
 
 
 async def _merging(index: EdgeVectorIndex) -> list[str]:
@@ -160,17 +172,18 @@ async def test_shards_of_one_tier_are_merged_and_deletes_made_meanwhile_stay_del
         for i in range(0, 450, 50):
             await index.upsert(points[i:i + 50])
         assert [n for n, _ in await index.shard_counts()] == [50, 100, 100, 100, 100]
-        sources = await _merging(index)  # shards 1 and 2, once both are built
-        assert sources == ["1", "2"]
+        sources = await _merging(index)  # the first two, once both are built
+        assert len(sources) == 2
         gone = [points[7].id, points[150].id]  # one in each source
         await index.delete(gone)
         await index.upsert([points[8]])  # moves to the active shard
         await index.wait_indexed()
-        # 1+2 -> 1 (tier 1), 3+4 -> 3 (tier 1), then 1+3 -> 1 (tier 2)
+        # two merges of two (tier 1), then one of those two (tier 2)
         shards = await index.shard_counts()
         assert shards == [(51, False), (397, True)]
-        assert sorted(p.name for p in (tmp_path / "vectors.sealed").iterdir()) == \
-            ["1", "1.indexed"]
+        folders = _sealed_folders(tmp_path)
+        assert len(folders) == 1 and sorted(p.name for p in folders[0].parent.iterdir()) == \
+            [folders[0].name, folders[0].name + ".indexed"]
         kept = [p for p in points if p.id not in gone]
         assert await index.count() == 448 and await _all_found(index, kept)
         assert await _all_found(index, kept, beam=4)  # scaled by the merged shard's size
@@ -198,7 +211,7 @@ async def test_no_merge_makes_a_shard_larger_than_merge_max_points(tmp_path: Pat
         for i in range(0, 450, 50):
             await index.upsert(points[i:i + 50])
         await index.wait_indexed()
-        # 1+2 -> 1 and 3+4 -> 3 (200 points each); 1+3 would hold 400
+        # two merges of 200 points each; a third would make 400
         assert await index.shard_counts() == [(50, False), (200, True), (200, True)]
         assert await _all_found(index, points)
     finally:
@@ -214,15 +227,15 @@ STOPPED = textwrap.dedent("""
 
     where = sys.argv[2]
     if where != "build":  # stop the process part-way through the swap
-        real = edge_shards._commit
-        def commit(root, target, sources):
+        real = edge_shards._remove_sources
+        def remove(root, target, sources):
             if len(sources) == 1:  # a shard's first build
                 return real(root, target, sources)
             if where == "after-manifest":
                 os._exit(9)
             shutil.rmtree(root / sources[1])  # one source removed, then stop
             os._exit(9)
-        edge_shards._commit = commit
+        edge_shards._remove_sources = remove
 
     async def main():
         index = EdgeVectorIndex(Path(sys.argv[1]), DIM, seal_points=100, merge_fan_in=2)
@@ -264,7 +277,8 @@ async def test_a_merge_stopped_anywhere_loses_and_duplicates_nothing(
         # committed: the swap is finished at open; not: the sources are kept as they were
         assert shards == ([(50, False), (199, True)] if committed
                           else [(50, False), (99, True), (100, True)])
-        assert not list(sealed.glob("*.merge*")) and not list(sealed.glob("*.export*"))
+        assert not [p for p in sealed.iterdir()
+                    if p.suffix in (".pending", ".json", ".tmp") or ".export" in p.name]
         assert await index.count() == 249
         assert await _all_found(index, kept)
         assert points[3].id not in await index.all_ids()

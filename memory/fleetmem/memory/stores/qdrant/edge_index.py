@@ -26,7 +26,7 @@ from fleetmem.memory.errors import StorageUnavailable
 from fleetmem.memory.ports import MemoryFilter, Vector, VectorPoint
 from fleetmem.memory.stores.qdrant.edge_build import RESCORE, create_payload_indexes
 from fleetmem.memory.stores.qdrant.edge_scope import Scope
-from fleetmem.memory.stores.qdrant.edge_shards import ShardSet
+from fleetmem.memory.stores.qdrant.edge_shards import ShardSet, Step
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -124,20 +124,23 @@ class EdgeVectorIndex:
 
     def _drive(self) -> None:
         """The driver thread: hands the sealed shards' background work (`ShardSet.step`)
-        to the index's thread one short task at a time, until `close`."""
+        to the index's thread one short task at a time, and runs the work a step hands
+        back (opening a built shard, removing replaced ones) itself, until `close`."""
         delay = IDLE_S
         while not self._stop.wait(delay):
             try:
-                busy = self._executor.submit(self._tick).result()
+                work = self._executor.submit(self._tick).result()
             except RuntimeError:  # the executor is shut down
                 return
             except Exception:  # logged; the next tick tries again
                 logger.exception("background work on the sealed shards failed")
-                busy = False
-            delay = GAP_S if busy else IDLE_S
+                work = "idle"
+            if callable(work):
+                work()  # logs its own failure
+            delay = 0 if callable(work) else GAP_S if work == "busy" else IDLE_S
 
-    def _tick(self) -> bool:
-        return self._shard is not None and self._sealed.step()
+    def _tick(self) -> Step:
+        return "idle" if self._shard is None else self._sealed.step()
 
     async def open(self) -> None:
         """Create or load the shard."""
@@ -311,10 +314,12 @@ class EdgeVectorIndex:
     async def run_background(self) -> list[str]:
         """Run one step of the sealed shards' background work now, as the driver thread
         would (tests); the names of the shards the job under way reads."""
-        def fn(s: qe.EdgeShard) -> list[str]:
-            self._sealed.step()
-            return self._sealed.job_sources()
-        return await self._run(fn)
+        def fn(s: qe.EdgeShard) -> tuple[Step, list[str]]:
+            return self._sealed.step(), self._sealed.job_sources()
+        work, sources = await self._run(fn)
+        if callable(work):
+            await asyncio.get_running_loop().run_in_executor(None, work)
+        return sources
 
     async def shard_counts(self) -> list[tuple[int, bool]]:
         """(points, indexed) of the active shard then of each sealed one."""

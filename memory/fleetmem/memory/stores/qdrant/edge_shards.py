@@ -5,12 +5,12 @@ small. Once it holds `seal_points` points it is sealed: moved to `<path>.sealed/
 new empty active shard takes its place. A sealed shard only loses points (a memory
 re-upserted moves to the active shard; deletes apply everywhere).
 
-A sealed shard is built off the serving process: its points are exported a few hundred at
-a time (`CHUNK`, each a short task on the index's thread, between searches and writes), a
-child process (`edge_build`) creates a shard from them with its HNSW index and int8
-vectors, and the new shard replaces its source, the deletes made meanwhile replayed on it.
-Until then the source answers exactly. Qdrant Edge's build holds the GIL, so in-process
-(even on a thread) it stopped the service: 43 s at 100k points at startup before this.
+A sealed shard is built off the serving process: its points are exported `CHUNK` at a
+time (each a short task on the index's thread, between searches and writes), a child
+process (`edge_build`) creates a new shard from them under a new number, with its HNSW
+index and int8 vectors, and the new shard replaces its source. Until then the source
+answers exactly. Qdrant Edge's build holds the GIL, so in-process (even on a thread) it
+stopped the service: 43 s at 100k points at startup before this.
 
 The same job merges shards: once `fan_in` built shards are of one size tier (about
 `seal_points * fan_in ** tier` points), they are exported together and replaced by one
@@ -20,13 +20,18 @@ their time (0.75 against 1.69 ms; bench/OTHER_RUNS.md, issue 22), so a store of 
 is searched in 5 shards instead of 20. Larger merged shards searched worse on the bench's
 clustered vectors (one over 1M missed a question's best match with any beam up to 400).
 
-The replacement is committed by a manifest (`<n>.merge.json`, naming the sources) written
-after the new shard is complete and before any source is removed: a process stopped before
-it keeps the sources (the new shard is dropped at the next open); one stopped after it
-finishes the swap at the next open.
+The swap. Opening a built shard of 200k points takes ~2.2 s (Qdrant Edge releases the GIL
+meanwhile), so it is opened off the index's thread (`ShardSet.step` hands that to the
+caller, the index's driver thread). Then, on the index's thread and briefly: the deletes
+its sources took since the export began are replayed on it, a manifest naming it and its
+sources is written (the commit), and it takes its sources' place. The sources are then
+closed and removed off the index's thread, and the manifest with them. A new shard's
+folder carries a `<m>.pending` marker until its commit; at open, a committed manifest is
+finished and a pending folder without one is dropped, so a process stopped at any point
+keeps either the sources or the new shard, never both or neither.
 
 Every method runs on the index's single executor thread (`EdgeVectorIndex._run`, and its
-driver thread's ticks).
+driver thread's ticks), except the work `step` returns, which must not.
 """
 
 from __future__ import annotations
@@ -40,9 +45,11 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import BinaryIO, Literal, TextIO
 
 import qdrant_edge as qe
 
@@ -54,14 +61,20 @@ logger = logging.getLogger(__name__)
 INDEXED = ".indexed"
 """Suffix of the marker beside a sealed shard whose index is built (it holds
 `edge_build.INDEX_VERSION`; a shard whose marker holds another is built again)."""
-STAGING = ".merge"
-"""Suffix of the folder a child builds a new shard in (named after its lowest source)."""
+PENDING = ".pending"
+"""Suffix of the marker beside a shard being built, until its replacement is committed."""
 MANIFEST = ".merge.json"
-"""Suffix of the file that commits a replacement: `{"target": n, "sources": [...]}`."""
+"""Suffix of the file that commits a replacement: `{"target": m, "sources": [...]}`."""
 EXPORT = ".export"
 """Stem suffix of an export's files (`edge_build.IDS`, `edge_build.VECTORS`)."""
-CHUNK = 512
-"""Points exported per task on the index's thread (~3-5 ms)."""
+CHUNK = 128
+"""Points exported per task on the index's thread (~4-8 ms)."""
+OPENERS = 2
+"""Threads opening sealed shards at start (Qdrant Edge releases the GIL meanwhile)."""
+
+Step = Literal["idle", "busy"] | Callable[[], None]
+"""What `ShardSet.step` leaves to its caller: nothing for a while, call again soon, or
+work to run off the index's thread before calling again."""
 
 
 @dataclass
@@ -81,9 +94,10 @@ class Sealed:
 
 @dataclass
 class Job:
-    """One shard being built from `sources` (one: its first build; several: a merge)."""
+    """One shard being built under `target` from `sources` (one: its first build; several:
+    a merge)."""
 
-    root: Path
+    target: Path
     sources: list[Sealed]
     ids: TextIO
     vectors: BinaryIO
@@ -91,21 +105,16 @@ class Job:
     """The source being exported."""
     offset: int | uuid.UUID | str | None = None
     child: subprocess.Popen[bytes] | None = None
+    built: qe.EdgeShard | None = None
+    """The new shard, opened off the index's thread once the child is done."""
+    opening: bool = False
+    open_failed: bool = False
     journal: list[str] = field(default_factory=list)
     """Ids deleted from the sources since the export began, replayed on the new shard."""
 
     @property
-    def name(self) -> str:
-        """The number the new shard takes: its lowest source's."""
-        return min((s.path.name for s in self.sources), key=int)
-
-    @property
-    def staging(self) -> Path:
-        return self.root / f"{self.name}{STAGING}"
-
-    @property
     def stem(self) -> Path:
-        return self.root / f"{self.name}{EXPORT}"
+        return self.target.with_name(self.target.name + EXPORT)
 
 
 @dataclass
@@ -132,9 +141,9 @@ class ShardSet:
             return
         for manifest in self.root.glob(f"*{MANIFEST}"):
             plan = json.loads(manifest.read_text(encoding="utf-8"))
-            _commit(self.root, str(plan["target"]), [str(s) for s in plan["sources"]])
-        for stale in self.root.glob(f"*{STAGING}"):
-            shutil.rmtree(stale, ignore_errors=True)
+            _remove_sources(self.root, str(plan["target"]), [str(s) for s in plan["sources"]])
+        for pending in self.root.glob(f"*{PENDING}"):
+            _drop(self.root / pending.name.removesuffix(PENDING))
         for stale in (*self.root.glob(f"*{EXPORT}.*"), *self.root.glob(f"*{MANIFEST}.tmp")):
             stale.unlink(missing_ok=True)
         for stale in self.root.glob("*.building"):  # left by releases before merging
@@ -147,14 +156,22 @@ class ShardSet:
                 old.rename(live)
         folders = sorted((p for p in self.root.iterdir() if p.is_dir() and p.name.isdigit()),
                          key=lambda p: int(p.name))
-        for folder in folders:
-            self.shards.append(self._open(folder, _built(folder)))
+        with ThreadPoolExecutor(OPENERS) as pool:
+            self.shards = list(pool.map(lambda f: self._open(f, _built(f)), folders))
         self._settled = False
 
-    def _open(self, folder: Path, indexed: bool, scope: Scope | None = None) -> Sealed:
-        shard = qe.EdgeShard.load(str(folder), edge_config(self.dimension))
+    def _open(self, folder: Path, indexed: bool, scope: Scope | None = None,
+              shard: qe.EdgeShard | None = None) -> Sealed:
+        shard = shard or qe.EdgeShard.load(str(folder), edge_config(self.dimension))
         return Sealed(folder, shard, indexed, scope or Scope.of(shard),
                       int(shard.info().points_count))
+
+    def _number(self) -> int:
+        """A number no sealed shard or build has."""
+        taken = [int(s.path.name) for s in self.shards]
+        if self._job is not None:
+            taken.append(int(self._job.target.name))
+        return max(taken, default=0) + 1
 
     def seal(self, active: qe.EdgeShard, active_path: Path, scope: Scope) -> None:
         """Close the active shard and move it here as the newest sealed one (`scope`: what
@@ -162,23 +179,21 @@ class ShardSet:
         active.flush()
         active.close()
         self.root.mkdir(parents=True, exist_ok=True)
-        n = max((int(s.path.name) for s in self.shards), default=0) + 1
-        target = self.root / str(n)
+        target = self.root / str(self._number())
         active_path.rename(target)
         sealed = self._open(target, False, scope)
         self.shards.append(sealed)
         self._settled = False
-        logger.info("sealed %d vectors as shard %d; its index is built in the background",
-                    sealed.points, n)
+        logger.info("sealed %d vectors as shard %s; its index is built in the background",
+                    sealed.points, target.name)
 
     def delete(self, ids: list[str]) -> None:
         """Remove points from the sealed shards that hold them (missing ids are ignored).
 
         Each write deletes its ids here (a point lives in one shard), and they are nearly
         always new: so each shard is asked which it holds (a read) and only those are
-        deleted. A delete of ids a shard lacks still went through its WAL, which every
-        later open replays; at 1M points the swap of a merged shard replayed a whole
-        merge's writes there, in one pause of 2.6 s."""
+        deleted, and journaled for a build that reads the shard. A delete of ids a shard
+        lacks still went through its WAL, which every later open replays."""
         if not ids:
             return
         id_list: list[int | uuid.UUID | str] = list(ids)
@@ -190,28 +205,51 @@ class ShardSet:
                 if self._job is not None and s in self._job.sources:
                     self._job.journal.extend(str(i) for i in held)
 
-    def step(self) -> bool:
-        """One step of the background work: export a chunk, swap in a finished shard, or
-        start the next build or merge. Returns whether an export is under way (call again
-        soon)."""
+    def step(self) -> Step:
+        """One short step of the background work: export a chunk, swap in a built shard,
+        or start the next build or merge. Returns what is left to the caller (see `Step`);
+        a callable must run off the index's thread."""
         job = self._job
         if job is None:
             job = self._job = self._next()
             if job is None:
-                return False
+                return "idle"
         if job.child is None:
             try:
                 self._export(job)
             except Exception:  # e.g. a full disk: the sources answer as they are
                 logger.exception("exporting %s for its build failed", job.stem)
                 self._abandon(job, failed=True)
-            return job.child is None and self._job is job
-        code = job.child.poll()
-        if code is None:
-            return False
+            return "busy" if self._job is job and job.child is None else "idle"
+        if job.built is None:
+            code = job.child.poll()
+            if code is None:
+                return "idle"
+            if code != 0:  # tried again at the next start; the sources answer meanwhile
+                logger.warning("building %s failed (exit %d)", job.target, code)
+                self._abandon(job, failed=True)
+                return "idle"
+            if job.open_failed:
+                self._abandon(job, failed=True)
+                return "idle"
+            if job.opening:
+                return "idle"
+            job.opening = True
+            return lambda: self._open_built(job)
         self._job = None
-        self._finish(job, code)
-        return False
+        return self._swap(job)
+
+    def _open_built(self, job: Job) -> None:
+        """Off the index's thread: open the new shard (seconds for a large one)."""
+        started = time.perf_counter()
+        try:
+            job.built = qe.EdgeShard.load(str(job.target), edge_config(self.dimension))
+        except Exception:  # the job is dropped at the next step; the sources answer
+            logger.exception("opening the new shard %s failed", job.target)
+            job.open_failed = True
+            return
+        logger.info("opened the new shard %s in %.2f s", job.target,
+                    time.perf_counter() - started)
 
     def _next(self) -> Job | None:
         if self._settled:
@@ -221,13 +259,17 @@ class ShardSet:
         if not group:
             self._settled = True
             return None
-        stem = self.root / f"{min((s.path.name for s in group), key=int)}{EXPORT}"
-        _remove_staging(stem)
-        job = Job(self.root, group, stem.with_name(stem.name + IDS).open("w", encoding="utf-8"),
+        target = self.root / str(self._number())
+        _drop(target)
+        target.with_name(target.name + PENDING).write_text(
+            " ".join(s.path.name for s in group))
+        stem = target.with_name(target.name + EXPORT)
+        job = Job(target, group, stem.with_name(stem.name + IDS).open("w", encoding="utf-8"),
                   stem.with_name(stem.name + VECTORS).open("wb"))
         if len(group) > 1:
-            logger.info("merging sealed shards %s (%d points) in the background",
-                        ", ".join(s.path.name for s in group), sum(s.points for s in group))
+            logger.info("merging sealed shards %s (%d points) in the background as %s",
+                        ", ".join(s.path.name for s in group), sum(s.points for s in group),
+                        target.name)
         return job
 
     def _mergeable(self) -> list[Sealed]:
@@ -261,7 +303,7 @@ class ShardSet:
         job.vectors.close()
         job.child = subprocess.Popen(
             [sys.executable, "-m", "fleetmem.memory.stores.qdrant.edge_build", str(job.stem),
-             str(job.staging), str(self.dimension)],
+             str(job.target), str(self.dimension)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
 
     def _abandon(self, job: Job, *, failed: bool) -> None:
@@ -272,49 +314,54 @@ class ShardSet:
             job.child.wait()
         job.ids.close()
         job.vectors.close()
-        _remove_staging(job.stem)
+        if job.built is not None:
+            job.built.close()
+        _drop(job.target)
         for s in job.sources:
             s.failed = s.failed or failed
         self._job = None
 
-    def _finish(self, job: Job, code: int) -> None:
-        if code != 0:  # retried at the next start; the sources answer meanwhile
-            logger.warning("building %s failed (exit %d)", job.staging, code)
-            self._abandon(job, failed=True)
-            return
+    def _swap(self, job: Job) -> Callable[[], None]:
+        """On the index's thread: replay the journal on the opened new shard, commit, and
+        put it in its sources' place; returns the sources' removal (off the thread)."""
+        built = job.built
+        assert built is not None
         started = time.perf_counter()
-        built = qe.EdgeShard.load(str(job.staging), edge_config(self.dimension))
         if job.journal:
             id_list: list[int | uuid.UUID | str] = list(job.journal)
             built.update(qe.UpdateOperation.delete_points(id_list))
         built.flush()
-        built.close()
-        replayed = time.perf_counter()
+        target = job.target.name
         sources = [s.path.name for s in job.sources]
-        manifest = self.root / f"{job.name}{MANIFEST}"
+        job.target.with_name(target + INDEXED).write_text(INDEX_VERSION)
+        manifest = self.root / f"{target}{MANIFEST}"
         pending = manifest.with_name(manifest.name + ".tmp")
         with pending.open("w", encoding="utf-8") as out:
-            json.dump({"target": job.name, "sources": sources}, out)
+            json.dump({"target": target, "sources": sources}, out)
             out.flush()
             os.fsync(out.fileno())
-        pending.rename(manifest)  # the commit: from here the next open finishes the swap
-        for s in job.sources:
-            s.shard.close()
-        _commit(self.root, job.name, sources)
-        committed = time.perf_counter()
-        for suffix in (IDS, VECTORS):
-            job.stem.with_name(job.stem.name + suffix).unlink(missing_ok=True)
+        pending.rename(manifest)  # the commit: from here an open finishes the swap
         scope = Scope()
         for s in job.sources:
             scope = scope.union(s.scope)
-        merged = self._open(self.root / job.name, True, scope)
-        self.shards = sorted([s for s in self.shards if s not in job.sources] + [merged],
-                             key=lambda s: int(s.path.name))
+        new = self._open(job.target, True, scope, built)
+        self.shards = [s for s in self.shards if s not in job.sources] + [new]
         self._settled = False
-        logger.info("shard %s (%d points) is built and in use; the swap took %.2f s (load and "
-                    "%d deletes replayed %.2f, commit %.2f, open %.2f)", merged.path,
-                    merged.points, time.perf_counter() - started, len(job.journal),
-                    replayed - started, committed - replayed, time.perf_counter() - committed)
+        logger.info("shard %s (%d points) replaces %s; %d deletes replayed, %.2f s on the "
+                    "index's thread", target, new.points, ", ".join(sources), len(job.journal),
+                    time.perf_counter() - started)
+
+        def remove() -> None:  # no search or write reaches the sources any more
+            try:
+                for suffix in (IDS, VECTORS):  # 300 MB for 200k points: not on the thread
+                    job.stem.with_name(job.stem.name + suffix).unlink(missing_ok=True)
+                for s in job.sources:
+                    s.shard.close()
+                _remove_sources(self.root, target, sources)
+            except Exception:  # committed: the next open removes them
+                logger.exception("removing the shards %s replaced by %s failed",
+                                 sources, target)
+        return remove
 
     def job_sources(self) -> list[str]:
         """The shards the job under way reads (none: no job)."""
@@ -325,13 +372,18 @@ class ShardSet:
         return self._job is not None
 
     def wait(self) -> None:
-        """Block until every sealed shard is built and no merge is due (tests, benchmarks)."""
+        """Block until every sealed shard is built and no merge is due (tests, benchmarks).
+        Runs the work `step` hands back inline."""
         while True:
-            self.step()
-            if self._job is None:
+            work = self.step()
+            if callable(work):
+                work()
+            elif self._job is None:
                 if self._settled:
                     return
-            elif self._job.child is not None:
+            elif self._job.opening:  # the driver thread opens the new shard
+                time.sleep(0.01)
+            elif self._job.child is not None and work == "idle":
                 self._job.child.wait()
 
     def close(self) -> None:
@@ -344,27 +396,20 @@ class ShardSet:
         self.shards = []
 
 
-def _remove_staging(stem: Path) -> None:
-    """Drop an export's files and the shard being built from them."""
-    name = stem.name.removesuffix(EXPORT)
-    shutil.rmtree(stem.with_name(name + STAGING), ignore_errors=True)
-    for suffix in (IDS, VECTORS):
-        stem.with_name(stem.name + suffix).unlink(missing_ok=True)
+def _drop(folder: Path) -> None:
+    """Remove a shard that was being built: its folder, marker and export files."""
+    shutil.rmtree(folder, ignore_errors=True)
+    for suffix in (PENDING, INDEXED, f"{EXPORT}{IDS}", f"{EXPORT}{VECTORS}"):
+        folder.with_name(folder.name + suffix).unlink(missing_ok=True)
 
 
-def _commit(root: Path, target: str, sources: list[str]) -> None:
-    """Replace `sources` by the shard built in `<target>.merge` (its manifest written);
-    idempotent, so an open after a stop part-way finishes it."""
-    staging = root / f"{target}{STAGING}"
+def _remove_sources(root: Path, target: str, sources: list[str]) -> None:
+    """Finish a committed replacement (idempotent): remove the sources, then the new
+    shard's pending marker and the manifest."""
     for name in sources:
-        if name == target and not staging.exists():
-            continue  # renamed already: `target` is the new shard
         shutil.rmtree(root / name, ignore_errors=True)
-        if name != target:
-            (root / f"{name}{INDEXED}").unlink(missing_ok=True)
-    if staging.exists():
-        staging.rename(root / target)
-    (root / f"{target}{INDEXED}").write_text(INDEX_VERSION)
+        (root / f"{name}{INDEXED}").unlink(missing_ok=True)
+    (root / f"{target}{PENDING}").unlink(missing_ok=True)
     (root / f"{target}{MANIFEST}").unlink(missing_ok=True)
 
 

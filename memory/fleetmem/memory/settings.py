@@ -48,11 +48,13 @@ class VectorSettings(BaseModel):
     it is sealed and a child process builds its HNSW index while the service keeps
     serving (no pause in the service). Larger: fewer shards per search, slower exact
     search of the active one. 0: one shard, indexed in-process (pauses, see above)."""
-    merge_fan_in: int = Field(default=4, ge=0, le=64)
+    merge_fan_in: int = Field(default=0, ge=0, le=64)
     """With `seal_points`: once this many built shards are of one size tier (about
     `seal_points * merge_fan_in ** tier` points), a child process merges them into one, in
-    the background, so a search asks fewer shards (5 at 1M points instead of 20). 0 or 1:
-    never merge."""
+    the background, so a search asks fewer shards (5 at 1M points instead of 20 with 4).
+    Off by default (0 or 1: never merge): opening a merged shard of 200k points holds the
+    Python GIL for 2-4 s with this Qdrant Edge release, so each merge, and each start,
+    pauses the service that long (docs/scale-out.md)."""
     merge_max_points: int = Field(default=250_000, ge=0)
     """No merge makes a shard larger than this. A merged shard is searched with a beam
     scaled by its size; on the bench's 1M store one shard of 1M points missed matches that

@@ -65,7 +65,7 @@ class EdgeVectorIndex:
 
     def __init__(self, path: Path, dimension: int,
                  indexing_threshold_kb: int | None = None, seal_points: int = 0,
-                 merge_fan_in: int = 4, merge_max_points: int = 250_000) -> None:
+                 merge_fan_in: int = 0, merge_max_points: int = 250_000) -> None:
         self.path = path
         self.dimension = dimension
         self.seal_points = seal_points

@@ -20,10 +20,14 @@ their time (0.75 against 1.69 ms; bench/OTHER_RUNS.md, issue 22), so a store of 
 is searched in 5 shards instead of 20. Larger merged shards searched worse on the bench's
 clustered vectors (one over 1M missed a question's best match with any beam up to 400).
 
-The swap. Opening a built shard of 200k points takes ~2.2 s (Qdrant Edge releases the GIL
-meanwhile), so it is opened off the index's thread (`ShardSet.step` hands that to the
-caller, the index's driver thread). Then, on the index's thread and briefly: the deletes
-its sources took since the export began are replayed on it, a manifest naming it and its
+Merging is off by default (`fan_in` 0): opening a shard of 200k points takes 2-4 s, and
+Qdrant Edge holds the GIL for all of it, so every merge's swap, and every start, paused the
+service that long in the 1M bench (bench/OTHER_RUNS.md). A 50k shard opens in 0.2-0.5 s.
+
+The swap. A built shard is opened by the index's driver thread (`ShardSet.step` hands
+that back; it shortens no pause, the open holding the GIL, but keeps the index's thread
+free of it). Then, on the index's thread, in ~10 ms: the deletes its sources took since the
+export began are replayed on it, a manifest naming it and its
 sources is written (the commit), and it takes its sources' place. The sources are then
 closed and removed off the index's thread, and the manifest with them. A new shard's
 folder carries a `<m>.pending` marker until its commit; at open, a committed manifest is
@@ -125,7 +129,7 @@ class ShardSet:
     dimension: int
     seal_points: int = 0
     """The active shard's seal size: the first size tier (0: sizes are not tiered)."""
-    fan_in: int = 4
+    fan_in: int = 0
     """Merge this many built shards of one size tier into one (below 2: never merge)."""
     max_points: int = 250_000
     """A merge that would make a shard larger than this is not started."""

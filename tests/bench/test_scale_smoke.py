@@ -35,7 +35,7 @@ async def test_scale_bench_keeps_its_invariants(monkeypatch: pytest.MonkeyPatch,
     assert run.encoded_ceiling > 0
     sealed = sorted(p.name for p in (tmp_path / "store" / "vectors.sealed").iterdir()
                     if p.is_dir())
-    assert sealed == ["1", "2", "3", "4"]
+    assert len(sealed) == 4 and all(n.isdigit() for n in sealed)  # a build takes a new number
     text = "\n".join(scale.lines_of(run, "python -m bench scale --size 4000"))
     assert "| 4,000 |" in text and "Restart on the filled store (4,000 points)" in text
     assert "- 4,128 memories:" in text

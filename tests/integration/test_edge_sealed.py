@@ -221,13 +221,13 @@ async def test_no_merge_makes_a_shard_larger_than_merge_max_points(tmp_path: Pat
 STOPPED = textwrap.dedent("""
     import asyncio, os, shutil, sys
     from pathlib import Path
-    from fleetmem.memory.stores.qdrant import edge_shards
+    from fleetmem.memory.stores.qdrant import edge_files
     from fleetmem.memory.stores.qdrant.edge_index import EdgeVectorIndex
     from tests.support.vector_points import DIM, unit_points
 
     where = sys.argv[2]
     if where != "build":  # stop the process part-way through the swap
-        real = edge_shards._remove_sources
+        real = edge_files.remove_sources
         def remove(root, target, sources):
             if len(sources) == 1:  # a shard's first build
                 return real(root, target, sources)
@@ -235,7 +235,7 @@ STOPPED = textwrap.dedent("""
                 os._exit(9)
             shutil.rmtree(root / sources[1])  # one source removed, then stop
             os._exit(9)
-        edge_shards._remove_sources = remove
+        edge_files.remove_sources = remove
 
     async def main():
         index = EdgeVectorIndex(Path(sys.argv[1]), DIM, seal_points=100, merge_fan_in=2)

@@ -32,7 +32,8 @@ sources is written (the commit), and it takes its sources' place. The sources ar
 closed and removed off the index's thread, and the manifest with them. A new shard's
 folder carries a `<m>.pending` marker until its commit; at open, a committed manifest is
 finished and a pending folder without one is dropped, so a process stopped at any point
-keeps either the sources or the new shard, never both or neither.
+keeps either the sources or the new shard, never both or neither (`edge_files`: the files
+and that recovery).
 
 Every method runs on the index's single executor thread (`EdgeVectorIndex._run`, and its
 driver thread's ticks), except the work `step` returns, which must not.
@@ -40,11 +41,8 @@ driver thread's ticks), except the work `step` returns, which must not.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
-import shutil
 import subprocess
 import sys
 import time
@@ -57,33 +55,26 @@ from typing import BinaryIO, Literal, TextIO
 
 import qdrant_edge as qe
 
-from fleetmem.memory.stores.qdrant.edge_build import IDS, INDEX_VERSION, VECTORS, edge_config
+from fleetmem.memory.stores.qdrant import edge_files as files
+from fleetmem.memory.stores.qdrant.edge_build import IDS, VECTORS, edge_config
 from fleetmem.memory.stores.qdrant.edge_build import export as export_points
+from fleetmem.memory.stores.qdrant.edge_files import EXPORT, PENDING
 from fleetmem.memory.stores.qdrant.edge_scope import Scope
 
 logger = logging.getLogger(__name__)
-INDEXED = ".indexed"
-"""Suffix of the marker beside a sealed shard whose index is built (it holds
-`edge_build.INDEX_VERSION`; a shard whose marker holds another is built again)."""
-PENDING = ".pending"
-"""Suffix of the marker beside a shard being built, until its replacement is committed."""
-MANIFEST = ".merge.json"
-"""Suffix of the file that commits a replacement: `{"target": m, "sources": [...]}`."""
-EXPORT = ".export"
-"""Stem suffix of an export's files (`edge_build.IDS`, `edge_build.VECTORS`)."""
 CHUNK = 128
 """Points exported per task on the index's thread (~4-8 ms)."""
 OPENERS = 2
-"""Threads opening sealed shards at start (Qdrant Edge releases the GIL meanwhile)."""
+"""Threads opening sealed shards at start."""
 
 Step = Literal["idle", "busy"] | Callable[[], None]
 """What `ShardSet.step` leaves to its caller: nothing for a while, call again soon, or
 work to run off the index's thread before calling again."""
 
 
-@dataclass
+@dataclass(eq=False)
 class Sealed:
-    """One sealed shard."""
+    """One sealed shard (compared by identity)."""
 
     path: Path
     shard: qe.EdgeShard
@@ -143,25 +134,11 @@ class ShardSet:
         that was not (and what an earlier release's interrupted build left)."""
         if not self.root.is_dir():
             return
-        for manifest in self.root.glob(f"*{MANIFEST}"):
-            plan = json.loads(manifest.read_text(encoding="utf-8"))
-            _remove_sources(self.root, str(plan["target"]), [str(s) for s in plan["sources"]])
-        for pending in self.root.glob(f"*{PENDING}"):
-            _drop(self.root / pending.name.removesuffix(PENDING))
-        for stale in (*self.root.glob(f"*{EXPORT}.*"), *self.root.glob(f"*{MANIFEST}.tmp")):
-            stale.unlink(missing_ok=True)
-        for stale in self.root.glob("*.building"):  # left by releases before merging
-            shutil.rmtree(stale, ignore_errors=True)
-        for old in self.root.glob("*.old"):  # their swap interrupted between its renames
-            live = old.with_name(old.name.removesuffix(".old"))
-            if live.exists():
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                old.rename(live)
+        files.recover(self.root)
         folders = sorted((p for p in self.root.iterdir() if p.is_dir() and p.name.isdigit()),
                          key=lambda p: int(p.name))
         with ThreadPoolExecutor(OPENERS) as pool:
-            self.shards = list(pool.map(lambda f: self._open(f, _built(f)), folders))
+            self.shards = list(pool.map(lambda f: self._open(f, files.built(f)), folders))
         self._settled = False
 
     def _open(self, folder: Path, indexed: bool, scope: Scope | None = None,
@@ -264,7 +241,7 @@ class ShardSet:
             self._settled = True
             return None
         target = self.root / str(self._number())
-        _drop(target)
+        files.drop(target)
         target.with_name(target.name + PENDING).write_text(
             " ".join(s.path.name for s in group))
         stem = target.with_name(target.name + EXPORT)
@@ -320,7 +297,7 @@ class ShardSet:
         job.vectors.close()
         if job.built is not None:
             job.built.close()
-        _drop(job.target)
+        files.drop(job.target)
         for s in job.sources:
             s.failed = s.failed or failed
         self._job = None
@@ -337,14 +314,7 @@ class ShardSet:
         built.flush()
         target = job.target.name
         sources = [s.path.name for s in job.sources]
-        job.target.with_name(target + INDEXED).write_text(INDEX_VERSION)
-        manifest = self.root / f"{target}{MANIFEST}"
-        pending = manifest.with_name(manifest.name + ".tmp")
-        with pending.open("w", encoding="utf-8") as out:
-            json.dump({"target": target, "sources": sources}, out)
-            out.flush()
-            os.fsync(out.fileno())
-        pending.rename(manifest)  # the commit: from here an open finishes the swap
+        files.commit(self.root, target, sources)  # from here an open finishes the swap
         scope = Scope()
         for s in job.sources:
             scope = scope.union(s.scope)
@@ -361,7 +331,7 @@ class ShardSet:
                     job.stem.with_name(job.stem.name + suffix).unlink(missing_ok=True)
                 for s in job.sources:
                     s.shard.close()
-                _remove_sources(self.root, target, sources)
+                files.remove_sources(self.root, target, sources)
             except Exception:  # committed: the next open removes them
                 logger.exception("removing the shards %s replaced by %s failed",
                                  sources, target)
@@ -398,29 +368,3 @@ class ShardSet:
             s.shard.flush()
             s.shard.close()
         self.shards = []
-
-
-def _drop(folder: Path) -> None:
-    """Remove a shard that was being built: its folder, marker and export files."""
-    shutil.rmtree(folder, ignore_errors=True)
-    for suffix in (PENDING, INDEXED, f"{EXPORT}{IDS}", f"{EXPORT}{VECTORS}"):
-        folder.with_name(folder.name + suffix).unlink(missing_ok=True)
-
-
-def _remove_sources(root: Path, target: str, sources: list[str]) -> None:
-    """Finish a committed replacement (idempotent): remove the sources, then the new
-    shard's pending marker and the manifest."""
-    for name in sources:
-        shutil.rmtree(root / name, ignore_errors=True)
-        (root / f"{name}{INDEXED}").unlink(missing_ok=True)
-    (root / f"{target}{PENDING}").unlink(missing_ok=True)
-    (root / f"{target}{MANIFEST}").unlink(missing_ok=True)
-
-
-def _built(folder: Path) -> bool:
-    """Whether the sealed shard's index was built with this release's `INDEX_VERSION`."""
-    marker = folder.with_name(folder.name + INDEXED)
-    try:
-        return marker.read_text().strip() == INDEX_VERSION
-    except OSError:
-        return False

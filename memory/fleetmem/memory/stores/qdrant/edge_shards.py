@@ -341,10 +341,6 @@ class ShardSet:
         """The shards the job under way reads (none: no job)."""
         return [] if self._job is None else [s.path.name for s in self._job.sources]
 
-    def building(self) -> bool:
-        """Whether a build or merge runs."""
-        return self._job is not None
-
     def wait(self) -> None:
         """Block until every sealed shard is built and no merge is due (tests, benchmarks).
         Runs the work `step` hands back inline."""

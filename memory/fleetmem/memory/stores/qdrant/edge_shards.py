@@ -48,7 +48,6 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal, TextIO
@@ -64,8 +63,6 @@ from fleetmem.memory.stores.qdrant.edge_scope import Scope
 logger = logging.getLogger(__name__)
 CHUNK = 128
 """Points exported per task on the index's thread (~4-8 ms)."""
-OPENERS = 2
-"""Threads opening sealed shards at start."""
 
 Step = Literal["idle", "busy"] | Callable[[], None]
 """What `ShardSet.step` leaves to its caller: nothing for a while, call again soon, or
@@ -137,8 +134,7 @@ class ShardSet:
         files.recover(self.root)
         folders = sorted((p for p in self.root.iterdir() if p.is_dir() and p.name.isdigit()),
                          key=lambda p: int(p.name))
-        with ThreadPoolExecutor(OPENERS) as pool:
-            self.shards = list(pool.map(lambda f: self._open(f, files.built(f)), folders))
+        self.shards = [self._open(f, files.built(f)) for f in folders]
         self._settled = False
 
     def _open(self, folder: Path, indexed: bool, scope: Scope | None = None,

@@ -85,10 +85,15 @@ def export(records: Sequence[qe.Record], ids: TextIO, vectors: BinaryIO,
     vectors.write(packed.tobytes())
 
 
+def export_files(stem: Path) -> tuple[Path, Path]:
+    """An export's two files: its JSON lines (`IDS`) and its vectors (`VECTORS`)."""
+    return stem.with_name(stem.name + IDS), stem.with_name(stem.name + VECTORS)
+
+
 def _read(stem: Path, dimension: int) -> Iterator[list[qe.Point]]:
     """An export's points, `BATCH` at a time."""
-    with stem.with_name(stem.name + IDS).open(encoding="utf-8") as ids, \
-            stem.with_name(stem.name + VECTORS).open("rb") as vectors:
+    ids_file, vectors_file = export_files(stem)
+    with ids_file.open(encoding="utf-8") as ids, vectors_file.open("rb") as vectors:
         batch: list[qe.Point] = []
         for line in ids:
             point_id, payload = json.loads(line)

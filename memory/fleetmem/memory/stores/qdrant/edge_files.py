@@ -14,7 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
-from fleetmem.memory.stores.qdrant.edge_build import IDS, INDEX_VERSION, VECTORS
+from fleetmem.memory.stores.qdrant.edge_build import INDEX_VERSION, export_files
 
 INDEXED = ".indexed"
 """Suffix of the marker beside a sealed shard whose index is built (it holds
@@ -60,11 +60,18 @@ def commit(root: Path, target: str, sources: list[str]) -> None:
     pending.rename(manifest)
 
 
+def export_stem(target: Path) -> Path:
+    """The stem of the export a shard is built from (see `edge_build.export_files`)."""
+    return target.with_name(target.name + EXPORT)
+
+
 def drop(folder: Path) -> None:
     """Remove a shard that was being built: its folder, markers and export files."""
     shutil.rmtree(folder, ignore_errors=True)
-    for suffix in (PENDING, INDEXED, f"{EXPORT}{IDS}", f"{EXPORT}{VECTORS}"):
+    for suffix in (PENDING, INDEXED):
         folder.with_name(folder.name + suffix).unlink(missing_ok=True)
+    for export in export_files(export_stem(folder)):
+        export.unlink(missing_ok=True)
 
 
 def remove_sources(root: Path, target: str, sources: list[str]) -> None:

@@ -55,9 +55,9 @@ from typing import BinaryIO, Literal, TextIO
 import qdrant_edge as qe
 
 from fleetmem.memory.stores.qdrant import edge_files as files
-from fleetmem.memory.stores.qdrant.edge_build import IDS, VECTORS, edge_config
+from fleetmem.memory.stores.qdrant.edge_build import edge_config, export_files
 from fleetmem.memory.stores.qdrant.edge_build import export as export_points
-from fleetmem.memory.stores.qdrant.edge_files import EXPORT, PENDING
+from fleetmem.memory.stores.qdrant.edge_files import PENDING
 from fleetmem.memory.stores.qdrant.edge_scope import Scope
 
 logger = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class Job:
 
     @property
     def stem(self) -> Path:
-        return self.target.with_name(self.target.name + EXPORT)
+        return files.export_stem(self.target)
 
 
 @dataclass
@@ -240,9 +240,8 @@ class ShardSet:
         files.drop(target)
         target.with_name(target.name + PENDING).write_text(
             " ".join(s.path.name for s in group))
-        stem = target.with_name(target.name + EXPORT)
-        job = Job(target, group, stem.with_name(stem.name + IDS).open("w", encoding="utf-8"),
-                  stem.with_name(stem.name + VECTORS).open("wb"))
+        ids, vectors = export_files(files.export_stem(target))
+        job = Job(target, group, ids.open("w", encoding="utf-8"), vectors.open("wb"))
         if len(group) > 1:
             logger.info("merging sealed shards %s (%d points) in the background as %s",
                         ", ".join(s.path.name for s in group), sum(s.points for s in group),
@@ -323,8 +322,8 @@ class ShardSet:
 
         def remove() -> None:  # no search or write reaches the sources any more
             try:
-                for suffix in (IDS, VECTORS):  # 300 MB for 200k points: not on the thread
-                    job.stem.with_name(job.stem.name + suffix).unlink(missing_ok=True)
+                for export in export_files(job.stem):  # 300 MB for 200k: not on the thread
+                    export.unlink(missing_ok=True)
                 for s in job.sources:
                     s.shard.close()
                 files.remove_sources(self.root, target, sources)

@@ -268,7 +268,11 @@ async def test_a_merge_stopped_anywhere_loses_and_duplicates_nothing(
     await _stopped(tmp_path, where)
     sealed = tmp_path / "vectors.sealed"
     committed = where != "build"
-    assert any(sealed.glob("*.merge.json")) == committed
+    # the merge's manifest (two sources); a shard's first build (one source) may have
+    # left its own, committed manifest if the driver thread was removing its source
+    merges = [m for m in sealed.glob("*.merge.json")
+              if len(json.loads(m.read_text())["sources"]) > 1]
+    assert bool(merges) == committed
     points = _points(250)
     kept = points[:3] + points[4:]
     index = EdgeVectorIndex(tmp_path / "vectors", DIM, seal_points=100, merge_fan_in=2)

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import numpy as np
 import qdrant_edge as qe
@@ -25,6 +25,7 @@ from fleetmem.memory.domain.metadata import canonical
 from fleetmem.memory.errors import StorageUnavailable
 from fleetmem.memory.ports import MemoryFilter, Vector, VectorPoint
 from fleetmem.memory.stores.qdrant.edge_build import RESCORE, create_payload_indexes
+from fleetmem.memory.stores.qdrant.edge_exact import ExactRows, Hit
 from fleetmem.memory.stores.qdrant.edge_scope import Scope
 from fleetmem.memory.stores.qdrant.edge_shards import ShardSet, Step
 
@@ -34,6 +35,8 @@ IDLE_S = 0.5
 """How often the driver thread looks for background work when none runs."""
 GAP_S = 0.005
 """The driver's pause between two export chunks (searches and writes go between)."""
+FILL_CHUNK = 256
+"""Points of the active shard copied into its `ExactRows` per task on the index's thread."""
 
 
 def edge_filter(flt: MemoryFilter) -> qe.Filter:
@@ -82,6 +85,10 @@ class EdgeVectorIndex:
         self._shard: qe.EdgeShard | None = None
         self._scope = Scope()
         """What the active shard's points may hold (`edge_scope`)."""
+        self._exact: ExactRows | None = None
+        """With sealing: the active shard's vectors in memory (`edge_exact`), filled by the
+        driver thread after an open; searches use it once complete."""
+        self._fill_offset: int | uuid.UUID | str | None = None
 
     def _open_sync(self, *, sealed: bool = True) -> qe.EdgeShard:
         """Open (or create) the active shard, and the sealed ones with `sealed`."""
@@ -101,6 +108,9 @@ class EdgeVectorIndex:
             raise StorageUnavailable("qdrant-edge", retryable=False, detail=str(exc)) from exc
         self._active_points = int(shard.info().points_count)
         self._scope = Scope.of(shard)
+        if self.seal_points:
+            self._exact = ExactRows(self.dimension, complete=self._active_points == 0)
+            self._fill_offset = None
         return shard
 
     def _shards(self, active: qe.EdgeShard) -> list[qe.EdgeShard]:
@@ -140,7 +150,22 @@ class EdgeVectorIndex:
             delay = 0 if callable(work) else GAP_S if work == "busy" else IDLE_S
 
     def _tick(self) -> Step:
-        return "idle" if self._shard is None else self._sealed.step()
+        if self._shard is None:
+            return "idle"
+        if self._exact is not None and not self._exact.complete:
+            self._fill_exact(self._shard, self._exact)
+            return "busy"
+        return self._sealed.step()
+
+    def _fill_exact(self, active: qe.EdgeShard, exact: ExactRows) -> None:
+        """Copy the next chunk of the active shard's points into `exact` (writes and
+        deletes between chunks reach both, so the copy ends equal to the shard)."""
+        records, self._fill_offset = active.scroll(qe.ScrollRequest(
+            offset=self._fill_offset, limit=FILL_CHUNK, with_payload=True, with_vector=True))
+        exact.put((str(r.id), cast("list[float]", r.vector),
+                   str((r.payload or {}).get("namespace")), str((r.payload or {}).get("status")))
+                  for r in records)
+        exact.complete = self._fill_offset is None
 
     async def open(self) -> None:
         """Create or load the shard."""
@@ -161,6 +186,8 @@ class EdgeVectorIndex:
                 for p in points]))
             for p in points:  # before any search can see them (searches run on this thread)
                 self._scope.add(p.namespace, p.status)
+            if self._exact is not None:
+                self._exact.put((p.id, p.vector, p.namespace, p.status) for p in points)
             if self._sealed.shards:  # a point lives in one shard: the active one now
                 self._sealed.delete(ids)
             self._active_points += len(points)
@@ -173,7 +200,8 @@ class EdgeVectorIndex:
         self._active_points = int(active.info().points_count)
         if self._active_points < self.seal_points:
             return  # re-upserts counted twice
-        self._sealed.seal(active, self.path, self._scope)
+        exact = self._exact if self._exact is not None and self._exact.complete else None
+        self._sealed.seal(active, self.path, self._scope, exact)
         self._shard = None
         self._shard = self._open_sync(sealed=False)
 
@@ -184,6 +212,8 @@ class EdgeVectorIndex:
 
             def drop(s: qe.EdgeShard) -> None:
                 s.update(qe.UpdateOperation.delete_points(id_list))
+                if self._exact is not None:
+                    self._exact.drop(ids)
                 self._sealed.delete(list(ids))
             await self._run(drop)
 
@@ -194,11 +224,7 @@ class EdgeVectorIndex:
         by a merged shard's size (`_plan`)."""
         if not flt.namespaces:
             return []
-        query = qe.Query.Nearest(np.asarray(vector).tolist())
-        hits = await self._run(lambda s: _merge([x.query(qe.QueryRequest(
-            limit=limit, query=query, filter=f, params=params, with_payload=False))
-            for x, f, params in self._plan(s, flt, beam)], limit))
-        return [(str(h.id), float(h.score)) for h in hits]
+        return (await self.search_many([vector], flt, limit, beam=beam))[0]
 
     async def search_many(self, vectors: Sequence[Vector], flt: MemoryFilter,
                           limit: int, *, beam: int | None = None
@@ -206,29 +232,46 @@ class EdgeVectorIndex:
         """Several searches as one planned batch: exact (brute-force) scoring over the
         unindexed segment is shared, about 4x cheaper than one query per vector; `beam`
         is the indexed shards' `hnsw_ef` (see the port; scaled as in `search`). The filter
-        is left out on a shard whose points all pass it, as in `search`."""
+        is left out on a shard whose points all pass it, as in `search`. An unindexed
+        shard with its vectors in memory (`edge_exact`) is searched there, off the GIL."""
         if not flt.namespaces or not vectors:
             return [[] for _ in vectors]
-        queries = [qe.Query.Nearest(np.asarray(v).tolist()) for v in vectors]
+        matrix = np.asarray([np.asarray(v, dtype=np.float32) for v in vectors])
+        return await self._run(lambda s: self._search(s, matrix, flt, limit, beam))
 
-        def run(s: qe.EdgeShard) -> list[list[qe.ScoredPoint]]:
-            per_shard = [x.query_batch(qe.QueryBatchRequest([qe.QueryRequest(
-                limit=limit, query=q, filter=f, params=params, with_payload=False)
-                for q in queries])) for x, f, params in self._plan(s, flt, beam)]
-            return [_merge([r[i] for r in per_shard], limit) for i in range(len(vectors))]
-        results = await self._run(run)
-        return [[(str(h.id), float(h.score)) for h in hits] for hits in results]
+    def _search(self, active: qe.EdgeShard, matrix: np.ndarray, flt: MemoryFilter,
+                limit: int, beam: int | None) -> list[list[Hit]]:
+        queries: list[qe.Query] = []
+        per_shard: list[list[list[Hit]]] = []
+        for shard, f, params, exact in self._plan(active, flt, beam):
+            if exact is not None:
+                per_shard.append(exact.search(matrix, flt, limit))
+                continue
+            queries = queries or [qe.Query.Nearest(v.tolist()) for v in matrix]
+            requests = [qe.QueryRequest(limit=limit, query=q, filter=f, params=params,
+                                        with_payload=False) for q in queries]
+            found = [shard.query(requests[0])] if len(requests) == 1 else \
+                shard.query_batch(qe.QueryBatchRequest(requests))
+            per_shard.append([[(str(h.id), float(h.score)) for h in r] for r in found])
+        return [_merge([r[i] for r in per_shard], limit) for i in range(len(matrix))]
 
     def _plan(self, active: qe.EdgeShard, flt: MemoryFilter, beam: int | None
-              ) -> list[tuple[qe.EdgeShard, qe.Filter | None, qe.SearchParams]]:
-        """Each shard with the filter it needs (None: all its points pass, `edge_scope`)
-        and its search parameters: `beam` times the shard's size in seals (a merged shard
+              ) -> list[tuple[qe.EdgeShard, qe.Filter | None, qe.SearchParams,
+                              ExactRows | None]]:
+        """Each shard with the filter it needs (None: all its points pass, `edge_scope`),
+        its search parameters: `beam` times the shard's size in seals (a merged shard
         of 200k points searched with a beam of 48 held 8.5 of an exact top 10, with 192
-        9.8, as four 50k shards with 48 each; bench/OTHER_RUNS.md)."""
+        9.8, as four 50k shards with 48 each; bench/OTHER_RUNS.md), and the copy of its
+        vectors that answers instead, if any (`edge_exact`)."""
         filtered = edge_filter(flt)
-        plan = [(active, None if self._scope.passes(flt) else filtered, self._params(beam, 0))]
+
+        def copy(exact: ExactRows | None) -> ExactRows | None:
+            return exact if exact is not None and exact.answers(flt) else None
+        plan = [(active, None if self._scope.passes(flt) else filtered,
+                 self._params(beam, 0), copy(self._exact))]
         plan.extend((x.shard, None if x.scope.passes(flt) else filtered,
-                     self._params(beam, x.points)) for x in self._sealed.shards)
+                     self._params(beam, x.points), None if x.indexed else copy(x.exact))
+                    for x in self._sealed.shards)
         return plan
 
     def _params(self, beam: int | None, points: int) -> qe.SearchParams:
@@ -307,9 +350,21 @@ class EdgeVectorIndex:
         self._executor.shutdown(wait=True)
 
     async def wait_indexed(self) -> None:
-        """Wait until every sealed shard is built and in use, and no merge is due (tests,
-        benchmarks)."""
-        await self._run(lambda s: self._sealed.wait())
+        """Wait until the active shard's copy in memory is filled, every sealed shard is
+        built and in use, and no merge is due (tests, benchmarks)."""
+        def fn(s: qe.EdgeShard) -> None:
+            while self._exact is not None and not self._exact.complete:
+                self._fill_exact(s, self._exact)
+            self._sealed.wait()
+        await self._run(fn)
+
+    async def in_memory_points(self) -> int:
+        """Points searched from a copy in memory (`edge_exact`) rather than by Qdrant
+        Edge: the active shard's once filled, and unbuilt sealed shards' it handed on."""
+        def fn(s: qe.EdgeShard) -> int:
+            copies = [self._exact, *(x.exact for x in self._sealed.shards if not x.indexed)]
+            return sum(len(c) for c in copies if c is not None and c.complete)
+        return await self._run(fn)
 
     async def run_background(self) -> list[str]:
         """Run one step of the sealed shards' background work now, as the driver thread
@@ -329,8 +384,8 @@ class EdgeVectorIndex:
         return await self._run(fn)
 
 
-def _merge(results: list[list[qe.ScoredPoint]], limit: int) -> list[qe.ScoredPoint]:
+def _merge(results: list[list[Hit]], limit: int) -> list[Hit]:
     """The best `limit` of several shards' answers (a point lives in one shard)."""
     if len(results) == 1:
         return results[0]
-    return sorted((h for r in results for h in r), key=lambda h: -float(h.score))[:limit]
+    return sorted((h for r in results for h in r), key=lambda h: -h[1])[:limit]

@@ -57,6 +57,7 @@ import qdrant_edge as qe
 from fleetmem.memory.stores.qdrant import edge_files as files
 from fleetmem.memory.stores.qdrant.edge_build import edge_config, export_files
 from fleetmem.memory.stores.qdrant.edge_build import export as export_points
+from fleetmem.memory.stores.qdrant.edge_exact import ExactRows
 from fleetmem.memory.stores.qdrant.edge_files import PENDING
 from fleetmem.memory.stores.qdrant.edge_scope import Scope
 
@@ -82,6 +83,9 @@ class Sealed:
     """Its points when opened (its size tier; deletes since are not counted)."""
     failed: bool = False
     """A build or merge of it failed in this process: not tried again until restart."""
+    exact: ExactRows | None = None
+    """Its vectors in memory while it is not indexed (`edge_exact`): handed over by the
+    active shard it was, absent after a restart (then Qdrant Edge searches it exactly)."""
 
 
 @dataclass
@@ -150,15 +154,17 @@ class ShardSet:
             taken.append(int(self._job.target.name))
         return max(taken, default=0) + 1
 
-    def seal(self, active: qe.EdgeShard, active_path: Path, scope: Scope) -> None:
+    def seal(self, active: qe.EdgeShard, active_path: Path, scope: Scope,
+             exact: ExactRows | None = None) -> None:
         """Close the active shard and move it here as the newest sealed one (`scope`: what
-        its points may hold)."""
+        its points may hold; `exact`: its vectors in memory, searched until it is built)."""
         active.flush()
         active.close()
         self.root.mkdir(parents=True, exist_ok=True)
         target = self.root / str(self._number())
         active_path.rename(target)
         sealed = self._open(target, False, scope)
+        sealed.exact = exact
         self.shards.append(sealed)
         self._settled = False
         logger.info("sealed %d vectors as shard %s; its index is built in the background",
@@ -179,6 +185,8 @@ class ShardSet:
                 id_list, with_payload=False, with_vector=False)]
             if held:
                 s.shard.update(qe.UpdateOperation.delete_points(held))
+                if s.exact is not None:
+                    s.exact.drop(str(i) for i in held)
                 if self._job is not None and s in self._job.sources:
                     self._job.journal.extend(str(i) for i in held)
 

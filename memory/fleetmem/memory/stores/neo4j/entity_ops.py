@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from fleetmem.memory.domain.models import Entity, GraphPage, Observation, Relation
-from fleetmem.memory.domain.text import decode_cursor, encode_cursor, whole_word
+from fleetmem.memory.domain.text import decode_cursor, encode_cursor, occurs, word_starts
 from fleetmem.memory.ports import EntityRef
 from fleetmem.memory.stores.neo4j.codec import (
     Row,
@@ -272,6 +272,7 @@ class Neo4jEntityOps:
     async def entities_in_text(self, namespaces: Sequence[str], text: str,
                                limit: int) -> list[Entity]:
         text_lower = text.lower()
+        starts = word_starts(text_lower)
 
         async def fn(tx: Tx) -> list[Entity]:
             found = await rows(tx, f"""
@@ -279,8 +280,8 @@ class Neo4jEntityOps:
                     OR any(a IN e.aliases_lower WHERE $text CONTAINS a))
                 RETURN {_ENTITY} AS e ORDER BY e.namespace, e.name_lower LIMIT $limit
                 """, ns=list(namespaces), text=text_lower, limit=limit * 4)
-            hits = [r["e"] for r in found
-                    if whole_word(text_lower, [r["e"]["name"], *(r["e"].get("aliases") or ())])]
+            hits = [r["e"] for r in found if any(occurs(text_lower, t, starts) for t in (
+                r["e"]["name"], *(r["e"].get("aliases") or ())))]
             return [entity_of(p) for p in hits[:limit]]
         if not namespaces:
             return []

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from fleetmem.memory.domain.models import Attribution, Entity, GraphPage, Observation, Relation
-from fleetmem.memory.domain.text import decode_cursor, encode_cursor, whole_word
+from fleetmem.memory.domain.text import decode_cursor, encode_cursor, occurs, word_starts
 from fleetmem.memory.ports import EntityRef
 from fleetmem.memory.stores.sqlite.connection import (
     SqliteConnection,
@@ -279,7 +279,8 @@ class SqliteEntityOps:
     async def entities_in_text(self, namespaces: Sequence[str], text: str,
                                limit: int) -> list[Entity]:
         ns, lowered = list(namespaces), text.lower()
-        words = list(dict.fromkeys(_WORD.findall(lowered)))
+        starts = word_starts(lowered)
+        words = list(starts)
 
         def fn(c: sqlite3.Connection) -> list[Entity]:
             if not ns or not words:
@@ -291,7 +292,7 @@ class SqliteEntityOps:
                         f"SELECT entity_id, term FROM entity_terms WHERE namespace IN "
                         f"({placeholders(ns)}) AND first_word IN ({placeholders(chunk)})",
                         [*ns, *chunk]):
-                    if r["entity_id"] not in ids and whole_word(lowered, [r["term"]]):
+                    if r["entity_id"] not in ids and occurs(lowered, r["term"], starts):
                         ids[r["entity_id"]] = None
             if not ids:
                 return []

@@ -130,6 +130,10 @@ def parser() -> argparse.ArgumentParser:
     sc.add_argument("--encoded", type=_sizes_one, default=0,
                     help="then add this many memories to the filled store through "
                          "remember_batch (the model encodes), e.g. 20k; 0 skips it")
+    sc.add_argument("--reuse", action="store_true",
+                    help="skip the import and the restart: write the --encoded texts into "
+                         "the store an earlier run of this --size left, after the ones it "
+                         "wrote (new texts, not duplicates)")
     cp = sub.add_parser("cold_paths", help="serve to ready and a one-shot recall: this "
                         "checkout, or a git ref against it (same venv, same store)")
     cp.add_argument("--data-dir", type=Path, required=True,
@@ -197,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench import scale
 
         return scale.main(args.size, args.chunk, args.queries, args.encoded, args.seal,
-                          args.base, args.sentences)
+                          args.base, args.sentences, reuse=args.reuse)
     if args.command == "cold_paths":
         return _cold_paths(args)
     if args.command == "fairness":

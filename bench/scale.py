@@ -20,6 +20,10 @@
    whole store): rate per window against the model's encode rate measured right before
    and right after this step (their mean), so a change in machine load during a long run
    does not skew the ratio.
+7. With `--reuse` (and `--encoded N`): no import and no restart; the store an earlier run
+   of this `--size` left takes N more workload texts through the model, following the
+   ones earlier runs wrote (`bench-encoded.txt` in the store counts them), so a change to
+   the write path is measured on the same store in ~30 min instead of ~80.
 
 Recall is compared with one query's encode measured at the same checkpoint (each question
 is encoded alone right before it is asked), for the same reason.
@@ -80,6 +84,8 @@ class ScaleRun:
     restart_count: int = 0
     encoded: list[tuple[int, float]] = field(default_factory=list)
     encoded_ceiling: float = float("nan")
+    encoded_offset: int = 0
+    """With `--reuse`: the texts earlier runs wrote through the model into the store."""
     """The model's encode rate around step 6 (mean of before and after)."""
 
 
@@ -194,15 +200,21 @@ def encode_rate(embedder: Embedder, texts: int) -> float:
 
 
 async def encoded(run: ScaleRun, embedder: Embedder, data_dir: Path, size: int,
-                  batch: int = 128, ceiling_texts: int = 512) -> None:
-    """Step 6: remember_batch of workload texts (the model encodes) into the filled store."""
+                  batch: int = 128, ceiling_texts: int = 512, offset: int = 0) -> None:
+    """Step 6: remember_batch of workload texts (the model encodes) into the filled store;
+    `offset`: texts an earlier step wrote into it (these follow them)."""
     before = encode_rate(embedder, ceiling_texts)
     service = await started(data_dir, embedder)
+    if offset:
+        wait = getattr(service.ctx.vectors, "wait_indexed", None)  # the embedded store's
+        if wait is not None:
+            await wait()  # its copies in memory filled and its shards built, as after a start
+        say(f"  reusing the store: {await service.ctx.vectors.count():,} vectors")
     window = max(batch, size // 10)
     try:
         t0, last, done, last_done = time.perf_counter(), time.perf_counter(), 0, 0
         while done < size:
-            texts = workload.memories(min(batch, size - done), seed=31, offset=done)
+            texts = workload.memories(min(batch, size - done), seed=31, offset=offset + done)
             await service.remember_batch(AGENT, [MemoryInput(text=t) for t in texts])
             done += len(texts)
             # a window ends at the first batch that reaches it (batches need not divide it)
@@ -247,7 +259,7 @@ def lines_of(run: ScaleRun, command: str) -> list[str]:
         out += ["", f"Encode-bound ingest into the filled store (remember_batch, 128 a call; "
                 f"the model's rate around this step {run.encoded_ceiling:.1f} sentences/s):"]
     for n, rate in run.encoded:
-        out.append(f"- {run.size + n:,} memories: {rate:.1f}/s = "
+        out.append(f"- {run.size + run.encoded_offset + n:,} memories: {rate:.1f}/s = "
                    f"{rate / run.encoded_ceiling:.2f}x the model")
     return out
 
@@ -255,7 +267,8 @@ def lines_of(run: ScaleRun, command: str) -> list[str]:
 async def run_scale(size: int, *, chunk: int = 256, queries: int = 100, base: int = 2048,
                     encoded_size: int = 0, embedder: Embedder | None = None,
                     data_dir: Path | None = None, ceiling_texts: int = 512,
-                    ceiling_queries: int = 100, find: int = FIND) -> ScaleRun:
+                    ceiling_queries: int = 100, find: int = FIND,
+                    reuse: bool = False) -> ScaleRun:
     """Measure (see the module docstring); returns the figures."""
     emb = embedder or build_embedder(Settings())
     ceiling = measure(emb, workload.memories(ceiling_texts, seed=99),
@@ -265,27 +278,35 @@ async def run_scale(size: int, *, chunk: int = 256, queries: int = 100, base: in
     say(f"scale: {size:,} memories, chunk {chunk}, seal {SEAL['seal_points']}; "
         f"ceiling {ceiling.encode_rate:.1f}/s, query encode p50 "
         f"{ceiling.query_p50_ms:.2f} ms; load {os.getloadavg()[0]:.2f}")
-    folder = data_dir or fresh(f"scale-{size}")
-    qs = workload.queries(queries, seed=13)
-    await bulk(run, emb, folder, chunk=chunk, queries=qs, base=min(base, size), find=find)
-    await restart(run, emb, folder, qs[0])
-    say(f"restart: {run.restart_s:.1f} s; {run.restart_pauses.text()}")
+    if reuse:  # a store of this size that earlier runs filled and wrote into
+        folder = data_dir or WORK_DIR / "data" / f"scale-{size}"
+        marker = folder / "bench-encoded.txt"
+        run.encoded_offset = int(marker.read_text()) if marker.exists() else 0
+    else:
+        folder = data_dir or fresh(f"scale-{size}")
+        qs = workload.queries(queries, seed=13)
+        await bulk(run, emb, folder, chunk=chunk, queries=qs, base=min(base, size), find=find)
+        await restart(run, emb, folder, qs[0])
+        say(f"restart: {run.restart_s:.1f} s; {run.restart_pauses.text()}")
     if encoded_size:
-        await encoded(run, emb, folder, encoded_size, ceiling_texts=ceiling_texts)
+        await encoded(run, emb, folder, encoded_size, ceiling_texts=ceiling_texts,
+                      offset=run.encoded_offset)
+        (folder / "bench-encoded.txt").write_text(str(run.encoded_offset + encoded_size))
     return run
 
 
 def main(size: int, chunk: int, queries: int, encoded_size: int, seal: int, base: int = 2048,
-         sentences: int = 512) -> int:
+         sentences: int = 512, *, reuse: bool = False) -> int:
     """`python -m bench scale`: print and write bench/.work/scale-<size>.md."""
     SEAL["seal_points"] = seal
     run = asyncio.run(run_scale(size, chunk=chunk, queries=queries, base=base,
-                                encoded_size=encoded_size, ceiling_texts=sentences))
+                                encoded_size=encoded_size, ceiling_texts=sentences,
+                                reuse=reuse))
     from bench.machine import header_lines
 
     command = (f"python -m bench scale --size {size} --seal {seal} --chunk {chunk} "
                f"--queries {queries} --base {base} --sentences {sentences}") + (
-        f" --encoded {encoded_size}" if encoded_size else "")
+        f" --encoded {encoded_size}" if encoded_size else "") + (" --reuse" if reuse else "")
     text = "\n".join([*header_lines(command, {}), "", *lines_of(run, command)]) + "\n"
     out = WORK_DIR / f"scale-{size}-seal{seal}.md"
     out.write_text(text)

@@ -134,6 +134,8 @@ def parser() -> argparse.ArgumentParser:
                     help="skip the import and the restart: write the --encoded texts into "
                          "the store an earlier run of this --size left, after the ones it "
                          "wrote (new texts, not duplicates)")
+    sc.add_argument("--writers", type=int, default=1,
+                    help="callers sending the --encoded batches at once (default 1)")
     cp = sub.add_parser("cold_paths", help="serve to ready and a one-shot recall: this "
                         "checkout, or a git ref against it (same venv, same store)")
     cp.add_argument("--data-dir", type=Path, required=True,
@@ -201,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         from bench import scale
 
         return scale.main(args.size, args.chunk, args.queries, args.encoded, args.seal,
-                          args.base, args.sentences, reuse=args.reuse)
+                          args.base, args.sentences, reuse=args.reuse,
+                          writers=args.writers)
     if args.command == "cold_paths":
         return _cold_paths(args)
     if args.command == "fairness":

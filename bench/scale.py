@@ -200,9 +200,11 @@ def encode_rate(embedder: Embedder, texts: int) -> float:
 
 
 async def encoded(run: ScaleRun, embedder: Embedder, data_dir: Path, size: int,
-                  batch: int = 128, ceiling_texts: int = 512, offset: int = 0) -> None:
+                  batch: int = 128, ceiling_texts: int = 512, offset: int = 0,
+                  writers: int = 1) -> None:
     """Step 6: remember_batch of workload texts (the model encodes) into the filled store;
-    `offset`: texts an earlier step wrote into it (these follow them)."""
+    `offset`: texts an earlier step wrote into it (these follow them); `writers`: callers
+    each waiting for its batch's answer before sending the next (1: one agent)."""
     before = encode_rate(embedder, ceiling_texts)
     service = await started(data_dir, embedder)
     if offset:
@@ -211,10 +213,14 @@ async def encoded(run: ScaleRun, embedder: Embedder, data_dir: Path, size: int,
             await wait()  # its copies in memory filled and its shards built, as after a start
         say(f"  reusing the store: {await service.ctx.vectors.count():,} vectors")
     window = max(batch, size // 10)
-    try:
-        t0, last, done, last_done = time.perf_counter(), time.perf_counter(), 0, 0
-        while done < size:
-            texts = workload.memories(min(batch, size - done), seed=31, offset=offset + done)
+    starts = iter(range(0, size, batch))
+    t0 = last = time.perf_counter()
+    done = last_done = 0
+
+    async def write() -> None:
+        nonlocal done, last_done, last
+        for start in starts:  # one iterator shared: each batch is written once
+            texts = workload.memories(min(batch, size - start), seed=31, offset=offset + start)
             await service.remember_batch(AGENT, [MemoryInput(text=t) for t in texts])
             done += len(texts)
             # a window ends at the first batch that reaches it (batches need not divide it)
@@ -227,6 +233,8 @@ async def encoded(run: ScaleRun, embedder: Embedder, data_dir: Path, size: int,
                     f"{rate / before:.2f}x the model's rate before this step; "
                     f"load {os.getloadavg()[0]:.1f}")
                 last = now
+    try:
+        await asyncio.gather(*(write() for _ in range(writers)))
         say(f"  encoded total {done / (time.perf_counter() - t0):.1f}/s")
     finally:
         await service.close()
@@ -268,7 +276,7 @@ async def run_scale(size: int, *, chunk: int = 256, queries: int = 100, base: in
                     encoded_size: int = 0, embedder: Embedder | None = None,
                     data_dir: Path | None = None, ceiling_texts: int = 512,
                     ceiling_queries: int = 100, find: int = FIND,
-                    reuse: bool = False) -> ScaleRun:
+                    reuse: bool = False, writers: int = 1) -> ScaleRun:
     """Measure (see the module docstring); returns the figures."""
     emb = embedder or build_embedder(Settings())
     ceiling = measure(emb, workload.memories(ceiling_texts, seed=99),
@@ -290,23 +298,24 @@ async def run_scale(size: int, *, chunk: int = 256, queries: int = 100, base: in
         say(f"restart: {run.restart_s:.1f} s; {run.restart_pauses.text()}")
     if encoded_size:
         await encoded(run, emb, folder, encoded_size, ceiling_texts=ceiling_texts,
-                      offset=run.encoded_offset)
+                      offset=run.encoded_offset, writers=writers)
         (folder / "bench-encoded.txt").write_text(str(run.encoded_offset + encoded_size))
     return run
 
 
 def main(size: int, chunk: int, queries: int, encoded_size: int, seal: int, base: int = 2048,
-         sentences: int = 512, *, reuse: bool = False) -> int:
+         sentences: int = 512, *, reuse: bool = False, writers: int = 1) -> int:
     """`python -m bench scale`: print and write bench/.work/scale-<size>.md."""
     SEAL["seal_points"] = seal
     run = asyncio.run(run_scale(size, chunk=chunk, queries=queries, base=base,
                                 encoded_size=encoded_size, ceiling_texts=sentences,
-                                reuse=reuse))
+                                reuse=reuse, writers=writers))
     from bench.machine import header_lines
 
     command = (f"python -m bench scale --size {size} --seal {seal} --chunk {chunk} "
                f"--queries {queries} --base {base} --sentences {sentences}") + (
-        f" --encoded {encoded_size}" if encoded_size else "") + (" --reuse" if reuse else "")
+        f" --encoded {encoded_size}" if encoded_size else "") + (" --reuse" if reuse else "") + (
+        f" --writers {writers}" if writers != 1 else "")
     text = "\n".join([*header_lines(command, {}), "", *lines_of(run, command)]) + "\n"
     out = WORK_DIR / f"scale-{size}-seal{seal}.md"
     out.write_text(text)

@@ -7,6 +7,8 @@ import threading
 from pathlib import Path
 from typing import cast
 
+from threadpoolctl import threadpool_limits
+
 from fleetmem.memory import tracing
 from fleetmem.memory.agents import load_policy
 from fleetmem.memory.errors import InvalidInput
@@ -119,11 +121,22 @@ def build_witness(settings: Settings) -> AuditWitness | None:
                        a.witness_every)
 
 
+def limit_blas_threads() -> None:
+    """Keep numpy's BLAS on the calling thread (process-wide). Its own pool took both of
+    the 2 cores for each matrix product, the model's included: the model encoded 37.5
+    sentences/s beside a numpy search loop against 66.3 with one BLAS thread (72.6
+    alone), and the exact search of a 50k-point shard in memory (`edge_exact`) got slower
+    than Qdrant Edge's whenever the other core was busy (bench/OTHER_RUNS.md, issue 22).
+    The service's threads are the model's (`embedding.threads`) and its executors'."""
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def build_service(settings: Settings, *, embedder: Embedder | None = None,
                   clock: Clock | None = None) -> MemoryService:
     """Assemble a MemoryService (call `await service.start()` before use); turns traces
     on when an OTLP endpoint is configured."""
     tracing.configure(settings)
+    limit_blas_threads()
     emb = embedder or build_embedder(settings)
     from fleetmem.memory.telemetry import Timed
 

@@ -23,7 +23,9 @@
 7. With `--reuse` (and `--encoded N`): no import and no restart; the store an earlier run
    of this `--size` left takes N more workload texts through the model, following the
    ones earlier runs wrote (`bench-encoded.txt` in the store counts them), so a change to
-   the write path is measured on the same store in ~30 min instead of ~80.
+   the write path is measured on the same store in ~30 min instead of ~80. `--writers K`
+   sends the step's batches from K callers at once (each waits for its answer): the
+   service's write capacity rather than one agent's.
 
 Recall is compared with one query's encode measured at the same checkpoint (each question
 is encoded alone right before it is asked), for the same reason.
@@ -84,9 +86,13 @@ class ScaleRun:
     restart_count: int = 0
     encoded: list[tuple[int, float]] = field(default_factory=list)
     encoded_ceiling: float = float("nan")
+    """The model's encode rate around step 6 (mean of before and after)."""
     encoded_offset: int = 0
     """With `--reuse`: the texts earlier runs wrote through the model into the store."""
-    """The model's encode rate around step 6 (mean of before and after)."""
+
+
+ENCODED_MARKER = "bench-encoded.txt"
+"""In a store's folder: how many texts step 6 of earlier runs wrote into it (`--reuse`)."""
 
 
 def fresh(name: str) -> Path:
@@ -288,7 +294,7 @@ async def run_scale(size: int, *, chunk: int = 256, queries: int = 100, base: in
         f"{ceiling.query_p50_ms:.2f} ms; load {os.getloadavg()[0]:.2f}")
     if reuse:  # a store of this size that earlier runs filled and wrote into
         folder = data_dir or WORK_DIR / "data" / f"scale-{size}"
-        marker = folder / "bench-encoded.txt"
+        marker = folder / ENCODED_MARKER
         run.encoded_offset = int(marker.read_text()) if marker.exists() else 0
     else:
         folder = data_dir or fresh(f"scale-{size}")
@@ -299,7 +305,7 @@ async def run_scale(size: int, *, chunk: int = 256, queries: int = 100, base: in
     if encoded_size:
         await encoded(run, emb, folder, encoded_size, ceiling_texts=ceiling_texts,
                       offset=run.encoded_offset, writers=writers)
-        (folder / "bench-encoded.txt").write_text(str(run.encoded_offset + encoded_size))
+        (folder / ENCODED_MARKER).write_text(str(run.encoded_offset + encoded_size))
     return run
 
 
